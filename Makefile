@@ -1,0 +1,61 @@
+# GridGov developer commands. `make run` and `make test` do all the set-up on a fresh Debian 12.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := wsgi
+
+# The embedded cluster's URLs, unless the caller gives their own database.
+EMBEDDED := $(if $(DATABASE_URL),,yes)
+EMBEDDED_TEST := $(if $(TEST_DATABASE_URL),,yes)
+DATABASE_URL ?= $(shell scripts/pg.sh url gridgov)
+TEST_DATABASE_URL ?= $(shell scripts/pg.sh url gridgov_test)
+export DATABASE_URL TEST_DATABASE_URL
+
+.PHONY: help run test lint format bench stop system-deps venv db db-test sweep-loop
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+system-deps: ## install missing Debian packages (PostgreSQL 15, PostGIS 3, venv, Redis)
+	@scripts/system-deps.sh
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt | system-deps
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> installing Python requirements into $(VENV)"
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: system-deps $(BIN)/.installed
+
+db: venv
+	@$(if $(EMBEDDED),scripts/pg.sh start,true)
+
+db-test: venv
+	@$(if $(EMBEDDED_TEST),scripts/pg.sh start,true)
+
+run: db ## set up, migrate, load the demo county and serve on http://127.0.0.1:$(PORT)
+	@$(BIN)/flask db upgrade
+	@$(BIN)/flask seed demo
+	@echo "==> GridGov on http://127.0.0.1:$(PORT)  (Ctrl-C stops; 'make stop' stops the database)"
+	@$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-2} --access-logfile - wsgi:app
+
+test: db-test ## set up a test database and run the whole suite
+	@DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv ## ruff check + format check
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+format: venv ## apply ruff's fixes and formatting
+	@$(BIN)/ruff check --fix .
+	@$(BIN)/ruff format .
+
+bench: db ## county-scale benchmarks (bench/RESULTS.md)
+	@echo "bench/ is not written yet (see the benchmarks issue)"; exit 1
+
+stop: ## stop the embedded database
+	@scripts/pg.sh stop

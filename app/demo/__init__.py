@@ -1,0 +1,1 @@
+"""The deterministic demo county (`flask seed demo`)."""

@@ -1,0 +1,1 @@
+"""Administrative geography: regions (county, town, village) and grid cells (网格)."""

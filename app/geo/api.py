@@ -1,0 +1,164 @@
+"""Geography API: locate a point, regions and grid cells as GeoJSON."""
+
+from flask import Response
+from flask import current_app
+from sqlalchemy import text
+
+from app.errors import ApiError
+from app.extensions import Blueprint
+from app.extensions import db
+from app.geo import services
+from app.geo.crs import to_wgs84
+from app.geo.schemas import GeoJSONSchema
+from app.geo.schemas import GridCellQuery
+from app.geo.schemas import LocateQuery
+from app.geo.schemas import LocateResult
+from app.geo.schemas import RegionQuery
+
+blp = Blueprint("geo", __name__, url_prefix="/api/v1", description="区划、网格与定位 (geography)")
+
+GEOJSON = "application/geo+json"
+
+REGION_FEATURE_SQL = """
+    json_build_object(
+        'type', 'Feature',
+        'id', r.code,
+        'geometry', ST_AsGeoJSON(r.boundary, 6)::json,
+        'properties', json_build_object(
+            'code', r.code, 'name', r.name, 'level', r.level, 'parent_code', p.code,
+            'valid_from', r.valid_from, 'valid_to', r.valid_to,
+            'abolished', r.valid_to IS NOT NULL AND r.valid_to <= current_date,
+            'predecessors', (
+                SELECT coalesce(json_agg(pr.code ORDER BY pr.code), '[]'::json)
+                  FROM region_predecessors rp JOIN regions pr ON pr.id = rp.predecessor_id
+                 WHERE rp.region_id = r.id),
+            'successors', (
+                SELECT coalesce(json_agg(sr.code ORDER BY sr.code), '[]'::json)
+                  FROM region_predecessors rp JOIN regions sr ON sr.id = rp.region_id
+                 WHERE rp.predecessor_id = r.id)))
+"""
+
+
+def geojson(body: str) -> Response:
+    """A GeoJSON answer built by PostGIS, passed through as text."""
+    return Response(body, mimetype=GEOJSON)
+
+
+@blp.route("/locate")
+@blp.arguments(LocateQuery, location="query", as_kwargs=True)
+@blp.response(200, LocateResult)
+@blp.alt_response(400, response="DEFAULT_ERROR", description="坐标缺失、格式错误或超出范围")
+@blp.alt_response(404, response="DEFAULT_ERROR", description="该点不在任何网格内")
+def locate(lon: float, lat: float, crs: str):
+    """Find the grid cell, village, town and county containing a point.
+
+    A point on a border shared by several cells resolves to the cell with the lowest code.
+    """
+    wlon, wlat = to_wgs84(lon, lat, crs)
+    found = services.locate(wlon, wlat)
+    if found is None:
+        nearest = services.nearest_village(wlon, wlat)
+        errors = {"nearest_village": nearest} if nearest else {}
+        message = "该点不在任何网格内"
+        if nearest:
+            message += (
+                f"；最近的村是 {nearest['name']}（{nearest['code']}，"
+                f"约 {nearest['distance_m']} 米）"
+            )
+        raise ApiError(404, message, errors)
+    return {"lon": wlon, "lat": wlat, **found}
+
+
+@blp.route("/regions")
+@blp.arguments(RegionQuery, location="query", as_kwargs=True)
+@blp.response(200, GeoJSONSchema, content_type=GEOJSON)
+@blp.alt_response(400, response="DEFAULT_ERROR")
+def list_regions(level=None, parent=None, include_abolished=False):
+    """List regions as a GeoJSON FeatureCollection, filtered by level and parent code."""
+    body = db.session.execute(
+        text(
+            f"""
+            SELECT json_build_object(
+                       'type', 'FeatureCollection',
+                       'features', coalesce(json_agg(feature ORDER BY code), '[]'::json))::text
+              FROM (SELECT r.code, {REGION_FEATURE_SQL} AS feature
+                      FROM regions r LEFT JOIN regions p ON p.id = r.parent_id
+                     WHERE (CAST(:level AS text) IS NULL OR r.level = :level)
+                       AND (CAST(:parent AS text) IS NULL OR p.code = :parent)
+                       AND (:all OR r.valid_to IS NULL OR r.valid_to > current_date)) f
+            """
+        ),
+        {"level": level, "parent": parent, "all": include_abolished},
+    ).scalar_one()
+    return geojson(body)
+
+
+@blp.route("/regions/<code>")
+@blp.response(200, GeoJSONSchema, content_type=GEOJSON)
+@blp.alt_response(404, response="DEFAULT_ERROR")
+def get_region(code: str):
+    """One region as a GeoJSON Feature (abolished regions included, marked so)."""
+    body = db.session.execute(
+        text(
+            f"""
+            SELECT ({REGION_FEATURE_SQL})::text
+              FROM regions r LEFT JOIN regions p ON p.id = r.parent_id
+             WHERE r.code = :code
+            """
+        ),
+        {"code": code},
+    ).scalar_one_or_none()
+    if body is None:
+        raise ApiError(404, f"区划 {code} 不存在")
+    return geojson(body)
+
+
+@blp.route("/grid-cells")
+@blp.arguments(GridCellQuery, location="query", as_kwargs=True)
+@blp.response(200, GeoJSONSchema, content_type=GEOJSON)
+@blp.alt_response(400, response="DEFAULT_ERROR")
+def list_grid_cells(bbox=None, village=None, limit=None):
+    """Grid cells as an RFC 7946 FeatureCollection, by bbox and/or village.
+
+    At most `limit` features (default 1000, cap 5000); `truncated` says when more matched.
+    """
+    limit = limit or current_app.config["GRID_CELLS_DEFAULT_LIMIT"]
+    min_lon, min_lat, max_lon, max_lat = bbox or (None, None, None, None)
+    body = db.session.execute(
+        text(
+            """
+            WITH sel AS (
+                SELECT g.code, g.name, g.households, g.population, g.geom,
+                       v.code AS village_code, v.name AS village_name
+                  FROM grid_cells g JOIN regions v ON v.id = g.village_id
+                 WHERE (CAST(:village AS text) IS NULL OR v.code = :village)
+                   AND (CAST(:minx AS float8) IS NULL OR ST_Intersects(
+                        g.geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)))
+                 ORDER BY g.code
+                 LIMIT :limit + 1)
+            SELECT json_build_object(
+                'type', 'FeatureCollection',
+                'features', coalesce(json_agg(json_build_object(
+                    'type', 'Feature',
+                    'id', code,
+                    'geometry', ST_AsGeoJSON(geom, 6)::json,
+                    'properties', json_build_object(
+                        'code', code, 'name', name, 'village_code', village_code,
+                        'village_name', village_name, 'households', households,
+                        'population', population))
+                    ORDER BY code) FILTER (WHERE rn <= :limit), '[]'::json),
+                'numberReturned', least(count(*), :limit),
+                'truncated', count(*) > :limit)::text
+              FROM (SELECT sel.*, row_number() OVER (ORDER BY code) AS rn FROM sel) s
+            """
+        ),
+        {
+            "village": village,
+            "minx": min_lon,
+            "miny": min_lat,
+            "maxx": max_lon,
+            "maxy": max_lat,
+            "limit": limit,
+        },
+    ).scalar_one()
+    return geojson(body)

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The embedded, private PostgreSQL cluster used by `make run` and `make test` when no
+# DATABASE_URL / TEST_DATABASE_URL is given.
+#
+#   scripts/pg.sh url [DBNAME]   print the connection URL (no side effects)
+#   scripts/pg.sh start          create the cluster on first use, start it, create roles/databases
+#   scripts/pg.sh stop           stop it
+#   scripts/pg.sh status
+#
+# The cluster listens on a Unix socket only (listen_addresses=''), so it never collides with a
+# server on port 5432. initdb refuses to run as root, so as root the cluster belongs to the
+# unprivileged `postgres` OS user (created by Debian's postgresql package). When that user cannot
+# reach the project folder (a clone inside /root, say), the cluster lives in
+# /var/lib/gridgov/<hash of the project path> and `.pg` is a symlink to it.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd -P)
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+link="$here/.pg"
+owner=$(id -un)
+[[ $(id -u) == 0 ]] && owner=postgres
+
+as_owner() {
+  if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+base_dir() {
+  # Where the cluster lives: .pg in the project when the owner can write there, else outside.
+  if [[ -L $link || -d $link ]]; then
+    readlink -f "$link"
+    return
+  fi
+  if [[ $(id -u) != 0 ]] || runuser -u postgres -- test -x "$here" 2>/dev/null; then
+    echo "$link"
+  else
+    echo "/var/lib/gridgov/$(printf '%s' "$here" | sha1sum | cut -c1-12)"
+  fi
+}
+
+base=$(base_dir)
+data="$base/data"
+sock="$base/run"
+# A Unix socket path must stay under ~107 bytes.
+if ((${#sock} > 80)); then sock="/tmp/gridgov-$(printf '%s' "$base" | sha1sum | cut -c1-12)"; fi
+log="$base/postgresql.log"
+
+url() {
+  local db=${1:-gridgov}
+  echo "postgresql://gridgov@/$db?host=$sock"
+}
+
+psql_su() {
+  as_owner "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -U postgres "$@"
+}
+
+init() {
+  [[ -f $data/PG_VERSION ]] && return 0
+  echo "==> creating the embedded PostgreSQL cluster in $base"
+  if [[ $base != "$link" ]]; then
+    mkdir -p "$base"
+    chown "$owner" "$base"
+    ln -sfn "$base" "$link"
+  else
+    mkdir -p "$base"
+    [[ $(id -u) == 0 ]] && chown postgres "$base"
+  fi
+  as_owner "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+  cat >>"$data/postgresql.conf" <<CONF
+# GridGov embedded cluster: Unix socket only.
+listen_addresses = ''
+unix_socket_directories = '$sock'
+unix_socket_permissions = 0770
+synchronous_commit = off
+max_connections = 200
+jit = off
+CONF
+}
+
+start() {
+  init
+  mkdir -p "$sock"
+  [[ $(id -u) == 0 ]] && chown postgres "$sock"
+  chmod 0755 "$sock"
+  if ! as_owner "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    as_owner "$PGBIN/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null
+  fi
+  # Roles, databases and the PostGIS extension (not a trusted extension: created by the superuser,
+  # in template1 too so that scratch databases made by the tests have it).
+  psql_su -d postgres <<'SQL'
+SELECT 'CREATE ROLE gridgov LOGIN CREATEDB'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gridgov') \gexec
+SELECT 'CREATE DATABASE gridgov OWNER gridgov'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'gridgov') \gexec
+SELECT 'CREATE DATABASE gridgov_test OWNER gridgov'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'gridgov_test') \gexec
+SQL
+  for db in template1 gridgov gridgov_test; do
+    psql_su -d "$db" -c 'CREATE EXTENSION IF NOT EXISTS postgis'
+  done
+}
+
+stop() {
+  if [[ -f $data/PG_VERSION ]] && as_owner "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    as_owner "$PGBIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+    echo "embedded PostgreSQL stopped"
+  else
+    echo "embedded PostgreSQL is not running"
+  fi
+}
+
+case ${1:-} in
+  url) url "${2:-gridgov}" ;;
+  start) start ;;
+  stop) stop ;;
+  status) as_owner "$PGBIN/pg_ctl" -D "$data" status ;;
+  *) echo "usage: $0 url [DB] | start | stop | status" >&2; exit 2 ;;
+esac
