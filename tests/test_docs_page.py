@@ -11,4 +11,5 @@ def test_api_docs_use_local_assets(client):
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert sources and all(s.startswith("/static/") for s in sources), sources
     for source in sources:
-        assert client.get(source).status_code == 200
+        with client.get(source) as asset:
+            assert asset.status_code == 200
