@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
 from app.errors import register_errorhandlers
 from app.extensions import api
+from app.extensions import csrf
 from app.extensions import db
+from app.extensions import limiter
 from app.extensions import migrate
+from app.ops.logging import configure_logging
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -24,8 +27,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         raise RuntimeError("DATABASE_URL is not set (make run / make test set it for you)")
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     app.json.ensure_ascii = False  # Chinese stays readable in JSON answers
+
+    # Behind reverse proxies (docs/deployment.md): trust X-Forwarded-For/-Proto from exactly
+    # PROXY_FIX_HOPS proxies, so request.remote_addr is the client's (rate limits, /metrics,
+    # audit) and url_for knows about HTTPS. Trusting more hops than exist lets clients forge
+    # their address, so it is off (0) unless set.
+    if hops := app.config["PROXY_FIX_HOPS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -35,26 +46,55 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app (and load every model for the metadata)."""
+    from app.accounts import models as _accounts_models  # noqa: F401
+    from app.accounts.auth import init_auth
+    from app.audit import models as _audit_models  # noqa: F401
+    from app.cases import models as _cases_models  # noqa: F401
     from app.geo import models as _geo_models  # noqa: F401
+    from app.security import init_security
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True)
     api.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    init_auth(app)
+    init_security(app)
 
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per feature."""
+    from app.accounts.api import blp as accounts_api
+    from app.accounts.views import bp as accounts_views
+    from app.cases.api import blp as cases_api
+    from app.cases.reports import blp as case_reports_api
     from app.geo.api import blp as geo_api
+    from app.ops import init_app as init_ops
     from app.ops.api import blp as ops_api
 
     api.register_blueprint(geo_api)
+    api.register_blueprint(accounts_api)
+    api.register_blueprint(cases_api)
+    api.register_blueprint(case_reports_api)
     api.register_blueprint(ops_api)
+    app.register_blueprint(accounts_views)
+    init_ops(app)  # app-wide: request ids and logs, metrics and /metrics, request-body checks
 
 
 def register_commands(app: Flask) -> None:
-    """Command-line groups: geo, seed."""
+    """Command-line groups: geo, seed, ops, users, audit."""
+    from app.accounts.cli import users_cli
+    from app.audit.cli import audit_cli
+    from app.cases.cli import cases_cli
     from app.demo.cli import seed_cli
     from app.geo.cli import geo_cli
+    from app.ops.cli import ops_cli
+    from app.policy import policy_cli
 
     app.cli.add_command(geo_cli)
     app.cli.add_command(seed_cli)
+    app.cli.add_command(ops_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(policy_cli)
+    app.cli.add_command(cases_cli)

@@ -17,6 +17,14 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+def _bool(name: str, default: bool) -> bool:
+    """Read a boolean setting (1/true/yes/on)."""
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
 class Config:
     """Settings read once when the app is created (see README, "Configuration")."""
 
@@ -29,17 +37,61 @@ class Config:
                 "connect_timeout": _int("DB_CONNECT_TIMEOUT", 5),
                 "application_name": "gridgov",
                 # PostGIS functions carry high planner costs that trigger JIT compilation,
-                # which costs far more than it saves on these short queries.
-                "options": "-c jit=off",
+                # which costs far more than it saves on these short queries. The statement
+                # timeout stops one runaway query from holding a worker and a connection; the
+                # app answers 503 when it fires (app/errors.py). 0 turns it off.
+                "options": (
+                    f"-c jit=off -c statement_timeout={_int('DB_STATEMENT_TIMEOUT_MS', 15000)}"
+                ),
             },
         }
         # Sessions are signed with SECRET_KEY; without it a random per-process key is used,
         # which is fine for development but logs everyone out on restart (README says so).
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or os.urandom(32).hex()
+        # Key rotation (docs/deployment.md): old keys, comma-separated, still accepted on
+        # session cookies until they expire; new cookies are signed with SECRET_KEY only.
+        self.SECRET_KEY_FALLBACKS = [
+            key.strip()
+            for key in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",")
+            if key.strip()
+        ]
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+        # Operations (app/ops, docs/operations.md): log format, /metrics access, proxy hops.
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+        self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+        self.PROXY_FIX_HOPS = _int("PROXY_FIX_HOPS", 0)
         self.GRID_CELLS_DEFAULT_LIMIT = _int("GRID_CELLS_DEFAULT_LIMIT", 1000)
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
         self.JSON_AS_ASCII = False
+
+        # Sessions and sign-in (app/accounts).
+        self.SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 30)
+        self.SESSION_ABSOLUTE_HOURS = _int("SESSION_ABSOLUTE_HOURS", 12)
+        self.PERMANENT_SESSION_LIFETIME = self.SESSION_ABSOLUTE_HOURS * 3600
+        self.SESSION_COOKIE_NAME = "gridgov_session"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        # Secure is also set automatically on requests that arrive over HTTPS.
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+        self.REMEMBER_COOKIE_DURATION = 0
+        self.API_TOKEN_DAYS = _int("API_TOKEN_DAYS", 90)
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.LOGIN_LIMIT_ACCOUNT = os.environ.get("LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes")
+        self.LOGIN_LIMIT_ADDRESS = os.environ.get("LOGIN_LIMIT_ADDRESS", "30 per 15 minutes")
+        # CSRF tokens live as long as the login session (checked only for cookie auth).
+        self.WTF_CSRF_CHECK_DEFAULT = False
+        self.WTF_CSRF_TIME_LIMIT = None
+        # Personal data (app/pii.py): base64 of at least 32 random bytes. Required to store
+        # parties; `make run` generates one for development in instance/secrets.env.
+        self.PERSONAL_DATA_KEY = os.environ.get("PERSONAL_DATA_KEY", "")
+        self.ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR", "var/attachments")
+        self.AUTO_ESCALATE_OVERDUE_ACCEPTANCE = _bool("AUTO_ESCALATE_OVERDUE_ACCEPTANCE", True)
+        # Map tiles: a URL template, or "none" for intranets without a tile server.
+        self.TILE_URL = os.environ.get("TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+        self.TILE_ATTRIBUTION = os.environ.get(
+            "TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors"
+        )
 
         # flask-smorest / OpenAPI, with the interactive docs served from app/static.
         self.API_TITLE = "GridGov API"

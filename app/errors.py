@@ -7,7 +7,10 @@ from http import HTTPStatus
 
 from flask import Flask
 from flask import jsonify
+from flask import render_template
 from flask import request
+from flask_wtf.csrf import CSRFError
+from psycopg2.errors import QueryCanceled
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -42,8 +45,22 @@ class ApiError(Exception):
         self.errors = errors or {}
 
 
+def wants_json() -> bool:
+    """API and machine clients get JSON; browsers on pages get an HTML page."""
+    if request.path.startswith(("/api/", "/healthz", "/metrics")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
 def error_response(status: int, message: str | None = None, errors: dict | None = None):
-    """Build the standard error response."""
+    """Build the standard error response (a page in the product's language for browsers)."""
+    message = message or MESSAGES.get(status, HTTPStatus(status).phrase)
+    if not wants_json():
+        try:
+            return render_template("error.html", code=status, message=message), status
+        except Exception:  # noqa: BLE001 - a broken page must not hide the original error
+            log.exception("error page failed to render")
     body = {
         "code": status,
         "status": HTTPStatus(status).phrase,
@@ -69,6 +86,11 @@ def register_errorhandlers(app: Flask) -> None:
         db.session.rollback()
         return error_response(exc.status, exc.message, exc.errors)
 
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(exc: CSRFError):
+        db.session.rollback()
+        return error_response(400, "CSRF 校验失败：请刷新页面后重试", {"csrf": [exc.description]})
+
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException):
         db.session.rollback()
@@ -86,9 +108,16 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def handle_database_unavailable(exc: OperationalError):
+        _rollback_quietly()
+        if isinstance(exc.orig, QueryCanceled):
+            # statement_timeout (DB_STATEMENT_TIMEOUT_MS) cut a query short: the server is
+            # overloaded or the request asks for too much; either way a retry later may work.
+            log.warning(
+                "query cancelled (statement timeout) on %s %s", request.method, request.path
+            )
+            return error_response(503, "查询超时，请缩小查询范围或稍后重试")
         # A lost or refused database connection: a clean 503, never a stack trace.
         log.warning("database unavailable during %s %s", request.method, request.path)
-        _rollback_quietly()
         return error_response(503, "数据库暂不可用，请稍后重试")
 
     @app.errorhandler(Exception)

@@ -1,9 +1,13 @@
 """Extensions, created unbound; the factory binds them to the app."""
 
 import flask_smorest as smorest
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -27,11 +31,15 @@ class Base(DeclarativeBase):
 
 # Tables that belong to PostGIS (or its optional extensions), never to our models.
 POSTGIS_TABLES = {"spatial_ref_sys", "topology", "layer"}
+# Expression indexes made by hand in migrations, which autogenerate cannot compare.
+MANUAL_INDEXES = {"ix_cases_text_trgm"}
 
 
 def include_object(obj, name, type_, reflected, compare_to):
     """Alembic filter: skip PostGIS's own tables; let GeoAlchemy2 handle spatial indexes."""
     if type_ == "table" and (name in POSTGIS_TABLES or getattr(obj, "schema", None) == "tiger"):
+        return False
+    if type_ == "index" and name in MANUAL_INDEXES:
         return False
     return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
@@ -39,6 +47,10 @@ def include_object(obj, name, type_, reflected, compare_to):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = Api()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+# Storage comes from RATELIMIT_STORAGE_URI (memory:// by default; redis:// for several workers).
+limiter = Limiter(key_func=get_remote_address)
 
 
 class ArgumentsParser(FlaskParser):

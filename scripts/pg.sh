@@ -64,7 +64,9 @@ init() {
     mkdir -p "$base"
     [[ $(id -u) == 0 ]] && chown postgres "$base"
   fi
-  as_owner "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+  # Collation C (fast, stable sorting); a UTF-8 ctype so that pg_trgm indexes Chinese text.
+  as_owner "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --lc-collate=C \
+    --lc-ctype=C.UTF-8 --lc-messages=C --lc-monetary=C --lc-numeric=C --lc-time=C >/dev/null
   cat >>"$data/postgresql.conf" <<CONF
 # GridGov embedded cluster: Unix socket only.
 listen_addresses = ''

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 from sqlalchemy.orm import scoped_session
@@ -16,6 +18,8 @@ from app.config import sqlalchemy_url
 from app.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+# A fixed key for the suite only (base64 of 32 bytes); production reads PERSONAL_DATA_KEY.
+TEST_PERSONAL_DATA_KEY = "dGVzdC1vbmx5LXBlcnNvbmFsLWRhdGEta2V5LTMyYnl0ZXM="
 
 
 @pytest.fixture(scope="session")
@@ -26,17 +30,66 @@ def database_url() -> str:
     return sqlalchemy_url(TEST_DATABASE_URL)
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in an empty context, as in production: it gets its own app context.
+
+    Flask reuses an app context that is already pushed (the tests keep one for the database), and
+    `g` (Flask-Login's cached user, the CSP nonce) would then leak from one request to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        """Run the request outside the test's app context."""
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(database_url):
     """The app, on a database migrated to head and emptied of rows."""
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "PERSONAL_DATA_KEY": TEST_PERSONAL_DATA_KEY,
+        }
+    )
+    app.test_client_class = IsolatedClient
     with app.app_context():
+        reset_schema()
         upgrade(directory=MIGRATIONS_DIR)
-        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
-        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        db.session.commit()
-        db.session.remove()
         yield app
+
+
+def reset_schema() -> None:
+    """Drop every table, view and function of ours in public (PostGIS's stay): a fresh start.
+
+    Dropping rather than truncating, because the audit log refuses TRUNCATE by design.
+    """
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                """
+                DO $$
+                DECLARE r record;
+                BEGIN
+                    FOR r IN SELECT matviewname AS name FROM pg_matviews
+                              WHERE schemaname = 'public' LOOP
+                        EXECUTE format('DROP MATERIALIZED VIEW IF EXISTS %I CASCADE', r.name);
+                    END LOOP;
+                    FOR r IN SELECT tablename AS name FROM pg_tables
+                              WHERE schemaname = 'public' AND tablename <> 'spatial_ref_sys' LOOP
+                        EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', r.name);
+                    END LOOP;
+                    FOR r IN SELECT p.oid::regprocedure AS sig
+                               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                              WHERE n.nspname = 'public'
+                                AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                                 WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
+                        EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', r.sig);
+                    END LOOP;
+                END $$
+                """
+            )
+        )
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +111,7 @@ def _rollback(app, fsa_session):
         sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
     )
     try:
-        yield
+        yield connection
     finally:
         db.session.remove()
         db.session = fsa_session
@@ -76,3 +129,96 @@ def client(app):
 def runner(app):
     """A CLI runner."""
     return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Argon2id with tiny parameters: the suite creates many users (production keeps defaults)."""
+    from argon2 import PasswordHasher
+
+    from app.accounts import services
+
+    saved = services.hasher, services._DUMMY_HASH
+    services.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    services._DUMMY_HASH = services.hasher.hash("dummy")
+    yield
+    services.hasher, services._DUMMY_HASH = saved
+
+
+@pytest.fixture(autouse=True)
+def _reset_rate_limits(app):
+    """Rate-limit counters (memory storage) start empty in every test."""
+    from app.extensions import limiter
+
+    limiter.reset()
+
+
+@pytest.fixture
+def db_connection(_rollback):
+    """The test's connection, for SAVEPOINTs around single calls (connection.begin_nested())."""
+    return _rollback
+
+
+@pytest.fixture
+def world(app):
+    """Two counties with towns, villages, cells, and users of every role at every level."""
+    from tests.factories import build_world
+
+    return build_world()
+
+
+@pytest.fixture
+def scratch_database(database_url):
+    """A migrated throw-away database, for tests whose writes must really commit."""
+    from flask_migrate import upgrade as upgrade_db
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    name = f"{url.database}_scratch_{os.getpid()}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    scratch_url = url.set(database=name).render_as_string(hide_password=False)
+    scratch = create_app({"SQLALCHEMY_DATABASE_URI": scratch_url})
+    with scratch.app_context():
+        upgrade_db(directory=MIGRATIONS_DIR)
+        db.engines[None].dispose()
+    try:
+        yield scratch_url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def scratch_world(scratch_database, fsa_session, monkeypatch):
+    """An app on a migrated scratch database holding the test world, with real commits.
+
+    For concurrency tests: each request gets its own connection, as in production. Yields the
+    app and a county official's bearer header.
+    """
+    from tests.factories import bearer
+    from tests.factories import build_world
+
+    monkeypatch.setattr(db, "session", fsa_session)
+    scratch = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": scratch_database,
+            "PERSONAL_DATA_KEY": TEST_PERSONAL_DATA_KEY,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 25, "max_overflow": 5},
+        }
+    )
+    scratch.test_client_class = IsolatedClient
+    with scratch.app_context():
+        world = build_world()
+        headers = bearer(world["mediator@village"])
+        db.session.remove()
+    try:
+        yield scratch, headers
+    finally:
+        with scratch.app_context():
+            db.engines[None].dispose()

@@ -51,8 +51,10 @@ def test_seed_demo_builds_county_and_is_idempotent(runner, client):
         text("SELECT ST_X(geom), ST_Y(geom) FROM ST_Dump(ST_GeneratePoints(:g, 40, 7))"),
         {"g": county},
     ).all()
+    token = runner.invoke(args=["users", "token", "create", "xian_ganbu"]).output.split()[-1]
+    headers = {"Authorization": f"Bearer {token}"}
     rng = random.Random(1)
     for lon, lat in rng.sample(points, 40):
-        body = client.get(f"/api/v1/locate?lon={lon}&lat={lat}").get_json()
+        body = client.get(f"/api/v1/locate?lon={lon}&lat={lat}", headers=headers).get_json()
         assert body["village"]["code"].startswith("371699"), body
         assert body["grid_cell"]["code"].startswith(body["village"]["code"])

@@ -5,6 +5,7 @@ import sys
 import time
 
 import click
+from sqlalchemy import select
 from sqlalchemy import text
 
 from app.demo import geography
@@ -21,7 +22,7 @@ def seed_cli():
 
 @seed_cli.command("demo")
 def seed_demo_command():
-    """Build (or bring up to date) the demo county: towns, villages, 新村 and grid cells."""
+    """Build (or bring up to date) the demo county: geography, grid cells, demo accounts."""
     started = time.monotonic()
     try:
         summary = seed_demo()
@@ -37,6 +38,7 @@ def seed_demo_command():
         f"{summary['towns']} 个乡镇，"
         f"{summary['villages']} 个村（含已撤销 {summary['abolished']} 个），"
         f"{summary['cells']} 个网格（本次新生成 {summary['new_cells']} 个），"
+        f"新建演示账号 {summary['new_users']} 个（密码 {DEMO_PASSWORD}），"
         f"用时 {time.monotonic() - started:.1f} 秒"
     )
 
@@ -95,4 +97,38 @@ def seed_demo() -> dict:
         ),
         {"prefix": prefix},
     ).one()
-    return {**counts._asdict(), "new_cells": new_cells}
+    return {**counts._asdict(), "new_cells": new_cells, "new_users": seed_demo_users()}
+
+
+DEMO_PASSWORD = "gridgov-demo"
+DEMO_VILLAGE = "371699101200"
+DEMO_TOWN = "371699101000"
+# (username, display name, role, region, grid cell serials) — every role at every level.
+DEMO_USERS = [
+    ("cun_wangge", "王网格（网格员）", "grid_worker", DEMO_VILLAGE, ["001", "002"]),
+    ("cun_wangge2", "李网格（网格员）", "grid_worker", DEMO_VILLAGE, ["003"]),
+    ("cun_tiaojie", "赵调解（村调委会）", "mediator", DEMO_VILLAGE, []),
+    ("cun_ganbu", "刘书记（村干部）", "official", DEMO_VILLAGE, []),
+    ("cun_admin", "村系统管理员", "admin", DEMO_VILLAGE, []),
+    ("zhen_tiaojie", "陈调解（镇矛调中心）", "mediator", DEMO_TOWN, []),
+    ("zhen_ganbu", "杨主任（镇综治办）", "official", DEMO_TOWN, []),
+    ("zhen_admin", "镇系统管理员", "admin", DEMO_TOWN, []),
+    ("xian_tiaojie", "周调解（县矛调中心）", "mediator", geography.COUNTY_CODE, []),
+    ("xian_ganbu", "吴主任（县综治中心）", "official", geography.COUNTY_CODE, []),
+    ("xian_admin", "县系统管理员", "admin", geography.COUNTY_CODE, []),
+]
+
+
+def seed_demo_users() -> int:
+    """Create the demo accounts that do not exist yet (password DEMO_PASSWORD)."""
+    from app.accounts import services as accounts
+    from app.accounts.models import User
+
+    created = 0
+    for username, name, role, region, serials in DEMO_USERS:
+        if db.session.scalar(select(User.id).where(User.username == username)):
+            continue
+        cells = [f"{region}{s}" for s in serials]
+        accounts.create_user(username, DEMO_PASSWORD, role, region, name, None, cells)
+        created += 1
+    return created

@@ -14,6 +14,8 @@ from app.geo.schemas import GridCellQuery
 from app.geo.schemas import LocateQuery
 from app.geo.schemas import LocateResult
 from app.geo.schemas import RegionQuery
+from app.policy import requires
+from app.scoping import current_scope
 
 blp = Blueprint("geo", __name__, url_prefix="/api/v1", description="区划、网格与定位 (geography)")
 
@@ -45,21 +47,23 @@ def geojson(body: str) -> Response:
 
 
 @blp.route("/locate")
+@requires("geo.read")
 @blp.arguments(LocateQuery, location="query", as_kwargs=True)
 @blp.response(200, LocateResult)
 @blp.alt_response(400, response="DEFAULT_ERROR", description="坐标缺失、格式错误或超出范围")
 @blp.alt_response(404, response="DEFAULT_ERROR", description="该点不在任何网格内")
 def locate(lon: float, lat: float, crs: str):
-    """Find the grid cell, village, town and county containing a point.
+    """Find the grid cell, village, town and county containing a point, in the caller's scope.
 
     A point on a border shared by several cells resolves to the cell with the lowest code.
     """
+    scope = current_scope()
     wlon, wlat = to_wgs84(lon, lat, crs)
-    found = services.locate(wlon, wlat)
+    found = services.locate(wlon, wlat, scope.prefix)
     if found is None:
-        nearest = services.nearest_village(wlon, wlat)
+        nearest = services.nearest_village(wlon, wlat, scope.prefix)
         errors = {"nearest_village": nearest} if nearest else {}
-        message = "该点不在任何网格内"
+        message = "该点不在您辖区内的任何网格内"
         if nearest:
             message += (
                 f"；最近的村是 {nearest['name']}（{nearest['code']}，"
@@ -70,6 +74,7 @@ def locate(lon: float, lat: float, crs: str):
 
 
 @blp.route("/regions")
+@requires("geo.read")
 @blp.arguments(RegionQuery, location="query", as_kwargs=True)
 @blp.response(200, GeoJSONSchema, content_type=GEOJSON)
 @blp.alt_response(400, response="DEFAULT_ERROR")
@@ -85,19 +90,23 @@ def list_regions(level=None, parent=None, include_abolished=False):
                       FROM regions r LEFT JOIN regions p ON p.id = r.parent_id
                      WHERE (CAST(:level AS text) IS NULL OR r.level = :level)
                        AND (CAST(:parent AS text) IS NULL OR p.code = :parent)
+                       AND r.code LIKE :scope_prefix || '%'
                        AND (:all OR r.valid_to IS NULL OR r.valid_to > current_date)) f
             """
         ),
-        {"level": level, "parent": parent, "all": include_abolished},
+        {"level": level, "parent": parent, "all": include_abolished, **current_scope().params},
     ).scalar_one()
     return geojson(body)
 
 
 @blp.route("/regions/<code>")
+@requires("geo.read")
 @blp.response(200, GeoJSONSchema, content_type=GEOJSON)
 @blp.alt_response(404, response="DEFAULT_ERROR")
 def get_region(code: str):
-    """One region as a GeoJSON Feature (abolished regions included, marked so)."""
+    """One region of the caller's subtree as a GeoJSON Feature (abolished ones marked so)."""
+    if not current_scope().contains(code):
+        raise ApiError(404, "区划不存在")
     body = db.session.execute(
         text(
             f"""
@@ -109,11 +118,12 @@ def get_region(code: str):
         {"code": code},
     ).scalar_one_or_none()
     if body is None:
-        raise ApiError(404, f"区划 {code} 不存在")
+        raise ApiError(404, "区划不存在")
     return geojson(body)
 
 
 @blp.route("/grid-cells")
+@requires("geo.read")
 @blp.arguments(GridCellQuery, location="query", as_kwargs=True)
 @blp.response(200, GeoJSONSchema, content_type=GEOJSON)
 @blp.alt_response(400, response="DEFAULT_ERROR")
@@ -131,7 +141,8 @@ def list_grid_cells(bbox=None, village=None, limit=None):
                 SELECT g.code, g.name, g.households, g.population, g.geom,
                        v.code AS village_code, v.name AS village_name
                   FROM grid_cells g JOIN regions v ON v.id = g.village_id
-                 WHERE (CAST(:village AS text) IS NULL OR v.code = :village)
+                 WHERE g.code LIKE :scope_prefix || '%'
+                   AND (CAST(:village AS text) IS NULL OR v.code = :village)
                    AND (CAST(:minx AS float8) IS NULL OR ST_Intersects(
                         g.geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)))
                  ORDER BY g.code
@@ -159,6 +170,7 @@ def list_grid_cells(bbox=None, village=None, limit=None):
             "maxx": max_lon,
             "maxy": max_lat,
             "limit": limit,
+            **current_scope().params,
         },
     ).scalar_one()
     return geojson(body)

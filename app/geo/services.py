@@ -61,6 +61,7 @@ LOCATE_SQL = text(
       LEFT JOIN regions t ON t.id = v.parent_id
       LEFT JOIN regions c ON c.id = t.parent_id
      WHERE ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+       AND g.code LIKE :prefix || '%'
        AND (v.valid_to IS NULL OR v.valid_to > current_date)
      -- A point on a shared border touches several cells: the lowest code wins.
      ORDER BY g.code
@@ -75,15 +76,20 @@ NEAREST_VILLAGE_SQL = text(
                              ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)) AS metres
       FROM regions v
      WHERE v.level = 'village' AND (v.valid_to IS NULL OR v.valid_to > current_date)
+       AND v.code LIKE :prefix || '%'
      ORDER BY v.boundary <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)
      LIMIT 1
     """
 )
 
 
-def locate(lon: float, lat: float) -> dict | None:
-    """The grid cell, village, town and county containing a WGS84 point, or None."""
-    row = db.session.execute(LOCATE_SQL, {"lon": lon, "lat": lat}).mappings().first()
+def locate(lon: float, lat: float, prefix: str = "") -> dict | None:
+    """The grid cell, village, town and county containing a WGS84 point, or None.
+
+    `prefix` limits the answer to a jurisdiction (a region code's significant digits).
+    """
+    params = {"lon": lon, "lat": lat, "prefix": prefix}
+    row = db.session.execute(LOCATE_SQL, params).mappings().first()
     if row is None:
         return None
 
@@ -99,9 +105,10 @@ def locate(lon: float, lat: float) -> dict | None:
     }
 
 
-def nearest_village(lon: float, lat: float) -> dict | None:
-    """The current village nearest to a point, with the distance in metres."""
-    row = db.session.execute(NEAREST_VILLAGE_SQL, {"lon": lon, "lat": lat}).first()
+def nearest_village(lon: float, lat: float, prefix: str = "") -> dict | None:
+    """The current village (within `prefix`) nearest to a point, with the distance in metres."""
+    params = {"lon": lon, "lat": lat, "prefix": prefix}
+    row = db.session.execute(NEAREST_VILLAGE_SQL, params).first()
     if row is None:
         return None
     return {"code": row.code, "name": row.name, "distance_m": int(row.metres)}

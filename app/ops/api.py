@@ -1,4 +1,4 @@
-"""Health check."""
+"""Health checks: liveness (the process answers) and readiness (the database answers too)."""
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -7,15 +7,13 @@ from app.errors import ApiError
 from app.extensions import Blueprint
 from app.extensions import db
 from app.geo.schemas import HealthSchema
+from app.ops.schemas import LiveSchema
 
 blp = Blueprint("ops", __name__, description="运行状态 (operations)")
 
 
-@blp.route("/healthz")
-@blp.response(200, HealthSchema)
-@blp.alt_response(503, response="DEFAULT_ERROR", description="数据库不可用")
-def healthz():
-    """Answer 200 with the PostgreSQL and PostGIS versions, 503 when the database is down."""
+def database_health() -> dict:
+    """The PostgreSQL and PostGIS versions; ApiError 503 when the database does not answer."""
     try:
         row = db.session.execute(
             text("SELECT current_setting('server_version') AS pg, postgis_lib_version() AS gis")
@@ -24,3 +22,27 @@ def healthz():
         db.session.rollback()
         raise ApiError(503, "数据库不可用") from None
     return {"status": "ok", "postgresql": row.pg, "postgis": row.gis}
+
+
+@blp.route("/healthz")
+@blp.response(200, HealthSchema)
+@blp.alt_response(503, response="DEFAULT_ERROR", description="数据库不可用")
+def healthz():
+    """Readiness (kept for existing probes): 200 with versions, 503 when the database is down."""
+    return database_health()
+
+
+@blp.route("/healthz/ready")
+@blp.response(200, HealthSchema)
+@blp.alt_response(503, response="DEFAULT_ERROR", description="数据库不可用")
+def ready():
+    """Readiness: 200 with versions when the database answers, else 503 (take out of rotation)."""
+    return database_health()
+
+
+@blp.route("/healthz/live")
+@blp.response(200, LiveSchema)
+def live():
+    """Liveness: 200 while the process answers; the database is not consulted."""
+    # A database outage must not make the supervisor restart healthy workers.
+    return {"status": "ok"}

@@ -4,6 +4,8 @@ import pytest
 from shapely.geometry import shape
 
 from app.geo.crs import wgs84_to_gcj02
+from tests.factories import bearer
+from tests.factories import make_user
 from tests.geo.factories import VILLAGE
 from tests.geo.factories import VILLAGE_B
 from tests.geo.factories import build_cells
@@ -12,9 +14,11 @@ from tests.geo.factories import build_county
 
 @pytest.fixture
 def geo():
-    """The small test county with three grid cells."""
+    """The small test county with three grid cells; the auth header of a county official."""
     build_county()
     build_cells()
+    official = make_user("county-official", "official", "371699000000")
+    return bearer(official)
 
 
 def assert_error_shape(response, status):
@@ -28,7 +32,7 @@ def assert_error_shape(response, status):
 
 def test_locate_inside_a_cell(client, geo):
     """A point inside a cell returns the cell, village, town and county."""
-    response = client.get("/api/v1/locate?lon=118.01&lat=37.32")
+    response = client.get("/api/v1/locate?lon=118.01&lat=37.32", headers=geo)
     assert response.status_code == 200
     body = response.get_json()
     assert body["grid_cell"] == {"code": f"{VILLAGE}001", "name": "东村第1网格"}
@@ -47,15 +51,15 @@ def test_locate_inside_a_cell(client, geo):
 )
 def test_locate_on_a_shared_border_picks_the_lowest_code(client, geo, lon, lat, expected):
     """A point on a shared border resolves to exactly one cell: the lowest code."""
-    body = client.get(f"/api/v1/locate?lon={lon}&lat={lat}").get_json()
+    body = client.get(f"/api/v1/locate?lon={lon}&lat={lat}", headers=geo).get_json()
     assert body["grid_cell"]["code"] == expected
 
 
 def test_locate_outside_every_cell(client, geo):
     """Outside every cell: 404, a clear message and the nearest village."""
-    response = client.get("/api/v1/locate?lon=118.12&lat=37.32")
+    response = client.get("/api/v1/locate?lon=118.12&lat=37.32", headers=geo)
     body = assert_error_shape(response, 404)
-    assert "不在任何网格内" in body["message"]
+    assert "不在您辖区内的任何网格内" in body["message"]
     assert body["errors"]["nearest_village"]["code"] in {VILLAGE_B, "371699102200"}
 
 
@@ -73,7 +77,7 @@ def test_locate_outside_every_cell(client, geo):
 )
 def test_locate_bad_coordinates_are_400(client, geo, query, field):
     """Missing, malformed or out-of-range coordinates: 400 naming the field."""
-    body = assert_error_shape(client.get(f"/api/v1/locate?{query}"), 400)
+    body = assert_error_shape(client.get(f"/api/v1/locate?{query}", headers=geo), 400)
     assert field in body["errors"]["query"]
 
 
@@ -81,16 +85,16 @@ def test_locate_gcj02(client, geo):
     """A GCJ-02 point (as Amap gives it) is converted before locating."""
     lon, lat = wgs84_to_gcj02(118.049, 37.34)
     # The raw GCJ-02 point lies several hundred metres east, in the other village.
-    raw = client.get(f"/api/v1/locate?lon={lon}&lat={lat}").get_json()
+    raw = client.get(f"/api/v1/locate?lon={lon}&lat={lat}", headers=geo).get_json()
     assert raw["village"]["code"] == VILLAGE_B
-    body = client.get(f"/api/v1/locate?lon={lon}&lat={lat}&crs=gcj02").get_json()
+    body = client.get(f"/api/v1/locate?lon={lon}&lat={lat}&crs=gcj02", headers=geo).get_json()
     assert body["grid_cell"]["code"] == f"{VILLAGE}002"
     assert body["lon"] == pytest.approx(118.049, abs=1e-8)
 
 
 def test_grid_cells_geojson_is_valid(client, geo):
     """The FeatureCollection is RFC 7946: geo+json, features with valid MultiPolygons."""
-    response = client.get("/api/v1/grid-cells?bbox=117.9,37.2,118.3,37.6")
+    response = client.get("/api/v1/grid-cells?bbox=117.9,37.2,118.3,37.6", headers=geo)
     assert response.status_code == 200
     assert response.mimetype == "application/geo+json"
     body = response.get_json(force=True)
@@ -112,11 +116,13 @@ def test_grid_cells_geojson_is_valid(client, geo):
 
 def test_grid_cells_filters_and_limit(client, geo):
     """bbox and village filter; limit truncates and says so."""
-    body = client.get("/api/v1/grid-cells?bbox=118.06,37.31,118.07,37.32").get_json(force=True)
+    body = client.get("/api/v1/grid-cells?bbox=118.06,37.31,118.07,37.32", headers=geo).get_json(
+        force=True
+    )
     assert [f["id"] for f in body["features"]] == [f"{VILLAGE_B}001"]
-    body = client.get(f"/api/v1/grid-cells?village={VILLAGE}").get_json(force=True)
+    body = client.get(f"/api/v1/grid-cells?village={VILLAGE}", headers=geo).get_json(force=True)
     assert len(body["features"]) == 2
-    body = client.get("/api/v1/grid-cells?limit=1").get_json(force=True)
+    body = client.get("/api/v1/grid-cells?limit=1", headers=geo).get_json(force=True)
     assert len(body["features"]) == 1 and body["truncated"] is True
 
 
@@ -135,19 +141,21 @@ def test_grid_cells_filters_and_limit(client, geo):
 )
 def test_grid_cells_bad_query_is_400(client, geo, query):
     """Inverted, malformed, out-of-range or too-large bboxes and bad limits: 400."""
-    assert_error_shape(client.get(f"/api/v1/grid-cells?{query}"), 400)
+    assert_error_shape(client.get(f"/api/v1/grid-cells?{query}", headers=geo), 400)
 
 
 def test_regions_list_and_detail(client, geo):
     """Regions by level and parent, and one region, as GeoJSON."""
-    body = client.get("/api/v1/regions?level=village&parent=371699101000").get_json(force=True)
+    body = client.get("/api/v1/regions?level=village&parent=371699101000", headers=geo).get_json(
+        force=True
+    )
     assert [f["properties"]["code"] for f in body["features"]] == [VILLAGE, VILLAGE_B]
-    response = client.get(f"/api/v1/regions/{VILLAGE}")
+    response = client.get(f"/api/v1/regions/{VILLAGE}", headers=geo)
     assert response.mimetype == "application/geo+json"
     feat = response.get_json(force=True)
     assert feat["type"] == "Feature" and feat["properties"]["level"] == "village"
     assert shape(feat["geometry"]).is_valid
-    assert_error_shape(client.get("/api/v1/regions/371699999999"), 404)
+    assert_error_shape(client.get("/api/v1/regions/371699999999", headers=geo), 404)
 
 
 def test_unknown_route_and_wrong_method(client):

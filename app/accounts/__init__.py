@@ -1,0 +1,1 @@
+"""Accounts: users, roles, jurisdiction, sessions and API tokens."""

@@ -1,0 +1,159 @@
+"""Write and verify the audit chain.
+
+Entries are queued on the session during a request and written just before it commits, in the
+same transaction as the change they describe. Writers take one transaction-level advisory lock,
+so the chain cannot fork however many run at once; holding it only at commit keeps it short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+
+from flask import has_request_context
+from flask import request
+from sqlalchemy import event
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+
+GENESIS = "0" * 64
+# pg_advisory_xact_lock key serialising audit writers ("GGAUDIT" as a number).
+AUDIT_LOCK_KEY = 0x4747415544495400
+FIELDS = (
+    "id",
+    "at",
+    "actor_id",
+    "actor",
+    "role",
+    "action",
+    "object_type",
+    "object_id",
+    "region_code",
+    "client_addr",
+    "outcome",
+    "detail",
+)
+
+
+def entry_hash(prev_hash: str, entry: dict) -> str:
+    """SHA-256 over the previous hash and the entry's canonical JSON."""
+    canonical = {k: entry.get(k) for k in FIELDS}
+    at = canonical["at"]
+    if isinstance(at, datetime):
+        canonical["at"] = at.astimezone(UTC).isoformat(timespec="microseconds")
+    payload = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256((prev_hash + "\n" + payload).encode()).hexdigest()
+
+
+def record(
+    action: str,
+    *,
+    outcome: str = "success",
+    actor=None,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    region_code: str | None = None,
+    detail: dict | None = None,
+    session: Session | None = None,
+) -> None:
+    """Queue an audit entry; it is written when the session commits (or dropped on rollback)."""
+    session = session or db.session()
+    if actor is None and has_request_context():
+        from flask_login import current_user
+
+        actor = current_user if getattr(current_user, "is_authenticated", False) else None
+    elif actor is False:  # explicitly nobody (e.g. while authentication itself is running)
+        actor = None
+    entry = {
+        "at": datetime.now(UTC),
+        "actor_id": getattr(actor, "id", None),
+        "actor": getattr(actor, "username", None),
+        "role": getattr(actor, "role", None),
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "region_code": region_code,
+        "client_addr": request.remote_addr if has_request_context() else "cli",
+        "outcome": outcome,
+        "detail": detail or {},
+    }
+    session.info.setdefault("audit_pending", []).append(entry)
+
+
+def write_pending(session: Session) -> int:
+    """Append the queued entries to the chain (under the advisory lock). Returns how many."""
+    pending = session.info.pop("audit_pending", None)
+    if not pending:
+        return 0
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+    prev = session.execute(
+        text("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+    ).scalar_one_or_none()
+    prev = prev or GENESIS
+    rows = []
+    for entry in pending:
+        entry["id"] = session.execute(text("SELECT nextval('audit_log_id_seq')")).scalar_one()
+        entry["prev_hash"] = prev
+        entry["hash"] = entry_hash(prev, entry)
+        prev = entry["hash"]
+        rows.append({**entry, "detail": json.dumps(entry["detail"], ensure_ascii=False)})
+    session.execute(
+        text(
+            """
+            INSERT INTO audit_log (id, at, actor_id, actor, role, action, object_type, object_id,
+                                   region_code, client_addr, outcome, detail, prev_hash, hash)
+            VALUES (:id, :at, :actor_id, :actor, :role, :action, :object_type, :object_id,
+                    :region_code, :client_addr, :outcome, CAST(:detail AS jsonb), :prev_hash,
+                    :hash)
+            """
+        ),
+        rows,
+    )
+    return len(rows)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_audit_before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_audit_on_rollback(session: Session, previous_transaction) -> None:
+    # Entries describe changes that were just rolled back: they never happened.
+    session.info.pop("audit_pending", None)
+
+
+@dataclass
+class Verification:
+    """The outcome of checking the chain."""
+
+    ok: bool
+    rows: int
+    head: str | None
+    broken_id: int | None = None
+    reason: str | None = None
+
+
+def verify(table: str = "audit_log", session: Session | None = None) -> Verification:
+    """Recompute every hash in id order; name the first row that does not chain."""
+    if not table.replace("_", "").isalnum():
+        raise ValueError("bad table name")
+    session = session or db.session()
+    result = session.execute(
+        text(f"SELECT {', '.join(FIELDS)}, prev_hash, hash FROM {table} ORDER BY id")
+    ).mappings()
+    prev = GENESIS
+    count = 0
+    for row in result:
+        count += 1
+        if row["prev_hash"] != prev:
+            return Verification(False, count, prev, row["id"], "prev_hash 与上一条记录的哈希不符")
+        if entry_hash(prev, dict(row)) != row["hash"]:
+            return Verification(False, count, prev, row["id"], "记录内容与其哈希不符（已被篡改）")
+        prev = row["hash"]
+    return Verification(True, count, None if count == 0 else prev)

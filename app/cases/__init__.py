@@ -1,0 +1,1 @@
+"""Cases (事件): disputes, petitions and incidents from report to resolution."""

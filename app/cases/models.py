@@ -1,0 +1,345 @@
+"""Cases, their parties, timeline, agreements, follow-ups, and the deadline policy."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from geoalchemy2 import WKBElement
+from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
+from sqlalchemy import CheckConstraint
+from sqlalchemy import Date
+from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from app.accounts.models import User
+from app.extensions import db
+from app.geo.models import GridCell
+from app.geo.models import Region
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+KINDS = ("dispute", "petition", "incident")
+STATES = (
+    "reported",
+    "accepted",
+    "in_progress",
+    "resolved",
+    "followed_up",
+    "closed",
+    "rejected",
+    "withdrawn",
+)
+LEVELS = ("village", "town", "county")
+WARNINGS = ("none", "yellow", "red")
+SUPERVISION = ("none", "normal", "yellow", "red")
+SOURCES = ("grid_patrol", "visit", "letter", "phone", "online", "video", "assigned", "other")
+COMPLEXITY = ("simple", "ordinary", "complex")
+REVIEW_STAGES = ("none", "review", "re_review")
+
+
+class Case(db.Model):
+    """One matter with one number for its whole life (一事一码)."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint(_in("state", STATES), name="state"),
+        CheckConstraint(_in("level", LEVELS), name="level"),
+        CheckConstraint(_in("origin_level", LEVELS), name="origin_level"),
+        CheckConstraint(_in("max_level", LEVELS), name="max_level"),
+        CheckConstraint(_in("warning", WARNINGS), name="warning"),
+        CheckConstraint(_in("supervision", SUPERVISION), name="supervision"),
+        CheckConstraint(_in("source", SOURCES), name="source"),
+        CheckConstraint(_in("review_stage", REVIEW_STAGES), name="review_stage"),
+        CheckConstraint("complexity IS NULL OR " + _in("complexity", COMPLEXITY), name="cx"),
+        Index("ix_cases_location", "location", postgresql_using="gist"),
+        Index("ix_cases_village_id", "village_id"),
+        Index("ix_cases_town_id", "town_id"),
+        Index("ix_cases_grid_cell_id", "grid_cell_id"),
+        Index(
+            "ix_cases_region_code",
+            "region_code",
+            postgresql_ops={"region_code": "text_pattern_ops"},
+        ),
+        Index("ix_cases_state_next_due", "state", "next_due", "id"),
+        Index("ix_cases_reported_at", "reported_at"),
+        Index("ix_cases_parent_id", "parent_id"),
+        Index("ix_cases_reporter_id", "reporter_id"),
+        # Also ix_cases_text_trgm, a pg_trgm GIN index on title || description, made by the
+        # migration (an expression index autogenerate cannot compare).
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(20))
+    complexity: Mapped[str | None] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    location: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    grid_cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cells.id", ondelete="RESTRICT"))
+    village_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    town_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    county_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    # The grid cell's code: the scoping helper filters on its prefix.
+    region_code: Mapped[str] = mapped_column(String(15))
+    origin_level: Mapped[str] = mapped_column(String(10))
+    level: Mapped[str] = mapped_column(String(10))
+    max_level: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(12), server_default="reported")
+    group_visit: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Running clocks: the last day (Asia/Shanghai) of each; overdue from the day after.
+    accept_from: Mapped[date | None] = mapped_column(Date)
+    accept_due: Mapped[date | None] = mapped_column(Date)
+    resolve_from: Mapped[date | None] = mapped_column(Date)
+    resolve_due: Mapped[date | None] = mapped_column(Date)
+    review_request_due: Mapped[date | None] = mapped_column(Date)
+    next_due: Mapped[date | None] = mapped_column(Date)
+    clock_warning: Mapped[str | None] = mapped_column(String(200))
+    warning: Mapped[str] = mapped_column(String(10), server_default="none")
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    reply: Mapped[str | None] = mapped_column(Text)
+    extension_days: Mapped[int] = mapped_column(Integer, server_default="0")
+    extension_requested: Mapped[int | None] = mapped_column(Integer)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    supervision: Mapped[str] = mapped_column(String(10), server_default="none")
+    supervision_note: Mapped[str | None] = mapped_column(Text)
+    supervision_due: Mapped[date | None] = mapped_column(Date)
+    review_stage: Mapped[str] = mapped_column(String(10), server_default="none")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    risk_point_id: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    reporter: Mapped[User] = relationship(foreign_keys=[reporter_id])
+    grid_cell: Mapped[GridCell] = relationship()
+    village: Mapped[Region] = relationship(foreign_keys=[village_id])
+    town: Mapped[Region] = relationship(foreign_keys=[town_id])
+    county: Mapped[Region] = relationship(foreign_keys=[county_id])
+    parent: Mapped[Case | None] = relationship(remote_side=[id])
+    parties: Mapped[list[Party]] = relationship(back_populates="case", order_by="Party.id")
+    events: Mapped[list[CaseEvent]] = relationship(order_by="CaseEvent.id")
+    follow_ups: Mapped[list[FollowUp]] = relationship(order_by="FollowUp.id")
+    agreement: Mapped[Agreement | None] = relationship(uselist=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def lon(self) -> float:
+        """WGS84 longitude of the location."""
+        from geoalchemy2.shape import to_shape
+
+        return to_shape(self.location).x
+
+    @property
+    def lat(self) -> float:
+        """WGS84 latitude of the location."""
+        from geoalchemy2.shape import to_shape
+
+        return to_shape(self.location).y
+
+    @property
+    def children(self) -> list[str]:
+        """Numbers of the linked 复查/复核 cases."""
+        from sqlalchemy import select
+
+        return list(
+            db.session.scalars(
+                select(Case.number).where(Case.parent_id == self.id).order_by(Case.id)
+            )
+        )
+
+
+class CaseCounter(db.Model):
+    """The last serial used per county and year, for case numbers."""
+
+    __tablename__ = "case_counters"
+
+    county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class CaseEvent(db.Model):
+    """One entry of a case's timeline. Append-only: the database refuses changes."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    action: Mapped[str] = mapped_column(String(30))
+    from_state: Mapped[str | None] = mapped_column(String(12))
+    to_state: Mapped[str | None] = mapped_column(String(12))
+    from_level: Mapped[str | None] = mapped_column(String(10))
+    to_level: Mapped[str | None] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+
+    actor: Mapped[User | None] = relationship()
+
+
+PARTY_ROLES = ("applicant", "respondent", "third_party")
+
+
+class Party(db.Model):
+    """A party (当事人): encrypted at rest, masked copies for display, keyed hashes for search."""
+
+    __tablename__ = "parties"
+    __table_args__ = (
+        CheckConstraint(_in("role", PARTY_ROLES), name="role"),
+        Index("ix_parties_case_id", "case_id"),
+        Index("ix_parties_id_number_hash", "id_number_hash"),
+        Index("ix_parties_name_hash", "name_hash"),
+        Index("ix_parties_phone_hash", "phone_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    role: Mapped[str] = mapped_column(String(12))
+    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    name_masked: Mapped[str] = mapped_column(String(40))
+    id_number_masked: Mapped[str | None] = mapped_column(String(20))
+    phone_masked: Mapped[str | None] = mapped_column(String(20))
+    address_masked: Mapped[str | None] = mapped_column(String(60))
+    name_hash: Mapped[str] = mapped_column(String(64))
+    id_number_hash: Mapped[str | None] = mapped_column(String(64))
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+
+    case: Mapped[Case] = relationship(back_populates="parties")
+
+
+AGREEMENT_OUTCOMES = ("pending", "applied", "confirmed", "rejected", "not_applied")
+
+
+class Agreement(db.Model):
+    """A mediation agreement (人民调解法 第二十九至三十三条)."""
+
+    __tablename__ = "agreements"
+    __table_args__ = (
+        CheckConstraint(_in("judicial_outcome", AGREEMENT_OUTCOMES), name="judicial_outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), unique=True)
+    facts: Mapped[str] = mapped_column(Text)
+    responsibilities: Mapped[str] = mapped_column(Text)
+    terms: Mapped[str] = mapped_column(Text)
+    performance_method: Mapped[str] = mapped_column(Text)
+    performance_due: Mapped[date] = mapped_column(Date)
+    performed: Mapped[bool | None] = mapped_column(Boolean)
+    performed_on: Mapped[date | None] = mapped_column(Date)
+    signed_on: Mapped[date] = mapped_column(Date)
+    signed_by_parties: Mapped[bool] = mapped_column(Boolean)
+    signed_by_mediator: Mapped[bool] = mapped_column(Boolean)
+    judicial_window_due: Mapped[date] = mapped_column(Date)
+    judicial_applied_on: Mapped[date | None] = mapped_column(Date)
+    judicial_outcome: Mapped[str] = mapped_column(String(12), server_default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+FOLLOW_UP_METHODS = ("phone", "visit", "online")
+SATISFACTION = ("satisfied", "basically_satisfied", "dissatisfied")
+
+
+class FollowUp(db.Model):
+    """A follow-up visit (回访)."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        CheckConstraint(_in("method", FOLLOW_UP_METHODS), name="method"),
+        CheckConstraint(_in("satisfaction", SATISFACTION), name="satisfaction"),
+        Index("ix_follow_ups_case_id", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    method: Mapped[str] = mapped_column(String(10))
+    satisfaction: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class DeadlinePolicy(db.Model):
+    """One configurable clock: days (or working days) for a kind at a level ('*' = any)."""
+
+    __tablename__ = "deadline_policies"
+    __table_args__ = (
+        UniqueConstraint("kind", "level", "clock", "variant", name="uq_deadline_policies_rule"),
+        CheckConstraint("days > 0 AND days <= 366", name="days"),
+        CheckConstraint("unit IN ('days', 'working_days')", name="unit"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    level: Mapped[str] = mapped_column(String(10), server_default="*")
+    clock: Mapped[str] = mapped_column(String(30))
+    variant: Mapped[str] = mapped_column(String(10), server_default="*")
+    days: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(12), server_default="days")
+    source: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class HolidayYear(db.Model):
+    """An official holiday schedule entered by an admin (the State Council's annual notice)."""
+
+    __tablename__ = "holiday_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holidays: Mapped[list[date]] = mapped_column(ARRAY(Date))
+    workdays: Mapped[list[date]] = mapped_column(ARRAY(Date))
+    notice: Mapped[str | None] = mapped_column(String(200))
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IdempotencyKey(db.Model):
+    """A request made with an Idempotency-Key: retried requests replay the first answer."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

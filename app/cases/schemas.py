@@ -1,0 +1,445 @@
+"""Schemas of the cases API: what a report and each action take, and what a case shows."""
+
+from __future__ import annotations
+
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
+from marshmallow import validates
+from marshmallow import validates_schema
+
+from app import pii
+from app.cases.models import COMPLEXITY
+from app.cases.models import FOLLOW_UP_METHODS
+from app.cases.models import KINDS
+from app.cases.models import LEVELS
+from app.cases.models import PARTY_ROLES
+from app.cases.models import SATISFACTION
+from app.cases.models import SOURCES
+from app.cases.models import STATES
+from app.cases.models import SUPERVISION
+from app.geo.crs import CRS_CHOICES
+
+CATEGORIES = {
+    "dispute": [
+        "婚姻家庭",
+        "邻里",
+        "土地山林水利权属",
+        "征地拆迁安置",
+        "劳资",
+        "合同/经济",
+        "环境污染/人居环境",
+        "村(社)务管理",
+        "医疗/教育",
+        "其他",
+    ],
+    "petition": [
+        "婚姻家庭",
+        "邻里",
+        "土地山林水利权属",
+        "征地拆迁安置",
+        "劳资",
+        "合同/经济",
+        "环境污染/人居环境",
+        "村(社)务管理",
+        "医疗/教育",
+        "其他",
+    ],
+    "incident": [
+        "治安",
+        "交通",
+        "安全生产",
+        "消防",
+        "食品药品",
+        "防汛/地质灾害",
+        "四乱",
+        "民生服务",
+    ],
+}
+MAX_GROUP_REPRESENTATIVES = 5  # 信访工作条例 第二十条
+
+
+def one_of(values, what: str):
+    """OneOf with a Chinese message listing what is allowed."""
+    return validate.OneOf(values, error=f"{what}应为以下之一：{', '.join(values)}")
+
+
+class PartyIn(Schema):
+    """A party (当事人) as reported."""
+
+    role = fields.String(required=True, validate=one_of(PARTY_ROLES, "role "))
+    name = fields.String(required=True, validate=validate.Length(1, 40))
+    id_number = fields.String(validate=validate.Length(18, 18, error="身份证号应为 18 位"))
+    phone = fields.String(validate=validate.Length(7, 20))
+    address = fields.String(validate=validate.Length(1, 200))
+
+    @validates("id_number")
+    def check_id_number(self, value: str, **kwargs) -> None:
+        """GB 11643 checksum (the value is never echoed back)."""
+        if not pii.id_number_valid(value.upper()):
+            raise ValidationError("身份证号无效：校验位不符（GB 11643）")
+
+    @validates("phone")
+    def check_phone(self, value: str, **kwargs) -> None:
+        """A mobile or a landline with its area code."""
+        if not pii.phone_valid(value):
+            raise ValidationError("电话应为 11 位手机号或带区号的固定电话（如 0543-3312345）")
+
+
+class CaseIn(Schema):
+    """A new case, located by a point."""
+
+    kind = fields.String(required=True, validate=one_of(KINDS, "kind "))
+    category = fields.String(required=True, validate=validate.Length(1, 40))
+    source = fields.String(load_default="grid_patrol", validate=one_of(SOURCES, "source "))
+    complexity = fields.String(validate=one_of(COMPLEXITY, "complexity "))
+    title = fields.String(required=True, validate=validate.Length(1, 100))
+    description = fields.String(required=True, validate=validate.Length(1, 5000))
+    occurred_at = fields.AwareDateTime()
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    crs = fields.String(load_default="wgs84", validate=one_of(CRS_CHOICES, "crs "))
+    level = fields.String(validate=one_of(LEVELS, "level "))
+    group_visit = fields.Boolean(load_default=False)
+    parties = fields.List(fields.Nested(PartyIn), load_default=list)
+    note = fields.String(validate=validate.Length(max=1000))
+    risk_point_id = fields.Integer(validate=validate.Range(min=1))
+
+    @validates_schema
+    def check_case(self, data: dict, **kwargs) -> None:
+        """Category by kind; representatives of a group visit."""
+        kind = data.get("kind")
+        if kind in CATEGORIES and data.get("category") not in CATEGORIES[kind]:
+            raise ValidationError(f"类别应为以下之一：{', '.join(CATEGORIES[kind])}", "category")
+        applicants = [p for p in data.get("parties", []) if p["role"] == "applicant"]
+        if data.get("group_visit") and len(applicants) > MAX_GROUP_REPRESENTATIVES:
+            raise ValidationError(
+                f"集体访最多推选 {MAX_GROUP_REPRESENTATIVES} 名代表（信访工作条例 第二十条）",
+                "parties",
+            )
+
+
+class NearbyQuery(Schema):
+    """Where to look for likely duplicates."""
+
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    crs = fields.String(load_default="wgs84", validate=one_of(CRS_CHOICES, "crs "))
+    category = fields.String(validate=validate.Length(1, 40))
+
+
+class AgreementIn(Schema):
+    """A mediation agreement (人民调解法 第二十九条)."""
+
+    facts = fields.String(required=True, validate=validate.Length(1, 5000))
+    responsibilities = fields.String(required=True, validate=validate.Length(1, 5000))
+    terms = fields.String(required=True, validate=validate.Length(1, 5000))
+    performance_method = fields.String(required=True, validate=validate.Length(1, 1000))
+    performance_due = fields.Date(required=True)
+    signed_on = fields.Date(required=True)
+    signed_by_parties = fields.Boolean(required=True)
+    signed_by_mediator = fields.Boolean(required=True)
+
+
+class ActionIn(Schema):
+    """Fields common to every action: the version the caller saw, and a note."""
+
+    version = fields.Integer(validate=validate.Range(min=1))
+    note = fields.String(validate=validate.Length(max=2000))
+
+
+class ReasonIn(ActionIn):
+    """Actions that need a reason."""
+
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class ResolveIn(ActionIn):
+    """办结."""
+
+    outcome = fields.String(required=True, validate=validate.Length(1, 20))
+    note = fields.String(required=True, validate=validate.Length(1, 2000))
+    reply = fields.String(validate=validate.Length(1, 10000))
+    routes_informed = fields.List(fields.String(validate=one_of(["诉讼", "仲裁", "行政"], "途径")))
+    agreement = fields.Nested(AgreementIn)
+
+
+class FollowUpIn(ActionIn):
+    """回访."""
+
+    method = fields.String(required=True, validate=one_of(FOLLOW_UP_METHODS, "method "))
+    satisfaction = fields.String(required=True, validate=one_of(SATISFACTION, "satisfaction "))
+
+
+class AssignDownIn(ReasonIn):
+    """交办."""
+
+    to_level = fields.String(required=True, validate=one_of(["village", "town"], "to_level "))
+
+
+class ExtensionIn(ReasonIn):
+    """申请延期."""
+
+    days = fields.Integer(required=True, validate=validate.Range(1, 366))
+
+
+class ApproveExtensionIn(ActionIn):
+    """审批延期."""
+
+    approved = fields.Boolean(required=True)
+
+
+class SuperviseIn(ActionIn):
+    """督办."""
+
+    supervision = fields.String(required=True, validate=one_of(SUPERVISION, "supervision "))
+    due = fields.Date()
+
+
+class PerformanceIn(ActionIn):
+    """履行情况."""
+
+    performed = fields.Boolean(required=True)
+    performed_on = fields.Date()
+
+
+class JudicialIn(ActionIn):
+    """司法确认."""
+
+    judicial_outcome = fields.String(
+        required=True,
+        validate=one_of(["applied", "confirmed", "rejected", "not_applied"], "judicial_outcome "),
+    )
+    applied_on = fields.Date()
+
+
+ACTION_SCHEMAS: dict[str, type[Schema]] = {
+    "accept": ActionIn,
+    "reject": ReasonIn,
+    "start": ActionIn,
+    "resolve": ResolveIn,
+    "follow_up": FollowUpIn,
+    "close": ActionIn,
+    "escalate": ReasonIn,
+    "assign_down": AssignDownIn,
+    "withdraw": ReasonIn,
+    "request_extension": ExtensionIn,
+    "approve_extension": ApproveExtensionIn,
+    "supervise": SuperviseIn,
+    "reopen": ReasonIn,
+    "record_performance": PerformanceIn,
+    "record_judicial": JudicialIn,
+    "request_review": ReasonIn,
+    "request_re_review": ReasonIn,
+}
+
+
+class PartyOut(Schema):
+    """A party, masked."""
+
+    id = fields.Integer()
+    role = fields.String()
+    name = fields.String(attribute="name_masked")
+    id_number = fields.String(attribute="id_number_masked", allow_none=True)
+    phone = fields.String(attribute="phone_masked", allow_none=True)
+    address = fields.String(attribute="address_masked", allow_none=True)
+    repeat = fields.Dict(metadata={"description": "其他在办/已结事件数（按身份证号或电话）"})
+
+
+class PartyRevealed(Schema):
+    """A party's full values (audited reveal)."""
+
+    id = fields.Integer()
+    role = fields.String()
+    name = fields.String()
+    id_number = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+
+
+class CaseRegionRef(Schema):
+    """A region or cell by code and name."""
+
+    code = fields.String()
+    name = fields.String()
+
+
+class EventOut(Schema):
+    """A timeline entry."""
+
+    id = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.Function(lambda e: e.actor.display_name if e.actor else "系统")
+    action = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String(allow_none=True)
+    from_level = fields.String(allow_none=True)
+    to_level = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class AgreementOut(Schema):
+    """A mediation agreement."""
+
+    facts = fields.String()
+    responsibilities = fields.String()
+    terms = fields.String()
+    performance_method = fields.String()
+    performance_due = fields.Date()
+    performed = fields.Boolean(allow_none=True)
+    performed_on = fields.Date(allow_none=True)
+    signed_on = fields.Date()
+    judicial_window_due = fields.Date()
+    judicial_applied_on = fields.Date(allow_none=True)
+    judicial_outcome = fields.String()
+
+
+class FollowUpOut(Schema):
+    """A follow-up."""
+
+    at = fields.DateTime()
+    method = fields.String()
+    satisfaction = fields.String()
+    note = fields.String(allow_none=True)
+
+
+class CaseSummary(Schema):
+    """A case in lists."""
+
+    number = fields.String()
+    kind = fields.String()
+    category = fields.String()
+    title = fields.String()
+    state = fields.String()
+    level = fields.String()
+    origin_level = fields.String()
+    warning = fields.String()
+    supervision = fields.String()
+    reported_at = fields.DateTime()
+    next_due = fields.Date(allow_none=True)
+    accept_due = fields.Date(allow_none=True)
+    resolve_due = fields.Date(allow_none=True)
+    village = fields.Nested(CaseRegionRef)
+    grid_cell = fields.Nested(CaseRegionRef)
+    version = fields.Integer()
+
+
+class CaseOut(CaseSummary):
+    """A case in full (parties masked)."""
+
+    source = fields.String()
+    complexity = fields.String(allow_none=True)
+    description = fields.String()
+    occurred_at = fields.DateTime(allow_none=True)
+    lon = fields.Float()
+    lat = fields.Float()
+    town = fields.Nested(CaseRegionRef)
+    county = fields.Nested(CaseRegionRef)
+    max_level = fields.String()
+    reporter = fields.Function(lambda c: c.reporter.display_name)
+    group_visit = fields.Boolean()
+    review_request_due = fields.Date(allow_none=True)
+    clock_warning = fields.String(allow_none=True)
+    accepted_at = fields.DateTime(allow_none=True)
+    accepted_on_time = fields.Boolean(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    resolved_on_time = fields.Boolean(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    outcome_note = fields.String(allow_none=True)
+    reply = fields.String(allow_none=True)
+    extension_days = fields.Integer()
+    extension_requested = fields.Integer(allow_none=True)
+    extension_reason = fields.String(allow_none=True)
+    supervision_note = fields.String(allow_none=True)
+    supervision_due = fields.Date(allow_none=True)
+    review_stage = fields.String()
+    parent = fields.Function(lambda c: c.parent.number if c.parent else None)
+    children = fields.List(fields.String())
+    risk_point_id = fields.Integer(allow_none=True)
+    parties = fields.List(fields.Nested(PartyOut))
+    events = fields.List(fields.Nested(EventOut))
+    agreement = fields.Nested(AgreementOut, allow_none=True)
+    follow_ups = fields.List(fields.Nested(FollowUpOut))
+    allowed_actions = fields.List(fields.String())
+
+
+class CaseQuery(Schema):
+    """Filters of the case list."""
+
+    state = fields.List(fields.String(validate=one_of(STATES, "state ")))
+    kind = fields.String(validate=one_of(KINDS, "kind "))
+    category = fields.String(validate=validate.Length(1, 40))
+    level = fields.String(validate=one_of(LEVELS, "level "))
+    region = fields.String(validate=validate.Regexp(r"^\d{12}$", error="region 应为 12 位区划代码"))
+    grid_cell = fields.String(
+        validate=validate.Regexp(r"^\d{15}$", error="grid_cell 应为 15 位网格代码")
+    )
+    overdue = fields.Boolean()
+    warning = fields.String(validate=one_of(["none", "yellow", "red"], "warning "))
+    supervised = fields.Boolean()
+    reported_from = fields.Date()
+    reported_to = fields.Date()
+    q = fields.String(validate=validate.Length(1, 50), metadata={"description": "标题与描述全文"})
+    party_id_number = fields.String(
+        validate=validate.Length(18, 18), metadata={"description": "按当事人身份证号精确查找"}
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    after = fields.String(metadata={"description": "上一页返回的 next 游标"})
+
+
+class CasePage(Schema):
+    """A page of cases, with the cursor of the next page."""
+
+    items = fields.List(fields.Nested(CaseSummary))
+    next = fields.String(allow_none=True)
+
+
+class ActionsOut(Schema):
+    """What the caller may do now."""
+
+    version = fields.Integer()
+    state = fields.String()
+    allowed_actions = fields.List(fields.String())
+
+
+class DeadlinePolicyOut(Schema):
+    """One clock of the deadline policy."""
+
+    id = fields.Integer()
+    kind = fields.String()
+    level = fields.String()
+    clock = fields.String()
+    variant = fields.String()
+    days = fields.Integer()
+    unit = fields.String()
+    source = fields.String(allow_none=True)
+
+
+class DeadlinePolicyIn(Schema):
+    """A change to one clock."""
+
+    days = fields.Integer(required=True, validate=validate.Range(1, 366))
+    unit = fields.String(load_default="days", validate=one_of(["days", "working_days"], "unit "))
+    source = fields.String(validate=validate.Length(1, 200))
+
+
+class HolidayYearIn(Schema):
+    """A year's official schedule (国务院办公厅 annual notice)."""
+
+    holidays = fields.List(fields.Date(), required=True)
+    workdays = fields.List(fields.Date(), load_default=list)
+    notice = fields.String(validate=validate.Length(1, 200))
+
+
+class HolidayYearOut(Schema):
+    """A year the calendar covers, and where it comes from."""
+
+    year = fields.Integer()
+    source = fields.String(metadata={"description": "bundled 或 entered"})
+    holidays = fields.List(fields.Date())
+    workdays = fields.List(fields.Date())
+    notice = fields.String(allow_none=True)
+    warnings = fields.List(fields.String())

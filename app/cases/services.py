@@ -1,0 +1,812 @@
+"""Case operations: report, act on the workflow, sweep the clocks.
+
+Services flush; the caller (a request or a command) commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flask import current_app
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy import update
+
+from app import pii
+from app.audit import services as audit
+from app.cases import clocks
+from app.cases import workflow
+from app.cases.models import Agreement
+from app.cases.models import Case
+from app.cases.models import CaseEvent
+from app.cases.models import FollowUp
+from app.cases.models import Party
+from app.extensions import db
+from app.geo import services as geo
+from app.geo.models import GridCell
+from app.geo.models import Region
+from app.scoping import Scope
+from app.scoping import scope_for
+
+
+class CaseError(Exception):
+    """A request about a case that cannot be done: status, message, and field errors."""
+
+    def __init__(self, status: int, message: str, errors: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors or {}
+
+
+def now() -> dt.datetime:
+    """The current instant (UTC)."""
+    return dt.datetime.now(dt.UTC)
+
+
+# --- visibility ----------------------------------------------------------------------------------
+
+
+def visible(stmt, scope: Scope, role: str):
+    """Restrict a select of Case to what a user may see (the one scoping rule for cases).
+
+    Everyone: cases whose grid cell lies in their region subtree. Grid workers: of those, only
+    their own cells' cases and the cases they reported themselves.
+    """
+    stmt = stmt.where(scope.clause(Case.region_code))
+    if role == "grid_worker":
+        cells = list(scope.grid_cell_ids or ())
+        stmt = stmt.where((Case.grid_cell_id.in_(cells)) | (Case.reporter_id == scope.user_id))
+    return stmt
+
+
+def visibility_sql(scope: Scope, role: str, alias: str = "c") -> tuple[str, dict]:
+    """The same rule as `visible`, as a SQL condition with parameters, for hand-written SQL."""
+    condition = f"{alias}.region_code LIKE :scope_prefix || '%'"
+    params = {"scope_prefix": scope.prefix}
+    if role == "grid_worker":
+        condition += (
+            f" AND ({alias}.grid_cell_id = ANY(:scope_cells) OR {alias}.reporter_id = :scope_user)"
+        )
+        params |= {"scope_cells": list(scope.grid_cell_ids or ()), "scope_user": scope.user_id}
+    return condition, params
+
+
+def get_visible(number: str, user) -> Case | None:
+    """The case with this number if the user may see it, else None (answered as 404)."""
+    stmt = visible(select(Case).where(Case.number == number), scope_for(user), user.role)
+    return db.session.scalar(stmt)
+
+
+# --- reporting -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Placement:
+    """Where a point falls."""
+
+    cell: GridCell
+    village: Region
+    town: Region
+    county: Region
+
+
+def place(lon: float, lat: float, user) -> Placement:
+    """Locate a report: 422 outside every cell (naming the nearest village), 403 outside scope."""
+    scope = scope_for(user)
+    found = geo.locate(lon, lat)
+    if found is None:
+        nearest = geo.nearest_village(lon, lat, scope.prefix) or geo.nearest_village(lon, lat)
+        hint = f"；最近的村是 {nearest['name']}（{nearest['code']}，约 {nearest['distance_m']} 米）"
+        raise CaseError(
+            422,
+            "该点不在任何网格内" + (hint if nearest else ""),
+            {"json": {"location": ["该点不在任何网格内"]}, "nearest_village": nearest},
+        )
+    if not scope.contains(found["grid_cell"]["code"]):
+        raise CaseError(403, "该点不在您的辖区内：只能上报本辖区的事件")
+    cell = db.session.scalar(select(GridCell).where(GridCell.code == found["grid_cell"]["code"]))
+    village = cell.village
+    return Placement(cell, village, village.parent, village.parent.parent)
+
+
+def next_number(county_code: str, year: int) -> str:
+    """The next case number for a county and year: 371699-2026-000123 (一事一码)."""
+    serial = db.session.execute(
+        text(
+            """
+            INSERT INTO case_counters (county_code, year, last) VALUES (:county, :year, 1)
+            ON CONFLICT (county_code, year) DO UPDATE SET last = case_counters.last + 1
+            RETURNING last
+            """
+        ),
+        {"county": county_code, "year": year},
+    ).scalar_one()
+    return f"{county_code}-{year}-{serial:06d}"
+
+
+def report(data: dict, user) -> Case:
+    """File a new case at a point (already converted to WGS84), with its parties."""
+    placement = place(data["lon"], data["lat"], user)
+    actor_level = user.region.level
+    level = data.get("level") or actor_level
+    if workflow.LEVEL_RANK[level] > workflow.LEVEL_RANK[actor_level]:
+        raise CaseError(
+            422,
+            "不能在高于本人辖区的层级立案",
+            {"json": {"level": [f"最高为{workflow.LEVEL_NAMES[actor_level]}"]}},
+        )
+    if data["kind"] == "incident" and not data.get("complexity"):
+        data["complexity"] = "ordinary"
+    moment = now()
+    county_code = placement.county.code[:6]
+    case = Case(
+        number=next_number(county_code, clocks.shanghai_date(moment).year),
+        kind=data["kind"],
+        category=data["category"],
+        source=data["source"],
+        complexity=data.get("complexity") if data["kind"] == "incident" else None,
+        title=data["title"],
+        description=data["description"],
+        occurred_at=data.get("occurred_at"),
+        reported_at=moment,
+        reporter=user,
+        location=from_shape(Point(data["lon"], data["lat"]), srid=4326),
+        grid_cell=placement.cell,
+        village=placement.village,
+        town=placement.town,
+        county=placement.county,
+        region_code=placement.cell.code,
+        origin_level=level,
+        level=level,
+        max_level=level,
+        state="reported",
+        group_visit=bool(data.get("group_visit")),
+        risk_point_id=data.get("risk_point_id"),
+        review_stage="none",
+        supervision="none",
+        warning="none",
+        extension_days=0,
+    )
+    for party in data.get("parties", []):
+        case.parties.append(new_party(party))
+    # Clocks read the policy: set them before the case joins the session (no early autoflush).
+    start_clocks_on_report(case, moment)
+    db.session.add(case)
+    db.session.flush()
+    add_event(case, user, "report", None, "reported", None, level, data.get("note"))
+    audit.record(
+        "cases.report",
+        object_type="case",
+        object_id=case.number,
+        region_code=case.region_code,
+        detail={"kind": case.kind, "level": level},
+    )
+    return case
+
+
+PARTY_COLUMNS = (
+    "role",
+    "name_enc",
+    "id_number_enc",
+    "phone_enc",
+    "address_enc",
+    "name_masked",
+    "id_number_masked",
+    "phone_masked",
+    "address_masked",
+    "name_hash",
+    "id_number_hash",
+    "phone_hash",
+)
+
+
+def new_party(data: dict) -> Party:
+    """A party with encrypted values, masked copies and keyed hashes."""
+    return Party(
+        role=data["role"],
+        name_enc=pii.encrypt(data["name"]),
+        id_number_enc=pii.encrypt(data.get("id_number")),
+        phone_enc=pii.encrypt(data.get("phone")),
+        address_enc=pii.encrypt(data.get("address")),
+        name_masked=pii.mask_name(data["name"]),
+        id_number_masked=pii.mask_id_number(data.get("id_number")),
+        phone_masked=pii.mask_phone(data.get("phone")),
+        address_masked=pii.mask_address(data.get("address")),
+        name_hash=pii.keyed_hash(data["name"]),
+        id_number_hash=pii.keyed_hash(data.get("id_number")),
+        phone_hash=pii.keyed_hash(data.get("phone")),
+    )
+
+
+def reveal(party: Party) -> dict:
+    """A party's full values (the caller audits the reveal)."""
+    return {
+        "id": party.id,
+        "role": party.role,
+        "name": pii.decrypt(party.name_enc),
+        "id_number": pii.decrypt(party.id_number_enc),
+        "phone": pii.decrypt(party.phone_enc),
+        "address": pii.decrypt(party.address_enc),
+    }
+
+
+def repeat_counts(parties: list[Party], exclude_case: int) -> dict[int, dict]:
+    """For each party: how many other open and past cases name the same person (by ID or phone)."""
+    out = {}
+    for party in parties:
+        hashes = [h for h in (party.id_number_hash,) if h] or [h for h in (party.phone_hash,) if h]
+        if not hashes:
+            out[party.id] = {"open": 0, "past": 0}
+            continue
+        row = db.session.execute(
+            text(
+                """
+                SELECT count(DISTINCT c.id) FILTER (WHERE c.state IN
+                           ('reported', 'accepted', 'in_progress')) AS open,
+                       count(DISTINCT c.id) FILTER (WHERE c.state NOT IN
+                           ('reported', 'accepted', 'in_progress')) AS past
+                  FROM parties p JOIN cases c ON c.id = p.case_id
+                 WHERE (p.id_number_hash = ANY(:h) OR p.phone_hash = ANY(:h))
+                   AND c.id <> :case
+                """
+            ),
+            {"h": hashes, "case": exclude_case},
+        ).one()
+        out[party.id] = {"open": row.open, "past": row.past}
+    return out
+
+
+# --- clocks --------------------------------------------------------------------------------------
+
+
+def start_clocks_on_report(case: Case, moment: dt.datetime) -> None:
+    """(Re)start the acceptance clock (and, for incidents, the resolution clock) at `moment`."""
+    case.accept_from = case.accept_due = None
+    accept = clocks.due(case.kind, case.level, clocks.ACCEPT, moment)
+    warnings = set()
+    if accept is not None:
+        case.accept_from, case.accept_due = clocks.shanghai_date(moment), accept.date
+        warnings |= accept.uncovered_years
+    if case.kind == "incident":
+        resolve = clocks.due(case.kind, case.level, clocks.RESOLVE, moment, case.complexity)
+        if resolve is not None:
+            case.resolve_from, case.resolve_due = clocks.shanghai_date(moment), resolve.date
+            warnings |= resolve.uncovered_years
+    elif case.review_stage != "none":
+        clock = clocks.REVIEW_ANSWER if case.review_stage == "review" else clocks.RE_REVIEW_DECISION
+        answer = clocks.due(case.kind, case.level, clock, moment)
+        case.resolve_from, case.resolve_due = clocks.shanghai_date(moment), answer.date
+        warnings |= answer.uncovered_years
+    else:
+        case.resolve_from = case.resolve_due = None
+    note_coverage(case, warnings)
+    refresh_derived(case)
+
+
+def note_coverage(case: Case, years: set[int] | frozenset[int]) -> None:
+    """Show on the case that a clock was counted on a year the calendar does not cover."""
+    from app.deadlines.calendar import coverage_warning
+
+    case.clock_warning = coverage_warning(years) if years else None
+
+
+def refresh_derived(case: Case, on: dt.date | None = None) -> None:
+    """next_due (the nearest running deadline) and the yellow/red warning."""
+    on = on or clocks.today()
+    running = []
+    if case.state == "reported" and case.accept_due:
+        running.append((case.accept_from, case.accept_due))
+    resolving = case.state != "reported" or case.kind == "incident" or case.review_stage != "none"
+    if case.state in workflow.OPEN_STATES and case.resolve_due and resolving:
+        running.append((case.resolve_from, case.resolve_due))
+    case.next_due = min((d for _, d in running), default=None)
+    levels = [clocks.warning_for(s, d, on) for s, d in running]
+    case.warning = "red" if "red" in levels else "yellow" if "yellow" in levels else "none"
+
+
+# --- the workflow --------------------------------------------------------------------------------
+
+
+def add_event(
+    case, actor, action, from_state, to_state, from_level, to_level, note=None, data=None
+):
+    """Append to the case's timeline."""
+    event = CaseEvent(
+        case_id=case.id,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        from_level=from_level,
+        to_level=to_level,
+        note=note,
+        data={k: v for k, v in (data or {}).items() if v is not None},
+    )
+    db.session.add(event)
+    return event
+
+
+def allowed_actions(case: Case, user) -> list[str]:
+    """The actions this user may take on this case now (state, role, level and kind)."""
+    return [
+        a for a, r in workflow.WORKFLOW.items() if _permits(r, case, user) and _state_ok(r, case)
+    ]
+
+
+def _state_ok(r: workflow.Rule, case: Case) -> bool:
+    return case.state in r.from_states and case.kind in r.kinds
+
+
+def _permits(r: workflow.Rule, case: Case, user) -> bool:
+    if r.reporter_may and case.reporter_id == user.id:
+        return True
+    return user.role in r.roles and r.level_ok(user.region.level, case.level)
+
+
+def check_before_fields(case: Case, user, action: str, version: int | None) -> None:
+    """The checks that come before field validation: action, role, version, state, level."""
+    r = workflow.rule(action)
+    if r is None:
+        raise CaseError(404, f"未知操作 {action}；可用操作：{', '.join(workflow.WORKFLOW)}")
+    if user.role not in r.roles and not r.reporter_may:
+        raise CaseError(403, f"{_role_name(user.role)}不能执行“{r.name}”")
+    if version is None:
+        raise CaseError(
+            428,
+            "缺少案件版本：请在 If-Match 头或 version 字段中提供",
+            {"json": {"version": ["必填"]}},
+        )
+    if version != case.version:
+        raise CaseError(
+            409,
+            "该事件已被他人修改，请刷新后重试",
+            {"version": {"yours": version, "current": case.version}},
+        )
+    if not _state_ok(r, case):
+        allowed = allowed_actions(case, user)
+        raise CaseError(
+            409,
+            f"当前状态（{workflow.STATE_NAMES[case.state]}）不能执行“{r.name}”",
+            {"state": case.state, "allowed_actions": allowed},
+        )
+    if not _permits(r, case, user):
+        raise CaseError(
+            403,
+            f"“{r.name}”须由{_level_text(r.levels, case.level)}的"
+            f"{'、'.join(_role_name(x) for x in sorted(r.roles))}办理",
+        )
+
+
+def act(case: Case, user, action: str, data: dict, version: int | None) -> Case:
+    """Apply one workflow action, in the documented order of checks (docs/workflow.md)."""
+    check_before_fields(case, user, action, version)
+    r = workflow.rule(action)
+    handler = HANDLERS[action]
+    before_state, before_level = case.state, case.level
+    # One UPDATE per action (one version step): handlers query the policy, which must not
+    # flush half-made changes.
+    with db.session.no_autoflush:
+        note = handler(case, user, data)
+        if r.to_state is not None:
+            case.state = r.to_state
+        case.updated_at = now()
+        refresh_derived(case)
+    event_data = {k: v for k, v in data.items() if k not in ("note", "reason", "version")}
+    add_event(
+        case,
+        user,
+        action,
+        before_state,
+        case.state,
+        before_level,
+        case.level,
+        data.get("note") or data.get("reason") or note,
+        _jsonable(event_data),
+    )
+    audit.record(
+        f"cases.{action}",
+        object_type="case",
+        object_id=case.number,
+        region_code=case.region_code,
+        detail={"from": before_state, "to": case.state, "level": case.level},
+    )
+    db.session.flush()
+    return case
+
+
+def _jsonable(data: dict) -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dt.date | dt.datetime):
+            value = value.isoformat()
+        elif isinstance(value, dict):
+            value = _jsonable(value)
+        out[key] = value
+    return out
+
+
+def _role_name(role: str) -> str:
+    from app.accounts.models import ROLE_NAMES
+
+    return ROLE_NAMES.get(role, role)
+
+
+def _level_text(levels: str, case_level: str) -> str:
+    name = workflow.LEVEL_NAMES[case_level]
+    return {
+        "case": f"案件所在层级（{name}）",
+        "above": f"高于{name}",
+        "case_up": f"{name}或更高层级",
+        "any": "辖区内",
+    }[levels]
+
+
+def _accept(case, user, data):
+    moment = now()
+    case.accepted_at = moment
+    case.accepted_on_time = (
+        case.accept_due is None or clocks.shanghai_date(moment) <= case.accept_due
+    )
+    if case.kind != "incident" and case.review_stage == "none":
+        resolve = clocks.due(case.kind, case.level, clocks.RESOLVE, moment)
+        if resolve is not None:
+            case.resolve_from, case.resolve_due = clocks.shanghai_date(moment), resolve.date
+            note_coverage(case, resolve.uncovered_years)
+
+
+def _reject(case, user, data):
+    moment = now()
+    case.accepted_on_time = (
+        case.accept_due is None or clocks.shanghai_date(moment) <= case.accept_due
+    )
+    case.closed_at = moment
+    case.outcome_note = data["reason"]
+
+
+def _start(case, user, data):
+    return None
+
+
+def _resolve(case, user, data):
+    outcome = data["outcome"]
+    allowed = workflow.OUTCOMES[case.kind]
+    if outcome not in allowed:
+        raise CaseError(
+            422,
+            "办结结果不适用于此类事件",
+            {"json": {"outcome": [f"{workflow.KIND_NAMES[case.kind]}可选：{', '.join(allowed)}"]}},
+        )
+    errors = {}
+    if case.kind == "petition" and not data.get("reply"):
+        errors["reply"] = ["信访事项办结须出具书面答复（处理意见书，信访工作条例 第三十二条）"]
+    if case.kind == "dispute" and outcome == "agreement" and not data.get("agreement"):
+        errors["agreement"] = ["调解成功须录入调解协议（人民调解法 第二十九条）"]
+    if case.kind == "dispute" and outcome == "failed" and not data.get("routes_informed"):
+        errors["routes_informed"] = ["调解不成须告知当事人其他途径：诉讼、仲裁、行政（第二十六条）"]
+    if errors:
+        raise CaseError(422, "办结信息不完整", {"json": errors})
+    moment = now()
+    case.resolved_at = moment
+    case.resolved_on_time = (
+        case.resolve_due is None or clocks.shanghai_date(moment) <= case.resolve_due
+    )
+    case.outcome = outcome
+    case.outcome_note = data.get("note")
+    case.reply = data.get("reply")
+    if case.kind == "petition":
+        clock = clocks.REVIEW_REQUEST if case.review_stage == "none" else clocks.RE_REVIEW_REQUEST
+        window = clocks.due(case.kind, case.level, clock, moment)
+        case.review_request_due = (
+            window.date if window and case.review_stage != "re_review" else None
+        )
+    agreement = data.get("agreement")
+    if agreement:
+        if not (agreement["signed_by_parties"] and agreement["signed_by_mediator"]):
+            raise CaseError(
+                422,
+                "调解协议须经双方当事人和调解员签名后生效（第二十九、三十条）",
+                {"json": {"agreement": ["signed_by_parties 与 signed_by_mediator 均须为 true"]}},
+            )
+        window = clocks.due("dispute", case.level, clocks.JUDICIAL_WINDOW, agreement["signed_on"])
+        db.session.add(
+            Agreement(
+                case_id=case.id,
+                facts=agreement["facts"],
+                responsibilities=agreement["responsibilities"],
+                terms=agreement["terms"],
+                performance_method=agreement["performance_method"],
+                performance_due=agreement["performance_due"],
+                signed_on=agreement["signed_on"],
+                signed_by_parties=True,
+                signed_by_mediator=True,
+                judicial_window_due=window.date if window else agreement["signed_on"],
+            )
+        )
+
+
+def _follow_up(case, user, data):
+    db.session.add(
+        FollowUp(
+            case_id=case.id,
+            by_id=user.id,
+            method=data["method"],
+            satisfaction=data["satisfaction"],
+            note=data.get("note"),
+        )
+    )
+
+
+def _close(case, user, data):
+    case.closed_at = now()
+
+
+def _escalate(case, user, data):
+    up = workflow.next_level(case.level)
+    if up is None:
+        raise CaseError(409, "县级事件不能再上报", {"allowed_actions": allowed_actions(case, user)})
+    _move(case, up)
+
+
+def _assign_down(case, user, data):
+    target = data["to_level"]
+    if workflow.LEVEL_RANK[target] >= workflow.LEVEL_RANK[case.level]:
+        raise CaseError(
+            422,
+            "只能交办给下级",
+            {"json": {"to_level": [f"须低于{workflow.LEVEL_NAMES[case.level]}"]}},
+        )
+    _move(case, target)
+
+
+def _move(case, level):
+    """Change level; the case returns to `reported` and the acceptance clock restarts."""
+    case.level = level
+    if workflow.LEVEL_RANK[level] > workflow.LEVEL_RANK[case.max_level]:
+        case.max_level = level
+    case.state = "reported"
+    case.accepted_at = None
+    case.accepted_on_time = None
+    start_clocks_on_report(case, now())
+
+
+def _withdraw(case, user, data):
+    case.closed_at = now()
+    case.outcome_note = data["reason"]
+
+
+def _request_extension(case, user, data):
+    if case.extension_requested:
+        raise CaseError(409, "已有待审批的延期申请")
+    limit = clocks.policy(case.kind, case.level, clocks.EXTENSION_MAX)
+    if case.kind == "petition" and case.extension_days:
+        raise CaseError(409, "信访事项只能延期一次（信访工作条例 第三十四条）")
+    if limit and data["days"] > limit.days:
+        raise CaseError(
+            422, "延期天数超过上限", {"json": {"days": [f"最多 {limit.days} 天（{limit.source}）"]}}
+        )
+    case.extension_requested = data["days"]
+    case.extension_reason = data["reason"]
+
+
+def _approve_extension(case, user, data):
+    if not case.extension_requested:
+        raise CaseError(409, "没有待审批的延期申请")
+    days = case.extension_requested
+    case.extension_requested = None
+    if data["approved"]:
+        from app.deadlines.calendar import extend
+
+        extended = extend(case.resolve_due, days, calendar=clocks.calendar())
+        case.resolve_due = extended.date
+        case.extension_days += days
+        note_coverage(case, extended.uncovered_years)
+        return f"批准延期 {days} 天，新期限 {extended.date.isoformat()}"
+    return f"不批准延期 {days} 天"
+
+
+def _supervise(case, user, data):
+    case.supervision = data["supervision"]
+    case.supervision_note = data.get("note") if data["supervision"] != "none" else None
+    case.supervision_due = data.get("due") if data["supervision"] != "none" else None
+
+
+def _reopen(case, user, data):
+    last = db.session.scalar(
+        select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id.desc())
+    )
+    if last is None or last.satisfaction != "dissatisfied":
+        raise CaseError(409, "只有回访“不满意”的事件可以重新办理")
+    case.closed_at = None
+    case.resolved_at = None
+    case.resolved_on_time = None
+    case.outcome = None
+
+
+def _record_performance(case, user, data):
+    agreement = case.agreement
+    if agreement is None:
+        raise CaseError(409, "该事件没有调解协议")
+    agreement.performed = data["performed"]
+    agreement.performed_on = data.get("performed_on")
+
+
+def _record_judicial(case, user, data):
+    agreement = case.agreement
+    if agreement is None:
+        raise CaseError(409, "该事件没有调解协议")
+    applied_on = data.get("applied_on")
+    if applied_on and applied_on > agreement.judicial_window_due:
+        raise CaseError(
+            422,
+            "已超过司法确认申请期限（协议生效之日起 30 日，人民调解法 第三十三条）",
+            {"json": {"applied_on": [f"须不晚于 {agreement.judicial_window_due.isoformat()}"]}},
+        )
+    agreement.judicial_applied_on = applied_on
+    agreement.judicial_outcome = data["judicial_outcome"]
+
+
+def _request_review(case, user, data, stage="review"):
+    expected = "none" if stage == "review" else "review"
+    if case.review_stage != expected:
+        message = (
+            "复核后不再受理（信访工作条例 第三十六条）"
+            if case.review_stage == "re_review"
+            else ("复查申请只能针对原信访事项" if stage == "review" else "复核申请只能针对复查事项")
+        )
+        raise CaseError(409, message)
+    if case.review_request_due is None or clocks.today() > case.review_request_due:
+        raise CaseError(409, "已超过申请期限（收到书面答复之日起 30 日）")
+    up = workflow.next_level(case.level)
+    if up is None:
+        raise CaseError(409, "县级答复的复查/复核由县以上机关办理，不在本系统")
+    existing = db.session.scalar(
+        select(Case.number).where(Case.parent_id == case.id, Case.review_stage == stage)
+    )
+    if existing:
+        raise CaseError(409, f"已有关联的{'复查' if stage == 'review' else '复核'}事件 {existing}")
+    child = Case(
+        number=next_number(case.county.code[:6], clocks.shanghai_date(now()).year),
+        kind="petition",
+        category=case.category,
+        source=case.source,
+        title=("复查：" if stage == "review" else "复核：") + case.title[:90],
+        description=data["reason"],
+        reported_at=now(),
+        reporter=user,
+        location=case.location,
+        grid_cell_id=case.grid_cell_id,
+        village_id=case.village_id,
+        town_id=case.town_id,
+        county_id=case.county_id,
+        region_code=case.region_code,
+        origin_level=up,
+        level=up,
+        max_level=up,
+        state="reported",
+        review_stage=stage,
+        parent=case,
+        supervision="none",
+        warning="none",
+        extension_days=0,
+        group_visit=case.group_visit,
+    )
+    db.session.add(child)
+    for party in case.parties:
+        child.parties.append(Party(**{k: getattr(party, k) for k in PARTY_COLUMNS}))
+    start_clocks_on_report(child, child.reported_at)
+    db.session.flush()
+    add_event(
+        child, user, "report", None, "reported", None, up, data["reason"], {"parent": case.number}
+    )
+    return f"已生成关联事件 {child.number}"
+
+
+def _request_re_review(case, user, data):
+    return _request_review(case, user, data, stage="re_review")
+
+
+HANDLERS = {
+    "accept": _accept,
+    "reject": _reject,
+    "start": _start,
+    "resolve": _resolve,
+    "follow_up": _follow_up,
+    "close": _close,
+    "escalate": _escalate,
+    "assign_down": _assign_down,
+    "withdraw": _withdraw,
+    "request_extension": _request_extension,
+    "approve_extension": _approve_extension,
+    "supervise": _supervise,
+    "reopen": _reopen,
+    "record_performance": _record_performance,
+    "record_judicial": _record_judicial,
+    "request_review": _request_review,
+    "request_re_review": _request_re_review,
+}
+assert set(HANDLERS) == set(workflow.WORKFLOW)
+
+
+# --- the sweep -----------------------------------------------------------------------------------
+
+SWEEP_LOCK = 0x4747535745455000  # "GGSWEEP"
+
+
+@dataclass
+class SweepResult:
+    """What one sweep changed."""
+
+    ran: bool
+    warnings_changed: int = 0
+    escalated: int = 0
+
+
+def sweep(on: dt.date | None = None) -> SweepResult:
+    """Set yellow/red warnings and apply the escalation policy; idempotent, one at a time."""
+    session = db.session
+    got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SWEEP_LOCK}).scalar()
+    if not got:
+        return SweepResult(ran=False)
+    on = on or clocks.today()
+    result = SweepResult(ran=True)
+    if current_app.config["AUTO_ESCALATE_OVERDUE_ACCEPTANCE"]:
+        overdue = session.scalars(
+            select(Case)
+            .where(Case.state == "reported", Case.level == "village", Case.accept_due < on)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for case in overdue:
+            _move(case, "town")
+            add_event(
+                case,
+                None,
+                "auto_escalate",
+                "reported",
+                "reported",
+                "village",
+                "town",
+                "村级逾期未受理，自动上报至镇（升级策略）",
+            )
+            audit.record(
+                "cases.auto_escalate",
+                actor=False,
+                object_type="case",
+                object_id=case.number,
+                region_code=case.region_code,
+            )
+            result.escalated += 1
+        session.flush()
+    candidates = session.scalars(
+        select(Case).where(Case.state.in_(workflow.OPEN_STATES)).execution_options(yield_per=500)
+    )
+    changed = []
+    for case in candidates:
+        before = case.warning, case.next_due
+        refresh_derived(case, on)
+        if (case.warning, case.next_due) != before:
+            changed.append((case.id, case.warning, case.next_due, before[0]))
+        session.expire(case)
+    for case_id, warning, next_due, old in changed:
+        # A warning is derived, not an edit: it must not invalidate the version users hold.
+        session.execute(
+            update(Case)
+            .where(Case.id == case_id)
+            .values(warning=warning, next_due=next_due)
+            .execution_options(synchronize_session=False)
+        )
+        if warning != old:
+            session.add(
+                CaseEvent(
+                    case_id=case_id,
+                    action="warning",
+                    note=f"{old} → {warning}",
+                    data={"from": old, "to": warning},
+                )
+            )
+            result.warnings_changed += 1
+    session.flush()
+    return result

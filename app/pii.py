@@ -1,0 +1,111 @@
+"""Personal information (个人信息保护法): encryption at rest, keyed hashes, masking, validation.
+
+Values are encrypted with AES-256-GCM under a key derived from PERSONAL_DATA_KEY; a keyed hash
+(HMAC-SHA256 under a second derived key) supports exact search and repeat-party detection without
+decrypting. Masked forms are what every response shows unless a reveal is authorised and audited.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+KEY_VERSION = b"\x01"
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+ID_RE = re.compile(r"^\d{17}[\dX]$")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def _derive(master: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
+
+
+def _keys() -> tuple[bytes, bytes]:
+    """(encryption key, hashing key), derived from PERSONAL_DATA_KEY."""
+    master = current_app.config["PERSONAL_DATA_KEY"]
+    if not master:
+        raise RuntimeError("PERSONAL_DATA_KEY is not set (README: Configuration)")
+    raw = base64.urlsafe_b64decode(master + "=" * (-len(master) % 4))
+    if len(raw) < 32:
+        raise RuntimeError("PERSONAL_DATA_KEY must hold at least 32 bytes (base64)")
+    return _derive(raw, b"gridgov pii encryption v1"), _derive(raw, b"gridgov pii hash v1")
+
+
+def encrypt(value: str | None) -> bytes | None:
+    """AES-GCM ciphertext: version byte + 12-byte nonce + ciphertext and tag."""
+    if value is None:
+        return None
+    key, _ = _keys()
+    nonce = os.urandom(12)
+    return KEY_VERSION + nonce + AESGCM(key).encrypt(nonce, value.encode(), KEY_VERSION)
+
+
+def decrypt(blob: bytes | None) -> str | None:
+    """The plaintext of encrypt()'s output."""
+    if blob is None:
+        return None
+    blob = bytes(blob)
+    if blob[:1] != KEY_VERSION:
+        raise ValueError("unknown personal-data key version")
+    key, _ = _keys()
+    return AESGCM(key).decrypt(blob[1:13], blob[13:], KEY_VERSION).decode()
+
+
+def keyed_hash(value: str | None) -> str | None:
+    """HMAC-SHA256 of a normalised value, for exact search without decryption."""
+    if value is None:
+        return None
+    _, key = _keys()
+    normalised = re.sub(r"[\s-]", "", value).upper()
+    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
+
+
+def id_number_valid(value: str) -> bool:
+    """GB 11643-1999: 18 characters, the last a checksum (0–9 or X) over the first 17."""
+    if not ID_RE.match(value):
+        return False
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == value[17]
+
+
+def phone_valid(value: str) -> bool:
+    """A mainland mobile (11 digits from 13–19) or a landline with its area code."""
+    return bool(MOBILE_RE.match(value) or LANDLINE_RE.match(value))
+
+
+def mask_name(name: str) -> str:
+    """张三 → 张*; 欧阳修文 → 欧***."""
+    return name[:1] + "*" * max(len(name) - 1, 1)
+
+
+def mask_id_number(value: str | None) -> str | None:
+    """110101199003071234 → 110101********1234."""
+    return None if not value else value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def mask_phone(value: str | None) -> str | None:
+    """13812345678 → 138****5678; 0543-3312345 → 0543****2345."""
+    if not value:
+        return value
+    digits = value.replace("-", "")
+    if MOBILE_RE.match(digits):
+        return digits[:3] + "****" + digits[-4:]
+    area = value.split("-")[0] if "-" in value else digits[:4]
+    return area + "****" + digits[-4:]
+
+
+def mask_address(value: str | None) -> str | None:
+    """Keep the first six characters (the area), hide the rest."""
+    if not value:
+        return value
+    return value[:6] + "***"

@@ -1,0 +1,202 @@
+"""The one permission policy: which role may do which action. Default deny.
+
+Object-level jurisdiction is the scoping helper's job (app/scoping.py): an object outside the
+caller's region subtree answers 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+import click
+from flask import current_app
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask_login import current_user
+
+from app.accounts.models import ROLES
+from app.errors import ApiError
+
+ALL = frozenset(ROLES)
+FIELD = frozenset({"grid_worker", "mediator", "official"})
+
+# action → roles allowed. An action missing here is denied to everyone.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # geography: read by everyone in scope; changed by admins
+    "geo.read": ALL,
+    "geo.manage": frozenset({"admin"}),
+    # one's own account: profile, password, API tokens
+    "account.self": ALL,
+    # user administration within the admin's region subtree
+    "users.read": frozenset({"admin"}),
+    "users.manage": frozenset({"admin"}),
+    # the audit log
+    "audit.read": frozenset({"admin"}),
+    # cases: report, read and act (the workflow table refines each action by role and level)
+    "cases.report": FIELD,
+    "cases.read": FIELD,
+    "cases.act": FIELD,
+    # personal data in full, and the ledger export: handlers and officials only
+    "cases.reveal": frozenset({"mediator", "official"}),
+    "cases.export": frozenset({"mediator", "official"}),
+    "metrics.read": frozenset({"mediator", "official"}),
+    # the deadline policy and holiday calendar: read by staff, changed by admins
+    "deadlines.read": ALL,
+    "deadlines.manage": frozenset({"admin"}),
+}
+
+ACTION_NAMES = {
+    "geo.read": "查看区划与网格",
+    "geo.manage": "维护区划与网格",
+    "account.self": "本人账号（资料、密码、令牌）",
+    "users.read": "查看用户",
+    "users.manage": "管理用户（创建、停用、重置密码、令牌）",
+    "audit.read": "查看审计日志",
+    "cases.report": "上报事件",
+    "cases.read": "查看事件",
+    "cases.act": "办理事件（按流程表细分）",
+    "cases.reveal": "查看当事人完整信息（留痕）",
+    "cases.export": "导出台账（留痕）",
+    "metrics.read": "查看考核指标",
+    "deadlines.read": "查看期限规则与节假日",
+    "deadlines.manage": "维护期限规则与节假日",
+}
+
+
+# Endpoints open to everyone, by name: health probes, the API description, static files.
+# (Views of our own mark themselves with @public instead.)
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "static",
+        "api-docs.openapi_json",
+        "api-docs.openapi_swagger_ui",
+        "ops.healthz",
+        "ops.ready",
+        "ops.live",
+        # /metrics guards itself: METRICS_TOKEN, or loopback callers only (app/ops/metrics.py).
+        "metrics.metrics",
+    }
+)
+
+
+def allows(role: str | None, action: str) -> bool:
+    """True when the role may perform the action; unknown roles and actions are denied."""
+    return role in PERMISSIONS.get(action, frozenset())
+
+
+def is_api_request() -> bool:
+    """API callers get JSON errors; browsers get pages and redirects."""
+    return request.path.startswith("/api/")
+
+
+def requires(action: str) -> Callable:
+    """Decorate a view: 401 (or the login page) when signed out, 403 + audit when not allowed."""
+    if action not in PERMISSIONS:
+        raise ValueError(f"unknown action {action!r}: add it to app/policy.py PERMISSIONS")
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                if is_api_request():
+                    raise ApiError(401, "需要登录：请提供有效的登录会话或 Bearer 令牌")
+                return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+            if not allows(current_user.role, action):
+                deny(action)
+            return view(*args, **kwargs)
+
+        wrapper.policy_action = action
+        return wrapper
+
+    return decorator
+
+
+def public(view):
+    """Mark a view as open to everyone (it must still never leak people's data)."""
+    view.policy_action = None
+    view.policy_public = True
+    return view
+
+
+def deny(
+    action: str,
+    object_type: str | None = None,
+    object_id=None,
+    status: int = 403,
+    message: str | None = None,
+):
+    """Audit a denial (committed at once) and answer 403, or for out-of-scope objects 404 with
+    the same message a missing object gets."""
+    from app.audit import services as audit
+    from app.extensions import db
+
+    audit.record(
+        action,
+        outcome="denied",
+        object_type=object_type,
+        object_id=object_id,
+        region_code=getattr(getattr(current_user, "region", None), "code", None),
+        detail={"path": request.path, "method": request.method},
+    )
+    db.session.commit()
+    if status == 404:
+        raise ApiError(404, message or "未找到")
+    raise ApiError(403, f"无权执行此操作（{ACTION_NAMES.get(action, action)}）")
+
+
+def view_action(endpoint: str) -> tuple[bool, str | None]:
+    """(is_public, action) declared on an endpoint's view, following decorator wrappers."""
+    if endpoint in PUBLIC_ENDPOINTS:
+        return True, None
+    view = current_app.view_functions[endpoint]
+    while view is not None:
+        if getattr(view, "policy_public", False):
+            return True, None
+        if getattr(view, "policy_action", None):
+            return False, view.policy_action
+        view = getattr(view, "__wrapped__", None)
+    return False, None
+
+
+def permissions_markdown() -> str:
+    """The permission matrix and every route's decision, as Markdown (docs/permissions.md)."""
+    roles = list(ROLES)
+    lines = [
+        "| action | " + " | ".join(roles) + " |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for action in sorted(PERMISSIONS):
+        marks = " | ".join("✔" if allows(r, action) else "—" for r in roles)
+        lines.append(f"| `{action}` {ACTION_NAMES.get(action, '')} | {marks} |")
+    lines += ["", "| route | methods | decision |", "|---|---|---|"]
+    rules = sorted(current_app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
+    for rule in rules:
+        is_public, action = view_action(rule.endpoint)
+        decision = "public" if is_public else f"`{action}`" if action else "**none**"
+        methods = ", ".join(sorted(rule.methods - {"HEAD", "OPTIONS"}))
+        lines.append(f"| `{rule.rule}` | {methods} | {decision} |")
+    return "\n".join(lines) + "\n"
+
+
+MARK_BEGIN = "<!-- generated by `flask policy docs`: begin -->"
+MARK_END = "<!-- generated by `flask policy docs`: end -->"
+
+
+@click.group("policy")
+def policy_cli():
+    """The permission policy."""
+
+
+@policy_cli.command("docs")
+@click.option("--file", "path", default="docs/permissions.md", help="the document to update")
+def docs_command(path):
+    """Rewrite the generated part of docs/permissions.md from the policy and the routes."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    head, _, rest = text.partition(MARK_BEGIN)
+    _, _, tail = rest.partition(MARK_END)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{head}{MARK_BEGIN}\n{permissions_markdown()}{MARK_END}{tail}")
+    click.echo(f"已更新 {path}")

@@ -1,0 +1,91 @@
+"""Security headers, CSP nonces, CSRF for cookie-authenticated requests, secure cookies."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask
+from flask import g
+from flask import request
+from flask import session
+from flask.sessions import SecureCookieSessionInterface
+
+from app.extensions import csrf
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def csp_nonce() -> str:
+    """This request's CSP nonce, for inline scripts (folium's among them)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def tile_source(tile_url: str) -> str:
+    """The CSP source for the configured tile server ('' when tiles are off)."""
+    if not tile_url or tile_url.lower() == "none":
+        return ""
+    parts = urlsplit(tile_url)
+    host = parts.netloc.replace("{s}", "*")
+    return f"{parts.scheme}://{host}" if parts.scheme and host else ""
+
+
+def has_bearer() -> bool:
+    """True when the request authenticates with a bearer token (not a cookie)."""
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure when configured, or when this request is HTTPS."""
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+def init_security(app: Flask) -> None:
+    """Register the CSRF check, the headers and the session interface."""
+    app.session_interface = SessionInterface()
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    tiles = tile_source(app.config["TILE_URL"])
+
+    @app.before_request
+    def protect_cookie_requests_from_csrf():
+        # CSRF rides on cookies: bearer requests are exempt, and so are API calls that carry no
+        # login session at all (they fail authentication instead). Forms always need a token.
+        if request.method not in UNSAFE_METHODS or has_bearer():
+            return
+        if request.path.startswith("/api/") and "_user_id" not in session:
+            return
+        csrf.protect()
+
+    @app.after_request
+    def security_headers(response):
+        csp = [
+            "default-src 'self'",
+            f"script-src 'self' 'nonce-{csp_nonce()}'",
+            # Leaflet positions tiles and markers with inline styles.
+            "style-src 'self' 'unsafe-inline'",
+            f"img-src 'self' data: blob: {tiles}".rstrip(),
+            "connect-src 'self'",
+            "font-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+        headers = response.headers
+        headers["Content-Security-Policy"] = "; ".join(csp)
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        # Origin only across sites: tile servers (OSM's policy) want to know who asks.
+        headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        headers["Permissions-Policy"] = "geolocation=(self), camera=(self), microphone=()"
+        if request.is_secure:
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if not request.path.startswith("/static/") and "Cache-Control" not in headers:
+            # Pages and API answers may carry personal data: never stored by browsers or proxies.
+            headers["Cache-Control"] = "no-store"
+        return response

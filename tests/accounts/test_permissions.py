@@ -1,0 +1,399 @@
+"""The permission matrix: every route × every role × an object in scope and one out of scope.
+
+Expectations come from the policy itself (app/policy.py); this file adds, per route, how to call
+it, what success looks like, and where an out-of-scope object would show. A route missing from
+ROUTES, or without a policy decision, fails the suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+
+import pytest
+
+from app.accounts import services as accounts
+from app.cases import services as case_services
+from app.extensions import db
+from app.policy import PERMISSIONS
+from app.policy import allows
+from app.policy import permissions_markdown
+from app.policy import view_action
+from tests.cases.factories import POINT
+from tests.cases.factories import POINT_OTHER_COUNTY
+from tests.cases.factories import case_body
+from tests.factories import OTHER_VILLAGE
+from tests.factories import PASSWORD
+from tests.factories import bearer
+from tests.geo.factories import VILLAGE
+
+CALLERS = [
+    "grid_worker@village",
+    *(
+        f"{role}@{level}"
+        for level in ("village", "town", "county")
+        for role in ("mediator", "official", "admin")
+    ),
+]
+OUT_OF_SCOPE_MARK = "371698"  # codes of the other county never appear in answers
+
+
+@dataclass
+class Ctx:
+    """Ids the calls need: users and tokens in scope and out of scope, and the caller's token."""
+
+    in_user: int
+    out_user: int
+    in_token: int
+    out_token: int
+    in_case: str = ""
+    out_case: str = ""
+    in_party: int = 0
+    out_party: int = 0
+    own_token: int = 0
+
+
+@dataclass
+class Route:
+    """How to call a route, and what answers mean."""
+
+    method: str
+    path: object  # callable(ctx, scope) -> str, scope in {"in", "out"}
+    ok: set[int]
+    body: object = None  # callable(scope) -> dict, or None
+    form: bool = False
+    list_route: bool = False  # no object: the out-of-scope check is that nothing leaks
+    out_status: int = 404
+    extra: dict = field(default_factory=dict)
+
+
+def fixed(path):
+    """A path that does not depend on scope."""
+    return lambda ctx, scope: path
+
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("accounts.home", "GET"): Route("GET", fixed("/"), {200}, list_route=True),
+    ("accounts.password", "GET"): Route("GET", fixed("/account/password"), {200}, list_route=True),
+    ("accounts.password", "POST"): Route(
+        "POST",
+        fixed("/account/password"),
+        {422},
+        body=lambda s: {"current_password": "x"},
+        form=True,
+        list_route=True,
+    ),
+    ("accounts_api.me", "GET"): Route("GET", fixed("/api/v1/me"), {200}, list_route=True),
+    ("accounts_api.change_own_password", "POST"): Route(
+        "POST",
+        fixed("/api/v1/me/password"),
+        {204},
+        body=lambda s: {"current_password": PASSWORD, "new_password": "brand-new-pass-7"},
+        list_route=True,
+    ),
+    ("accounts_api.list_own_tokens", "GET"): Route(
+        "GET", fixed("/api/v1/auth/tokens"), {200}, list_route=True
+    ),
+    ("accounts_api.revoke_own_token", "DELETE"): Route(
+        "DELETE",
+        lambda c, s: f"/api/v1/auth/tokens/{c.own_token if s == 'in' else c.out_token}",
+        {204},
+    ),
+    ("accounts_api.list_users", "GET"): Route(
+        "GET", fixed("/api/v1/users"), {200}, list_route=True
+    ),
+    ("accounts_api.get_user", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/users/{c.in_user if s == 'in' else c.out_user}", {200}
+    ),
+    ("accounts_api.create_user", "POST"): Route(
+        "POST",
+        fixed("/api/v1/users"),
+        {201},
+        body=lambda s: {
+            "username": "made-by-matrix",
+            "password": "long-enough-pw",
+            "role": "mediator",
+            "region": VILLAGE if s == "in" else OTHER_VILLAGE,
+        },
+        out_status=422,
+    ),
+    ("accounts_api.deactivate_user", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/users/{c.in_user if s == 'in' else c.out_user}/deactivate",
+        {200},
+    ),
+    ("accounts_api.reset_user_password", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/users/{c.in_user if s == 'in' else c.out_user}/password",
+        {204},
+        body=lambda s: {"new_password": "reset-by-admin-1"},
+    ),
+    ("accounts_api.create_user_token", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/users/{c.in_user if s == 'in' else c.out_user}/tokens",
+        {201},
+        body=lambda s: {"name": "matrix"},
+    ),
+    ("accounts_api.revoke_user_token", "DELETE"): Route(
+        "DELETE",
+        lambda c, s: (
+            f"/api/v1/users/{c.in_user}/tokens/{c.in_token}"
+            if s == "in"
+            else f"/api/v1/users/{c.out_user}/tokens/{c.out_token}"
+        ),
+        {204},
+    ),
+    ("accounts_api.list_audit", "GET"): Route(
+        "GET", fixed("/api/v1/audit"), {200}, list_route=True
+    ),
+    ("geo.locate", "GET"): Route(
+        "GET",
+        lambda c, s: (
+            "/api/v1/locate?lon=118.01&lat=37.32"
+            if s == "in"
+            else "/api/v1/locate?lon=118.32&lat=37.32"
+        ),
+        {200},
+    ),
+    ("geo.get_region", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/regions/{VILLAGE if s == 'in' else OTHER_VILLAGE}",
+        {200},
+    ),
+    ("geo.list_regions", "GET"): Route(
+        "GET", fixed("/api/v1/regions?include_abolished=true"), {200}, list_route=True
+    ),
+    ("geo.list_grid_cells", "GET"): Route(
+        "GET", fixed("/api/v1/grid-cells"), {200}, list_route=True
+    ),
+    ("cases.report_case", "POST"): Route(
+        "POST",
+        fixed("/api/v1/cases"),
+        {201},
+        body=lambda s: case_body(**(POINT if s == "in" else POINT_OTHER_COUNTY)),
+        out_status=403,
+    ),
+    ("cases.list_cases", "GET"): Route("GET", fixed("/api/v1/cases"), {200}, list_route=True),
+    ("cases.cases_geojson", "GET"): Route(
+        "GET", fixed("/api/v1/cases.geojson"), {200}, list_route=True
+    ),
+    ("cases.nearby_cases", "GET"): Route(
+        "GET",
+        lambda c, s: (
+            "/api/v1/cases/nearby?lon=118.01&lat=37.32"
+            if s == "in"
+            else "/api/v1/cases/nearby?lon=118.32&lat=37.32"
+        ),
+        {200},
+        list_route=True,
+    ),
+    ("cases.get_case", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}", {200}
+    ),
+    ("cases.list_actions", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/actions",
+        {200},
+    ),
+    # The workflow table refines `cases.act` by role and level: 403 is its answer, not scope's.
+    ("cases.take_action", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/actions/accept",
+        {200, 403},
+        body=lambda s: {"version": 1},
+    ),
+    ("cases.reveal_party", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/cases/{c.in_case}/parties/{c.in_party}/reveal"
+            if s == "in"
+            else f"/api/v1/cases/{c.out_case}/parties/{c.out_party}/reveal"
+        ),
+        {200},
+    ),
+    ("case_reports.metrics", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/metrics?region={VILLAGE if s == 'in' else OTHER_VILLAGE}",
+        {200},
+    ),
+    ("case_reports.export_csv", "GET"): Route(
+        "GET", fixed("/api/v1/cases/export.csv"), {200}, list_route=True
+    ),
+    ("case_reports.export_xlsx", "GET"): Route(
+        "GET", fixed("/api/v1/cases/export.xlsx"), {200}, list_route=True
+    ),
+    ("cases.list_deadline_policies", "GET"): Route(
+        "GET", fixed("/api/v1/deadline-policies"), {200}, list_route=True
+    ),
+    ("cases.update_deadline_policy", "PUT"): Route(
+        "PUT",
+        fixed("/api/v1/deadline-policies/1"),
+        {200},
+        body=lambda s: {"days": 4, "unit": "days"},
+        list_route=True,
+    ),
+    ("cases.list_holiday_years", "GET"): Route(
+        "GET", fixed("/api/v1/holiday-years"), {200}, list_route=True
+    ),
+    ("cases.put_holiday_year", "PUT"): Route(
+        "PUT",
+        fixed("/api/v1/holiday-years/2027"),
+        {200},
+        body=lambda s: {"holidays": ["2027-01-01"], "workdays": []},
+        list_route=True,
+    ),
+}
+
+# Public routes: reachable signed out; none of them returns people's data.
+PUBLIC = {
+    ("accounts.login", "GET"): "/login",
+    ("accounts.login", "POST"): "/login",
+    ("accounts.logout", "POST"): "/logout",
+    ("accounts_api.create_token_with_password", "POST"): "/api/v1/auth/tokens",
+    ("api-docs.openapi_json", "GET"): "/api/v1/openapi.json",
+    ("api-docs.openapi_swagger_ui", "GET"): "/api/v1/docs",
+    ("ops.healthz", "GET"): "/healthz",
+    ("ops.live", "GET"): "/healthz/live",
+    ("ops.ready", "GET"): "/healthz/ready",
+    ("metrics.metrics", "GET"): "/metrics",
+    ("static", "GET"): "/static/css/app.css",
+}
+
+
+def all_routes(app) -> set[tuple[str, str]]:
+    """(endpoint, method) for every route of the app."""
+    return {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_route_has_a_policy_decision(app):
+    """Each route is public or names an action the policy knows."""
+    with app.test_request_context():
+        for endpoint, _method in all_routes(app):
+            is_public, action = view_action(endpoint)
+            assert is_public or action in PERMISSIONS, f"{endpoint} has no policy decision"
+
+
+def test_every_route_is_in_the_matrix(app):
+    """Adding a route without adding it here (and so to the policy matrix) fails."""
+    assert all_routes(app) == set(ROUTES) | set(PUBLIC)
+
+
+def test_public_routes_are_marked_public(app):
+    """The routes listed as public are the ones the policy says are public."""
+    with app.test_request_context():
+        for endpoint, _method in PUBLIC:
+            assert view_action(endpoint)[0], endpoint
+        for endpoint, _method in ROUTES:
+            assert not view_action(endpoint)[0], endpoint
+
+
+def test_permissions_doc_is_current(app):
+    """docs/permissions.md holds the matrix generated from the policy."""
+    with app.test_request_context(), open("docs/permissions.md", encoding="utf-8") as f:
+        assert permissions_markdown() in f.read(), "run: flask --app wsgi policy docs"
+
+
+@pytest.mark.parametrize(("endpoint", "method"), sorted(PUBLIC))
+def test_public_routes_answer_signed_out(client, endpoint, method):
+    """Signed out, a public route never says 401 or 403 and never fails."""
+    path = PUBLIC[(endpoint, method)]
+    response = client.open(path, method=method, json={} if method == "POST" else None)
+    assert response.status_code not in (401, 403) and response.status_code < 500
+    response.close()
+
+
+def call(client, route: Route, ctx: Ctx, scope: str, headers: dict):
+    """Call a route for one caller and one scope."""
+    path = route.path(ctx, scope)
+    body = route.body(scope) if route.body else None
+    if route.form:
+        return client.open(path, method=route.method, data=body, headers=headers)
+    return client.open(path, method=route.method, json=body, headers=headers)
+
+
+@pytest.mark.parametrize(("endpoint", "method"), sorted(ROUTES))
+def test_route_matrix(app, client, world, db_connection, endpoint, method):
+    """Signed out: 401 (API) or the login page; not allowed: 403; out of scope: 404 or nothing."""
+    route = ROUTES[(endpoint, method)]
+    with app.test_request_context():
+        action = view_action(endpoint)[1]
+    in_user, out_user = world["grid_worker@village"], world["outsider"]
+    in_token, _ = accounts.create_token(in_user, "victim")
+    out_token, _ = accounts.create_token(out_user, "victim")
+    db.session.commit()
+    in_case = case_services.report({**case_body(), **POINT}, in_user)
+    out_case = case_services.report({**case_body(), **POINT_OTHER_COUNTY}, out_user)
+    db.session.commit()
+    ctx = Ctx(
+        in_user.id,
+        out_user.id,
+        in_token.id,
+        out_token.id,
+        in_case.number,
+        out_case.number,
+        in_case.parties[0].id,
+        out_case.parties[0].id,
+    )
+
+    anonymous = call(client, route, ctx, "in", {})
+    if ctx_is_api(route.path(ctx, "in")):
+        assert anonymous.status_code == 401, anonymous.get_data(as_text=True)
+    else:
+        assert anonymous.status_code in (302, 400)  # login page, or CSRF refusal for forms
+
+    for key in CALLERS:
+        user = world[key]
+        headers = bearer(user)
+        ctx.own_token = max(t.id for t in user_tokens(user.id))
+        for scope in ("in", "out"):
+            # The session's own savepoint must not enclose ours: close it first.
+            db.session.remove()
+            savepoint = db_connection.begin_nested()
+            try:
+                response = call(client, route, ctx, scope, headers)
+                status = response.status_code
+                text = response.get_data().decode("utf-8", errors="replace")
+            finally:
+                db.session.remove()
+                savepoint.rollback()
+            where = f"{key} {scope} {method} {route.path(ctx, scope)}: {status} {text[:200]}"
+            if not allows(user.role, action):
+                assert status == 403, where
+            elif scope == "in" or route.list_route:
+                assert status in route.ok, where
+                assert OUT_OF_SCOPE_MARK not in text, where
+                assert "outsider" not in text, where
+            else:
+                assert status == route.out_status, where
+                assert OUT_OF_SCOPE_MARK not in text and "outsider" not in text, where
+
+
+def ctx_is_api(path: str) -> bool:
+    """API paths answer 401 when signed out."""
+    return path.startswith("/api/")
+
+
+def user_tokens(user_id: int):
+    """A user's tokens."""
+    from sqlalchemy import select
+
+    from app.accounts.models import ApiToken
+
+    return db.session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)).all()
+
+
+def test_out_of_scope_is_indistinguishable_from_missing(client, world):
+    """An existing user outside scope answers exactly like an id that does not exist."""
+    headers = bearer(world["admin@town"])
+    outside = client.get(f"/api/v1/users/{world['outsider'].id}", headers=headers)
+    missing = client.get("/api/v1/users/999999", headers=headers)
+    assert outside.status_code == missing.status_code == 404
+    assert outside.get_json() == missing.get_json()
+    region_out = client.get(f"/api/v1/regions/{OTHER_VILLAGE}", headers=headers)
+    region_missing = client.get("/api/v1/regions/371699999999", headers=headers)
+    assert region_out.status_code == region_missing.status_code == 404
+    assert region_out.get_json() == region_missing.get_json()
