@@ -15,7 +15,7 @@ DATABASE_URL ?= $(shell scripts/pg.sh url gridgov)
 TEST_DATABASE_URL ?= $(shell scripts/pg.sh url gridgov_test)
 export DATABASE_URL TEST_DATABASE_URL
 
-.PHONY: help run test lint format bench stop system-deps venv db db-test sweep-loop
+.PHONY: help run test lint format bench stop system-deps venv db db-test sweep
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,13 +38,21 @@ db-test: venv
 	@$(if $(EMBEDDED_TEST),scripts/pg.sh start,true)
 
 run: db ## set up, migrate, load the demo county and serve on http://127.0.0.1:$(PORT)
-	@$(BIN)/flask db upgrade
-	@$(BIN)/flask seed demo
-	@echo "==> GridGov on http://127.0.0.1:$(PORT)  (Ctrl-C stops; 'make stop' stops the database)"
-	@$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-2} --access-logfile - wsgi:app
+	@scripts/dev-secrets.sh
+	@set -a; . instance/secrets.env; set +a; \
+	  DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask db upgrade && \
+	  DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask seed demo && \
+	  $(BIN)/flask cases sweep && \
+	  { ( while sleep $${SWEEP_SECONDS:-300}; do $(BIN)/flask cases sweep >/dev/null 2>&1; done ) & \
+	    sweeper=$$!; trap 'kill $$sweeper 2>/dev/null' EXIT INT TERM; \
+	    echo "==> GridGov on http://127.0.0.1:$(PORT)  (Ctrl-C stops; 'make stop' stops the database)"; \
+	    $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-2} wsgi:app; }
 
 test: db-test ## set up a test database and run the whole suite
 	@DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+sweep: db ## run the case sweep once (warnings, escalation policy)
+	@set -a; [ -f instance/secrets.env ] && . instance/secrets.env; set +a; $(BIN)/flask cases sweep
 
 lint: venv ## ruff check + format check
 	@$(BIN)/ruff check .
