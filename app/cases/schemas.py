@@ -383,9 +383,6 @@ class CaseQuery(Schema):
     reported_from = fields.Date()
     reported_to = fields.Date()
     q = fields.String(validate=validate.Length(1, 50), metadata={"description": "标题与描述全文"})
-    party_id_number = fields.String(
-        validate=validate.Length(18, 18), metadata={"description": "按当事人身份证号精确查找"}
-    )
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     after = fields.String(metadata={"description": "上一页返回的 next 游标"})
 

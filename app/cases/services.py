@@ -532,6 +532,7 @@ def _follow_up(case, user, data):
     db.session.add(
         FollowUp(
             case_id=case.id,
+            at=now(),
             by_id=user.id,
             method=data["method"],
             satisfaction=data["satisfaction"],
@@ -542,6 +543,9 @@ def _follow_up(case, user, data):
 
 def _close(case, user, data):
     case.closed_at = now()
+    # A closed case leaves the dashboards: its supervision (督办) ends with it.
+    case.supervision = "none"
+    case.supervision_due = None
 
 
 def _escalate(case, user, data):

@@ -62,9 +62,12 @@ def cases(client, world) -> dict[str, str]:
     return numbers
 
 
-def export(client, user, fmt: str = "xlsx", **params):
-    """GET the export as `user`."""
-    return client.get(f"/api/v1/cases/export.{fmt}", query_string=params, headers=bearer(user))
+def export(client, user, fmt: str = "xlsx", party_id_number: str | None = None, **params):
+    """GET the export as `user` (a party's ID number goes in a header, never the URL)."""
+    headers = bearer(user)
+    if party_id_number:
+        headers["X-Party-Id-Number"] = party_id_number
+    return client.get(f"/api/v1/cases/export.{fmt}", query_string=params, headers=headers)
 
 
 def sheet_rows(response) -> list[list]:

@@ -192,7 +192,8 @@ def test_repeat_parties_are_counted(client, world):
     body = report(client, world["grid_worker@village"]).get_json()
     assert body["parties"][0]["repeat"] == {"open": 1, "past": 0}
     found = client.get(
-        f"/api/v1/cases?party_id_number={ID_NUMBER}", headers=bearer(world["mediator@village"])
+        "/api/v1/cases",
+        headers={**bearer(world["mediator@village"]), "X-Party-Id-Number": ID_NUMBER},
     ).get_json()
     assert len(found["items"]) == 2
 

@@ -1,0 +1,174 @@
+"""Store uploads by content hash, and decide who may download them.
+
+Files are checked by their content (magic bytes), never by their name or declared type: JPEG, PNG
+and PDF only, at most 10 MB each. The bytes are written once under ATTACHMENT_DIR by SHA-256
+(the same photo uploaded twice is stored once); each upload still gets its own row naming its
+owner. Services flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.attachments.models import Attachment
+from app.extensions import db
+
+MAX_BYTES = 10 * 1024 * 1024
+# (magic bytes at offset 0, content type, extension for downloads)
+SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"%PDF-", "application/pdf", "pdf"),
+)
+EXTENSIONS = {content_type: ext for _, content_type, ext in SIGNATURES}
+
+
+class AttachmentError(Exception):
+    """An upload that cannot be stored: status (413 or 422) and a message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked upload, not yet stored."""
+
+    data: bytes
+    content_type: str
+    sha256: str
+    original_name: str | None
+
+
+def sniff(data: bytes) -> str | None:
+    """The content type the bytes really are (JPEG, PNG or PDF), or None."""
+    for magic, content_type, _ in SIGNATURES:
+        if data.startswith(magic):
+            return content_type
+    return None
+
+
+def clean_name(name: str | None) -> str | None:
+    """The file's own name without any path or control characters, at most 255 characters."""
+    if not name:
+        return None
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    return name[:255] or None
+
+
+def check(data: bytes, original_name: str | None = None) -> Upload:
+    """Check size and content; raise AttachmentError naming the file otherwise."""
+    label = clean_name(original_name) or "附件"
+    if len(data) > MAX_BYTES:
+        raise AttachmentError(413, f"{label} 超过 {MAX_BYTES // (1024 * 1024)} MB 的上限")
+    if not data:
+        raise AttachmentError(422, f"{label} 是空文件")
+    content_type = sniff(data)
+    if content_type is None:
+        raise AttachmentError(
+            422, f"{label} 不是 JPEG、PNG 或 PDF 文件（按文件内容判断，与文件名无关）"
+        )
+    return Upload(data, content_type, hashlib.sha256(data).hexdigest(), clean_name(original_name))
+
+
+def read_upload(file) -> Upload:
+    """Read and check one uploaded file (a werkzeug FileStorage), never more than the cap + 1."""
+    data = file.stream.read(MAX_BYTES + 1)
+    return check(data, file.filename)
+
+
+def storage_dir() -> Path:
+    """ATTACHMENT_DIR, relative paths taken from the project folder (not the working directory)."""
+    configured = Path(current_app.config["ATTACHMENT_DIR"])
+    if configured.is_absolute():
+        return configured
+    return Path(current_app.root_path).parent / configured
+
+
+def path_for(sha256: str) -> Path:
+    """Where the bytes with this hash live: ab/cd/abcd…, so no folder grows too large."""
+    return storage_dir() / sha256[:2] / sha256[2:4] / sha256
+
+
+def write_bytes(upload: Upload) -> Path:
+    """Write the bytes under their hash unless they are there already; atomic (rename)."""
+    path = path_for(upload.sha256)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(upload.data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def store(upload: Upload, owner_type: str, owner_id: int, user) -> Attachment:
+    """Write the bytes (once per content) and add the attachment row for its owner.
+
+    A file written for a request that then rolls back stays on disk unreferenced: harmless (the
+    next identical upload reuses it) and never served, since downloads go through a row.
+    """
+    if owner_type not in OWNER_VISIBILITY:
+        raise ValueError(f"unknown attachment owner type {owner_type!r}: register it first")
+    write_bytes(upload)
+    attachment = Attachment(
+        sha256=upload.sha256,
+        content_type=upload.content_type,
+        size=len(upload.data),
+        original_name=upload.original_name,
+        uploaded_by_id=user.id,
+        owner_type=owner_type,
+        owner_id=owner_id,
+    )
+    db.session.add(attachment)
+    db.session.flush()
+    return attachment
+
+
+def for_owners(owner_type: str, owner_ids: list[int]) -> dict[int, list[Attachment]]:
+    """The attachments of several owners of one type, by owner id, oldest first."""
+    out: dict[int, list[Attachment]] = {}
+    if not owner_ids:
+        return out
+    rows = db.session.scalars(
+        select(Attachment)
+        .where(Attachment.owner_type == owner_type, Attachment.owner_id.in_(owner_ids))
+        .order_by(Attachment.id)
+    )
+    for row in rows:
+        out.setdefault(row.owner_id, []).append(row)
+    return out
+
+
+# --- who may see an attachment: its owner decides ------------------------------------------------
+
+# owner_type → check(owner_id, user) -> bool. Features register theirs when imported (risks:
+# "inspection"; cases will add theirs), so the download route needs to know none of them.
+OWNER_VISIBILITY: dict[str, Callable[[int, object], bool]] = {}
+
+
+def register_owner(owner_type: str, check_visible: Callable[[int, object], bool]) -> None:
+    """Declare an owner type and the function that says whether a user may see one of them."""
+    OWNER_VISIBILITY[owner_type] = check_visible
+
+
+def visible(attachment: Attachment, user) -> bool:
+    """True when the user may see the attachment's owner; unknown owner types are never shown."""
+    check_visible = OWNER_VISIBILITY.get(attachment.owner_type)
+    return bool(check_visible and check_visible(attachment.owner_id, user))
