@@ -15,7 +15,7 @@ DATABASE_URL ?= $(shell scripts/pg.sh url gridgov)
 TEST_DATABASE_URL ?= $(shell scripts/pg.sh url gridgov_test)
 export DATABASE_URL TEST_DATABASE_URL
 
-.PHONY: help run test lint format bench stop system-deps venv db db-test sweep
+.PHONY: help run test lint format bench soak stop system-deps venv db db-test sweep screenshots
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ run: db ## set up, migrate, load the demo county and serve on http://127.0.0.1:$
 test: db-test ## set up a test database and run the whole suite
 	@DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+screenshots: db-test ## regenerate docs/screenshots/ (main pages, phone and desktop)
+	@$(BIN)/python scripts/screenshots.py
+
 sweep: db ## run the case sweep once (warnings, escalation policy)
 	@set -a; [ -f instance/secrets.env ] && . instance/secrets.env; set +a; $(BIN)/flask cases sweep
 
@@ -63,7 +66,12 @@ format: venv ## apply ruff's fixes and formatting
 	@$(BIN)/ruff format .
 
 bench: db ## county-scale benchmarks (bench/RESULTS.md)
-	@echo "bench/ is not written yet (see the benchmarks issue)"; exit 1
+	@test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv
+	@bench/.venv/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	@bench/.venv/bin/python bench/run.py $(BENCH_ARGS)
+
+soak: venv ## soak with faults: 200 users, 10 min, DB restarts + a network cut (bench/RESULTS.md)
+	@$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 stop: ## stop the embedded database
 	@scripts/pg.sh stop

@@ -48,10 +48,15 @@ def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app (and load every model for the metadata)."""
     from app.accounts import models as _accounts_models  # noqa: F401
     from app.accounts.auth import init_auth
+    from app.attachments import models as _attachments_models  # noqa: F401
     from app.audit import models as _audit_models  # noqa: F401
+    from app.cases import facts as _cases_facts  # noqa: F401
     from app.cases import models as _cases_models  # noqa: F401
     from app.geo import models as _geo_models  # noqa: F401
+    from app.i18n import init_i18n
+    from app.risks import models as _risks_models  # noqa: F401
     from app.security import init_security
+    from app.tiles import models as _tiles_models  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True)
@@ -60,24 +65,39 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_auth(app)
     init_security(app)
+    init_i18n(app)
 
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per feature."""
     from app.accounts.api import blp as accounts_api
     from app.accounts.views import bp as accounts_views
+    from app.attachments.api import blp as attachments_api
+    from app.cases.aggregates import blp as case_maps_api
     from app.cases.api import blp as cases_api
+    from app.cases.photos import blp as case_photos_api
     from app.cases.reports import blp as case_reports_api
     from app.geo.api import blp as geo_api
+    from app.i18n import bp as i18n_views
     from app.ops import init_app as init_ops
     from app.ops.api import blp as ops_api
+    from app.risks.api import blp as risks_api
+    from app.tiles.api import blp as tiles_api
+    from app.web import init_web
 
     api.register_blueprint(geo_api)
     api.register_blueprint(accounts_api)
     api.register_blueprint(cases_api)
     api.register_blueprint(case_reports_api)
+    api.register_blueprint(case_maps_api)
+    api.register_blueprint(case_photos_api)
+    api.register_blueprint(risks_api)
+    api.register_blueprint(attachments_api)
     api.register_blueprint(ops_api)
+    api.register_blueprint(tiles_api)
     app.register_blueprint(accounts_views)
+    app.register_blueprint(i18n_views)
+    init_web(app)  # the pages: app/web
     init_ops(app)  # app-wide: request ids and logs, metrics and /metrics, request-body checks
 
 
@@ -90,6 +110,7 @@ def register_commands(app: Flask) -> None:
     from app.geo.cli import geo_cli
     from app.ops.cli import ops_cli
     from app.policy import policy_cli
+    from app.risks.cli import risks_cli
 
     app.cli.add_command(geo_cli)
     app.cli.add_command(seed_cli)
@@ -98,3 +119,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(policy_cli)
     app.cli.add_command(cases_cli)
+    app.cli.add_command(risks_cli)

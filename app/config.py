@@ -61,6 +61,8 @@ class Config:
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
         self.PROXY_FIX_HOPS = _int("PROXY_FIX_HOPS", 0)
         self.GRID_CELLS_DEFAULT_LIMIT = _int("GRID_CELLS_DEFAULT_LIMIT", 1000)
+        # Vector tiles (app/tiles): bytes of tiles each worker process keeps; 0 keeps none.
+        self.TILE_CACHE_BYTES = _int("TILE_CACHE_BYTES", 64 * 1024 * 1024)
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
         self.JSON_AS_ASCII = False
 

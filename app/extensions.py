@@ -1,6 +1,7 @@
 """Extensions, created unbound; the factory binds them to the app."""
 
 import flask_smorest as smorest
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -12,6 +13,8 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 from webargs.flaskparser import FlaskParser
+
+from app import apidoc
 
 # Stable constraint names, so that migrations can name what they alter or drop.
 NAMING_CONVENTION = {
@@ -32,7 +35,7 @@ class Base(DeclarativeBase):
 # Tables that belong to PostGIS (or its optional extensions), never to our models.
 POSTGIS_TABLES = {"spatial_ref_sys", "topology", "layer"}
 # Expression indexes made by hand in migrations, which autogenerate cannot compare.
-MANUAL_INDEXES = {"ix_cases_text_trgm"}
+MANUAL_INDEXES = {"ix_cases_text_trgm", "ix_cases_due_key"}
 
 
 def include_object(obj, name, type_, reflected, compare_to):
@@ -44,11 +47,29 @@ def include_object(obj, name, type_, reflected, compare_to):
     return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
+class GridGovApi(Api):
+    """flask-smorest's Api with the project's error schema and security schemes.
+
+    No catch-all `default` answer: each operation lists its real answers (app/apidoc.py), so a
+    client, and the schema fuzzer's status check, can tell a documented error from a bug.
+    """
+
+    ERROR_SCHEMA = apidoc.ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _init_spec(self, *args, **kwargs):
+        """Create the spec, then declare how callers authenticate."""
+        super()._init_spec(*args, **kwargs)
+        for name, scheme in apidoc.SECURITY_SCHEMES.items():
+            self.spec.components.security_scheme(name, scheme)
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-api = Api()
+api = GridGovApi()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+babel = Babel()
 # Storage comes from RATELIMIT_STORAGE_URI (memory:// by default; redis:// for several workers).
 limiter = Limiter(key_func=get_remote_address)
 
@@ -66,6 +87,34 @@ class ArgumentsParser(FlaskParser):
 
 
 class Blueprint(smorest.Blueprint):
-    """flask-smorest blueprint with the project's arguments parser."""
+    """flask-smorest blueprint: the project's arguments parser, and complete error docs."""
 
     ARGUMENTS_PARSER = ArgumentsParser()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_standard_errors_doc)
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        """Bad query strings, headers and paths answer (and are documented as) 400; bodies 422."""
+        if location in ("query", "headers", "path"):
+            kwargs.setdefault("error_status_code", 400)
+        return super().arguments(schema, location=location, **kwargs)
+
+    def add_url_rule(self, rule, endpoint=None, view_func=None, *args, **kwargs):
+        """Register the rule, then note what the docs need: access and path parameters."""
+        super().add_url_rule(rule, endpoint, view_func, *args, **kwargs)
+        endpoint = self._endpoints[-1]  # the name flask-smorest settled on
+        route = {
+            "endpoint": f"{self.name}.{endpoint}",
+            "access": apidoc.view_access(f"{self.name}.{endpoint}", view_func),
+            "path_args": "<" in rule,
+        }
+        for method, doc in self._docs[endpoint].items():
+            if method != "parameters":
+                doc["route"] = route
+
+    @staticmethod
+    def _prepare_standard_errors_doc(doc, doc_info, *, method, **kwargs):
+        """Add the answers every operation can give (app/apidoc.py)."""
+        return apidoc.complete_operation(doc, doc_info, method)

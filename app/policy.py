@@ -45,6 +45,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the deadline policy and holiday calendar: read by staff, changed by admins
     "deadlines.read": ALL,
     "deadlines.manage": frozenset({"admin"}),
+    # risk points (docs/risks.md): field staff register, inspect and read them in scope;
+    # officials clear them; handlers and officials export the ledger; admins keep the settings
+    "risks.read": FIELD,
+    "risks.register": FIELD,
+    "risks.inspect": FIELD,
+    "risks.approve": frozenset({"official"}),
+    "risks.export": frozenset({"mediator", "official"}),
+    "risks.categories": ALL,
+    "risks.manage": frozenset({"admin"}),
+    # attachments: the owner's visibility decides (app/attachments/services.py)
+    "attachments.read": FIELD,
 }
 
 ACTION_NAMES = {
@@ -62,6 +73,14 @@ ACTION_NAMES = {
     "metrics.read": "查看考核指标",
     "deadlines.read": "查看期限规则与节假日",
     "deadlines.manage": "维护期限规则与节假日",
+    "risks.read": "查看风险点与网格风险地图",
+    "risks.register": "登记风险点、调整等级、申请消除",
+    "risks.inspect": "录入排查记录",
+    "risks.approve": "审批消除风险点（或直接消除）",
+    "risks.export": "导出风险隐患排查台账（留痕）",
+    "risks.categories": "查看风险类别",
+    "risks.manage": "维护风险类别与排查周期",
+    "attachments.read": "下载附件（须能查看其所属对象）",
 }
 
 

@@ -2,7 +2,9 @@
 # Install the Debian packages GridGov needs, if any is missing. As root it installs them; with
 # passwordless sudo it uses sudo; otherwise it prints the exact command and fails.
 set -euo pipefail
-pkgs=(postgresql-15 postgresql-15-postgis-3 python3-venv python3-dev redis-server ${EXTRA_DEBS:-})
+# chromium and a CJK font: the browser tests (Playwright drives Debian's chromium) and screenshots.
+pkgs=(postgresql-15 postgresql-15-postgis-3 python3-venv python3-dev redis-server chromium
+      fonts-wqy-microhei ${EXTRA_DEBS:-})
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

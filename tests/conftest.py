@@ -43,13 +43,15 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
+def app(database_url, tmp_path_factory):
     """The app, on a database migrated to head and emptied of rows."""
     app = create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "PERSONAL_DATA_KEY": TEST_PERSONAL_DATA_KEY,
+            # Uploaded files go to a throw-away folder, never into the project's var/.
+            "ATTACHMENT_DIR": str(tmp_path_factory.mktemp("attachments")),
         }
     )
     app.test_client_class = IsolatedClient

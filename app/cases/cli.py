@@ -15,13 +15,20 @@ def cases_cli():
 
 @cases_cli.command("sweep")
 def sweep_command():
-    """Mark yellow/red warnings and apply the escalation policy (idempotent; one at a time)."""
+    """Warnings, the escalation policy, and overdue risk inspections (idempotent; one at a time)."""
+    from app.risks.services import sweep_inspections
+
     result = services.sweep()
-    db.session.commit()
     if not result.ran:
+        db.session.rollback()
         click.echo("另一个巡检正在运行，本次跳过")
         return
-    click.echo(f"巡检完成：预警变化 {result.warnings_changed} 件，自动上报 {result.escalated} 件")
+    overdue = sweep_inspections()
+    db.session.commit()
+    click.echo(
+        f"巡检完成：预警变化 {result.warnings_changed} 件，自动上报 {result.escalated} 件，"
+        f"新增排查逾期风险点 {overdue} 个"
+    )
 
 
 @cases_cli.command("docs")

@@ -81,10 +81,15 @@ class Case(db.Model):
         ),
         Index("ix_cases_state_next_due", "state", "next_due", "id"),
         Index("ix_cases_reported_at", "reported_at"),
+        # The measures' medians read the period's acceptances and resolutions (migration 0007).
+        Index("ix_cases_accepted_at", "accepted_at"),
+        Index("ix_cases_resolved_at", "resolved_at"),
         Index("ix_cases_parent_id", "parent_id"),
         Index("ix_cases_reporter_id", "reporter_id"),
-        # Also ix_cases_text_trgm, a pg_trgm GIN index on title || description, made by the
-        # migration (an expression index autogenerate cannot compare).
+        Index("ix_cases_risk_point_id", "risk_point_id"),
+        # Also ix_cases_text_trgm, a pg_trgm GIN index on title || description, and
+        # ix_cases_due_key on (coalesce(next_due, 'infinity'), id), the case list's keyset order,
+        # made by the migrations (expression indexes autogenerate cannot compare).
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -135,7 +140,9 @@ class Case(db.Model):
     supervision_due: Mapped[date | None] = mapped_column(Date)
     review_stage: Mapped[str] = mapped_column(String(10), server_default="none")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
-    risk_point_id: Mapped[int | None] = mapped_column(Integer)
+    risk_point_id: Mapped[int | None] = mapped_column(
+        ForeignKey("risk_points.id", ondelete="RESTRICT")
+    )
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from flask import current_app
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
+from sqlalchemy.orm import defer
+from sqlalchemy.orm import joinedload
 
 from app import pii
 from app.audit import services as audit
@@ -97,8 +100,29 @@ class Placement:
 def place(lon: float, lat: float, user) -> Placement:
     """Locate a report: 422 outside every cell (naming the nearest village), 403 outside scope."""
     scope = scope_for(user)
-    found = geo.locate(lon, lat)
-    if found is None:
+    # One round trip for the cell, its village, town and county, by geo.locate's rule (current
+    # villages only; on a border shared by several cells the lowest code wins).
+    cell = db.session.scalar(
+        select(GridCell)
+        .join(Region, Region.id == GridCell.village_id)
+        .where(
+            func.ST_Intersects(GridCell.geom, func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)),
+            Region.valid_to.is_(None) | (Region.valid_to > func.current_date()),
+        )
+        .order_by(GridCell.code)
+        .limit(1)
+        .options(
+            defer(GridCell.geom),
+            joinedload(GridCell.village).options(
+                defer(Region.boundary),
+                joinedload(Region.parent).options(
+                    defer(Region.boundary),
+                    joinedload(Region.parent).defer(Region.boundary),
+                ),
+            ),
+        )
+    )
+    if cell is None:
         nearest = geo.nearest_village(lon, lat, scope.prefix) or geo.nearest_village(lon, lat)
         hint = f"；最近的村是 {nearest['name']}（{nearest['code']}，约 {nearest['distance_m']} 米）"
         raise CaseError(
@@ -106,9 +130,8 @@ def place(lon: float, lat: float, user) -> Placement:
             "该点不在任何网格内" + (hint if nearest else ""),
             {"json": {"location": ["该点不在任何网格内"]}, "nearest_village": nearest},
         )
-    if not scope.contains(found["grid_cell"]["code"]):
+    if not scope.contains(cell.code):
         raise CaseError(403, "该点不在您的辖区内：只能上报本辖区的事件")
-    cell = db.session.scalar(select(GridCell).where(GridCell.code == found["grid_cell"]["code"]))
     village = cell.village
     return Placement(cell, village, village.parent, village.parent.parent)
 
@@ -131,6 +154,15 @@ def next_number(county_code: str, year: int) -> str:
 def report(data: dict, user) -> Case:
     """File a new case at a point (already converted to WGS84), with its parties."""
     placement = place(data["lon"], data["lat"], user)
+    if data.get("risk_point_id") is not None:
+        from app.risks.services import get_visible as visible_risk_point
+
+        if visible_risk_point(data["risk_point_id"], user) is None:
+            raise CaseError(
+                422,
+                "关联的风险点不存在",
+                {"json": {"risk_point_id": ["风险点不存在或不在您的辖区内"]}},
+            )
     actor_level = user.region.level
     level = data.get("level") or actor_level
     if workflow.LEVEL_RANK[level] > workflow.LEVEL_RANK[actor_level]:
@@ -512,20 +544,20 @@ def _resolve(case, user, data):
                 {"json": {"agreement": ["signed_by_parties 与 signed_by_mediator 均须为 true"]}},
             )
         window = clocks.due("dispute", case.level, clocks.JUDICIAL_WINDOW, agreement["signed_on"])
-        db.session.add(
-            Agreement(
-                case_id=case.id,
-                facts=agreement["facts"],
-                responsibilities=agreement["responsibilities"],
-                terms=agreement["terms"],
-                performance_method=agreement["performance_method"],
-                performance_due=agreement["performance_due"],
-                signed_on=agreement["signed_on"],
-                signed_by_parties=True,
-                signed_by_mediator=True,
-                judicial_window_due=window.date if window else agreement["signed_on"],
-            )
-        )
+        # A reopened dispute settled again: the new agreement replaces the old one (the
+        # timeline keeps the history); performance and 司法确认 start over.
+        row = case.agreement or Agreement(case_id=case.id)
+        row.facts = agreement["facts"]
+        row.responsibilities = agreement["responsibilities"]
+        row.terms = agreement["terms"]
+        row.performance_method = agreement["performance_method"]
+        row.performance_due = agreement["performance_due"]
+        row.signed_on = agreement["signed_on"]
+        row.signed_by_parties = row.signed_by_mediator = True
+        row.judicial_window_due = window.date if window else agreement["signed_on"]
+        row.performed = row.performed_on = row.judicial_applied_on = None
+        row.judicial_outcome = "pending"
+        db.session.add(row)
 
 
 def _follow_up(case, user, data):

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 from app.demo import geography
+from app.demo.cases import seed_demo_cases
+from app.demo.risks import seed_demo_risks
 from app.extensions import db
 from app.geo import services
 
@@ -39,6 +41,8 @@ def seed_demo_command():
         f"{summary['villages']} 个村（含已撤销 {summary['abolished']} 个），"
         f"{summary['cells']} 个网格（本次新生成 {summary['new_cells']} 个），"
         f"新建演示账号 {summary['new_users']} 个（密码 {DEMO_PASSWORD}），"
+        f"新增风险点 {summary['new_risk_points']} 个，"
+        f"新增演示事件 {summary['new_cases']} 件，"
         f"用时 {time.monotonic() - started:.1f} 秒"
     )
 
@@ -97,7 +101,14 @@ def seed_demo() -> dict:
         ),
         {"prefix": prefix},
     ).one()
-    return {**counts._asdict(), "new_cells": new_cells, "new_users": seed_demo_users()}
+    new_users = seed_demo_users()
+    return {
+        **counts._asdict(),
+        "new_cells": new_cells,
+        "new_users": new_users,
+        "new_risk_points": seed_demo_risks(),
+        "new_cases": seed_demo_cases(),
+    }
 
 
 DEMO_PASSWORD = "gridgov-demo"

@@ -36,7 +36,12 @@ from app.geo.models import Region
 
 # Four colours (突发事件应对法 2024 第六十三条), most serious first.
 LEVELS = ("red", "orange", "yellow", "blue")
-LEVEL_NAMES = {"red": "红色（重大）", "orange": "橙色（较大）", "yellow": "黄色（一般）", "blue": "蓝色（低）"}
+LEVEL_NAMES = {
+    "red": "红色（重大）",
+    "orange": "橙色（较大）",
+    "yellow": "黄色（一般）",
+    "blue": "蓝色（低）",
+}
 STATUSES = ("active", "cleared")
 STATUS_NAMES = {"active": "在控", "cleared": "已消除"}
 RESULTS = ("normal", "abnormal")
@@ -150,7 +155,7 @@ class RiskPoint(db.Model):
     county: Mapped[Region] = relationship(foreign_keys=[county_id])
     events: Mapped[list[RiskEvent]] = relationship(order_by="RiskEvent.id")
     inspections: Mapped[list[Inspection]] = relationship(
-        order_by="(Inspection.inspected_on.desc(), Inspection.id.desc())"
+        order_by=lambda: [Inspection.inspected_on.desc(), Inspection.id.desc()]
     )
 
 

@@ -26,6 +26,9 @@ from tests.factories import OTHER_VILLAGE
 from tests.factories import PASSWORD
 from tests.factories import bearer
 from tests.geo.factories import VILLAGE
+from tests.risks.factories import POINT_OTHER_COUNTY as RISK_POINT_OTHER_COUNTY
+from tests.risks.factories import point_with_photo
+from tests.risks.factories import risk_body
 
 CALLERS = [
     "grid_worker@village",
@@ -51,6 +54,10 @@ class Ctx:
     in_party: int = 0
     out_party: int = 0
     own_token: int = 0
+    in_risk: int = 0
+    out_risk: int = 0
+    in_photo: int = 0
+    out_photo: int = 0
 
 
 @dataclass
@@ -222,6 +229,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("case_reports.export_xlsx", "GET"): Route(
         "GET", fixed("/api/v1/cases/export.xlsx"), {200}, list_route=True
     ),
+    # The z12 tile holding the in-scope case; the out-of-scope one must not leak into it.
+    ("tiles.get_tile", "GET"): Route(
+        "GET", fixed("/api/v1/tiles/cases/12/3390/1589.pbf"), {200}, list_route=True
+    ),
     ("cases.list_deadline_policies", "GET"): Route(
         "GET", fixed("/api/v1/deadline-policies"), {200}, list_route=True
     ),
@@ -242,6 +253,199 @@ ROUTES: dict[tuple[str, str], Route] = {
         body=lambda s: {"holidays": ["2027-01-01"], "workdays": []},
         list_route=True,
     ),
+    # Risk points (docs/risks.md).
+    ("risks.create_risk_point", "POST"): Route(
+        "POST",
+        fixed("/api/v1/risk-points"),
+        {201},
+        body=lambda s: risk_body(**({} if s == "in" else {"geometry": RISK_POINT_OTHER_COUNTY})),
+        out_status=403,
+    ),
+    ("risks.list_risk_points", "GET"): Route(
+        "GET", fixed("/api/v1/risk-points"), {200}, list_route=True
+    ),
+    ("risks.get_risk_point", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}", {200}
+    ),
+    ("risks.change_level", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}/actions/change_level"
+        ),
+        {200},
+        body=lambda s: {"level": "red", "reason": "汛期临近"},
+    ),
+    ("risks.request_clear", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}/actions/request_clear"
+        ),
+        {200},
+        body=lambda s: {"reason": "已整改"},
+    ),
+    ("risks.approve_clear", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}/actions/approve_clear"
+        ),
+        {200},
+        body=lambda s: {"approved": True, "reason": "经核实已消除"},
+    ),
+    ("risks.record_inspection", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}/inspections",
+        {201},
+        body=lambda s: {"result": "normal", "notes": "措施落实"},
+    ),
+    ("risks.risk_points_geojson", "GET"): Route(
+        "GET", fixed("/api/v1/risk-points.geojson?include_cleared=true"), {200}, list_route=True
+    ),
+    ("risks.risk_map", "GET"): Route(
+        "GET", fixed("/api/v1/grid-cells/risk"), {200}, list_route=True
+    ),
+    ("risks.export_xlsx", "GET"): Route(
+        "GET", fixed("/api/v1/risk-points/export.xlsx"), {200}, list_route=True
+    ),
+    ("risks.export_csv", "GET"): Route(
+        "GET", fixed("/api/v1/risk-points/export.csv"), {200}, list_route=True
+    ),
+    ("risks.list_categories", "GET"): Route(
+        "GET", fixed("/api/v1/risk-categories"), {200}, list_route=True
+    ),
+    ("risks.create_category", "POST"): Route(
+        "POST",
+        fixed("/api/v1/risk-categories"),
+        {201},
+        body=lambda s: {"name": "矩阵测试类别"},
+        list_route=True,
+    ),
+    ("risks.update_category", "PUT"): Route(
+        "PUT",
+        fixed("/api/v1/risk-categories/1"),
+        {200},
+        body=lambda s: {"sort_order": 5},
+        list_route=True,
+    ),
+    ("risks.get_schedule", "GET"): Route(
+        "GET", fixed("/api/v1/inspection-schedule"), {200}, list_route=True
+    ),
+    ("risks.put_schedule", "PUT"): Route(
+        "PUT",
+        fixed("/api/v1/inspection-schedule"),
+        {200},
+        body=lambda s: {"red": 5},
+        list_route=True,
+    ),
+    ("attachments.download_attachment", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/attachments/{c.in_photo if s == 'in' else c.out_photo}",
+        {200},
+    ),
+    # --- the pages (app/web): signed out they redirect to the login page -------------------------
+    ("field.my_grid", "GET"): Route("GET", fixed("/field"), {200}, list_route=True),
+    ("field.report", "GET"): Route("GET", fixed("/report"), {200}, list_route=True),
+    ("field.inspections", "GET"): Route("GET", fixed("/inspections"), {200}, list_route=True),
+    ("field.risk_point", "GET"): Route(
+        "GET", lambda c, s: f"/risk-points/{c.in_risk if s == 'in' else c.out_risk}", {200}
+    ),
+    ("casework.queue", "GET"): Route(
+        "GET", fixed("/cases?states=all&level=all"), {200}, list_route=True
+    ),
+    ("casework.case_page", "GET"): Route(
+        "GET", lambda c, s: f"/cases/{c.in_case if s == 'in' else c.out_case}", {200}
+    ),
+    # The workflow table refines `cases.act`: a page re-rendered with 403 is its answer.
+    ("casework.take_action", "POST"): Route(
+        "POST",
+        lambda c, s: f"/cases/{c.in_case if s == 'in' else c.out_case}/act/accept",
+        {302, 403},
+        body=lambda s: {"version": "1"},
+        form=True,
+    ),
+    ("official.risk_map", "GET"): Route("GET", fixed("/map"), {200}, list_route=True),
+    ("official.workbench", "GET"): Route(
+        "GET",
+        lambda c, s: f"/workbench?region={VILLAGE if s == 'in' else OTHER_VILLAGE}",
+        {200},
+    ),
+    ("admin.users", "GET"): Route("GET", fixed("/admin/users"), {200}, list_route=True),
+    ("admin.create_user", "POST"): Route(
+        "POST",
+        fixed("/admin/users"),
+        {302},
+        body=lambda s: {
+            "username": "made-by-page",
+            "password": "long-enough-pw",
+            "role": "mediator",
+            "region": VILLAGE if s == "in" else OTHER_VILLAGE,
+        },
+        form=True,
+        out_status=302,  # refused with a message, nothing created
+    ),
+    ("admin.user_page", "GET"): Route(
+        "GET", lambda c, s: f"/admin/users/{c.in_user if s == 'in' else c.out_user}", {200}
+    ),
+    ("admin.deactivate_user", "POST"): Route(
+        "POST",
+        lambda c, s: f"/admin/users/{c.in_user if s == 'in' else c.out_user}/deactivate",
+        {302},
+        form=True,
+    ),
+    ("admin.reset_password", "POST"): Route(
+        "POST",
+        lambda c, s: f"/admin/users/{c.in_user if s == 'in' else c.out_user}/password",
+        {302},
+        body=lambda s: {"new_password": "reset-by-page-1"},
+        form=True,
+    ),
+    ("admin.create_token", "POST"): Route(
+        "POST",
+        lambda c, s: f"/admin/users/{c.in_user if s == 'in' else c.out_user}/tokens",
+        {200},
+        body=lambda s: {"name": "page"},
+        form=True,
+    ),
+    ("admin.revoke_token", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/admin/users/{c.in_user}/tokens/{c.in_token}/revoke"
+            if s == "in"
+            else f"/admin/users/{c.out_user}/tokens/{c.out_token}/revoke"
+        ),
+        {302},
+        form=True,
+    ),
+    ("admin.deadlines", "GET"): Route("GET", fixed("/admin/deadlines"), {200}, list_route=True),
+    ("admin.update_deadline", "POST"): Route(
+        "POST",
+        fixed("/admin/deadlines/1"),
+        {302},
+        body=lambda s: {"days": "4", "unit": "days"},
+        form=True,
+        list_route=True,
+    ),
+    ("admin.regions", "GET"): Route("GET", fixed("/admin/regions"), {200}, list_route=True),
+    ("admin.import_regions", "POST"): Route(
+        "POST", fixed("/admin/regions/import"), {302}, body=lambda s: {}, form=True, list_route=True
+    ),
+    ("admin.make_grid", "POST"): Route(
+        "POST",
+        fixed("/admin/regions/make-grid"),
+        {302},
+        body=lambda s: {"village": OTHER_VILLAGE, "shape": "square", "cell_size": "500"},
+        form=True,
+        list_route=True,
+    ),
+    ("admin.categories", "GET"): Route("GET", fixed("/admin/categories"), {200}, list_route=True),
+    ("case_maps.cases_by_region", "GET"): Route(
+        "GET", fixed("/api/v1/cases/by-region.geojson?level=village"), {200}, list_route=True
+    ),
+    # No file sent: in scope the answer is 422 (no photos), out of scope 404.
+    ("case_photos.add_photos", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/photos",
+        {422},
+    ),
 }
 
 # Public routes: reachable signed out; none of them returns people's data.
@@ -257,6 +461,7 @@ PUBLIC = {
     ("ops.ready", "GET"): "/healthz/ready",
     ("metrics.metrics", "GET"): "/metrics",
     ("static", "GET"): "/static/css/app.css",
+    ("i18n.switch", "GET"): "/language/en",
 }
 
 
@@ -338,6 +543,8 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
         in_case.parties[0].id,
         out_case.parties[0].id,
     )
+    ctx.in_risk, ctx.in_photo = point_with_photo(in_user)
+    ctx.out_risk, ctx.out_photo = point_with_photo(out_user, RISK_POINT_OTHER_COUNTY)
 
     anonymous = call(client, route, ctx, "in", {})
     if ctx_is_api(route.path(ctx, "in")):

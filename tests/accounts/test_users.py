@@ -198,11 +198,16 @@ def test_me_shows_permissions_and_masks_phone(client, world):
     body = client.get("/api/v1/me", headers=bearer(world["grid_worker@village"])).get_json()
     assert body["permissions"] == [
         "account.self",
+        "attachments.read",
         "cases.act",
         "cases.read",
         "cases.report",
         "deadlines.read",
         "geo.read",
+        "risks.categories",
+        "risks.inspect",
+        "risks.read",
+        "risks.register",
     ]
     assert body["region"]["code"] == VILLAGE
 

@@ -295,3 +295,20 @@ def test_nearby_lists_open_cases_within_200_m(client, world):
     db.session.execute(text("UPDATE cases SET state = 'closed'"))
     db.session.commit()
     assert client.get(query, headers=headers).get_json() == []
+
+
+def test_linked_risk_point_must_be_visible(client, world):
+    """A case may link a risk point of the caller's scope; another's answers 422, writes nothing."""
+    from app.risks import services as risks
+    from tests.risks.factories import risk_body
+
+    mine = risks.register(risk_body(), world["mediator@village"]).id
+    other = {"type": "Point", "coordinates": [118.32, 37.32]}
+    theirs = risks.register(risk_body(geometry=other), world["outsider"]).id
+    db.session.commit()
+    linked = report(client, world["mediator@village"], risk_point_id=mine)
+    assert linked.status_code == 201 and linked.get_json()["risk_point_id"] == mine
+    refused = report(client, world["mediator@village"], risk_point_id=theirs)
+    assert refused.status_code == 422
+    assert "risk_point_id" in refused.get_json()["errors"]["json"]
+    assert case_count() == 1

@@ -487,3 +487,23 @@ def test_workflow_doc_is_current():
     """docs/workflow.md holds the table and diagram generated from WORKFLOW."""
     with open("docs/workflow.md", encoding="utf-8") as f:
         assert workflow.workflow_markdown() in f.read(), "run: flask --app wsgi cases docs"
+
+
+def test_reopened_dispute_settles_with_a_new_agreement(client, world):
+    """Resolve with an agreement, 不满意, reopen, resolve again: the new agreement replaces it."""
+    number = report(client, world["grid_worker@village"]).get_json()["number"]
+    act(client, world["mediator@village"], number, "accept")
+    act(client, world["mediator@village"], number, "resolve", BODIES["resolve"])
+    act(
+        client,
+        world["grid_worker@village"],
+        number,
+        "follow_up",
+        {"method": "visit", "satisfaction": "dissatisfied"},
+    )
+    act(client, world["official@village"], number, "reopen", {"reason": "未履行"})
+    second = {**BODIES["resolve"], "agreement": {**AGREEMENT, "terms": "重新约定：赔偿 1000 元"}}
+    response = act(client, world["mediator@village"], number, "resolve", second)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["agreement"]["terms"] == "重新约定：赔偿 1000 元"
+    assert response.get_json()["agreement"]["judicial_outcome"] == "pending"

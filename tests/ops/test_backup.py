@@ -202,7 +202,12 @@ def test_a_tampered_target_is_reported_and_a_second_restore_repairs_it(source, t
     assert [m.item for m in services.verify(manifest, target)] == ["tables.regions.md5"]
 
     execute(target, "DELETE FROM grid_cells WHERE code LIKE '371699101201%'")
-    assert {m.item for m in services.verify(manifest, target)} == {
+    # The delete also bumps the map layers' data versions (tile cache invalidation, app/tiles).
+    assert {
+        m.item
+        for m in services.verify(manifest, target)
+        if not m.item.startswith("tables.data_versions")
+    } == {
         "tables.regions.md5",
         "tables.grid_cells.rows",
         "tables.grid_cells.md5",
