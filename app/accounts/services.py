@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import joinedload
 
 from app.accounts.models import ROLES
 from app.accounts.models import ApiToken
@@ -282,7 +283,12 @@ def check_token(secret: str) -> User | None:
     """The active user of a live token, or None."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    # One round trip for the token, its user and their region: every API request pays it.
+    token = db.session.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == hash_token(secret))
+        .options(joinedload(ApiToken.user).joinedload(User.region).defer(Region.boundary))
+    )
     moment = now()
     if token is None or token.revoked_at is not None or token.expires_at <= moment:
         return None

@@ -7,14 +7,17 @@ import datetime as dt
 import hashlib
 import json
 import re
+from types import SimpleNamespace
 
 from flask import Response
 from flask import request
 from flask import url_for
 from flask_login import current_user
 from sqlalchemy import func
+from sqlalchemy import literal_column
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy import tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -31,6 +34,7 @@ from app.extensions import db
 from app.geo.crs import to_wgs84
 from app.geo.models import Region
 from app.geo.schemas import BBox
+from app.geo.schemas import FeatureCollectionSchema
 from app.policy import deny
 from app.policy import requires
 from app.scoping import current_scope
@@ -160,7 +164,7 @@ def claim_key(key: str, fingerprint: str) -> Response | None:
 # --- read ----------------------------------------------------------------------------------------
 
 
-@blp.route("/cases/<number>")
+@blp.route("/cases/<number>", parameters=[schemas.NUMBER_PARAMETER])
 @requires("cases.read")
 @blp.response(200, schemas.CaseOut)
 @blp.alt_response(404, response="DEFAULT_ERROR")
@@ -170,7 +174,7 @@ def get_case(number: str):
     return with_etag(schemas.CaseOut().dump(detail(case)), case)
 
 
-@blp.route("/cases/<number>/actions")
+@blp.route("/cases/<number>/actions", parameters=[schemas.NUMBER_PARAMETER])
 @requires("cases.read")
 @blp.response(200, schemas.ActionsOut)
 @blp.alt_response(404, response="DEFAULT_ERROR")
@@ -195,8 +199,13 @@ def requested_version(body: dict) -> int | None:
     return body.get("version")
 
 
-@blp.route("/cases/<number>/actions/<action>", methods=["POST"])
+@blp.route(
+    "/cases/<number>/actions/<action>",
+    methods=["POST"],
+    parameters=[schemas.NUMBER_PARAMETER, schemas.ACTION_PARAMETER],
+)
 @requires("cases.act")
+@blp.doc(requestBody=schemas.ACTION_BODY)
 @blp.response(200, schemas.CaseOut)
 @blp.alt_response(403, response="DEFAULT_ERROR", description="角色或层级不能执行此操作")
 @blp.alt_response(404, response="DEFAULT_ERROR", description="事件或操作不存在")
@@ -209,13 +218,17 @@ def take_action(number: str, action: str):
     schema_class = schemas.ACTION_SCHEMAS.get(action)
     if schema_class is None:
         raise ApiError(404, f"未知操作 {action}", {"allowed_actions": list(schemas.ACTION_SCHEMAS)})
-    body = request.get_json(silent=True)
-    if body is None and request.data:
-        raise ApiError(400, "请求体不是有效的 JSON")
+    # The guards (app/ops/guards.py) already refused bodies that are not JSON or do not parse.
+    raw = request.get_json() if request.is_json and request.data else {}
+    # JSON that is not an object (an array, a string, null) carries no version and no fields:
+    # it is refused as an invalid body in its turn (step 7 of docs/workflow.md).
+    body = raw if isinstance(raw, dict) else {}
     try:
-        version = requested_version(body or {})
+        version = requested_version(body)
         services.check_before_fields(case, current_user, action, version)
-        data = schema_class().load(body or {})
+        if not isinstance(raw, dict):
+            raise schemas.ValidationError({"_schema": ["请求体应为 JSON 对象"]})
+        data = schema_class().load(body)
     except services.CaseError as exc:
         raise case_error(exc) from None
     except schemas.ValidationError as exc:
@@ -232,11 +245,16 @@ def take_action(number: str, action: str):
     return with_etag(schemas.CaseOut().dump(detail(case)), case)
 
 
-@blp.route("/cases/<number>/parties/<int:party_id>/reveal", methods=["POST"])
+@blp.route(
+    "/cases/<number>/parties/<int:party_id>/reveal",
+    methods=["POST"],
+    parameters=[schemas.NUMBER_PARAMETER],
+)
 @requires("cases.reveal")
+@blp.arguments(schemas.RevealIn, required=False)
 @blp.response(200, schemas.PartyRevealed)
 @blp.alt_response(404, response="DEFAULT_ERROR")
-def reveal_party(number: str, party_id: int):
+def reveal_party(data: dict, number: str, party_id: int):
     """A party's full name, ID number, phone and address; every reveal is audited."""
     case = visible_case(number)
     party = db.session.get(Party, party_id)
@@ -247,7 +265,7 @@ def reveal_party(number: str, party_id: int):
         object_type="party",
         object_id=party.id,
         region_code=case.region_code,
-        detail={"case": case.number, "reason": (request.get_json(silent=True) or {}).get("reason")},
+        detail={"case": case.number, "reason": data.get("reason")},
     )
     db.session.commit()
     return services.reveal(party)
@@ -331,6 +349,12 @@ def start_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), SHANGHAI)
 
 
+# The list's order: nearest deadline first, cases without one last (next_due NULLS LAST), as
+# one expression so that the keyset is a single row comparison on ix_cases_due_key.
+NO_DUE = literal_column("DATE 'infinity'")
+DUE_KEY = func.coalesce(Case.next_due, NO_DUE)
+
+
 @blp.route("/cases")
 @requires("cases.read")
 @blp.arguments(schemas.CaseQuery, location="query")
@@ -344,20 +368,66 @@ def list_cases(args):
     stmt = filtered(args)
     if args.get("after"):
         due, ident = decode_cursor(args["after"])
-        if due is None:
-            stmt = stmt.where(Case.next_due.is_(None), Case.id > ident)
-        else:
-            stmt = stmt.where(
-                (Case.next_due > due)
-                | ((Case.next_due == due) & (Case.id > ident))
-                | Case.next_due.is_(None)
-            )
+        # One row comparison on the (due key, id) index: a seek, however deep the page.
+        stmt = stmt.where(tuple_(DUE_KEY, Case.id) > tuple_(due or NO_DUE, ident))
     limit = args["limit"]
-    rows = db.session.scalars(
-        stmt.order_by(Case.next_due.asc().nulls_last(), Case.id).limit(limit + 1)
+    rows = db.session.execute(
+        summary_columns(stmt).order_by(DUE_KEY, Case.id).limit(limit + 1)
     ).all()
-    items = rows[:limit]
+    items = [summary(row) for row in rows[:limit]]
     return {"items": items, "next": encode_cursor(items[-1]) if len(rows) > limit else None}
+
+
+def summary_columns(stmt):
+    """The list's columns only, with the village and cell names joined in one statement.
+
+    Loading whole Case objects and their village and cell one by one cost a query per row.
+    """
+    from sqlalchemy.orm import aliased
+
+    from app.geo.models import GridCell
+
+    village = aliased(Region)
+    return (
+        stmt.with_only_columns(
+            *(getattr(Case, name) for name in SUMMARY_FIELDS),
+            village.code.label("village_code"),
+            village.name.label("village_name"),
+            GridCell.code.label("cell_code"),
+            GridCell.name.label("cell_name"),
+        )
+        .select_from(Case)
+        .join(village, village.id == Case.village_id)
+        .join(GridCell, GridCell.id == Case.grid_cell_id)
+    )
+
+
+SUMMARY_FIELDS = (
+    "id",
+    "number",
+    "kind",
+    "category",
+    "title",
+    "state",
+    "level",
+    "origin_level",
+    "warning",
+    "supervision",
+    "reported_at",
+    "next_due",
+    "accept_due",
+    "resolve_due",
+    "version",
+)
+
+
+def summary(row) -> SimpleNamespace:
+    """A list row as CaseSummary dumps it (and the cursor reads it)."""
+    return SimpleNamespace(
+        **{name: getattr(row, name) for name in SUMMARY_FIELDS},
+        village={"code": row.village_code, "name": row.village_name},
+        grid_cell={"code": row.cell_code, "name": row.cell_name},
+    )
 
 
 class GeoQuery(schemas.Schema):
@@ -376,7 +446,7 @@ class GeoQuery(schemas.Schema):
 @blp.route("/cases.geojson")
 @requires("cases.read")
 @blp.arguments(GeoQuery, location="query")
-@blp.response(200, schemas.Schema, content_type="application/geo+json")
+@blp.response(200, FeatureCollectionSchema, content_type="application/geo+json")
 @blp.alt_response(400, response="DEFAULT_ERROR")
 def cases_geojson(args):
     """Case locations as GeoJSON, built in PostGIS: no personal data, only the caller's scope."""

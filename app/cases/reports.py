@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from app import pii
 from app.audit import services as audit
 from app.cases import clocks
+from app.cases import facts
 from app.cases import schemas
 from app.cases import services
 from app.cases import workflow
@@ -357,10 +358,10 @@ def median(value: float | None, count: int) -> dict:
     return {"median_days": None if value is None else round(value, 2), "count": count}
 
 
-def measures_of(row: Row | None, follow_ups: Row | None) -> dict:
+def measures_of(row: Row | dict | None, follow_ups: Row | dict | None) -> dict:
     """The measures from one row of each aggregate (a missing row means nothing counted)."""
-    r = row._mapping if row is not None else {}
-    f = follow_ups._mapping if follow_ups is not None else {}
+    r = getattr(row, "_mapping", row) or {}
+    f = getattr(follow_ups, "_mapping", follow_ups) or {}
 
     def n(mapping, name: str) -> int:
         return mapping.get(name) or 0
@@ -438,8 +439,18 @@ def sub_regions(region: Region, today: dt.date) -> list[Row]:
     return db.session.execute(stmt, {"id": region.id, "today": today}).all()
 
 
-def compute_metrics(region: Region, date_from: dt.date, date_to: dt.date, kind: str | None):
-    """Every measure for the caller's scope within `region` over [date_from, date_to]."""
+def compute_metrics(
+    region: Region,
+    date_from: dt.date,
+    date_to: dt.date,
+    kind: str | None,
+    source: str = "auto",
+):
+    """Every measure for the caller's scope within `region` over [date_from, date_to].
+
+    `source`: "facts" reads the pre-aggregated counts (app/cases/facts.py), "live" scans the
+    cases; "auto" takes the facts wherever they can answer (counties and towns).
+    """
     scope = current_scope()
     visibility, params = services.visibility_sql(scope, current_user.role, alias="c")
     child_level, key = BREAKDOWN[region.level]
@@ -450,25 +461,30 @@ def compute_metrics(region: Region, date_from: dt.date, date_to: dt.date, kind: 
         "period_end": start_of(date_to + dt.timedelta(days=1)),
         "kind": kind,
         "today": today,
+        "date_from": date_from,
+        "date_to": date_to,
+        "scope_prefix": scope.prefix,
     }
-    case_rows = db.session.execute(
-        text(
-            CASE_MEASURES_SQL.format(
-                key=key, visibility=visibility, settled_for_good=SETTLED_FOR_GOOD
-            )
-        ),
-        params,
-    ).all()
-    follow_up_rows = db.session.execute(
-        text(FOLLOW_UP_SQL.format(key=key, visibility=visibility)), params
-    ).all()
-    trend_rows = db.session.execute(
-        text(TREND_SQL.format(visibility=visibility)),
-        {**params, "date_from": date_from, "date_to": date_to},
-    ).all()
-
-    cases_by_key = {None if row.is_total else row.k: row for row in case_rows}
-    follow_ups_by_key = {None if row.is_total else row.k: row for row in follow_up_rows}
+    if source == "auto":
+        source = "facts" if facts.usable(region.level, current_user.role) else "live"
+    if source == "facts":
+        cases_by_key, trend_rows = facts.case_rows(region.level, visibility, params)
+        follow_ups_by_key = cases_by_key
+    else:
+        case_rows = db.session.execute(
+            text(
+                CASE_MEASURES_SQL.format(
+                    key=key, visibility=visibility, settled_for_good=SETTLED_FOR_GOOD
+                )
+            ),
+            params,
+        ).all()
+        follow_up_rows = db.session.execute(
+            text(FOLLOW_UP_SQL.format(key=key, visibility=visibility)), params
+        ).all()
+        trend_rows = db.session.execute(text(TREND_SQL.format(visibility=visibility)), params).all()
+        cases_by_key = {None if row.is_total else row.k: row for row in case_rows}
+        follow_ups_by_key = {None if row.is_total else row.k: row for row in follow_up_rows}
     totals = measures_of(cases_by_key.get(None), follow_ups_by_key.get(None))
     totals["risk"] = None  # hook: risk points (DOMAIN.md §6 "risk") arrive with app/risks
 

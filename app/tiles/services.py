@@ -1,0 +1,272 @@
+"""Vector tiles built by PostGIS (ST_AsMVT), scoped to the caller, cached by data version.
+
+A tile's cache key is (layer, z, x, y, filters, scope, data version). The data version of a
+layer is the sum of its `data_versions` stripes, which statement triggers bump in the writer's own
+transaction (migration 0007); a tile is stored under the version read in the same statement, so
+cached bytes are never older than their key, and the first request after a committed change
+misses the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from app.cases import services as case_services
+from app.extensions import db
+from app.scoping import Scope
+
+EXTENT = 4096
+BUFFER = 64
+MARGIN = BUFFER / EXTENT
+MAX_ZOOM = 22
+# At and below this zoom the cases layer is one point per village with counts (W5).
+AGGREGATE_MAX_ZOOM = 11
+# Grid cells are too small to draw below this zoom: lower tiles are empty.
+GRID_CELLS_MIN_ZOOM = 10
+OPEN_STATES = "('reported', 'accepted', 'in_progress')"
+
+# The tile envelope in Web Mercator, and the same with the buffer in WGS84 for the index.
+BOUNDS_CTE = """
+bounds AS (
+    SELECT ST_TileEnvelope(:z, :x, :y) AS env,
+           ST_TileEnvelope(:z, :x, :y, margin => :margin) AS env_buffered,
+           ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4326) AS sel
+)"""
+
+CASE_FILTERS = """
+       AND (CAST(:kind AS text) IS NULL OR c.kind = :kind)
+       AND (NOT :open OR c.state IN {open_states})"""
+
+CASES_DETAIL_SQL = """
+WITH {bounds}
+SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
+       (SELECT ST_AsMVT(t, 'cases', {extent}, 'geom', 'id')
+          FROM (SELECT c.id, c.number, c.kind, c.category, c.state, c.level, c.warning,
+                       c.supervision,
+                       to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')
+                           AS reported_on,
+                       c.region_code AS grid_cell,
+                       ST_AsMVTGeom(ST_Transform(c.location, 3857), bounds.env, {extent},
+                                    {buffer}, true) AS geom
+                  FROM cases c, bounds
+                 WHERE c.location && bounds.sel
+                   AND {visibility}{filters}) t
+         WHERE t.geom IS NOT NULL) AS tile
+"""
+
+# Low zooms: per-village counts from the pre-aggregated facts (app/cases/facts.py), drawn at
+# each village's anchor point. Grid workers see only some cases of a village, so their counts
+# come from the cases themselves (LIVE_COUNTS), with the same answer's shape.
+FACT_COUNTS = """
+    SELECT f.region_code AS code, f.kind, sum(f.n) AS n
+      FROM measure_facts f
+     WHERE f.metric = :metric AND f.day = DATE '1970-01-01'
+       AND f.region_code LIKE :scope_prefix || '%'
+       AND (CAST(:kind AS text) IS NULL OR f.kind = :kind)
+     GROUP BY 1, 2
+"""
+LIVE_COUNTS = """
+    SELECT left(c.region_code, 12) AS code, c.kind, count(*) AS n
+      FROM cases c
+     WHERE {visibility}{filters}
+     GROUP BY 1, 2
+"""
+CASES_AGGREGATE_SQL = """
+WITH {bounds},
+counts AS ({counts}),
+villages AS (
+    SELECT a.code, a.geom
+      FROM region_anchors a, bounds
+     WHERE a.level = 'village' AND a.geom && bounds.env_buffered
+)
+SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
+       (SELECT ST_AsMVT(t, 'cases', {extent}, 'geom')
+          FROM (SELECT v.code AS village, r.name,
+                       sum(k.n)::int AS count,
+                       coalesce(sum(k.n) FILTER (WHERE k.kind = 'dispute'), 0)::int AS dispute,
+                       coalesce(sum(k.n) FILTER (WHERE k.kind = 'petition'), 0)::int AS petition,
+                       coalesce(sum(k.n) FILTER (WHERE k.kind = 'incident'), 0)::int AS incident,
+                       ST_AsMVTGeom(v.geom, bounds.env, {extent}, {buffer}, true) AS geom
+                  FROM villages v
+                  JOIN counts k ON k.code = v.code
+                  JOIN regions r ON r.code = v.code
+                  CROSS JOIN bounds
+                 GROUP BY v.code, r.name, v.geom, bounds.env
+                HAVING sum(k.n) > 0) t
+         WHERE t.geom IS NOT NULL) AS tile
+"""
+
+GRID_CELLS_SQL = """
+WITH {bounds}
+SELECT (SELECT sum(version) FROM data_versions WHERE name = 'grid_cells') AS version,
+       (SELECT ST_AsMVT(t, 'grid_cells', {extent}, 'geom', 'id')
+          FROM (SELECT g.id, g.code, g.name, g.households, g.population,
+                       ST_AsMVTGeom(ST_Transform(g.geom, 3857), bounds.env, {extent},
+                                    {buffer}, true) AS geom
+                  FROM grid_cells g, bounds
+                 WHERE g.geom && bounds.sel
+                   AND g.code LIKE :scope_prefix || '%') t
+         WHERE t.geom IS NOT NULL) AS tile
+"""
+
+# Risk points: no names or descriptions on the map (a key-population point names nobody).
+RISK_POINTS_SQL = """
+WITH {bounds}
+SELECT (SELECT sum(version) FROM data_versions WHERE name = 'risk_points') AS version,
+       (SELECT ST_AsMVT(t, 'risk_points', {extent}, 'geom', 'id')
+          FROM (SELECT p.id, p.code, p.level, p.status, k.name AS category,
+                       p.overdue_since IS NOT NULL AS overdue,
+                       p.region_code AS grid_cell,
+                       ST_AsMVTGeom(ST_Transform(p.geom, 3857), bounds.env, {extent},
+                                    {buffer}, true) AS geom
+                  FROM risk_points p
+                  JOIN risk_categories k ON k.id = p.category_id, bounds
+                 WHERE p.geom && bounds.sel
+                   AND {visibility}
+                   AND (NOT :open OR p.status = 'active')) t
+         WHERE t.geom IS NOT NULL) AS tile
+"""
+
+LAYERS = ("cases", "grid_cells", "risk_points")
+VERSION_SQL = text("SELECT coalesce(sum(version), 0) FROM data_versions WHERE name = :name")
+
+
+@dataclass(frozen=True)
+class TileRequest:
+    """One tile of one layer, with its filters, for one scope."""
+
+    layer: str
+    z: int
+    x: int
+    y: int
+    scope: Scope
+    role: str
+    kind: str | None = None
+    open: bool = False
+
+    @property
+    def aggregated(self) -> bool:
+        """True when the tile shows counts per village rather than single cases."""
+        return self.layer == "cases" and self.z <= AGGREGATE_MAX_ZOOM
+
+    @property
+    def empty(self) -> bool:
+        """True when the layer draws nothing at this zoom."""
+        return self.layer == "grid_cells" and self.z < GRID_CELLS_MIN_ZOOM
+
+    def scope_key(self) -> str:
+        """What makes two callers see the same tile: the prefix, and a grid worker's own cases."""
+        if self.layer != "grid_cells" and self.role == "grid_worker":
+            cells = ",".join(str(c) for c in sorted(self.scope.grid_cell_ids or ()))
+            return f"{self.scope.prefix}|u{self.scope.user_id}|{cells}"
+        return self.scope.prefix
+
+    def etag(self, version: int) -> str:
+        """A weak ETag naming exactly this tile's content at a data version."""
+        key = "|".join(
+            str(part)
+            for part in (
+                self.layer,
+                self.z,
+                self.x,
+                self.y,
+                self.kind or "",
+                int(self.open),
+                self.scope_key(),
+                version,
+            )
+        )
+        return 'W/"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+
+
+def valid_tile(z: int, x: int, y: int) -> bool:
+    """True for an existing tile address of the XYZ scheme."""
+    return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
+
+
+def data_version(layer: str) -> int:
+    """The layer's current data version (the sum of its stripes)."""
+    return int(db.session.execute(VERSION_SQL, {"name": layer}).scalar_one())
+
+
+def tile_sql(req: TileRequest, live_counts: bool = False) -> tuple[str, dict]:
+    """The statement answering (version, tile bytes) for a tile request, with its parameters."""
+    fmt = {"bounds": BOUNDS_CTE, "extent": EXTENT, "buffer": BUFFER}
+    params = {"z": req.z, "x": req.x, "y": req.y, "margin": MARGIN}
+    if req.layer == "cases":
+        visibility, scope_params = case_services.visibility_sql(req.scope, req.role, alias="c")
+        filters = CASE_FILTERS.format(open_states=OPEN_STATES)
+        params |= scope_params | {"kind": req.kind, "open": req.open}
+        if not req.aggregated:
+            sql = CASES_DETAIL_SQL.format(visibility=visibility, filters=filters, **fmt)
+        elif req.role == "grid_worker" or live_counts:
+            counts = LIVE_COUNTS.format(visibility=visibility, filters=filters)
+            sql = CASES_AGGREGATE_SQL.format(counts=counts, **fmt)
+        else:
+            params["metric"] = "open" if req.open else "all"
+            sql = CASES_AGGREGATE_SQL.format(counts=FACT_COUNTS, **fmt)
+    elif req.layer == "grid_cells":
+        sql = GRID_CELLS_SQL.format(**fmt)
+        params |= req.scope.params
+    else:
+        from app.risks import services as risk_services
+
+        visibility, scope_params = risk_services.visibility_sql(req.scope, req.role, alias="p")
+        sql = RISK_POINTS_SQL.format(visibility=visibility, **fmt)
+        params |= scope_params | {"open": req.open}
+    return sql, params
+
+
+def render(req: TileRequest, live_counts: bool = False) -> tuple[int, bytes]:
+    """(data version, tile bytes), read in one snapshot."""
+    if req.empty:
+        return data_version(req.layer), b""
+    sql, params = tile_sql(req, live_counts)
+    row = db.session.execute(text(sql), params).one()
+    return int(row.version or 0), bytes(row.tile or b"")
+
+
+class TileCache:
+    """An in-process LRU of tile bytes by ETag, bounded in bytes (one per worker process)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        """The cached bytes, freshly used, or None."""
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def put(self, key: str, body: bytes) -> None:
+        """Keep a tile, dropping the least recently used beyond the byte budget."""
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.size -= len(old)
+            self._items[key] = body
+            self.size += len(body)
+            while self.size > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self.size -= len(dropped)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._items.clear()
+            self.size = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
