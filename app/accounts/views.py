@@ -11,12 +11,12 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 
 from app.accounts import services
-from app.accounts.models import ROLE_NAMES
 from app.accounts.throttle import login_throttled
 from app.audit import services as audit
 from app.extensions import db
@@ -37,7 +37,7 @@ def safe_next(target: str | None) -> str:
 @requires("account.self")
 def home():
     """The signed-in start page."""
-    return render_template("accounts/home.html", role_name=ROLE_NAMES[current_user.role])
+    return render_template("accounts/home.html")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -60,7 +60,7 @@ def login():
         )
         db.session.commit()
         # The same answer whether the user exists or not.
-        return render_template("accounts/login.html", error="用户名或密码错误"), 401
+        return render_template("accounts/login.html", error=_("用户名或密码错误")), 401
     login_session = services.start_login_session(user, request.remote_addr)
     audit.record(
         "auth.login",
@@ -93,7 +93,7 @@ def logout():
         db.session.commit()
     logout_user()
     session.clear()
-    flash("已退出登录", "info")
+    flash(_("已退出登录"), "info")
     return redirect(url_for("accounts.login"))
 
 
@@ -105,7 +105,7 @@ def password():
         return render_template("accounts/password.html")
     new = request.form.get("new_password", "")
     if new != request.form.get("confirm_password", ""):
-        return render_template("accounts/password.html", error="两次输入的新密码不一致"), 422
+        return render_template("accounts/password.html", error=_("两次输入的新密码不一致")), 422
     try:
         services.change_password(current_user, request.form.get("current_password", ""), new)
     except services.AccountError as exc:
@@ -113,5 +113,5 @@ def password():
     login_session = services.start_login_session(current_user, request.remote_addr)
     db.session.commit()
     session["_user_id"] = login_session.id
-    flash("密码已修改，其他设备上的登录已失效", "success")
+    flash(_("密码已修改，其他设备上的登录已失效"), "success")
     return redirect(url_for("accounts.home"))

@@ -1,0 +1,55 @@
+/* The case page: its small map (the point and its grid cell), the audited 查看 of parties, and
+   the resolve form showing only the fields of the chosen outcome. */
+(function () {
+  'use strict';
+  var S = GG.strings();
+
+  var box = document.getElementById('case-map');
+  var handle = GG.map('case');
+  if (box && handle) {
+    var lat = parseFloat(box.dataset.lat), lon = parseFloat(box.dataset.lon);
+    var d = 0.01;
+    GG.api('GET', '/api/v1/grid-cells?bbox=' + [lon - d, lat - d, lon + d, lat + d].join(',') +
+      '&limit=50').then(function (r) {
+      if (!r.ok) { return; }
+      var cells = r.body.features.filter(function (f) { return f.id === box.dataset.cell; });
+      L.geoJSON({type: 'FeatureCollection', features: cells},
+        {style: {color: '#0b6e4f', weight: 2, fillOpacity: 0.08}}).addTo(handle.map);
+    });
+    L.circleMarker([lat, lon], {radius: 9, color: '#fff', weight: 2, fillColor: '#d7191c',
+      fillOpacity: 1}).bindTooltip(S.case || '').addTo(handle.map);
+  }
+
+  document.querySelectorAll('button.reveal').forEach(function (button) {
+    button.addEventListener('click', function () {
+      button.disabled = true;
+      GG.api('POST', button.dataset.url, {reason: 'case page'}).then(function (r) {
+        var row = button.closest('.party');
+        if (!r.ok) {
+          button.disabled = false;
+          row.appendChild(GG.el('span', {'class': 'error', role: 'alert'},
+            S.failed + (r.body && r.body.message ? '：' + r.body.message : '')));
+          return;
+        }
+        ['name', 'id_number', 'phone', 'address'].forEach(function (field) {
+          var span = row.querySelector('[data-field="' + field + '"]');
+          if (span && r.body[field]) { span.textContent = r.body[field]; }
+        });
+        button.replaceWith(GG.el('span', {'class': 'small muted', role: 'status'}, S.revealed));
+      }, function () { button.disabled = false; });
+    });
+  });
+
+  document.querySelectorAll('select.outcome-select').forEach(function (select) {
+    var form = select.closest('form');
+    function sync() {
+      form.querySelectorAll('.when-outcome').forEach(function (fs) {
+        var on = fs.dataset.outcome === select.value;
+        fs.hidden = !on;
+        fs.querySelectorAll('input, textarea').forEach(function (input) { input.disabled = !on; });
+      });
+    }
+    select.addEventListener('change', sync);
+    sync();
+  });
+})();

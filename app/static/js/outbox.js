@@ -1,0 +1,239 @@
+/* The outbox: reports kept on this device until the server has them (poor connections).
+
+   Each report is stored in IndexedDB with the Idempotency-Key made once, when it was first
+   submitted, and its photos. It is sent at once, again when the network comes back (`online`),
+   every 30 seconds and on every page load; the server turns any number of retries with the same
+   key into exactly one case. A report leaves the outbox only after a 2xx (its photos uploaded)
+   or a definitive 4xx, whose reason stays shown until the user deletes it. */
+(function () {
+  'use strict';
+  var DB = 'gridgov-outbox', STORE = 'reports', RETRY_MS = 30000;
+  var S = JSON.parse((document.getElementById('outbox-strings') || {}).textContent || '{}');
+  var listeners = [], busy = false, dbPromise = null;
+
+  function open() {
+    if (!dbPromise) {
+      dbPromise = new Promise(function (resolve, reject) {
+        var request = indexedDB.open(DB, 1);
+        request.onupgradeneeded = function () {
+          request.result.createObjectStore(STORE, {keyPath: 'key'});
+        };
+        request.onsuccess = function () { resolve(request.result); };
+        request.onerror = function () { reject(request.error); };
+      });
+    }
+    return dbPromise;
+  }
+
+  function tx(mode, work) {
+    return open().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var t = db.transaction(STORE, mode);
+        var result = work(t.objectStore(STORE));
+        t.oncomplete = function () { resolve(result && result.result !== undefined ? result.result : result); };
+        t.onerror = function () { reject(t.error); };
+      });
+    });
+  }
+
+  function all() {
+    return tx('readonly', function (store) { return store.getAll(); }).then(function (rows) {
+      return (rows || []).sort(function (a, b) { return a.created - b.created; });
+    });
+  }
+  function put(record) { return tx('readwrite', function (store) { store.put(record); }); }
+  function remove(key) { return tx('readwrite', function (store) { store.delete(key); }); }
+
+  /* An Idempotency-Key: random, made once per report (crypto.getRandomValues works on http). */
+  function newKey() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return 'r-' + Array.prototype.map.call(bytes, function (b) {
+      return ('0' + b.toString(16)).slice(-2);
+    }).join('');
+  }
+
+  function csrf() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute('content') : '';
+  }
+
+  function parse(response) {
+    return response.text().then(function (text) {
+      var body = null;
+      try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
+      return {status: response.status, body: body};
+    });
+  }
+
+  function reason(r) {
+    if (!r.body) { return 'HTTP ' + r.status; }
+    var parts = [r.body.message || ('HTTP ' + r.status)];
+    var fields = (r.body.errors || {}).json || {};
+    Object.keys(fields).forEach(function (k) {
+      var v = fields[k];
+      parts.push(k + '：' + (Array.isArray(v) ? v.join('；') : JSON.stringify(v)));
+    });
+    return parts.join(' ');
+  }
+
+  /* 408, 409 (the same request still being handled), 429 and 5xx are worth retrying. */
+  function definitive(status) {
+    return status >= 400 && status < 500 && [401, 408, 409, 429].indexOf(status) < 0;
+  }
+
+  function sendReport(record) {
+    return fetch('/api/v1/cases', {
+      method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'Accept': 'application/json',
+                'Idempotency-Key': record.key, 'X-CSRFToken': csrf()},
+      body: JSON.stringify(record.body)
+    }).then(parse);
+  }
+
+  function sendPhotos(record) {
+    var form = new FormData();
+    record.photos.forEach(function (p, i) { form.append('photos', p.blob, p.name || ('photo-' + i + '.jpg')); });
+    return fetch('/api/v1/cases/' + encodeURIComponent(record.number) + '/photos', {
+      method: 'POST', credentials: 'same-origin',
+      headers: {'Accept': 'application/json', 'X-CSRFToken': csrf()}, body: form
+    }).then(parse);
+  }
+
+  /* One attempt for one report; resolves to false when the network is down (stop for now). */
+  function attempt(record) {
+    if (record.status === 'failed' || record.status === 'sent') { return Promise.resolve(true); }
+    var step = record.status === 'photos' ? sendPhotos(record) : sendReport(record);
+    return step.then(function (r) {
+      if (r.status === 401) { record.error = S.login; return put(record).then(function () { return false; }); }
+      if (r.status >= 200 && r.status < 300) {
+        if (record.status !== 'photos' && r.body && r.body.number) { record.number = r.body.number; }
+        if (record.status !== 'photos' && record.photos && record.photos.length) {
+          record.status = 'photos';
+          return put(record).then(function () { return attempt(record); });
+        }
+        record.status = 'sent';
+        record.photos = [];
+        // Kept (without photos) so the user sees the number; gone at the next page load.
+        return put(record).then(function () { return true; });
+      }
+      if (definitive(r.status)) {
+        record.status = 'failed';
+        record.error = reason(r);
+        record.photos = [];
+        return put(record).then(function () { return true; });
+      }
+      record.error = reason(r);
+      return put(record).then(function () { return true; });
+    }, function () { return false; });  // fetch rejects only when the network fails
+  }
+
+  function flush() {
+    if (busy) { return Promise.resolve(); }
+    busy = true;
+    return all().then(function (rows) {
+      var pending = rows.filter(function (r) { return r.status === 'pending' || r.status === 'photos'; });
+      var chain = Promise.resolve(true);
+      pending.forEach(function (record) {
+        chain = chain.then(function (online) { return online ? attempt(record) : false; });
+      });
+      return chain;
+    }).then(function () { busy = false; notify(); }, function () { busy = false; notify(); });
+  }
+
+  /* Store a new report and try to send it; resolves to the stored record. */
+  function add(body, photos) {
+    var record = {key: newKey(), body: body, photos: photos || [], created: Date.now(),
+                  status: 'pending', error: null, number: null};
+    return put(record).then(function () { notify(); return flush(); }).then(function () {
+      return tx('readonly', function (store) { return store.get(record.key); });
+    });
+  }
+
+  function forget(key) { return remove(key).then(notify); }
+
+  function notify() {
+    all().then(function (rows) {
+      listeners.forEach(function (fn) { fn(rows); });
+      render(rows);
+    });
+  }
+
+  /* The list on the report page, or a banner elsewhere while something waits. */
+  function render(rows) {
+    var list = document.getElementById('outbox-list');
+    if (list) {
+      var section = document.getElementById('outbox-section');
+      if (section) { section.hidden = !rows.length; }
+      list.textContent = '';
+      if (!rows.length) {
+        var empty = document.createElement('li');
+        empty.className = 'sent';
+        empty.textContent = S.none;
+        list.appendChild(empty);
+      }
+      rows.forEach(function (r) {
+        var li = document.createElement('li');
+        li.className = r.status;
+        li.dataset.key = r.key;
+        var text = document.createElement('span');
+        var title = (r.body && r.body.title) || '';
+        if (r.status === 'sent') {
+          text.textContent = S.sent + ' ' + r.number + ' · ' + title;
+        } else if (r.status === 'failed') {
+          text.textContent = S.failed + '：' + title + ' — ' + (r.error || '');
+        } else {
+          text.textContent = S.pending + '：' + title + (r.error ? ' — ' + r.error : '');
+        }
+        li.appendChild(text);
+        if (r.number) {
+          var link = document.createElement('a');
+          link.href = '/cases/' + encodeURIComponent(r.number);
+          link.textContent = S.view;
+          li.appendChild(link);
+        }
+        if (r.status === 'failed' || r.status === 'sent') {
+          var del = document.createElement('button');
+          del.type = 'button'; del.className = 'secondary'; del.textContent = S.delete;
+          del.addEventListener('click', function () { forget(r.key); });
+          li.appendChild(del);
+        } else {
+          var retry = document.createElement('button');
+          retry.type = 'button'; retry.className = 'secondary'; retry.textContent = S.retry;
+          retry.addEventListener('click', flush);
+          li.appendChild(retry);
+        }
+        list.appendChild(li);
+      });
+      return;
+    }
+    var waiting = rows.filter(function (r) { return r.status === 'pending' || r.status === 'photos'; });
+    var banner = document.getElementById('outbox-banner');
+    if (!waiting.length) { if (banner) { banner.remove(); } return; }
+    if (!banner) {
+      banner = document.createElement('p');
+      banner.id = 'outbox-banner';
+      banner.className = 'notice outbox-banner';
+      banner.setAttribute('role', 'status');
+      document.body.appendChild(banner);
+    }
+    banner.textContent = S.pending + '：' + waiting.length;
+  }
+
+  function cleanSent() {
+    return all().then(function (rows) {
+      return Promise.all(rows.filter(function (r) { return r.status === 'sent'; })
+        .map(function (r) { return remove(r.key); }));
+    });
+  }
+
+  if (!('indexedDB' in window)) { return; }
+  window.Outbox = {add: add, flush: flush, all: all, forget: forget,
+                   onChange: function (fn) { listeners.push(fn); }};
+  window.addEventListener('online', flush);
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'visible') { flush(); }
+  });
+  setInterval(flush, RETRY_MS);
+  cleanSent().then(flush);
+})();

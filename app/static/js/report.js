@@ -1,0 +1,192 @@
+/* 上报: tap the map (or use the device's location) to place the report, see at once which grid
+   cell and village it falls in, fill in the form, see likely duplicates nearby, and submit
+   through the outbox (outbox.js), which keeps the report on the phone until it is sent. */
+(function () {
+  'use strict';
+  var S = GG.strings();
+  var CATEGORIES = GG.strings('report-categories');
+  var handle = GG.map('report');
+  var form = document.getElementById('report-form');
+  if (!handle || !form) { return; }
+  var map = handle.map;
+  var placed = document.getElementById('placed');
+  var kind = document.getElementById('kind');
+  var category = document.getElementById('category');
+  var nearby = document.getElementById('nearby');
+  var formError = document.getElementById('form-error');
+  var box = document.getElementById('report-map');
+  var mine = (box.dataset.cells || '').split(',').filter(Boolean);
+  var marker = null, point = null;
+
+  /* The worker's grid cells, so they can see where they may report. */
+  var cells = L.geoJSON(null, {
+    style: function (f) {
+      var own = mine.indexOf(f.id) >= 0;
+      return {color: own ? '#0b6e4f' : '#9aa5b1', weight: own ? 3 : 1, fillOpacity: own ? 0.1 : 0.02};
+    },
+    onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name); },
+    interactive: false
+  }).addTo(map);
+  var fitted = false;
+  function loadCells() {
+    GG.api('GET', '/api/v1/grid-cells?limit=500&bbox=' + GG.bbox(map)).then(function (r) {
+      if (!r.ok) { return; }
+      cells.clearLayers(); cells.addData(r.body);
+      if (!fitted && mine.length) {
+        // Open on the worker's own cells, whatever the screen size.
+        fitted = true;
+        var own = L.featureGroup();
+        cells.eachLayer(function (l) { if (mine.indexOf(l.feature.id) >= 0) { own.addLayer(l); } });
+        if (own.getLayers().length) { map.fitBounds(own.getBounds(), {padding: [8, 8]}); }
+      }
+      box.dataset.ready = 'true';  // the page is usable: tests and screenshots wait for this
+    }, function () { box.dataset.ready = 'true'; });
+  }
+  map.on('moveend', GG.debounce(loadCells, 300));
+  loadCells();
+
+  function fillCategories() {
+    category.textContent = '';
+    (CATEGORIES[kind.value] || []).forEach(function (pair) {
+      var option = GG.el('option', {value: pair[0]}, pair[1]);
+      category.appendChild(option);
+    });
+    document.getElementById('complexity-label').hidden = kind.value !== 'incident';
+    checkNearby();
+  }
+  kind.addEventListener('change', fillCategories);
+  category.addEventListener('change', checkNearby);
+  fillCategories();
+
+  function show(text, state) {
+    placed.textContent = text;
+    placed.className = 'placed' + (state ? ' ' + state : '');
+  }
+
+  function setPoint(lat, lon) {
+    point = {lat: Math.round(lat * 1e6) / 1e6, lon: Math.round(lon * 1e6) / 1e6};
+    document.getElementById('lat').value = point.lat;
+    document.getElementById('lon').value = point.lon;
+    if (marker) { marker.setLatLng([lat, lon]); } else {
+      marker = L.marker([lat, lon], {keyboard: true, title: S.none}).addTo(map);
+    }
+    show(S.locating);
+    GG.api('GET', '/api/v1/locate?lon=' + point.lon + '&lat=' + point.lat).then(function (r) {
+      if (r.ok) {
+        var b = r.body;
+        show(S.placed.replace('{cell}', b.grid_cell.name + '（' + b.grid_cell.code + '）')
+          .replace('{village}', b.village.name).replace('{town}', b.town ? b.town.name : ''), 'ok');
+      } else {
+        show((r.body && r.body.message) || ('HTTP ' + r.status), 'bad');
+      }
+    }, function () { show(S.offline); });
+    checkNearby();
+  }
+
+  map.on('click', function (e) { setPoint(e.latlng.lat, e.latlng.lng); });
+  // Without a pointer: pan the map with the arrow keys, then place the point at its centre.
+  document.getElementById('place-centre').addEventListener('click', function () {
+    var c = map.getCenter();
+    setPoint(c.lat, c.lng);
+  });
+
+  document.getElementById('locate-me').addEventListener('click', function () {
+    if (!navigator.geolocation) { show(S.geoFailed, 'bad'); return; }
+    show(S.geoBusy);
+    // Browsers report WGS84, which is what the API expects by default.
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      map.setView([pos.coords.latitude, pos.coords.longitude], Math.max(map.getZoom(), 16));
+      setPoint(pos.coords.latitude, pos.coords.longitude);
+    }, function () { show(S.geoFailed, 'bad'); }, {enableHighAccuracy: true, timeout: 15000});
+  });
+
+  function checkNearby() {
+    if (!point || !category.value) { nearby.hidden = true; return; }
+    var url = '/api/v1/cases/nearby?lon=' + point.lon + '&lat=' + point.lat +
+      '&category=' + encodeURIComponent(category.value);
+    GG.api('GET', url).then(function (r) {
+      nearby.textContent = '';
+      if (!r.ok || !r.body.length) { nearby.hidden = true; return; }
+      nearby.appendChild(GG.el('p', {}, S.nearby));
+      var list = GG.el('ul');
+      r.body.forEach(function (c) {
+        var li = GG.el('li');
+        li.appendChild(GG.el('a', {href: '/cases/' + encodeURIComponent(c.number), target: '_blank'},
+          c.number + ' ' + c.title));
+        list.appendChild(li);
+      });
+      nearby.appendChild(list);
+      nearby.hidden = false;
+    }, function () { nearby.hidden = true; });
+  }
+
+  document.getElementById('add-party').addEventListener('click', function () {
+    var node = document.getElementById('party-template').content.firstElementChild.cloneNode(true);
+    node.querySelector('.remove-party').addEventListener('click', function () { node.remove(); });
+    document.getElementById('parties').appendChild(node);
+    node.querySelector('[data-name="name"]').focus();
+  });
+
+  function parties() {
+    var out = [];
+    document.querySelectorAll('#parties .party-form').forEach(function (node) {
+      var party = {};
+      node.querySelectorAll('[data-name]').forEach(function (input) {
+        var v = input.value.trim();
+        if (v) { party[input.dataset.name] = input.dataset.name === 'id_number' ? v.toUpperCase() : v; }
+      });
+      out.push(party);
+    });
+    return out;
+  }
+
+  function readPhotos() {
+    var files = Array.prototype.slice.call(document.getElementById('photos').files || [], 0, 10);
+    return Promise.all(files.map(function (f) {
+      // Stored as Blobs in IndexedDB, so they survive a reload while offline.
+      return Promise.resolve({name: f.name, type: f.type, blob: f.slice(0, f.size, f.type)});
+    }));
+  }
+
+  function fail(text) {
+    formError.textContent = text;
+    formError.hidden = false;
+    formError.focus();
+  }
+
+  form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    formError.hidden = true;
+    if (!point) { fail(S.needPoint); return; }
+    var data = new FormData(form);
+    var body = {
+      kind: data.get('kind'), category: data.get('category'), source: data.get('source'),
+      title: (data.get('title') || '').trim(), description: (data.get('description') || '').trim(),
+      lon: point.lon, lat: point.lat, parties: parties()
+    };
+    if (body.kind === 'incident') { body.complexity = data.get('complexity'); }
+    if (!body.title || !body.description || !body.category) { fail(S.needFields); return; }
+    if (body.parties.some(function (p) { return !p.name; })) { fail(S.partyName); return; }
+    var button = document.getElementById('submit-report');
+    button.disabled = true;
+    readPhotos().then(function (photos) {
+      return window.Outbox.add(body, photos);
+    }).then(function (record) {
+      button.disabled = false;
+      if (record && (record.status === 'sent' || record.status === 'photos') && record.number) {
+        show(S.sentNow + ' ' + record.number, 'ok');
+      } else if (record && record.status === 'failed') {
+        fail(record.error || '');
+        return;
+      } else {
+        show(S.queued);
+      }
+      form.reset();
+      document.getElementById('parties').textContent = '';
+      fillCategories();
+      if (marker) { map.removeLayer(marker); marker = null; }
+      point = null;
+      nearby.hidden = true;
+    }, function (err) { button.disabled = false; fail(String(err)); });
+  });
+})();

@@ -1,0 +1,213 @@
+/* 风险地图: every layer loads only the visible box, and cases are aggregated when zoomed out:
+   town counts below zoom 12, village counts to 13, single cases (clustered) from 14 — or grid
+   cell counts when the box still holds too many. Half a million cases never reach the page. */
+(function () {
+  'use strict';
+  var S = GG.strings();
+  var box = document.getElementById('risk-map');
+  var handle = GG.map('risk');
+  if (!box || !handle) { return; }
+  var map = handle.map;
+  var status = document.getElementById('map-status');
+  var withRisks = box.dataset.risks === 'true';
+  var POINT_LIMIT = 3000;
+
+  function filters() {
+    var q = [];
+    var kind = document.getElementById('f-kind').value;
+    var from = document.getElementById('f-from').value;
+    var to = document.getElementById('f-to').value;
+    if (kind) { q.push('kind=' + kind); }
+    if (from) { q.push('reported_from=' + from); }
+    if (to) { q.push('reported_to=' + to); }
+    return q.length ? '&' + q.join('&') : '';
+  }
+
+  /* Layers: boundaries, risk cells, risk points, cases (clusters or counts), heat map. */
+  var boundaries = L.geoJSON(null, {
+    style: {color: '#334e68', weight: 1.5, fill: false},
+    interactive: false
+  }).addTo(map);
+  var cells = L.geoJSON(null, {
+    style: function (f) {
+      return {color: '#9aa5b1', weight: 0.5, fillColor: GG.scoreColour(f.properties.score),
+              fillOpacity: f.properties.score > 0 ? 0.55 : 0.08};
+    },
+    onEachFeature: function (f, layer) {
+      var p = f.properties, div = GG.el('div');
+      div.appendChild(GG.el('strong', {}, p.name + ' · ' + p.village_name));
+      div.appendChild(GG.el('div', {}, S.score + '：' + p.score));
+      layer.bindPopup(div);
+    }
+  });
+  var points = L.geoJSON(null, {
+    pointToLayer: function (f, latlng) {
+      return L.circleMarker(latlng, {radius: 7, color: '#222', weight: 1,
+        fillColor: GG.colours.risk[f.properties.level], fillOpacity: 0.95});
+    },
+    style: function (f) { return {color: GG.colours.risk[f.properties.level], weight: 2}; },
+    onEachFeature: function (f, layer) {
+      var p = f.properties, div = GG.el('div');
+      div.appendChild(GG.el('strong', {}, p.code));
+      div.appendChild(GG.el('div', {}, (p.name || p.category) + ' · ' + (S.levels[p.level] || p.level)));
+      div.appendChild(GG.el('a', {href: '/risk-points/' + encodeURIComponent(p.code)}, S.detail));
+      layer.bindPopup(div);
+    }
+  });
+  var clusters = L.markerClusterGroup({showCoverageOnHover: false, maxClusterRadius: 50,
+                                       chunkedLoading: true});
+  var counts = L.layerGroup();
+  var cases = L.layerGroup([clusters, counts]).addTo(map);
+  var heat = L.heatLayer([], {radius: 22, blur: 18, maxZoom: 15});
+
+  if (withRisks) { cells.addTo(map); points.addTo(map); }
+  if (handle.layers) {
+    handle.layers.addOverlay(boundaries, S.boundaries);
+    if (withRisks) {
+      handle.layers.addOverlay(cells, S.cells);
+      handle.layers.addOverlay(points, S.points);
+    }
+    handle.layers.addOverlay(cases, S.cases);
+    handle.layers.addOverlay(heat, S.heat);
+  }
+
+  function casePopup(p) {
+    var div = GG.el('div');
+    div.appendChild(GG.el('strong', {}, p.number));
+    div.appendChild(GG.el('div', {}, (S.kinds[p.kind] || p.kind) + ' · ' + p.category));
+    div.appendChild(GG.el('div', {}, (S.states[p.state] || p.state) + ' · ' + p.reported_on));
+    div.appendChild(GG.el('a', {href: '/cases/' + encodeURIComponent(p.number)}, S.detail));
+    return div;
+  }
+
+  function countMarker(f) {
+    var p = f.properties;
+    var size = Math.min(64, 28 + Math.round(Math.log(p.cases + 1) * 6));
+    var cls = 'agg-marker' + (p.red ? ' has-red' : p.yellow ? ' has-yellow' : '');
+    var icon = L.divIcon({className: '', iconSize: [size, size],
+      html: '<div class="' + cls + '" style="width:' + size + 'px;height:' + size + 'px">' +
+            p.cases + '</div>'});
+    var c = f.geometry.coordinates;
+    var marker = L.marker([c[1], c[0]], {icon: icon, keyboard: true, title: p.name + ' ' + p.cases});
+    var div = GG.el('div');
+    div.appendChild(GG.el('strong', {}, p.name));
+    div.appendChild(GG.el('div', {}, S.total + ' ' + p.cases + ' · ' + S.open + ' ' + p.open +
+      ' · ' + S.yellow + ' ' + p.yellow + ' · ' + S.red + ' ' + p.red));
+    var zoom = GG.el('button', {type: 'button', 'class': 'secondary'}, S.zoomIn);
+    zoom.addEventListener('click', function () { drill(f.bbox); });
+    div.appendChild(zoom);
+    if (p.level !== 'grid_cell') {
+      div.appendChild(document.createTextNode(' '));
+      div.appendChild(GG.el('a', {href: '/workbench?region=' + p.code}, S.workbench));
+    }
+    marker.bindPopup(div);
+    marker.on('keypress', function (e) { if (e.originalEvent.key === 'Enter') { marker.openPopup(); } });
+    return marker;
+  }
+
+  function drill(b) {
+    map.closePopup();
+    map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {padding: [10, 10]});
+  }
+
+  /* Each layer loads on its own, so a slow layer never holds up the others; an answer for a view
+     the user has already left is dropped. */
+  var latest = {};
+  function fetchLayer(name, url, apply) {
+    var mine = latest[name] = (latest[name] || 0) + 1;
+    return GG.api('GET', url).then(function (r) {
+      if (mine !== latest[name]) { return; }
+      apply(r);
+    }, function () { if (mine === latest[name]) { status.textContent = S.failed; } });
+  }
+
+  function load() {
+    var zoom = map.getZoom(), bbox = GG.bbox(map), f = filters();
+    status.textContent = S.loading;
+    fetchLayer('boundaries', '/api/v1/regions?level=' + (zoom < 12 ? 'town' : 'village'),
+      function (r) { if (r.ok) { boundaries.clearLayers(); boundaries.addData(r.body); } });
+    if (withRisks) {
+      if (zoom >= 12) {
+        fetchLayer('points', '/api/v1/risk-points.geojson?limit=2000&bbox=' + bbox, function (r) {
+          points.clearLayers(); if (r.ok) { points.addData(r.body); }
+        });
+      } else { latest.points = (latest.points || 0) + 1; points.clearLayers(); }
+      if (zoom >= 13) {
+        fetchLayer('cells', '/api/v1/grid-cells/risk?limit=2000&bbox=' + bbox, function (r) {
+          cells.clearLayers(); if (r.ok) { cells.addData(r.body); }
+        });
+      } else { latest.cells = (latest.cells || 0) + 1; cells.clearLayers(); }
+    }
+    if (zoom < 14) {
+      var level = zoom < 12 ? 'town' : 'village';
+      fetchLayer('cases', '/api/v1/cases/by-region.geojson?level=' + level + '&bbox=' + bbox + f,
+        function (r) {
+          if (!r.ok) { status.textContent = S.failed; return; }
+          showCounts(r.body, zoom < 12 ? S.aggTown : S.aggVillage);
+        });
+      return;
+    }
+    fetchLayer('cases', '/api/v1/cases.geojson?limit=' + POINT_LIMIT + '&bbox=' + bbox + f,
+      function (r) {
+        if (!r.ok) { status.textContent = S.failed; return; }
+        if (!r.body.truncated) { showPoints(r.body); return; }
+        // Too many single cases in view: count them by grid cell instead.
+        fetchLayer('cases', '/api/v1/cases/by-region.geojson?level=grid_cell&bbox=' + bbox + f,
+          function (agg) {
+            if (!agg.ok) { status.textContent = S.failed; return; }
+            showCounts(agg.body, S.aggCell);
+            status.textContent += ' · ' + S.truncated;
+          });
+      });
+  }
+
+  function showCounts(fc, how) {
+    handle.loaded = {mode: 'counts', level: fc.level, cases: fc};  // for tests and debugging
+    clusters.clearLayers(); counts.clearLayers();
+    fc.features.forEach(function (f) { counts.addLayer(countMarker(f)); });
+    heat.setLatLngs(fc.features.map(function (f) {
+      var c = f.geometry.coordinates;
+      return [c[1], c[0], Math.min(1, f.properties.cases / 50)];
+    }));
+    status.textContent = S.shown.replace('{n}', fc.total).replace('{how}', how);
+  }
+
+  function showPoints(fc) {
+    handle.loaded = {mode: 'points', cases: fc};
+    clusters.clearLayers(); counts.clearLayers();
+    var markers = fc.features.map(function (f) {
+      var c = f.geometry.coordinates;
+      var m = L.circleMarker([c[1], c[0]], {radius: 7, color: '#fff', weight: 2,
+        fillColor: GG.caseColour(f.properties), fillOpacity: 0.95});
+      m.bindPopup(casePopup(f.properties));
+      return m;
+    });
+    clusters.addLayers(markers);
+    heat.setLatLngs(fc.features.map(function (f) {
+      return [f.geometry.coordinates[1], f.geometry.coordinates[0], 0.6];
+    }));
+    status.textContent = S.shown.replace('{n}', fc.numberReturned).replace('{how}', S.single);
+  }
+
+  document.getElementById('f-region').addEventListener('change', function (e) {
+    if (!e.target.value) { fitHome(); return; }
+    GG.api('GET', '/api/v1/regions/' + e.target.value).then(function (r) {
+      if (r.ok) { map.fitBounds(L.geoJSON(r.body).getBounds(), {padding: [10, 10]}); }
+    });
+  });
+  document.getElementById('map-filters').addEventListener('submit', function (e) {
+    e.preventDefault();
+    var params = new URLSearchParams(new FormData(e.target));
+    history.replaceState(null, '', '?' + params.toString());
+    load();
+  });
+
+  function fitHome() {
+    var b = JSON.parse(box.dataset.bounds);
+    // No animation: a view asked for while Leaflet animates a zoom would be dropped.
+    map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {animate: false});
+  }
+  map.on('moveend', GG.debounce(load, 250));
+  fitHome();
+  load();
+})();

@@ -1,0 +1,278 @@
+"""The case queue (nearest deadline first) and the case page with its action forms."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.cases import clocks
+from app.cases import schemas
+from app.cases import services
+from app.cases import workflow
+from app.cases.api import decode_cursor
+from app.cases.api import detail
+from app.cases.api import encode_cursor
+from app.cases.api import filtered
+from app.cases.api import visible_case
+from app.cases.models import Case
+from app.errors import ApiError
+from app.extensions import db
+from app.policy import allows
+from app.policy import requires
+from app.web import labels
+from app.web import map_parts
+from app.web import tiles
+from maps.pages import case_map
+
+bp = Blueprint("casework", __name__)
+
+PAGE_SIZE = 50
+OPEN = ["reported", "accepted", "in_progress"]
+# Which states a queue filter shows.
+STATE_FILTERS = {
+    "open": OPEN,
+    "resolved": ["resolved", "followed_up"],
+    "closed": ["closed", "rejected", "withdrawn"],
+    "all": [],
+}
+
+
+def queue_args() -> dict:
+    """The queue's filters from the query string, validated as the API validates them."""
+    raw = request.args
+    default_level = current_user.region.level if current_user.role == "mediator" else "all"
+    shown = {
+        "states": raw.get("states", "open"),
+        "level": raw.get("level", default_level),
+        "kind": raw.get("kind", ""),
+        "category": raw.get("category", ""),
+        "warning": raw.get("warning", ""),
+        "overdue": raw.get("overdue", ""),
+        "supervised": raw.get("supervised", ""),
+        "q": raw.get("q", ""),
+    }
+    query = {"limit": PAGE_SIZE}
+    states = STATE_FILTERS.get(shown["states"], OPEN)
+    if states:
+        query["state"] = states
+    for name in ("kind", "category", "warning", "q"):
+        if shown[name]:
+            query[name] = shown[name]
+    if shown["level"] in workflow.LEVEL_RANK:
+        query["level"] = shown["level"]
+    for name in ("overdue", "supervised"):
+        if shown[name] in ("true", "false"):
+            query[name] = shown[name]
+    if raw.get("after"):
+        query["after"] = raw["after"]
+    try:
+        args = schemas.CaseQuery().load(query)
+    except ValidationError as exc:
+        raise ApiError(400, _("筛选条件有误"), {"query": exc.messages}) from None
+    return args, shown
+
+
+@bp.route("/cases")
+@requires("cases.read")
+def queue():
+    """Cases at the caller's level in their jurisdiction, nearest deadline first, filtered."""
+    args, shown = queue_args()
+    stmt = filtered(args)
+    if args.get("after"):
+        due, ident = decode_cursor(args["after"])
+        if due is None:
+            stmt = stmt.where(Case.next_due.is_(None), Case.id > ident)
+        else:
+            stmt = stmt.where(
+                (Case.next_due > due)
+                | ((Case.next_due == due) & (Case.id > ident))
+                | Case.next_due.is_(None)
+            )
+    rows = db.session.scalars(
+        stmt.order_by(Case.next_due.asc().nulls_last(), Case.id).limit(PAGE_SIZE + 1)
+    ).all()
+    items = rows[:PAGE_SIZE]
+    after = encode_cursor(items[-1]) if len(rows) > PAGE_SIZE else None
+    next_args = {k: v for k, v in shown.items() if v} | {"after": after} if after else None
+    return render_template(
+        "cases/queue.html",
+        cases=items,
+        shown=shown,
+        next_url=url_for("casework.queue", **next_args) if next_args else None,
+        today=clocks.today(),
+        categories=sorted({c for cs in schemas.CATEGORIES.values() for c in cs}),
+        can_export=allows(current_user.role, "cases.export"),
+    )
+
+
+def days_left(due: dt.date | None, today: dt.date) -> int | None:
+    """Days until a deadline (negative when overdue)."""
+    return None if due is None else (due - today).days
+
+
+# --- the case page -------------------------------------------------------------------------------
+
+# Fields each action's form has (beyond the hidden version); booleans and lists are converted.
+BOOLEAN_FIELDS = {"approved", "performed", "signed_by_parties", "signed_by_mediator"}
+LIST_FIELDS = {"routes_informed"}
+AGREEMENT_FIELDS = (
+    "facts",
+    "responsibilities",
+    "terms",
+    "performance_method",
+    "performance_due",
+    "signed_on",
+    "signed_by_parties",
+    "signed_by_mediator",
+)
+
+
+def form_payload(action: str, form) -> dict:
+    """The API body an action form stands for: empty fields left out, types converted."""
+    body: dict = {}
+    for key in form:
+        if key in ("csrf_token", "version") or key.startswith("agreement."):
+            continue
+        if key in LIST_FIELDS:
+            values = [v for v in form.getlist(key) if v]
+            if values:
+                body[key] = values
+            continue
+        value = form.get(key, "").strip()
+        if value == "":
+            continue
+        if key in BOOLEAN_FIELDS:
+            body[key] = value == "true"
+        elif key == "days":
+            body[key] = int(value) if value.isdigit() else value
+        else:
+            body[key] = value
+    typed_agreement = any(
+        form.get(f"agreement.{name}", "").strip()
+        for name in AGREEMENT_FIELDS
+        if not name.startswith("signed_by_")
+    )
+    if action == "resolve" and body.get("outcome") == "agreement" and typed_agreement:
+        agreement = {}
+        for name in AGREEMENT_FIELDS:
+            value = form.get(f"agreement.{name}", "").strip()
+            if name.startswith("signed_by_"):
+                agreement[name] = value == "true"
+            elif value:
+                agreement[name] = value
+        body["agreement"] = agreement
+    return body
+
+
+def field_error(failed: dict, action: str, name: str) -> str:
+    """The error text for one field of a failed form ('agreement.facts' looks inside)."""
+    if failed.get("action") != action:
+        return ""
+    node = failed.get("json") or {}
+    for part in name.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not node:
+        return ""
+    if isinstance(node, dict):
+        return "；".join(
+            f"{k}：{field_error({'action': action, 'json': node}, action, k)}" for k in node
+        )
+    return "；".join(map(str, node)) if isinstance(node, list) else str(node)
+
+
+def render_case(case: Case, status: int = 200, failed: dict | None = None):
+    """The case page; `failed` re-opens an action's form with what was typed and the errors."""
+    case = detail(case)
+    today = clocks.today()
+    outcomes = workflow.OUTCOMES[case.kind]
+    lower = [
+        lv
+        for lv in workflow.LEVEL_RANK
+        if workflow.LEVEL_RANK[lv] < workflow.LEVEL_RANK[case.level]
+    ]
+    # Forms only for actions that can succeed: nothing to 交办 below a village, no 上报 above
+    # the county (the workflow table allows both by state and role).
+    offered = [
+        a
+        for a in case.allowed_actions
+        if not (a == "assign_down" and not lower)
+        and not (a == "escalate" and workflow.next_level(case.level) is None)
+    ]
+    return (
+        render_template(
+            "cases/detail.html",
+            case=case,
+            today=today,
+            days_left=days_left(case.next_due, today),
+            outcomes=list(outcomes),
+            failed=failed or {},
+            field_error=field_error,
+            lower_levels=lower,
+            offered=offered,
+            can_reveal=allows(current_user.role, "cases.reveal"),
+            map=map_parts(case_map(tiles(), (case.lat, case.lon), _("事件位置"))),
+        ),
+        status,
+    )
+
+
+@bp.route("/cases/<number>")
+@requires("cases.read")
+def case_page(number: str):
+    """One case: facts, timeline, a small map, masked parties and the actions allowed now."""
+    return render_case(visible_case(number))
+
+
+@bp.route("/cases/<number>/act/<action>", methods=["POST"])
+@requires("cases.act")
+def take_action(number: str, action: str):
+    """Take one workflow action from its form, with the version the page showed."""
+    case = visible_case(number)
+    schema_class = schemas.ACTION_SCHEMAS.get(action)
+    if schema_class is None:
+        raise ApiError(404, _("未知操作"))
+    body = form_payload(action, request.form)
+    typed = {"action": action, "values": request.form.to_dict(flat=False)}
+    version = request.form.get("version", "")
+    try:
+        services.check_before_fields(
+            case, current_user, action, int(version) if version.isdigit() else None
+        )
+        data = schema_class().load(body)
+        services.act(case, current_user, action, data, int(version))
+        db.session.commit()
+    except services.CaseError as exc:
+        db.session.rollback()
+        fresh = db.session.scalar(select(Case).where(Case.number == number))
+        if exc.status == 409 and "version" in exc.errors:
+            return render_case(fresh, 409, {**typed, "stale": exc.errors["version"]})
+        return render_case(fresh, exc.status, {**typed, "message": exc.message, **exc.errors})
+    except ValidationError as exc:
+        db.session.rollback()
+        return render_case(
+            case, 422, {**typed, "message": _("提交的数据有误"), "json": exc.messages}
+        )
+    except StaleDataError:
+        db.session.rollback()
+        fresh = db.session.scalar(select(Case).where(Case.number == number))
+        return render_case(fresh, 409, {**typed, "stale": {"yours": int(version)}})
+    flash(
+        _(
+            "已完成“%(action)s”：事件 %(number)s",
+            action=labels.label("action", action),
+            number=number,
+        ),
+        "success",
+    )
+    return redirect(url_for("casework.case_page", number=number))

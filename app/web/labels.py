@@ -1,0 +1,188 @@
+"""Display names of the codes the API speaks (states, kinds, levels, ...), translatable.
+
+The Chinese names are the ones the domain modules use (app/cases/workflow.py and models);
+tests/web/test_labels.py checks that the two agree and that every code has a name.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+STATES = {
+    "reported": _l("待受理"),
+    "accepted": _l("已受理"),
+    "in_progress": _l("办理中"),
+    "resolved": _l("已办结"),
+    "followed_up": _l("已回访"),
+    "closed": _l("已归档"),
+    "rejected": _l("不予受理"),
+    "withdrawn": _l("已撤回"),
+}
+KINDS = {"dispute": _l("矛盾纠纷"), "petition": _l("信访事项"), "incident": _l("治安/安全事件")}
+LEVELS = {"village": _l("村级"), "town": _l("镇级"), "county": _l("县级")}
+REGION_LEVELS = {
+    "county": _l("县/区"),
+    "town": _l("乡/镇/街道"),
+    "village": _l("村/社区"),
+    "grid_cell": _l("网格"),
+}
+WARNINGS = {"none": _l("正常"), "yellow": _l("黄牌"), "red": _l("红牌")}
+SUPERVISION = {"none": _l("无"), "normal": _l("普通"), "yellow": _l("黄牌"), "red": _l("红牌")}
+SOURCES = {
+    "grid_patrol": _l("网格员巡查"),
+    "visit": _l("群众来访"),
+    "letter": _l("来信"),
+    "phone": _l("电话/12345"),
+    "online": _l("网上"),
+    "video": _l("视频监控"),
+    "assigned": _l("上级交办"),
+    "other": _l("其他"),
+}
+COMPLEXITY = {"simple": _l("简单"), "ordinary": _l("一般"), "complex": _l("复杂")}
+PARTY_ROLES = {"applicant": _l("申请人"), "respondent": _l("被申请人"), "third_party": _l("第三人")}
+FOLLOW_UP_METHODS = {"phone": _l("电话"), "visit": _l("上门"), "online": _l("网上")}
+SATISFACTION = {
+    "satisfied": _l("满意"),
+    "basically_satisfied": _l("基本满意"),
+    "dissatisfied": _l("不满意"),
+}
+OUTCOMES = {
+    "agreement": _l("调解成功"),
+    "failed": _l("调解不成"),
+    "referred": _l("转办"),
+    "supported": _l("支持"),
+    "explained": _l("解释说明"),
+    "not_supported": _l("不予支持"),
+    "handled": _l("已处置"),
+}
+JUDICIAL = {
+    "pending": _l("未申请"),
+    "applied": _l("已申请"),
+    "confirmed": _l("已确认"),
+    "rejected": _l("被驳回"),
+    "not_applied": _l("不申请"),
+}
+ROUTES_INFORMED = {"诉讼": _l("诉讼"), "仲裁": _l("仲裁"), "行政": _l("行政")}
+ROLES = {
+    "grid_worker": _l("网格员"),
+    "mediator": _l("调解员"),
+    "official": _l("干部"),
+    "admin": _l("系统管理员"),
+}
+# Workflow actions (app/cases/workflow.py names) and the timeline's other entries.
+ACTIONS = {
+    "accept": _l("受理"),
+    "reject": _l("不予受理"),
+    "start": _l("开始办理"),
+    "resolve": _l("办结"),
+    "follow_up": _l("回访"),
+    "close": _l("归档"),
+    "escalate": _l("上报"),
+    "assign_down": _l("交办"),
+    "withdraw": _l("撤回"),
+    "request_extension": _l("申请延期"),
+    "approve_extension": _l("审批延期"),
+    "supervise": _l("督办"),
+    "reopen": _l("重新办理"),
+    "record_performance": _l("履行情况"),
+    "record_judicial": _l("司法确认"),
+    "request_review": _l("复查申请"),
+    "request_re_review": _l("复核申请"),
+}
+EVENTS = {
+    **ACTIONS,
+    "report": _l("登记"),
+    "auto_escalate": _l("自动上报"),
+    "warning": _l("预警变化"),
+}
+# Case categories (app/cases/schemas.py CATEGORIES): stored in Chinese, shown translated.
+CATEGORIES = {
+    "婚姻家庭": _l("婚姻家庭"),
+    "邻里": _l("邻里"),
+    "土地山林水利权属": _l("土地山林水利权属"),
+    "征地拆迁安置": _l("征地拆迁安置"),
+    "劳资": _l("劳资"),
+    "合同/经济": _l("合同/经济"),
+    "环境污染/人居环境": _l("环境污染/人居环境"),
+    "村(社)务管理": _l("村(社)务管理"),
+    "医疗/教育": _l("医疗/教育"),
+    "其他": _l("其他"),
+    "治安": _l("治安"),
+    "交通": _l("交通"),
+    "安全生产": _l("安全生产"),
+    "消防": _l("消防"),
+    "食品药品": _l("食品药品"),
+    "防汛/地质灾害": _l("防汛/地质灾害"),
+    "四乱": _l("四乱"),
+    "民生服务": _l("民生服务"),
+}
+# Risk points (shared/DOMAIN.md §5): four colours, status, inspection results, categories.
+RISK_LEVELS = {
+    "red": _l("红色（重大）"),
+    "orange": _l("橙色（较大）"),
+    "yellow": _l("黄色（一般）"),
+    "blue": _l("蓝色（低）"),
+}
+RISK_STATUSES = {"active": _l("在控"), "cleared": _l("已消除")}
+RISK_EVENTS = {
+    "register": _l("登记"),
+    "change_level": _l("调整等级"),
+    "request_clear": _l("申请消除"),
+    "approve_clear": _l("批准消除"),
+    "clear": _l("消除"),
+    "refuse_clear": _l("不批准消除"),
+    "inspect": _l("排查"),
+    "overdue": _l("排查超期"),
+}
+INSPECTION_RESULTS = {"normal": _l("正常"), "abnormal": _l("异常")}
+RISK_CATEGORIES = {
+    "欠薪": _l("欠薪"),
+    "四乱": _l("四乱"),
+    "重点人群": _l("重点人群"),
+    "安全生产": _l("安全生产"),
+    "消防": _l("消防"),
+    "防汛/地质灾害": _l("防汛/地质灾害"),
+    "道路交通": _l("道路交通"),
+    "房屋安全": _l("房屋安全"),
+    "食品药品": _l("食品药品"),
+    "涉稳": _l("涉稳"),
+}
+
+TABLES = {
+    "state": STATES,
+    "kind": KINDS,
+    "level": LEVELS,
+    "region_level": REGION_LEVELS,
+    "warning": WARNINGS,
+    "supervision": SUPERVISION,
+    "source": SOURCES,
+    "complexity": COMPLEXITY,
+    "party_role": PARTY_ROLES,
+    "method": FOLLOW_UP_METHODS,
+    "satisfaction": SATISFACTION,
+    "outcome": OUTCOMES,
+    "judicial": JUDICIAL,
+    "route": ROUTES_INFORMED,
+    "role": ROLES,
+    "action": ACTIONS,
+    "event": EVENTS,
+    "category": {**CATEGORIES, **RISK_CATEGORIES},
+    "risk_level": RISK_LEVELS,
+    "risk_status": RISK_STATUSES,
+    "risk_event": RISK_EVENTS,
+    "result": INSPECTION_RESULTS,
+}
+
+
+def label(table: str, code) -> str:
+    """The display name of a code in this request's language; the code itself if unknown."""
+    if code is None:
+        return ""
+    name = TABLES[table].get(code)
+    return str(name) if name is not None else str(code)
+
+
+def choices(table: str, codes=None) -> list[tuple[str, str]]:
+    """(code, display name) pairs for a select box, in the table's order or the given one."""
+    codes = list(TABLES[table]) if codes is None else codes
+    return [(code, label(table, code)) for code in codes]

@@ -1,0 +1,160 @@
+"""Officials' pages: 风险地图 (the risk map) and 工作台 (measures, lists and ledger exports)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint
+from flask import render_template
+from flask import request
+from flask_babel import gettext as _
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy import text
+
+from app.cases import clocks
+from app.cases import reports
+from app.cases import schemas
+from app.cases.api import filtered
+from app.cases.models import Case
+from app.errors import ApiError
+from app.extensions import db
+from app.geo.models import Region
+from app.policy import allows
+from app.policy import requires
+from app.scoping import current_scope
+from app.web import labels
+from app.web import map_parts
+from app.web import tiles
+from app.web.charts import trend_chart
+from maps.pages import risk_map as build_risk_map
+
+bp = Blueprint("official", __name__)
+
+
+def region_centre(region: Region) -> tuple[tuple[float, float], list[float]]:
+    """(lat, lon) inside a region, and its bounds [minLon, minLat, maxLon, maxLat]."""
+    row = db.session.execute(
+        text(
+            "SELECT ST_Y(ST_PointOnSurface(boundary)), ST_X(ST_PointOnSurface(boundary)),"
+            " ST_XMin(boundary), ST_YMin(boundary), ST_XMax(boundary), ST_YMax(boundary)"
+            " FROM regions WHERE id = :id"
+        ),
+        {"id": region.id},
+    ).one()
+    return (row[0], row[1]), [row[2], row[3], row[4], row[5]]
+
+
+def period_filters() -> dict:
+    """kind / from / to from the query string, checked (bad values answer 400)."""
+    raw = {k: v for k, v in request.args.items() if k in ("kind", "from", "to") and v}
+    try:
+        return reports.MetricsQuery().load(raw)
+    except ValidationError as exc:
+        raise ApiError(400, _("筛选条件有误"), {"query": exc.messages}) from None
+
+
+@bp.route("/map")
+@requires("cases.read")
+def risk_map():
+    """风险地图: cells by risk score, points by level, cases clustered or as a heat map."""
+    filters = period_filters()
+    region = current_user.region
+    centre, bounds = region_centre(region)
+    zoom = {"county": 10, "town": 12, "village": 14}[region.level]
+    m = build_risk_map(
+        tiles(),
+        _("风险地图"),
+        centre=centre,
+        zoom=zoom,
+        tiles_name=_("底图"),
+        score_title=_("网格风险分值"),
+        score_range="{low}–{high}",
+        risk_title=_("风险点等级"),
+        risk_names={k: str(v) for k, v in labels.RISK_LEVELS.items()},
+    )
+    towns = db.session.scalars(
+        select(Region)
+        .where(
+            current_scope().clause(Region.code),
+            Region.level.in_(["town", "village"]),
+            Region.valid_to.is_(None),
+        )
+        .order_by(Region.code)
+    ).all()
+    return render_template(
+        "official/risk_map.html",
+        map=map_parts(m),
+        bounds=bounds,
+        filters=filters,
+        regions=towns,
+        can_risks=allows(current_user.role, "risks.read"),
+    )
+
+
+def default_period() -> tuple[dt.date, dt.date]:
+    """The last six calendar months up to today (Asia/Shanghai)."""
+    today = clocks.today()
+    month = today.replace(day=1)
+    for _step in range(5):
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    return month, today
+
+
+@bp.route("/workbench")
+@requires("metrics.read")
+def workbench():
+    """工作台: the measures of a region, a table by sub-region, trends, overdue and supervised."""
+    filters = period_filters()
+    region = reports.measured_region(request.args.get("region") or None)
+    start, end = default_period()
+    filters.setdefault("date_from", start)
+    filters.setdefault("date_to", end)
+    date_from, date_to = reports.period_of(filters)
+    totals, breakdown, trend = reports.compute_metrics(
+        region, date_from, date_to, filters.get("kind")
+    )
+    lists = {}
+    for name, query in (("overdue", {"overdue": True}), ("supervised", {"supervised": True})):
+        args = schemas.CaseQuery().load({**query, "region": region.code, "limit": 20})
+        if name == "supervised":
+            args["state"] = ["reported", "accepted", "in_progress", "resolved", "followed_up"]
+        lists[name] = db.session.scalars(
+            filtered(args).order_by(Case.next_due.asc().nulls_last(), Case.id).limit(20)
+        ).all()
+    chart = trend_chart(
+        [m["month"] for m in trend],
+        [m["reported"] for m in trend],
+        [m["closed"] for m in trend],
+        _("按月上报与归档"),
+        _("上报"),
+        _("归档"),
+    )
+    export_query = {
+        "region": region.code,
+        "reported_from": date_from.isoformat(),
+        "reported_to": date_to.isoformat(),
+    }
+    if filters.get("kind"):
+        export_query["kind"] = filters["kind"]
+    parent = (
+        region.parent if region.parent and current_scope().contains(region.parent.code) else None
+    )
+    return render_template(
+        "official/workbench.html",
+        region=region,
+        parent=parent,
+        date_from=date_from,
+        date_to=date_to,
+        kind=filters.get("kind", ""),
+        m=totals,
+        breakdown=breakdown,
+        trend=trend,
+        chart=chart,
+        lists=lists,
+        today=clocks.today(),
+        export_query=export_query,
+        can_export=allows(current_user.role, "cases.export"),
+        can_risk_export=allows(current_user.role, "risks.export"),
+    )

@@ -1,0 +1,95 @@
+"""Legends: a Leaflet control listing what each colour on the map means."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from branca.element import MacroElement
+from folium.template import Template
+
+# Colours shared by the legends and the page scripts (app/static/js/maplayers.js reads the same).
+RISK_LEVEL_COLOURS = {"red": "#d7191c", "orange": "#f28e2b", "yellow": "#e6c229", "blue": "#2c7bb6"}
+# Grid-cell risk score classes: (lower bound, colour), lowest first.
+RISK_SCORE_CLASSES = [
+    (0, "#f7f7f7"),
+    (1, "#fee8c8"),
+    (4, "#fdbb84"),
+    (8, "#e34a33"),
+    (15, "#b30000"),
+]
+CASE_COLOURS = {"open": "#0b6e4f", "yellow": "#e6c229", "red": "#d7191c", "settled": "#7b8794"}
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    """One line of a legend: a swatch colour, its shape and what it means."""
+
+    colour: str
+    label: str
+    shape: str = "square"  # square (areas) or circle (points)
+
+
+class Legend(MacroElement):
+    """A titled legend in a map corner, built with DOM text nodes (labels are never HTML)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            (function () {
+                var data = {{ this.data|tojson }};
+                var legend = L.control({position: data.position});
+                legend.onAdd = function () {
+                    var box = L.DomUtil.create('section', 'map-legend');
+                    box.setAttribute('aria-label', data.title);
+                    var title = L.DomUtil.create('h2', 'map-legend-title', box);
+                    title.textContent = data.title;
+                    var list = L.DomUtil.create('ul', '', box);
+                    data.items.forEach(function (item) {
+                        var li = L.DomUtil.create('li', '', list);
+                        var swatch = L.DomUtil.create('span', 'swatch swatch-' + item.shape, li);
+                        swatch.style.background = item.colour;
+                        li.appendChild(document.createTextNode(item.label));
+                    });
+                    return box;
+                };
+                legend.addTo({{ this._parent.get_name() }});
+            })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, title: str, items: list[LegendItem], position: str = "bottomright"):
+        super().__init__()
+        self._name = "Legend"
+        self.data = {
+            "title": title,
+            "position": position,
+            "items": [{"colour": i.colour, "label": i.label, "shape": i.shape} for i in items],
+        }
+
+
+def risk_level_legend(title: str, names: dict[str, str]) -> Legend:
+    """Risk points by level: red, orange, yellow, blue (突发事件应对法 第六十三条)."""
+    items = [LegendItem(RISK_LEVEL_COLOURS[k], names[k], "circle") for k in RISK_LEVEL_COLOURS]
+    return Legend(title, items, position="bottomleft")
+
+
+def risk_score_legend(title: str, range_label: str) -> Legend:
+    """Grid cells by risk score class; `range_label` formats '{low}–{high}' / '{low}+'."""
+    items = []
+    for index, (low, colour) in enumerate(RISK_SCORE_CLASSES):
+        nxt = RISK_SCORE_CLASSES[index + 1][0] if index + 1 < len(RISK_SCORE_CLASSES) else None
+        if nxt is None:
+            text = f"{low}+"
+        elif nxt - 1 == low:
+            text = str(low)
+        else:
+            text = range_label.format(low=low, high=nxt - 1)
+        items.append(LegendItem(colour, text))
+    return Legend(title, items)
+
+
+def case_legend(title: str, names: dict[str, str]) -> Legend:
+    """Cases by urgency: open, yellow warning, red warning, settled."""
+    items = [LegendItem(CASE_COLOURS[k], names[k], "circle") for k in CASE_COLOURS if k in names]
+    return Legend(title, items)

@@ -1,0 +1,137 @@
+"""A real GridGov server for browser tests and screenshots: a scratch database, the demo county,
+gunicorn on a free loopback port, and Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# No sandbox (tests may run as root), no GPU, and nothing that calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PERSONAL_DATA_KEY = "dGVzdC1vbmx5LXBlcnNvbmFsLWRhdGEta2V5LTMyYnl0ZXM="
+DEMO_PASSWORD = "gridgov-demo"
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    """Poll until the URL answers."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+@contextmanager
+def scratch_database(base_url: str, suffix: str):
+    """A new empty database beside `base_url` (dropped afterwards)."""
+    url = make_url(base_url)
+    name = f"{url.database}_{suffix}_{os.getpid()}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def server_env(database: str) -> dict:
+    """The environment of the server and its set-up commands: no tiles, so no outside host."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database,
+        "FLASK_APP": "wsgi",
+        "SECRET_KEY": "browser-tests-only",
+        "PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
+        "TILE_URL": "none",
+        "DB_STATEMENT_TIMEOUT_MS": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def prepare(database: str) -> None:
+    """Migrate the database and load the demo county, its accounts, risk points and cases."""
+    env = server_env(database)
+    for args in (["db", "upgrade"], ["seed", "demo"]):
+        subprocess.run(
+            [str(BIN / "flask"), *args], cwd=ROOT, env=env, check=True, capture_output=True
+        )
+
+
+@contextmanager
+def running_server(database: str, workers: int = 2):
+    """gunicorn serving the app on 127.0.0.1; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=server_env(database),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/healthz/live")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def launch(playwright):
+    """Debian's chromium (never a downloaded browser build)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def sign_in(page, base: str, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in through the login form."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
