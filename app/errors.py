@@ -65,9 +65,23 @@ def error_response(status: int, message: str | None = None, errors: dict | None 
         "code": status,
         "status": HTTPStatus(status).phrase,
         "message": message or MESSAGES.get(status, HTTPStatus(status).phrase),
-        "errors": errors or {},
+        "errors": string_keys(errors or {}),
     }
     return jsonify(body), status
+
+
+def string_keys(value):
+    """The same errors with every mapping key a string.
+
+    marshmallow keys a list item's errors by its index (an int) beside "_schema" or field names;
+    JSON would make them strings anyway, but sorting mixed keys while encoding raises TypeError,
+    which turned a plain 422 into a 500.
+    """
+    if isinstance(value, dict):
+        return {str(key): string_keys(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [string_keys(item) for item in value]
+    return value
 
 
 def _rollback_quietly() -> None:
@@ -80,6 +94,17 @@ def _rollback_quietly() -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     """Answer every error in the standard shape and roll back the request's transaction."""
+
+    # Teardown functions run in reverse order of registration: this one before
+    # Flask-SQLAlchemy's, which would otherwise roll back on a connection the database dropped
+    # after the answer was made (a restart at the wrong moment) and turn it into a bare 500.
+    @app.teardown_appcontext
+    def end_session_quietly(exc):
+        try:
+            db.session.remove()
+        except Exception:  # noqa: BLE001 - the answer is made; the connection is the pool's
+            log.warning("database connection lost while ending the request", exc_info=True)
+            db.session.registry.clear()
 
     @app.errorhandler(ApiError)
     def handle_api_error(exc: ApiError):

@@ -57,6 +57,9 @@ def init_security(app: Flask) -> None:
         # login session at all (they fail authentication instead). Forms always need a token.
         if request.method not in UNSAFE_METHODS or has_bearer():
             return
+        # A request that matches no route changes nothing: it keeps its own 404 or 405.
+        if request.routing_exception is not None:
+            return
         if request.path.startswith("/api/") and "_user_id" not in session:
             return
         csrf.protect()

@@ -4,6 +4,7 @@ from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
 
+from app import jsonfields
 from app.accounts.models import ROLES
 
 
@@ -98,14 +99,14 @@ class TokenLoginSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(1, 40))
     password = fields.String(required=True, load_only=True, validate=validate.Length(1, 200))
     name = fields.String(load_default="手机", validate=validate.Length(1, 60))
-    days = fields.Integer(validate=validate.Range(1, 366))
+    days = jsonfields.Integer(validate=validate.Range(1, 366))
 
 
 class TokenCreateSchema(Schema):
     """An admin creates a token for a user."""
 
     name = fields.String(load_default="集成", validate=validate.Length(1, 60))
-    days = fields.Integer(validate=validate.Range(1, 366))
+    days = jsonfields.Integer(validate=validate.Range(1, 366))
 
 
 class TokenSchema(Schema):

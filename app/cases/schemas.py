@@ -9,6 +9,7 @@ from marshmallow import validate
 from marshmallow import validates
 from marshmallow import validates_schema
 
+from app import jsonfields
 from app import pii
 from app.cases.models import COMPLEXITY
 from app.cases.models import FOLLOW_UP_METHODS
@@ -97,14 +98,14 @@ class CaseIn(Schema):
     title = fields.String(required=True, validate=validate.Length(1, 100))
     description = fields.String(required=True, validate=validate.Length(1, 5000))
     occurred_at = fields.AwareDateTime()
-    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
-    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    lon = jsonfields.Float(required=True, validate=validate.Range(-180, 180))
+    lat = jsonfields.Float(required=True, validate=validate.Range(-90, 90))
     crs = fields.String(load_default="wgs84", validate=one_of(CRS_CHOICES, "crs "))
     level = fields.String(validate=one_of(LEVELS, "level "))
-    group_visit = fields.Boolean(load_default=False)
+    group_visit = jsonfields.Boolean(load_default=False)
     parties = fields.List(fields.Nested(PartyIn), load_default=list)
     note = fields.String(validate=validate.Length(max=1000))
-    risk_point_id = fields.Integer(validate=validate.Range(min=1))
+    risk_point_id = jsonfields.Integer(validate=validate.Range(min=1))
 
     @validates_schema
     def check_case(self, data: dict, **kwargs) -> None:
@@ -138,14 +139,14 @@ class AgreementIn(Schema):
     performance_method = fields.String(required=True, validate=validate.Length(1, 1000))
     performance_due = fields.Date(required=True)
     signed_on = fields.Date(required=True)
-    signed_by_parties = fields.Boolean(required=True)
-    signed_by_mediator = fields.Boolean(required=True)
+    signed_by_parties = jsonfields.Boolean(required=True)
+    signed_by_mediator = jsonfields.Boolean(required=True)
 
 
 class ActionIn(Schema):
     """Fields common to every action: the version the caller saw, and a note."""
 
-    version = fields.Integer(validate=validate.Range(min=1))
+    version = jsonfields.Integer(validate=validate.Range(min=1))
     note = fields.String(validate=validate.Length(max=2000))
 
 
@@ -181,13 +182,13 @@ class AssignDownIn(ReasonIn):
 class ExtensionIn(ReasonIn):
     """申请延期."""
 
-    days = fields.Integer(required=True, validate=validate.Range(1, 366))
+    days = jsonfields.Integer(required=True, validate=validate.Range(1, 366))
 
 
 class ApproveExtensionIn(ActionIn):
     """审批延期."""
 
-    approved = fields.Boolean(required=True)
+    approved = jsonfields.Boolean(required=True)
 
 
 class SuperviseIn(ActionIn):
@@ -200,7 +201,7 @@ class SuperviseIn(ActionIn):
 class PerformanceIn(ActionIn):
     """履行情况."""
 
-    performed = fields.Boolean(required=True)
+    performed = jsonfields.Boolean(required=True)
     performed_on = fields.Date()
 
 
@@ -212,6 +213,12 @@ class JudicialIn(ActionIn):
         validate=one_of(["applied", "confirmed", "rejected", "not_applied"], "judicial_outcome "),
     )
     applied_on = fields.Date()
+
+
+class RevealIn(Schema):
+    """Why the full values are needed (recorded in the audit log)."""
+
+    reason = fields.String(validate=validate.Length(1, 200))
 
 
 ACTION_SCHEMAS: dict[str, type[Schema]] = {
@@ -418,7 +425,7 @@ class DeadlinePolicyOut(Schema):
 class DeadlinePolicyIn(Schema):
     """A change to one clock."""
 
-    days = fields.Integer(required=True, validate=validate.Range(1, 366))
+    days = jsonfields.Integer(required=True, validate=validate.Range(1, 366))
     unit = fields.String(load_default="days", validate=one_of(["days", "working_days"], "unit "))
     source = fields.String(validate=validate.Length(1, 200))
 
@@ -440,3 +447,27 @@ class HolidayYearOut(Schema):
     workdays = fields.List(fields.Date())
     notice = fields.String(allow_none=True)
     warnings = fields.List(fields.String())
+
+
+# OpenAPI descriptions of the path parameters and of the action body (app/cases/api.py).
+NUMBER_PARAMETER = {
+    "in": "path",
+    "name": "number",
+    "description": "事件编号（一事一码），如 371699-2026-000123",
+    "schema": {"type": "string", "pattern": r"^[0-9]{6}-[0-9]{4}-[0-9]{6}$"},
+}
+ACTION_PARAMETER = {
+    "in": "path",
+    "name": "action",
+    "description": "流程操作（docs/workflow.md）",
+    "schema": {"type": "string", "enum": list(ACTION_SCHEMAS)},
+}
+ACTION_BODY = {
+    "required": False,
+    "description": "版本（或 If-Match 头）与该操作的字段；可用的字段见各操作的模式",
+    "content": {
+        "application/json": {
+            "schema": {"anyOf": list(dict.fromkeys(ACTION_SCHEMAS.values()))},
+        }
+    },
+}

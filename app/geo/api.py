@@ -9,7 +9,8 @@ from app.extensions import Blueprint
 from app.extensions import db
 from app.geo import services
 from app.geo.crs import to_wgs84
-from app.geo.schemas import GeoJSONSchema
+from app.geo.schemas import FeatureCollectionSchema
+from app.geo.schemas import FeatureSchema
 from app.geo.schemas import GridCellQuery
 from app.geo.schemas import LocateQuery
 from app.geo.schemas import LocateResult
@@ -76,7 +77,7 @@ def locate(lon: float, lat: float, crs: str):
 @blp.route("/regions")
 @requires("geo.read")
 @blp.arguments(RegionQuery, location="query", as_kwargs=True)
-@blp.response(200, GeoJSONSchema, content_type=GEOJSON)
+@blp.response(200, FeatureCollectionSchema, content_type=GEOJSON)
 @blp.alt_response(400, response="DEFAULT_ERROR")
 def list_regions(level=None, parent=None, include_abolished=False):
     """List regions as a GeoJSON FeatureCollection, filtered by level and parent code."""
@@ -101,7 +102,7 @@ def list_regions(level=None, parent=None, include_abolished=False):
 
 @blp.route("/regions/<code>")
 @requires("geo.read")
-@blp.response(200, GeoJSONSchema, content_type=GEOJSON)
+@blp.response(200, FeatureSchema, content_type=GEOJSON)
 @blp.alt_response(404, response="DEFAULT_ERROR")
 def get_region(code: str):
     """One region of the caller's subtree as a GeoJSON Feature (abolished ones marked so)."""
@@ -125,7 +126,7 @@ def get_region(code: str):
 @blp.route("/grid-cells")
 @requires("geo.read")
 @blp.arguments(GridCellQuery, location="query", as_kwargs=True)
-@blp.response(200, GeoJSONSchema, content_type=GEOJSON)
+@blp.response(200, FeatureCollectionSchema, content_type=GEOJSON)
 @blp.alt_response(400, response="DEFAULT_ERROR")
 def list_grid_cells(bbox=None, village=None, limit=None):
     """Grid cells as an RFC 7946 FeatureCollection, by bbox and/or village.

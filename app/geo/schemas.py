@@ -1,5 +1,6 @@
 """Query and response schemas of the geography API."""
 
+from marshmallow import INCLUDE
 from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
@@ -11,8 +12,19 @@ MAX_BBOX_DEGREES = 2.0  # a bbox wider or taller than this is refused (documente
 MAX_GRID_CELLS_LIMIT = 5000
 
 
-class BBox(fields.Field):
-    """`minLon,minLat,maxLon,maxLat` in WGS84 degrees."""
+class BBox(fields.String):
+    """`minLon,minLat,maxLon,maxLat` in WGS84 degrees (a string in the OpenAPI document)."""
+
+    PATTERN = r"^-?[0-9.]+,-?[0-9.]+,-?[0-9.]+,-?[0-9.]+$"
+
+    def __init__(self, **kwargs):
+        metadata = {
+            "description": f"minLon,minLat,maxLon,maxLat (WGS84)，每边最多 {MAX_BBOX_DEGREES} 度",
+            "pattern": self.PATTERN,
+            "example": "118.0,37.3,118.1,37.4",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         parts = str(value).split(",")
@@ -103,12 +115,39 @@ class GridCellQuery(Schema):
 
 
 class GeoJSONSchema(Schema):
-    """An RFC 7946 GeoJSON object (Feature or FeatureCollection)."""
+    """An RFC 7946 GeoJSON object (Feature or FeatureCollection); foreign members allowed."""
+
+    class Meta:
+        unknown = INCLUDE
 
     type = fields.String(required=True)
     features = fields.List(fields.Dict())
     geometry = fields.Dict(allow_none=True)
     properties = fields.Dict(allow_none=True)
+
+
+class FeatureSchema(Schema):
+    """An RFC 7946 Feature: an id, a geometry (WGS84, 6 decimals) and properties."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True, validate=validate.OneOf(["Feature"]))
+    id = fields.String()
+    geometry = fields.Dict(required=True, allow_none=True)
+    properties = fields.Dict(required=True, allow_none=True)
+
+
+class FeatureCollectionSchema(Schema):
+    """An RFC 7946 FeatureCollection, with the foreign members numberReturned and truncated."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True, validate=validate.OneOf(["FeatureCollection"]))
+    features = fields.List(fields.Nested(FeatureSchema), required=True)
+    numberReturned = fields.Integer(metadata={"description": "本次返回的要素数"})
+    truncated = fields.Boolean(metadata={"description": "是否因 limit 截断"})
 
 
 class HealthSchema(Schema):

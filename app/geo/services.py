@@ -21,6 +21,12 @@ from app.geo.crs import transform_coordinates
 
 # Mainland China's extent, as the import and locate checks apply it (73–136°E, 3–54°N).
 CHINA_EXTENT = (73.0, 3.0, 136.0, 54.0)
+# "Enormous" geometry is refused before PostGIS has to chew on it. China's largest county
+# (若羌县, about 200,000 km²) spans some 6° by 4°: a feature wider or taller than 10° is no
+# county, town, village or cell. Real boundaries (天地图 village lines) have a few thousand
+# vertices; 100,000 in one feature is a mistake (an undecimated survey) or an attack.
+MAX_FEATURE_DEGREES = 10.0
+MAX_FEATURE_VERTICES = 100_000
 # Tolerances from the issue: a cell may stick out of its village by 1 m; overlaps up to 1 m².
 CONTAINMENT_TOLERANCE_M = 1.0
 OVERLAP_TOLERANCE_M2 = 1.0
@@ -181,6 +187,8 @@ def _geometry_problem(geometry) -> str | None:
     polygons = [coords] if gtype == "Polygon" else coords
     if not isinstance(polygons, (list, tuple)) or not polygons:
         return "几何对象没有坐标"
+    if _vertex_count(polygons) > MAX_FEATURE_VERTICES:
+        return f"顶点过多（超过 {MAX_FEATURE_VERTICES} 个）：请先抽稀边界再导入"
     for polygon in polygons:
         if not isinstance(polygon, (list, tuple)) or not polygon:
             return "多边形没有坐标环"
@@ -189,6 +197,17 @@ def _geometry_problem(geometry) -> str | None:
             if problem:
                 return problem
     return None
+
+
+def _vertex_count(polygons) -> int:
+    """Positions in a list of polygons (malformed parts count as none; checked afterwards)."""
+    return sum(
+        len(ring)
+        for polygon in polygons
+        if isinstance(polygon, (list, tuple))
+        for ring in polygon
+        if isinstance(ring, (list, tuple))
+    )
 
 
 def _properties_problems(level: str, props) -> tuple[list[str], dict]:
@@ -274,6 +293,14 @@ CHECKS_SQL = {
          WHERE ST_XMin(geom) < :minx OR ST_YMin(geom) < :miny
             OR ST_XMax(geom) > :maxx OR ST_YMax(geom) > :maxy
          GROUP BY idx, code
+    """,
+    "enormous": """
+        SELECT idx, code,
+               format('范围过大：%s × %s 度，超过 %s 度（远大于一个县）',
+                      round((ST_XMax(geom) - ST_XMin(geom))::numeric, 2),
+                      round((ST_YMax(geom) - ST_YMin(geom))::numeric, 2), :maxdeg)
+          FROM import_features
+         WHERE ST_XMax(geom) - ST_XMin(geom) > :maxdeg OR ST_YMax(geom) - ST_YMin(geom) > :maxdeg
     """,
     "level_clash": """
         SELECT f.idx, f.code, format('code 已被%s级区划使用', r.level) AS message
@@ -470,6 +497,7 @@ def import_geojson(collection, level: str, crs: str = "wgs84") -> ImportResult:
             "miny": CHINA_EXTENT[1],
             "maxx": CHINA_EXTENT[2],
             "maxy": CHINA_EXTENT[3],
+            "maxdeg": MAX_FEATURE_DEGREES,
         }
         for sql in CHECKS_SQL.values():
             for idx, code, message in session.execute(text(sql), params):

@@ -1,4 +1,4 @@
-"""Checks on request bodies sent to the API, before any view sees them."""
+"""Checks on requests (bodies sent to the API, NUL characters anywhere) before any view."""
 
 from __future__ import annotations
 
@@ -58,7 +58,56 @@ def check_api_body() -> None:
         )
 
 
+NUL = "\x00"
+NUL_MESSAGE = "不能包含空字符（U+0000）"
+
+
+def _nul_paths(value, path: str = "") -> list[str]:
+    """Where NUL characters hide in parsed JSON: keys and string values, by dotted path."""
+    found = []
+    if isinstance(value, str):
+        return [path or "_schema"] if NUL in value else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if NUL in str(key):
+                found.append(where)
+            found += _nul_paths(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _nul_paths(item, f"{path}.{index}" if path else str(index))
+    return found
+
+
+def check_nul_characters() -> None:
+    """Refuse NUL characters in the path, query string, form or JSON body.
+
+    PostgreSQL text cannot hold U+0000: the driver raises on such a parameter, which surfaced
+    as a 500 wherever a caller's string reached a query (a search term, a username, a title).
+    No legitimate input has one, so it is refused at the door, like any other malformed input.
+    """
+    if NUL in request.path:
+        raise ApiError(404)
+    bad = [key for key, value in request.args.items(multi=True) if NUL in key + value]
+    if bad:
+        raise ApiError(400, errors={"query": _nul_errors(bad)})
+    if request.mimetype in FORM_TYPES:
+        bad = [key for key, value in request.form.items(multi=True) if NUL in key + value]
+        if bad:
+            raise ApiError(400, errors={"form": _nul_errors(bad)})
+    elif request.is_json and has_body():
+        paths = _nul_paths(request.get_json(silent=True))
+        if paths:
+            raise ApiError(422, errors={"json": _nul_errors(paths)})
+
+
+def _nul_errors(names: list[str]) -> dict:
+    """Field errors by name, the NUL itself shown as \\0."""
+    return {name.replace(NUL, "\\0"): [NUL_MESSAGE] for name in names}
+
+
 def init_guards(app: Flask) -> None:
-    """Check request bodies app-wide: size everywhere, type and JSON syntax under /api/."""
+    """Check requests app-wide: body size everywhere, type and JSON syntax under /api/, NULs."""
     app.before_request(check_declared_length)
     app.before_request(check_api_body)
+    app.before_request(check_nul_characters)
