@@ -34,6 +34,7 @@ from app.extensions import db
 from app.geo.crs import transform_coordinates
 from app.geo.models import GridCell
 from app.geo.models import Region
+from app.geo.schemas import FeatureCollectionSchema
 from app.policy import deny
 from app.policy import requires
 from app.risks import schemas
@@ -387,7 +388,7 @@ def record_inspection(point_id: int):
 @blp.route("/risk-points.geojson")
 @requires("risks.read")
 @blp.arguments(schemas.RiskGeoQuery, location="query")
-@blp.response(200, schemas.Schema, content_type=GEOJSON)
+@blp.response(200, FeatureCollectionSchema, content_type=GEOJSON)
 @blp.alt_response(400, response="DEFAULT_ERROR")
 def risk_points_geojson(args):
     """Risk points as GeoJSON, built in PostGIS, in the caller's scope, with no personal data.
@@ -550,7 +551,7 @@ SELECT json_build_object(
 @blp.route("/grid-cells/risk")
 @requires("risks.read")
 @blp.arguments(schemas.RiskMapQuery, location="query")
-@blp.response(200, schemas.Schema, content_type=GEOJSON)
+@blp.response(200, FeatureCollectionSchema, content_type=GEOJSON)
 @blp.alt_response(400, response="DEFAULT_ERROR")
 def risk_map(args):
     """Grid cells in scope with their risk score and every component of it, built in SQL.

@@ -11,6 +11,7 @@ from marshmallow import validate
 from marshmallow import validates
 from marshmallow import validates_schema
 
+from app import jsonfields
 from app.cases.models import COMPLEXITY
 from app.cases.models import KINDS
 from app.cases.schemas import CATEGORIES as CASE_CATEGORIES
@@ -92,7 +93,7 @@ class RiskPointIn(Schema):
     measures = fields.String(
         required=True, validate=validate.Length(1, 5000), metadata={"description": "管控措施"}
     )
-    responsible_id = fields.Integer(
+    responsible_id = jsonfields.Integer(
         validate=validate.Range(min=1), metadata={"description": "责任人（用户 id）；默认本人"}
     )
 
@@ -112,7 +113,7 @@ class ChangeLevelIn(RiskReasonIn):
 class ApproveClearIn(RiskReasonIn):
     """审批消除（或干部直接消除）."""
 
-    approved = fields.Boolean(required=True)
+    approved = jsonfields.Boolean(required=True)
 
 
 class InspectionIn(Schema):
@@ -121,6 +122,7 @@ class InspectionIn(Schema):
     inspected_on = fields.Date(metadata={"description": "排查日期；默认今天（北京时间）"})
     result = fields.String(required=True, validate=one_of(RESULTS, "result "))
     notes = fields.String(validate=validate.Length(1, 5000))
+    # Also read from multipart forms, where every value is text: the lenient field is right here.
     open_case = fields.Boolean(load_default=False, metadata={"description": "异常时一并立案"})
     kind = fields.String(validate=one_of(KINDS, "kind "))
     category = fields.String(validate=validate.Length(1, 40))
@@ -211,11 +213,11 @@ class CategoryIn(Schema):
         load_default=list,
         validate=validate.Length(max=50),
     )
-    restricted = fields.Boolean(
+    restricted = jsonfields.Boolean(
         load_default=False, metadata={"description": "重点人群类：不填名称和描述，须选子类"}
     )
-    active = fields.Boolean(load_default=True)
-    sort_order = fields.Integer(load_default=100, validate=validate.Range(0, 10000))
+    active = jsonfields.Boolean(load_default=True)
+    sort_order = jsonfields.Integer(load_default=100, validate=validate.Range(0, 10000))
 
     @validates("subcategories")
     def check_unique(self, value: list[str], **kwargs) -> None:
@@ -231,9 +233,9 @@ class CategoryUpdate(CategoryIn):
     subcategories = fields.List(
         fields.String(validate=validate.Length(1, 40)), validate=validate.Length(max=50)
     )
-    restricted = fields.Boolean()
-    active = fields.Boolean()
-    sort_order = fields.Integer(validate=validate.Range(0, 10000))
+    restricted = jsonfields.Boolean()
+    active = jsonfields.Boolean()
+    sort_order = jsonfields.Integer(validate=validate.Range(0, 10000))
 
 
 class CategoryOut(Schema):
@@ -253,10 +255,10 @@ DAYS = validate.Range(1, 366, error="周期应为 1 到 366 天")
 class ScheduleIn(Schema):
     """New inspection periods (days) for any of the levels."""
 
-    red = fields.Integer(validate=DAYS)
-    orange = fields.Integer(validate=DAYS)
-    yellow = fields.Integer(validate=DAYS)
-    blue = fields.Integer(validate=DAYS)
+    red = jsonfields.Integer(validate=DAYS)
+    orange = jsonfields.Integer(validate=DAYS)
+    yellow = jsonfields.Integer(validate=DAYS)
+    blue = jsonfields.Integer(validate=DAYS)
 
     @validates_schema
     def check_any(self, data: dict, **kwargs) -> None:

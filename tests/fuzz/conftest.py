@@ -9,24 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-KNOWN_ISSUES = {
-    "GET /api/v1/risk-points.geojson": (
-        "app/risks/api.py documents its 200 answer as an empty object (schemas.Schema, "
-        "additionalProperties false); use app.geo.schemas.FeatureCollectionSchema"
-    ),
-    "GET /api/v1/grid-cells/risk": (
-        "app/risks/api.py documents its 200 answer as an empty object (schemas.Schema, "
-        "additionalProperties false); use app.geo.schemas.FeatureCollectionSchema"
-    ),
-    "POST /api/v1/risk-categories": (
-        "app/risks/schemas.py: JSON bodies take lenient marshmallow numbers and booleans "
-        '(sort_order 2.5 or "3" accepted); use app.jsonfields'
-    ),
-    "PUT /api/v1/risk-categories/{category_id}": (
-        "app/risks/schemas.py: JSON bodies take lenient marshmallow numbers and booleans; "
-        "use app.jsonfields"
-    ),
-}
+KNOWN_ISSUES: dict[str, str] = {}
 
 
 @pytest.hookimpl(wrapper=True)
