@@ -6,10 +6,7 @@ Every query on cases here goes through the one scoping rule for cases (`services
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-from typing import Any
 from urllib.parse import quote
 
 from flask import Response
@@ -17,16 +14,12 @@ from flask_login import current_user
 from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import Row
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.orm import aliased
 
+from app import exports
 from app import pii
 from app.audit import services as audit
 from app.cases import clocks
@@ -685,64 +678,6 @@ def party_texts(args: dict) -> dict[int, list[str]]:
     return out
 
 
-def xlsx_cell(ws, value: Any):
-    """A value for the sheet: text never becomes a formula, and illegal characters go."""
-    if not isinstance(value, str):
-        return value
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if value.startswith("="):
-        # openpyxl would store "=..." as a formula that Excel runs on opening.
-        cell = WriteOnlyCell(ws, value)
-        cell.data_type = "s"
-        return cell
-    return value
-
-
-def xlsx_bytes(rows: list[tuple]) -> bytes:
-    """The ledger as an .xlsx workbook: bold frozen header row, sized columns, a filter."""
-    workbook = Workbook(write_only=True)  # rows stream to a temporary file, not kept as cells
-    ws = workbook.create_sheet("事件台账")
-    for index, (_, width) in enumerate(COLUMNS, 1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
-    bold = Font(bold=True)
-    header = []
-    for title in HEADERS:
-        cell = WriteOnlyCell(ws, title)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
-    for row in rows:
-        ws.append([xlsx_cell(ws, value) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def csv_value(value: Any) -> str:
-    """A value for the CSV, neutralised against formula injection when Excel opens it."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    value = str(value)
-    if value.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return "'" + value
-    return value
-
-
-def csv_bytes(rows: list[tuple]) -> bytes:
-    """The ledger as CSV in UTF-8 with a BOM (so Excel in China reads the Chinese correctly)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(HEADERS)
-    writer.writerows([csv_value(v) for v in row] for row in rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
 def audited_filters(args: dict) -> dict:
     """The filters as the audit log keeps them: JSON values, and no ID number in clear."""
     out = {}
@@ -762,7 +697,11 @@ def export(args: dict, fmt: str) -> Response:
     if args["reveal"] and not allows(current_user.role, "cases.reveal"):
         deny("cases.reveal")
     rows = ledger_rows(args)
-    body = xlsx_bytes(rows) if fmt == "xlsx" else csv_bytes(rows)
+    body = (
+        exports.xlsx_bytes("事件台账", COLUMNS, rows)
+        if fmt == "xlsx"
+        else exports.csv_bytes(HEADERS, rows)
+    )
     audit.record(
         "cases.export",
         object_type="cases",

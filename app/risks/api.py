@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import csv
 import datetime as dt
-import io
 import json
 from urllib.parse import quote
 
@@ -14,19 +12,14 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 from marshmallow import ValidationError
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.orm import aliased
 
+from app import exports
 from app.attachments import services as attachments
 from app.audit import services as audit
-from app.cases.reports import csv_value
-from app.cases.reports import xlsx_cell
 from app.deadlines.calendar import SHANGHAI
 from app.errors import ApiError
 from app.extensions import Blueprint
@@ -682,41 +675,14 @@ def ledger_rows(args: dict) -> list[tuple]:
     return out
 
 
-def xlsx_bytes(rows: list[tuple]) -> bytes:
-    """The ledger as an .xlsx workbook: bold frozen header row, sized columns, a filter."""
-    workbook = Workbook(write_only=True)
-    ws = workbook.create_sheet("风险隐患排查台账")
-    for index, (_, width) in enumerate(COLUMNS, 1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
-    bold = Font(bold=True)
-    header = []
-    for title in HEADERS:
-        cell = WriteOnlyCell(ws, title)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
-    for row in rows:
-        ws.append([xlsx_cell(ws, value) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def csv_bytes(rows: list[tuple]) -> bytes:
-    """The ledger as CSV in UTF-8 with a BOM (so Excel in China reads the Chinese correctly)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(HEADERS)
-    writer.writerows([csv_value(v) for v in row] for row in rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
 def export(args: dict, fmt: str) -> Response:
     """Build, audit and answer one export of the ledger."""
     rows = ledger_rows(args)
-    body = xlsx_bytes(rows) if fmt == "xlsx" else csv_bytes(rows)
+    body = (
+        exports.xlsx_bytes("风险隐患排查台账", COLUMNS, rows)
+        if fmt == "xlsx"
+        else exports.csv_bytes(HEADERS, rows)
+    )
     audit.record(
         "risks.export",
         object_type="risk_points",

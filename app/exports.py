@@ -1,0 +1,72 @@
+"""Ledger files (台账) for Excel: .xlsx and UTF-8 CSV, safe against formula injection."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+
+def xlsx_cell(ws, value: Any):
+    """A value for the sheet: text never becomes a formula, and illegal characters go."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if value.startswith("="):
+        # openpyxl would store "=..." as a formula that Excel runs on opening.
+        cell = WriteOnlyCell(ws, value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def xlsx_bytes(sheet: str, columns: tuple[tuple[str, int], ...], rows: list[tuple]) -> bytes:
+    """A workbook of (title, width) columns: bold frozen header row, sized columns, a filter."""
+    workbook = Workbook(write_only=True)  # rows stream to a temporary file, not kept as cells
+    ws = workbook.create_sheet(sheet)
+    for index, (_, width) in enumerate(columns, 1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+    bold = Font(bold=True)
+    header = []
+    for title, _ in columns:
+        cell = WriteOnlyCell(ws, title)
+        cell.font = bold
+        header.append(cell)
+    ws.append(header)
+    for row in rows:
+        ws.append([xlsx_cell(ws, value) for value in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def csv_value(value: Any) -> str:
+    """A value for the CSV, neutralised against formula injection when Excel opens it."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    value = str(value)
+    if value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
+
+
+def csv_bytes(headers: tuple[str, ...], rows: list[tuple]) -> bytes:
+    """CSV in UTF-8 with a BOM (so Excel in China reads the Chinese correctly)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(headers)
+    writer.writerows([csv_value(v) for v in row] for row in rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
