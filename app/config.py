@@ -63,6 +63,8 @@ class Config:
         self.GRID_CELLS_DEFAULT_LIMIT = _int("GRID_CELLS_DEFAULT_LIMIT", 1000)
         # Vector tiles (app/tiles): bytes of tiles each worker process keeps; 0 keeps none.
         self.TILE_CACHE_BYTES = _int("TILE_CACHE_BYTES", 64 * 1024 * 1024)
+        # How long a tile key (app/tiles/keys.py) opens its holder's tiles, in seconds.
+        self.TILE_KEY_SECONDS = _int("TILE_KEY_SECONDS", 600)
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
         self.JSON_AS_ASCII = False
 

@@ -11,6 +11,7 @@ from functools import wraps
 
 import click
 from flask import current_app
+from flask import g
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -110,14 +111,23 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
-def requires(action: str) -> Callable:
-    """Decorate a view: 401 (or the login page) when signed out, 403 + audit when not allowed."""
+def requires(action: str, *, holder: Callable[[], object | None] | None = None) -> Callable:
+    """Decorate a view: 401 (or the login page) when signed out, 403 + audit when not allowed.
+
+    `holder`, when given, may vouch for the caller without loading the user: it returns an
+    object with a `role` (a signed tile key, app/tiles/keys.py) or None, and the view finds it
+    in `g.holder`. A request it does not vouch for is checked as usual.
+    """
     if action not in PERMISSIONS:
         raise ValueError(f"unknown action {action!r}: add it to app/policy.py PERMISSIONS")
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
+            vouched = holder() if holder is not None else None
+            if vouched is not None and allows(vouched.role, action):
+                g.holder = vouched
+                return view(*args, **kwargs)
             if not current_user.is_authenticated:
                 if is_api_request():
                     raise ApiError(401, "需要登录：请提供有效的登录会话或 Bearer 令牌")

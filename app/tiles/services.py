@@ -194,6 +194,15 @@ def data_version(layer: str) -> int:
     return int(db.session.execute(VERSION_SQL, {"name": layer}).scalar_one())
 
 
+def data_versions() -> dict[str, int]:
+    """Every layer's current data version, in one statement."""
+    rows = db.session.execute(
+        text("SELECT name, sum(version) FROM data_versions GROUP BY name")
+    ).all()
+    found = {name: int(total) for name, total in rows}
+    return {layer: found.get(layer, 0) for layer in LAYERS}
+
+
 def tile_sql(req: TileRequest, live_counts: bool = False) -> tuple[str, dict]:
     """The statement answering (version, tile bytes) for a tile request, with its parameters."""
     fmt = {"bounds": BOUNDS_CTE, "extent": EXTENT, "buffer": BUFFER}

@@ -95,6 +95,13 @@ def test_official_sees_the_new_case_on_the_risk_map(open_as, live_server):
     page.goto(f"{base}/map")
     page.wait_for_function("() => window.GridGovMaps.risk.loaded")
     assert page.evaluate("GridGovMaps.risk.loaded.mode") == "counts"
+    # Risk points arrive as vector tiles, fetched with the page's tile key and data version.
+    page.wait_for_function("() => GridGovMaps.risk.tiles.features > 0", timeout=30000)
+    tile_urls = page.evaluate(
+        "performance.getEntriesByType('resource').map(e => e.name)"
+        ".filter(n => n.includes('/api/v1/tiles/risk_points/'))"
+    )
+    assert tile_urls and all("key=" in u and "&v=" in u for u in tile_urls)
     lat, lon = case_point(database, number)
     page.evaluate(f"GridGovMaps.risk.map.setView([{lat}, {lon}], 17, {{animate: false}})")
     try:

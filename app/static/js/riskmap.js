@@ -40,27 +40,65 @@
       layer.bindPopup(div);
     }
   });
-  var points = L.geoJSON(null, {
-    pointToLayer: function (f, latlng) {
-      return L.circleMarker(latlng, {radius: 7, color: '#222', weight: 1,
-        fillColor: GG.colours.risk[f.properties.level], fillOpacity: 0.95});
-    },
-    style: function (f) { return {color: GG.colours.risk[f.properties.level], weight: 2}; },
-    onEachFeature: function (f, layer) {
-      var p = f.properties, div = GG.el('div');
-      div.appendChild(GG.el('strong', {}, p.code));
-      div.appendChild(GG.el('div', {}, (p.name || p.category) + ' · ' + (S.levels[p.level] || p.level)));
-      div.appendChild(GG.el('a', {href: '/risk-points/' + encodeURIComponent(p.code)}, S.detail));
-      layer.bindPopup(div);
+  /* Risk points come as vector tiles (/api/v1/tiles/risk_points, ST_AsMVT): every zoom, no
+     limit, each tile fetched once per data version. The URL carries a signed tile key and the
+     layer's data version from /api/v1/tiles/access, so a cached tile costs the server no database
+     work and the browser keeps it until the version changes. */
+  var tileState = handle.tiles = {features: 0, tiles: 0, versions: null};
+  var points = L.vectorGrid.protobuf('', {
+    rendererFactory: L.svg.tile,
+    interactive: true,
+    maxNativeZoom: 22,
+    vectorTileLayerStyles: {
+      risk_points: function (p) {
+        tileState.features += 1;  // drawn features, for tests and debugging
+        var colour = GG.colours.risk[p.level] || '#486581';
+        return {radius: 7, weight: p.overdue ? 3 : 1, color: p.overdue ? '#b00020' : '#222',
+                fill: true, fillColor: colour, fillOpacity: 0.9, opacity: 1};
+      }
     }
   });
+  points.on('tileload', function () { tileState.tiles += 1; });
+  points.on('click', function (e) {
+    var p = e.layer.properties, div = GG.el('div');
+    div.appendChild(GG.el('strong', {}, p.code));
+    div.appendChild(GG.el('div', {}, p.category + ' · ' + (S.levels[p.level] || p.level) +
+      (p.overdue ? ' · ' + S.overdue : '')));
+    div.appendChild(GG.el('a', {href: '/risk-points/' + encodeURIComponent(p.code)}, S.detail));
+    L.popup().setLatLng(e.latlng).setContent(div).openOn(map);
+  });
+
+  /* The tile key and versions: asked for at once, then every minute (new data → new URLs). */
+  var access = null;
+  function refreshAccess() {
+    return GG.api('GET', '/api/v1/tiles/access').then(function (r) {
+      if (!r.ok || !r.body.urls.risk_points) { return; }
+      var changed = !access || access.urls.risk_points !== r.body.urls.risk_points;
+      var versionChanged = !access || access.versions.risk_points !== r.body.versions.risk_points;
+      // Keep a key (and so the browser's cached tiles) until it is old or the data changed.
+      if (changed && (versionChanged || Date.now() - access.at > access.life / 2)) {
+        access = {urls: r.body.urls, versions: r.body.versions, at: Date.now(),
+                  life: r.body.expires_in * 1000};
+        tileState.versions = access.versions;
+        tileState.features = 0; tileState.tiles = 0;
+        if (!tileState.started) {  // the layer joins the map once it has a URL
+          tileState.started = true;
+          points.setUrl(access.urls.risk_points, true);
+          points.addTo(map);
+        } else {
+          points.setUrl(access.urls.risk_points);
+        }
+      }
+    }, function () { /* offline for a moment: the next round tries again */ });
+  }
+
   var clusters = L.markerClusterGroup({showCoverageOnHover: false, maxClusterRadius: 50,
                                        chunkedLoading: true});
   var counts = L.layerGroup();
   var cases = L.layerGroup([clusters, counts]).addTo(map);
   var heat = L.heatLayer([], {radius: 22, blur: 18, maxZoom: 15});
 
-  if (withRisks) { cells.addTo(map); points.addTo(map); }
+  if (withRisks) { cells.addTo(map); }
   if (handle.layers) {
     handle.layers.addOverlay(boundaries, S.boundaries);
     if (withRisks) {
@@ -127,11 +165,6 @@
     fetchLayer('boundaries', '/api/v1/regions?level=' + (zoom < 12 ? 'town' : 'village'),
       function (r) { if (r.ok) { boundaries.clearLayers(); boundaries.addData(r.body); } });
     if (withRisks) {
-      if (zoom >= 12) {
-        fetchLayer('points', '/api/v1/risk-points.geojson?limit=2000&bbox=' + bbox, function (r) {
-          points.clearLayers(); if (r.ok) { points.addData(r.body); }
-        });
-      } else { latest.points = (latest.points || 0) + 1; points.clearLayers(); }
       if (zoom >= 13) {
         fetchLayer('cells', '/api/v1/grid-cells/risk?limit=2000&bbox=' + bbox, function (r) {
           cells.clearLayers(); if (r.ok) { cells.addData(r.body); }
@@ -210,4 +243,8 @@
   map.on('moveend', GG.debounce(load, 250));
   fitHome();
   load();
+  if (withRisks) {
+    refreshAccess();
+    window.setInterval(refreshAccess, 60000);
+  }
 })();
