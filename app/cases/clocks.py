@@ -17,7 +17,9 @@ from app.cases.models import HolidayYear
 from app.deadlines.calendar import SHANGHAI
 from app.deadlines.calendar import Due
 from app.deadlines.calendar import HolidayCalendar
+from app.deadlines.calendar import YearCheck
 from app.deadlines.calendar import due_after
+from app.deadlines.calendar import validate_year
 from app.deadlines.holidays_cn import bundled_data
 from app.extensions import db
 
@@ -92,6 +94,71 @@ def due(
     if result.uncovered_years:
         log.warning("holiday calendar does not cover %s", sorted(result.uncovered_years))
     return result
+
+
+def holiday_years() -> list[dict]:
+    """The years the calendar covers: bundled ones and those an admin entered (which win)."""
+    entered = {row.year: row for row in db.session.scalars(select(HolidayYear))}
+    years = [
+        {
+            "year": year,
+            "source": "bundled",
+            "holidays": sorted(data["holidays"]),
+            "workdays": sorted(data["workdays"]),
+            "notice": None,
+            "warnings": [],
+        }
+        for year, data in bundled_data().items()
+        if year not in entered
+    ]
+    years += [
+        {
+            "year": year,
+            "source": "entered",
+            "holidays": sorted(row.holidays),
+            "workdays": sorted(row.workdays),
+            "notice": row.notice,
+            "warnings": [],
+        }
+        for year, row in entered.items()
+    ]
+    return sorted(years, key=lambda y: y["year"])
+
+
+def save_holiday_year(
+    year: int, holidays, workdays, notice: str | None, actor, at: dt.datetime
+) -> tuple[HolidayYear, YearCheck]:
+    """Enter (or correct) a year's official schedule, audited; it replaces the bundled one.
+
+    Raises ApiError 422 naming every problem (and writes nothing) when the schedule is wrong.
+    Used by PUT /api/v1/holiday-years/<year> and the admin page alike.
+    """
+    from flask_babel import gettext as _
+
+    from app.audit import services as audit
+    from app.errors import ApiError
+
+    if not 2000 <= year <= 2100:
+        raise ApiError(422, _("年份应在 2000–2100 之间"), {"path": {"year": ["2000–2100"]}})
+    check = validate_year(year, holidays, workdays)
+    if not check.ok:
+        # The per-date reasons come from app/deadlines (Chinese, like the command line's).
+        raise ApiError(422, _("节假日安排有误"), {"json": {"holidays": list(check.errors)}})
+    row = db.session.get(HolidayYear, year) or HolidayYear(year=year)
+    row.holidays = sorted(check.holidays)
+    row.workdays = sorted(check.workdays)
+    row.notice = notice
+    row.entered_by_id = actor.id
+    row.entered_at = at
+    db.session.add(row)
+    audit.record(
+        "deadlines.holidays",
+        actor=actor,
+        object_type="holiday_year",
+        object_id=year,
+        detail={"holidays": len(row.holidays), "workdays": len(row.workdays)},
+    )
+    return row, check
 
 
 def today() -> dt.date:

@@ -75,3 +75,23 @@ def test_a_village_user_pages_only_their_village(client, world):
     many_cases(world, 12)
     items = all_pages(client, bearer(world["mediator@village"]), "", 5)
     assert items and {item["village"]["code"] for item in items} == {"371699101200"}
+
+
+def test_list_items_are_exactly_what_case_summary_dumps(client, world):
+    """The list builds its JSON without marshmallow: every item equals CaseSummary's dump of the
+    same case, field for field (warnings, supervision and dates included)."""
+    many_cases(world, count=12)
+    case = db.session.scalars(select(Case).order_by(Case.id)).first()
+    db.session.execute(
+        text("UPDATE cases SET warning = 'yellow', supervision = 'red' WHERE id = :id"),
+        {"id": case.id},
+    )
+    db.session.commit()
+    user = world["mediator@town"]
+    items = all_pages(client, bearer(user), "", 50)
+    assert len(items) == 12
+    cases = {c.number: c for c in db.session.scalars(select(Case))}
+    for item in items:
+        expected = schemas.CaseSummary().dump(cases[item["number"]])
+        assert item == expected
+    assert any(item["warning"] == "yellow" for item in items)
