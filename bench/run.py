@@ -669,14 +669,32 @@ class Bench:
     def tile_path(self, layer, z, x, y) -> str:
         return f"/api/v1/tiles/{layer}/{z}/{x}/{y}.pbf"
 
+    def refresh_access(self) -> None:
+        """What the risk map does on load and every minute: a tile key and the data versions."""
+        status, data, _ = request(self.app, "GET", "/api/v1/tiles/access", self.reader)
+        assert status == 200, (status, data[:200])
+        self.access = orjson.loads(data)
+
+    def keyed_path(self, layer, z, x, y, versioned: bool) -> str:
+        """A tile URL as the risk map builds it: the key, and (for cached reads) the version."""
+        path = f"{self.tile_path(layer, z, x, y)}?key={self.access['key']}"
+        return f"{path}&v={self.access['versions'][layer]}" if versioned else path
+
     def app_tile(self, tile, fresh=True, etag=None) -> float:
-        headers = dict(self.reader)
-        if fresh:
-            headers["Cache-Control"] = "no-cache"
+        """A tile with the page's tile key (no user lookup); fresh = built, not from the cache."""
+        headers = {"Cache-Control": "no-cache"} if fresh else {}
         if etag:
             headers["If-None-Match"] = etag
-        status, data, elapsed = request(self.app, "GET", self.tile_path(*tile), headers)
+        path = self.keyed_path(*tile, versioned=not fresh)
+        status, data, elapsed = request(self.app, "GET", path, headers)
         assert status in (200, 304), (status, data[:200])
+        return elapsed
+
+    def app_tile_signed_in(self, tile) -> float:
+        """The same tile built for a bearer-token caller: the user is looked up first."""
+        headers = {**self.reader, "Cache-Control": "no-cache"}
+        status, data, elapsed = request(self.app, "GET", self.tile_path(*tile), headers)
+        assert status == 200, (status, data[:200])
         return elapsed
 
     def ref_tile(self, tile) -> float:
@@ -703,9 +721,11 @@ class Bench:
         return elapsed
 
     def w3(self, rnd: int) -> None:
+        self.refresh_access()
         for side in self.sides(rnd):
             fn = self.app_tile if side == "app" else self.ref_tile
             self.add(f"W3 {side}", [fn(tile) for tile in self.w3_tiles])
+        self.add("W3 signed in", [self.app_tile_signed_in(tile) for tile in self.w3_tiles])
         if self.tipg:
             self.add("W3 tipg", [self.tipg_tile(tile) for tile in self.w3_tiles])
             # Throughput at concurrency 4, app (uncached) and tipg, alternating who goes first.
@@ -715,6 +735,7 @@ class Bench:
                 self.add(f"W3 {name} tiles/s", [len(self.w3_tiles) / wall])
 
     def w4(self, rnd: int) -> None:
+        self.refresh_access()
         for tile in self.w3_tiles:  # warm: one cached copy per worker is enough to hit
             for _ in range(WEB_WORKERS):
                 self.app_tile(tile, fresh=False)
@@ -722,7 +743,7 @@ class Bench:
         etags = {}
         for tile in self.w3_tiles:
             conn = http.client.HTTPConnection("127.0.0.1", self.app, timeout=60)
-            conn.request("GET", self.tile_path(*tile), headers=self.reader)
+            conn.request("GET", self.keyed_path(*tile, versioned=True))
             response = conn.getresponse()
             response.read()
             etags[tile] = response.getheader("ETag")
@@ -734,6 +755,7 @@ class Bench:
     # W5 -----------------------------------------------------------------------------------------
 
     def w5(self, rnd: int) -> None:
+        self.refresh_access()
         low = [("cases", *t) for t in self.low_tiles]
         detail = [("cases", *t) for t in self.z15_tiles]
         for side in self.sides(rnd):
@@ -952,6 +974,13 @@ TARGETS = [
     ),
     ("W3 the same tiles, tipg (reference: tipg)", "W3 app", "W3 tipg", "p50 ratio (info)", None),
     (
+        "W3 the same tiles, bearer token instead of the tile key",
+        "W3 signed in",
+        "W3 ref",
+        "p50 ratio (info)",
+        None,
+    ),
+    (
         "W4 the same tiles from the cache (bytes)",
         "W4 cached",
         "W3 app",
@@ -1059,6 +1088,7 @@ def why(title: str, s: dict) -> str | None:
     """The reason a target was missed, in this run's numbers, and what would close the gap."""
     med = {k: statistics.median(v) for k, v in s.items()}
     auth = med.get("floor auth", 0)
+    bare = med.get("floor http", 0)
     if title.startswith("W1"):
         return (
             f"**W1**: the app reported {med['W1 app rate']:.0f} cases/s against "
@@ -1074,26 +1104,33 @@ def why(title: str, s: dict) -> str | None:
         )
     if title.startswith("W3 tiles"):
         return (
-            f"**W3**: the reference tile statement takes {ms(med['W3 ref'])} ms at the median; the "
-            f"app's fixed cost alone, before any tile SQL, is {ms(auth)} ms (authenticated "
-            "request). At z14–16 the tile SQL is 1–3 ms, so no authenticating handler gets within "
-            "1.2×; at z12 (thousands of cases) app and reference converge. tipg (async, no "
-            "authentication, no scoping) is the fairer comparison: ratio "
-            f"{med['W3 app'] / med['W3 tipg']:.2f}, and at concurrency 4 the app served "
-            f"{med['W3 app tiles/s']:.0f} tiles/s against tipg's {med['W3 tipg tiles/s']:.0f} "
-            "(4 sync workers each paying the fixed cost, against 4 async ones that do not "
-            "authenticate). What would close it: a signed tile URL (HMAC "
-            "of scope and expiry, checked without the database) served by an async worker, so a "
-            "tile costs its SQL plus microseconds."
+            f"**W3**: the reference tile statement takes {ms(med['W3 ref'])} ms at the median. "
+            "The app's tile requests carry the page's signed tile key (docs/api.md, \"Tile "
+            'keys"), so no user, session or token is looked up: what is left is the HTTP round '
+            f"trip through gunicorn ({ms(bare)} ms for `/healthz/live`, a new connection each), "
+            "the pool's pre-ping and Flask's request cycle, giving "
+            f"{ms(med['W3 app'])} ms (with a bearer token instead of the key: "
+            f"{ms(med['W3 signed in'])} ms). At z14–16 the tile SQL is 1–3 ms, so the fixed cost "
+            "decides the ratio; at z12 (thousands of cases) app and reference converge. Against "
+            f"tipg per request the ratio is {med['W3 app'] / med['W3 tipg']:.2f}; at concurrency 4 "
+            f"the app served {med['W3 app tiles/s']:.0f} tiles/s against tipg's "
+            f"{med['W3 tipg tiles/s']:.0f}: on 2 shared cores throughput is CPU, and a Flask "
+            "request (routing, argument schema, security headers, request log) costs more CPU "
+            "than uvicorn's. What would close it: keyed tiles answered by a minimal handler "
+            "outside Flask's request cycle (or an async worker), and no pool pre-ping on that "
+            "path."
         )
     if title.startswith("W4"):
         return (
-            f"**W4**: a cache hit still authenticates the caller and reads the data version: "
-            f"{ms(med['W4 cached'])} ms (bytes) and {ms(med['W4 304'])} ms (304) against "
-            f"{ms(med['W3 app'])} ms for a fresh tile — the floor ({ms(auth)} ms) is most of both. "
-            "What would close it: the signed tile URL above plus the data version in the URL "
-            "(which the page would learn from a small versions endpoint), so that nginx or the "
-            "browser can serve cached tiles without reaching Python at all."
+            f"**W4**: cached tiles cost no database work now (key and data version in the URL): "
+            f"{ms(med['W4 cached'])} ms (bytes) and {ms(med['W4 304'])} ms (304), which is the "
+            f"HTTP floor ({ms(bare)} ms), against {ms(med['W3 app'])} ms for a freshly built "
+            "tile — so through gunicorn the ratio is bounded by fresh ÷ floor, far from 20×. "
+            "The 20× happens before Python: keyed, versioned tile answers carry `Cache-Control: "
+            "private, max-age` (the key's lifetime), so the browser shows tiles it already has "
+            "without any request until the data version changes. What would close it on the "
+            "server: keep-alive connections (threaded workers) and the minimal handler above, "
+            "bringing a hit to a few hundred microseconds."
         )
     if title.startswith("W6"):
         return (
@@ -1105,12 +1142,14 @@ def why(title: str, s: dict) -> str | None:
         )
     if title.startswith("W7"):
         return (
-            f"**W7**: page 200 now costs the reference {ms(med['W7 ref'])} ms (an index seek, "
+            f"**W7**: page 200 costs the reference {ms(med['W7 ref'])} ms (an index seek, "
             f"bench/NOTES.md; it was ~200 ms); the app needs {ms(med['W7 app'])} ms, of which the "
-            f"authenticated-request floor is {ms(auth)} ms and the rest the list's own statement "
-            "and CaseSummary serialisation. What would close it: the same as W3 — fewer round "
-            "trips per authenticated request (no pool pre-ping; token, user and scope cached for "
-            "a few seconds per worker)."
+            f"authenticated-request floor is {ms(auth)} ms (HTTP {ms(bare)} ms, pool pre-ping, "
+            "token + user + region in one statement, the end-of-request rollback) and the rest "
+            "the list's statement and JSON (built without marshmallow since this run's change). "
+            "What would close it: fewer round trips per authenticated request — the token's "
+            "user and scope cached for a few seconds per worker (revocation would then take "
+            "that long), and no pre-ping."
         )
     if title.startswith("W2"):
         return (
