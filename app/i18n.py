@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import Flask
+from flask import has_request_context
 from flask import redirect
 from flask import request
 from flask_babel import get_locale
@@ -23,7 +24,12 @@ bp = Blueprint("i18n", __name__)
 
 
 def select_locale() -> str:
-    """The language from the switch's cookie; Chinese otherwise (the product's language)."""
+    """The language from the switch's cookie; Chinese otherwise (the product's language).
+
+    Outside a request (commands, the sweep) services still produce messages: in Chinese.
+    """
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
     chosen = request.cookies.get(COOKIE)
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 

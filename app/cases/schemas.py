@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
@@ -62,8 +64,10 @@ MAX_GROUP_REPRESENTATIVES = 5  # 信访工作条例 第二十条
 
 
 def one_of(values, what: str):
-    """OneOf with a Chinese message listing what is allowed."""
-    return validate.OneOf(values, error=f"{what}应为以下之一：{', '.join(values)}")
+    """OneOf with a message listing what is allowed (translated when the error is made)."""
+    return validate.OneOf(
+        values, error=_l("%(what)s应为以下之一：%(values)s", what=what, values=", ".join(values))
+    )
 
 
 class PartyIn(Schema):
@@ -71,7 +75,7 @@ class PartyIn(Schema):
 
     role = fields.String(required=True, validate=one_of(PARTY_ROLES, "role "))
     name = fields.String(required=True, validate=validate.Length(1, 40))
-    id_number = fields.String(validate=validate.Length(18, 18, error="身份证号应为 18 位"))
+    id_number = fields.String(validate=validate.Length(18, 18, error=_l("身份证号应为 18 位")))
     phone = fields.String(validate=validate.Length(7, 20))
     address = fields.String(validate=validate.Length(1, 200))
 
@@ -79,13 +83,13 @@ class PartyIn(Schema):
     def check_id_number(self, value: str, **kwargs) -> None:
         """GB 11643 checksum (the value is never echoed back)."""
         if not pii.id_number_valid(value.upper()):
-            raise ValidationError("身份证号无效：校验位不符（GB 11643）")
+            raise ValidationError(_("身份证号无效：校验位不符（GB 11643）"))
 
     @validates("phone")
     def check_phone(self, value: str, **kwargs) -> None:
         """A mobile or a landline with its area code."""
         if not pii.phone_valid(value):
-            raise ValidationError("电话应为 11 位手机号或带区号的固定电话（如 0543-3312345）")
+            raise ValidationError(_("电话应为 11 位手机号或带区号的固定电话（如 0543-3312345）"))
 
 
 class CaseIn(Schema):
@@ -112,11 +116,16 @@ class CaseIn(Schema):
         """Category by kind; representatives of a group visit."""
         kind = data.get("kind")
         if kind in CATEGORIES and data.get("category") not in CATEGORIES[kind]:
-            raise ValidationError(f"类别应为以下之一：{', '.join(CATEGORIES[kind])}", "category")
+            raise ValidationError(
+                _("类别应为以下之一：%(values)s", values=", ".join(CATEGORIES[kind])), "category"
+            )
         applicants = [p for p in data.get("parties", []) if p["role"] == "applicant"]
         if data.get("group_visit") and len(applicants) > MAX_GROUP_REPRESENTATIVES:
             raise ValidationError(
-                f"集体访最多推选 {MAX_GROUP_REPRESENTATIVES} 名代表（信访工作条例 第二十条）",
+                _(
+                    "集体访最多推选 %(n)s 名代表（信访工作条例 第二十条）",
+                    n=MAX_GROUP_REPRESENTATIVES,
+                ),
                 "parties",
             )
 
@@ -162,7 +171,9 @@ class ResolveIn(ActionIn):
     outcome = fields.String(required=True, validate=validate.Length(1, 20))
     note = fields.String(required=True, validate=validate.Length(1, 2000))
     reply = fields.String(validate=validate.Length(1, 10000))
-    routes_informed = fields.List(fields.String(validate=one_of(["诉讼", "仲裁", "行政"], "途径")))
+    routes_informed = fields.List(
+        fields.String(validate=one_of(["诉讼", "仲裁", "行政"], "routes_informed "))
+    )
     agreement = fields.Nested(AgreementIn)
 
 

@@ -1,6 +1,9 @@
 """Case operations: report, act on the workflow, sweep the clocks.
 
-Services flush; the caller (a request or a command) commits.
+Services flush; the caller (a request or a command) commits. Error messages are translated
+(gettext, in the request's language; Chinese outside a request); `gettext(NAME)` translates a
+domain name (state, kind, level, role, action) that app/web/labels.py marks for translation.
+What is stored (timeline notes, titles) stays in Chinese, whoever's language made it.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext
+from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import func
@@ -124,14 +129,20 @@ def place(lon: float, lat: float, user) -> Placement:
     )
     if cell is None:
         nearest = geo.nearest_village(lon, lat, scope.prefix) or geo.nearest_village(lon, lat)
-        hint = f"；最近的村是 {nearest['name']}（{nearest['code']}，约 {nearest['distance_m']} 米）"
-        raise CaseError(
-            422,
-            "该点不在任何网格内" + (hint if nearest else ""),
-            {"json": {"location": ["该点不在任何网格内"]}, "nearest_village": nearest},
+        outside = _("该点不在任何网格内")
+        message = (
+            _(
+                "该点不在任何网格内；最近的村是 %(name)s（%(code)s，约 %(m)s 米）",
+                name=nearest["name"],
+                code=nearest["code"],
+                m=nearest["distance_m"],
+            )
+            if nearest
+            else outside
         )
+        raise CaseError(422, message, {"json": {"location": [outside]}, "nearest_village": nearest})
     if not scope.contains(cell.code):
-        raise CaseError(403, "该点不在您的辖区内：只能上报本辖区的事件")
+        raise CaseError(403, _("该点不在您的辖区内：只能上报本辖区的事件"))
     village = cell.village
     return Placement(cell, village, village.parent, village.parent.parent)
 
@@ -160,16 +171,22 @@ def report(data: dict, user) -> Case:
         if visible_risk_point(data["risk_point_id"], user) is None:
             raise CaseError(
                 422,
-                "关联的风险点不存在",
-                {"json": {"risk_point_id": ["风险点不存在或不在您的辖区内"]}},
+                _("关联的风险点不存在"),
+                {"json": {"risk_point_id": [_("风险点不存在或不在您的辖区内")]}},
             )
     actor_level = user.region.level
     level = data.get("level") or actor_level
     if workflow.LEVEL_RANK[level] > workflow.LEVEL_RANK[actor_level]:
         raise CaseError(
             422,
-            "不能在高于本人辖区的层级立案",
-            {"json": {"level": [f"最高为{workflow.LEVEL_NAMES[actor_level]}"]}},
+            _("不能在高于本人辖区的层级立案"),
+            {
+                "json": {
+                    "level": [
+                        _("最高为%(level)s", level=gettext(workflow.LEVEL_NAMES[actor_level]))
+                    ]
+                }
+            },
         )
     if data["kind"] == "incident" and not data.get("complexity"):
         data["complexity"] = "ordinary"
@@ -383,33 +400,51 @@ def check_before_fields(case: Case, user, action: str, version: int | None) -> N
     """The checks that come before field validation: action, role, version, state, level."""
     r = workflow.rule(action)
     if r is None:
-        raise CaseError(404, f"未知操作 {action}；可用操作：{', '.join(workflow.WORKFLOW)}")
+        raise CaseError(
+            404,
+            _(
+                "未知操作 %(action)s；可用操作：%(actions)s",
+                action=action,
+                actions=", ".join(workflow.WORKFLOW),
+            ),
+        )
     if user.role not in r.roles and not r.reporter_may:
-        raise CaseError(403, f"{_role_name(user.role)}不能执行“{r.name}”")
+        raise CaseError(
+            403,
+            _("%(role)s不能执行“%(action)s”", role=_role_name(user.role), action=gettext(r.name)),
+        )
     if version is None:
         raise CaseError(
             428,
-            "缺少案件版本：请在 If-Match 头或 version 字段中提供",
-            {"json": {"version": ["必填"]}},
+            _("缺少案件版本：请在 If-Match 头或 version 字段中提供"),
+            {"json": {"version": [_("必填")]}},
         )
     if version != case.version:
         raise CaseError(
             409,
-            "该事件已被他人修改，请刷新后重试",
+            _("该事件已被他人修改，请刷新后重试"),
             {"version": {"yours": version, "current": case.version}},
         )
     if not _state_ok(r, case):
         allowed = allowed_actions(case, user)
         raise CaseError(
             409,
-            f"当前状态（{workflow.STATE_NAMES[case.state]}）不能执行“{r.name}”",
+            _(
+                "当前状态（%(state)s）不能执行“%(action)s”",
+                state=gettext(workflow.STATE_NAMES[case.state]),
+                action=gettext(r.name),
+            ),
             {"state": case.state, "allowed_actions": allowed},
         )
     if not _permits(r, case, user):
         raise CaseError(
             403,
-            f"“{r.name}”须由{_level_text(r.levels, case.level)}的"
-            f"{'、'.join(_role_name(x) for x in sorted(r.roles))}办理",
+            _(
+                "“%(action)s”须由%(levels)s的%(roles)s办理",
+                action=gettext(r.name),
+                levels=_level_text(r.levels, case.level),
+                roles=_("、").join(_role_name(x) for x in sorted(r.roles)),
+            ),
         )
 
 
@@ -464,17 +499,18 @@ def _jsonable(data: dict) -> dict:
 def _role_name(role: str) -> str:
     from app.accounts.models import ROLE_NAMES
 
-    return ROLE_NAMES.get(role, role)
+    return gettext(ROLE_NAMES[role]) if role in ROLE_NAMES else role
 
 
 def _level_text(levels: str, case_level: str) -> str:
-    name = workflow.LEVEL_NAMES[case_level]
-    return {
-        "case": f"案件所在层级（{name}）",
-        "above": f"高于{name}",
-        "case_up": f"{name}或更高层级",
-        "any": "辖区内",
-    }[levels]
+    name = gettext(workflow.LEVEL_NAMES[case_level])
+    if levels == "case":
+        return _("案件所在层级（%(level)s）", level=name)
+    if levels == "above":
+        return _("高于%(level)s", level=name)
+    if levels == "case_up":
+        return _("%(level)s或更高层级", level=name)
+    return _("辖区内")
 
 
 def _accept(case, user, data):
@@ -509,18 +545,30 @@ def _resolve(case, user, data):
     if outcome not in allowed:
         raise CaseError(
             422,
-            "办结结果不适用于此类事件",
-            {"json": {"outcome": [f"{workflow.KIND_NAMES[case.kind]}可选：{', '.join(allowed)}"]}},
+            _("办结结果不适用于此类事件"),
+            {
+                "json": {
+                    "outcome": [
+                        _(
+                            "%(kind)s可选：%(values)s",
+                            kind=gettext(workflow.KIND_NAMES[case.kind]),
+                            values=", ".join(allowed),
+                        )
+                    ]
+                }
+            },
         )
     errors = {}
     if case.kind == "petition" and not data.get("reply"):
-        errors["reply"] = ["信访事项办结须出具书面答复（处理意见书，信访工作条例 第三十二条）"]
+        errors["reply"] = [_("信访事项办结须出具书面答复（处理意见书，信访工作条例 第三十二条）")]
     if case.kind == "dispute" and outcome == "agreement" and not data.get("agreement"):
-        errors["agreement"] = ["调解成功须录入调解协议（人民调解法 第二十九条）"]
+        errors["agreement"] = [_("调解成功须录入调解协议（人民调解法 第二十九条）")]
     if case.kind == "dispute" and outcome == "failed" and not data.get("routes_informed"):
-        errors["routes_informed"] = ["调解不成须告知当事人其他途径：诉讼、仲裁、行政（第二十六条）"]
+        errors["routes_informed"] = [
+            _("调解不成须告知当事人其他途径：诉讼、仲裁、行政（第二十六条）")
+        ]
     if errors:
-        raise CaseError(422, "办结信息不完整", {"json": errors})
+        raise CaseError(422, _("办结信息不完整"), {"json": errors})
     moment = now()
     case.resolved_at = moment
     case.resolved_on_time = (
@@ -540,8 +588,8 @@ def _resolve(case, user, data):
         if not (agreement["signed_by_parties"] and agreement["signed_by_mediator"]):
             raise CaseError(
                 422,
-                "调解协议须经双方当事人和调解员签名后生效（第二十九、三十条）",
-                {"json": {"agreement": ["signed_by_parties 与 signed_by_mediator 均须为 true"]}},
+                _("调解协议须经双方当事人和调解员签名后生效（第二十九、三十条）"),
+                {"json": {"agreement": [_("signed_by_parties 与 signed_by_mediator 均须为 true")]}},
             )
         window = clocks.due("dispute", case.level, clocks.JUDICIAL_WINDOW, agreement["signed_on"])
         # A reopened dispute settled again: the new agreement replaces the old one (the
@@ -583,7 +631,9 @@ def _close(case, user, data):
 def _escalate(case, user, data):
     up = workflow.next_level(case.level)
     if up is None:
-        raise CaseError(409, "县级事件不能再上报", {"allowed_actions": allowed_actions(case, user)})
+        raise CaseError(
+            409, _("县级事件不能再上报"), {"allowed_actions": allowed_actions(case, user)}
+        )
     _move(case, up)
 
 
@@ -592,8 +642,14 @@ def _assign_down(case, user, data):
     if workflow.LEVEL_RANK[target] >= workflow.LEVEL_RANK[case.level]:
         raise CaseError(
             422,
-            "只能交办给下级",
-            {"json": {"to_level": [f"须低于{workflow.LEVEL_NAMES[case.level]}"]}},
+            _("只能交办给下级"),
+            {
+                "json": {
+                    "to_level": [
+                        _("须低于%(level)s", level=gettext(workflow.LEVEL_NAMES[case.level]))
+                    ]
+                }
+            },
         )
     _move(case, target)
 
@@ -616,13 +672,19 @@ def _withdraw(case, user, data):
 
 def _request_extension(case, user, data):
     if case.extension_requested:
-        raise CaseError(409, "已有待审批的延期申请")
+        raise CaseError(409, _("已有待审批的延期申请"))
     limit = clocks.policy(case.kind, case.level, clocks.EXTENSION_MAX)
     if case.kind == "petition" and case.extension_days:
-        raise CaseError(409, "信访事项只能延期一次（信访工作条例 第三十四条）")
+        raise CaseError(409, _("信访事项只能延期一次（信访工作条例 第三十四条）"))
     if limit and data["days"] > limit.days:
         raise CaseError(
-            422, "延期天数超过上限", {"json": {"days": [f"最多 {limit.days} 天（{limit.source}）"]}}
+            422,
+            _("延期天数超过上限"),
+            {
+                "json": {
+                    "days": [_("最多 %(n)s 天（%(source)s）", n=limit.days, source=limit.source)]
+                }
+            },
         )
     case.extension_requested = data["days"]
     case.extension_reason = data["reason"]
@@ -630,7 +692,7 @@ def _request_extension(case, user, data):
 
 def _approve_extension(case, user, data):
     if not case.extension_requested:
-        raise CaseError(409, "没有待审批的延期申请")
+        raise CaseError(409, _("没有待审批的延期申请"))
     days = case.extension_requested
     case.extension_requested = None
     if data["approved"]:
@@ -655,7 +717,7 @@ def _reopen(case, user, data):
         select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id.desc())
     )
     if last is None or last.satisfaction != "dissatisfied":
-        raise CaseError(409, "只有回访“不满意”的事件可以重新办理")
+        raise CaseError(409, _("只有回访“不满意”的事件可以重新办理"))
     case.closed_at = None
     case.resolved_at = None
     case.resolved_on_time = None
@@ -665,7 +727,7 @@ def _reopen(case, user, data):
 def _record_performance(case, user, data):
     agreement = case.agreement
     if agreement is None:
-        raise CaseError(409, "该事件没有调解协议")
+        raise CaseError(409, _("该事件没有调解协议"))
     agreement.performed = data["performed"]
     agreement.performed_on = data.get("performed_on")
 
@@ -673,13 +735,19 @@ def _record_performance(case, user, data):
 def _record_judicial(case, user, data):
     agreement = case.agreement
     if agreement is None:
-        raise CaseError(409, "该事件没有调解协议")
+        raise CaseError(409, _("该事件没有调解协议"))
     applied_on = data.get("applied_on")
     if applied_on and applied_on > agreement.judicial_window_due:
         raise CaseError(
             422,
-            "已超过司法确认申请期限（协议生效之日起 30 日，人民调解法 第三十三条）",
-            {"json": {"applied_on": [f"须不晚于 {agreement.judicial_window_due.isoformat()}"]}},
+            _("已超过司法确认申请期限（协议生效之日起 30 日，人民调解法 第三十三条）"),
+            {
+                "json": {
+                    "applied_on": [
+                        _("须不晚于 %(date)s", date=agreement.judicial_window_due.isoformat())
+                    ]
+                }
+            },
         )
     agreement.judicial_applied_on = applied_on
     agreement.judicial_outcome = data["judicial_outcome"]
@@ -688,22 +756,28 @@ def _record_judicial(case, user, data):
 def _request_review(case, user, data, stage="review"):
     expected = "none" if stage == "review" else "review"
     if case.review_stage != expected:
-        message = (
-            "复核后不再受理（信访工作条例 第三十六条）"
-            if case.review_stage == "re_review"
-            else ("复查申请只能针对原信访事项" if stage == "review" else "复核申请只能针对复查事项")
-        )
+        if case.review_stage == "re_review":
+            message = _("复核后不再受理（信访工作条例 第三十六条）")
+        elif stage == "review":
+            message = _("复查申请只能针对原信访事项")
+        else:
+            message = _("复核申请只能针对复查事项")
         raise CaseError(409, message)
     if case.review_request_due is None or clocks.today() > case.review_request_due:
-        raise CaseError(409, "已超过申请期限（收到书面答复之日起 30 日）")
+        raise CaseError(409, _("已超过申请期限（收到书面答复之日起 30 日）"))
     up = workflow.next_level(case.level)
     if up is None:
-        raise CaseError(409, "县级答复的复查/复核由县以上机关办理，不在本系统")
+        raise CaseError(409, _("县级答复的复查/复核由县以上机关办理，不在本系统"))
     existing = db.session.scalar(
         select(Case.number).where(Case.parent_id == case.id, Case.review_stage == stage)
     )
     if existing:
-        raise CaseError(409, f"已有关联的{'复查' if stage == 'review' else '复核'}事件 {existing}")
+        raise CaseError(
+            409,
+            _("已有关联的复查事件 %(number)s", number=existing)
+            if stage == "review"
+            else _("已有关联的复核事件 %(number)s", number=existing),
+        )
     child = Case(
         number=next_number(case.county.code[:6], clocks.shanghai_date(now()).year),
         kind="petition",

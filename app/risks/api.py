@@ -10,6 +10,7 @@ from urllib.parse import quote
 from flask import Response
 from flask import request
 from flask import url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import func
@@ -229,7 +230,7 @@ def act(point_id: int, schema, action):
     try:
         data = schema().load(request.get_json(silent=True) or {})
     except ValidationError as exc:
-        raise ApiError(422, "提交的数据有误", {"json": exc.messages}) from None
+        raise ApiError(422, _("提交的数据有误"), {"json": exc.messages}) from None
     try:
         action(point, data)
     except services.RiskError as exc:
@@ -311,10 +312,12 @@ def inspection_input() -> tuple[dict, list[attachments.Upload]]:
     try:
         data = schemas.InspectionIn().load(raw)
     except ValidationError as exc:
-        raise ApiError(422, "提交的数据有误", {"json": exc.messages}) from None
+        raise ApiError(422, _("提交的数据有误"), {"json": exc.messages}) from None
     if len(files) > MAX_PHOTOS:
         raise ApiError(
-            422, f"每次最多上传 {MAX_PHOTOS} 张照片", {"photos": [f"最多 {MAX_PHOTOS} 个"]}
+            422,
+            _("每次最多上传 %(n)s 张照片", n=MAX_PHOTOS),
+            {"photos": [_("最多 %(n)s 个", n=MAX_PHOTOS)]},
         )
     uploads = []
     for file in files:
@@ -741,14 +744,6 @@ def list_categories():
     ).all()
 
 
-def name_taken(name: str, except_id: int | None = None) -> bool:
-    """Whether another category has this name."""
-    stmt = select(RiskCategory.id).where(RiskCategory.name == name)
-    if except_id is not None:
-        stmt = stmt.where(RiskCategory.id != except_id)
-    return db.session.scalar(stmt) is not None
-
-
 @blp.route("/risk-categories", methods=["POST"])
 @requires("risks.manage")
 @blp.arguments(schemas.CategoryIn)
@@ -757,14 +752,10 @@ def name_taken(name: str, except_id: int | None = None) -> bool:
 @blp.alt_response(422, response="DEFAULT_ERROR")
 def create_category(data):
     """Add a risk category."""
-    if name_taken(data["name"]):
-        raise ApiError(409, f"风险类别“{data['name']}”已存在")
-    category = RiskCategory(**data, updated_at=services.now())
-    db.session.add(category)
-    db.session.flush()
-    audit.record(
-        "risks.category_create", object_type="risk_category", object_id=category.id, detail=data
-    )
+    try:
+        category = services.create_category(data, current_user)
+    except services.RiskError as exc:
+        raise risk_error(exc) from None
     db.session.commit()
     return category
 
@@ -783,25 +774,10 @@ def update_category(data, category_id: int):
     category = db.session.get(RiskCategory, category_id)
     if category is None:
         raise ApiError(404, "风险类别不存在")
-    if data.get("name") and name_taken(data["name"], category.id):
-        raise ApiError(409, f"风险类别“{data['name']}”已存在")
-    if "restricted" in data and data["restricted"] != category.restricted:
-        used = db.session.scalar(
-            select(func.count()).select_from(RiskPoint).where(RiskPoint.category_id == category.id)
-        )
-        if used:
-            # Existing points were registered under the other rule (with or without free text).
-            raise ApiError(409, f"该类别已有 {used} 个风险点，不能改动重点人群标记")
-    before = {k: getattr(category, k) for k in data}
-    for key, value in data.items():
-        setattr(category, key, value)
-    category.updated_at = services.now()
-    audit.record(
-        "risks.category_update",
-        object_type="risk_category",
-        object_id=category.id,
-        detail={"before": before, "after": data},
-    )
+    try:
+        services.update_category(category, data, current_user)
+    except services.RiskError as exc:
+        raise risk_error(exc) from None
     db.session.commit()
     return category
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
@@ -136,16 +138,18 @@ class InspectionIn(Schema):
         if not data.get("open_case"):
             return
         if data.get("result") != "abnormal":
-            raise ValidationError("只有排查结果为异常时才能一并立案", "open_case")
+            raise ValidationError(_("只有排查结果为异常时才能一并立案"), "open_case")
         errors = {}
         for name in ("kind", "category", "title"):
             if not data.get(name):
-                errors[name] = ["立案时必填"]
+                errors[name] = [_("立案时必填")]
         if not data.get("description") and not data.get("notes"):
-            errors["description"] = ["立案时必填（或填写排查情况 notes）"]
+            errors["description"] = [_("立案时必填（或填写排查情况 notes）")]
         kind = data.get("kind")
         if kind in CASE_CATEGORIES and data.get("category") not in CASE_CATEGORIES[kind]:
-            errors["category"] = [f"类别应为以下之一：{', '.join(CASE_CATEGORIES[kind])}"]
+            errors["category"] = [
+                _("类别应为以下之一：%(values)s", values=", ".join(CASE_CATEGORIES[kind]))
+            ]
         if errors:
             raise ValidationError(errors)
 
@@ -223,7 +227,7 @@ class CategoryIn(Schema):
     def check_unique(self, value: list[str], **kwargs) -> None:
         """No sub-category twice."""
         if len(set(value)) != len(value):
-            raise ValidationError("子类不能重复")
+            raise ValidationError(_("子类不能重复"))
 
 
 class CategoryUpdate(CategoryIn):
@@ -249,7 +253,7 @@ class CategoryOut(Schema):
     sort_order = fields.Integer()
 
 
-DAYS = validate.Range(1, 366, error="周期应为 1 到 366 天")
+DAYS = validate.Range(1, 366, error=_l("周期应为 1 到 366 天"))
 
 
 class ScheduleIn(Schema):
@@ -264,7 +268,7 @@ class ScheduleIn(Schema):
     def check_any(self, data: dict, **kwargs) -> None:
         """At least one level."""
         if not data:
-            raise ValidationError("至少填写一个等级的周期：red、orange、yellow 或 blue")
+            raise ValidationError(_("至少填写一个等级的周期：red、orange、yellow 或 blue"))
 
 
 class ScheduleOut(Schema):

@@ -2,6 +2,9 @@
 
 Services flush; the caller (a request or a command) commits. PostGIS does the spatial work:
 validity, the China extent, the village crossing test and the majority grid cell.
+
+Messages the pages show are translated (gettext, in the request's language; Chinese outside a
+request); `gettext(NAME)` translates a domain name that app/web/labels.py marks for translation.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+from flask_babel import gettext
+from flask_babel import gettext as _
 from geoalchemy2.shape import to_shape
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func
@@ -59,6 +64,32 @@ class RiskError(Exception):
 def now() -> dt.datetime:
     """The current instant (UTC)."""
     return dt.datetime.now(dt.UTC)
+
+
+# --- versions (optimistic concurrency for the pages' forms) --------------------------------------
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def version_of(row: RiskPoint | RiskCategory) -> str:
+    """The version a form carries: the row's updated_at, in microseconds since 1970.
+
+    Risk points and categories have no version column; every service that changes one sets
+    updated_at (a schedule change too, as it re-plans points; the sweep's overdue mark does not:
+    it is derived), so it serves as the version.
+    """
+    return str((row.updated_at - EPOCH) // dt.timedelta(microseconds=1))
+
+
+def check_version(row: RiskPoint | RiskCategory, version: str, stale: str) -> None:
+    """Lock the row, then refuse (409, nothing written) a version that is not its current one.
+
+    The lock holds until the request commits, so two forms sent at once cannot both pass.
+    """
+    db.session.refresh(row, with_for_update=True)
+    current = version_of(row)
+    if version != current:
+        raise RiskError(409, stale, {"version": {"yours": version, "current": current}})
 
 
 def today() -> dt.date:
@@ -126,6 +157,72 @@ attachments.register_owner("inspection", inspection_visible)
 
 
 # --- categories and the schedule (data an admin changes) -----------------------------------------
+
+
+def name_taken(name: str, except_id: int | None = None) -> bool:
+    """Whether another category has this name."""
+    stmt = select(RiskCategory.id).where(RiskCategory.name == name)
+    if except_id is not None:
+        stmt = stmt.where(RiskCategory.id != except_id)
+    return db.session.scalar(stmt) is not None
+
+
+def name_conflict(name: str) -> RiskError:
+    """409: the category name is taken."""
+    message = _("风险类别“%(name)s”已存在", name=name)
+    return RiskError(409, message, {"json": {"name": [message]}})
+
+
+def create_category(data: dict, user) -> RiskCategory:
+    """Add a risk category (data as CategoryIn loads it); 409 when the name is taken."""
+    if name_taken(data["name"]):
+        raise name_conflict(data["name"])
+    category = RiskCategory(**data, updated_at=now())
+    db.session.add(category)
+    db.session.flush()
+    audit.record(
+        "risks.category_create",
+        actor=user,
+        object_type="risk_category",
+        object_id=category.id,
+        detail=data,
+    )
+    return category
+
+
+def update_category(
+    category: RiskCategory, data: dict, user, *, version: str | None = None
+) -> RiskCategory:
+    """Rename, re-order, (de)activate a category or change its sub-categories (CategoryUpdate).
+
+    409 for a taken name, for changing `restricted` once points use the category, and (pages
+    send the `version` they showed) for a category changed by someone else meanwhile.
+    """
+    if version is not None:
+        check_version(category, version, _("该风险类别已被他人修改，您的修改没有保存"))
+    if data.get("name") and name_taken(data["name"], category.id):
+        raise name_conflict(data["name"])
+    if "restricted" in data and data["restricted"] != category.restricted:
+        used = db.session.scalar(
+            select(func.count()).select_from(RiskPoint).where(RiskPoint.category_id == category.id)
+        )
+        if used:
+            # Existing points were registered under the other rule (with or without free text).
+            message = _("该类别已有 %(n)s 个风险点，不能改动重点人群标记", n=used)
+            raise RiskError(409, message, {"json": {"restricted": [message]}})
+    before = {k: getattr(category, k) for k in data}
+    for key, value in data.items():
+        setattr(category, key, value)
+    category.updated_at = now()
+    audit.record(
+        "risks.category_update",
+        actor=user,
+        object_type="risk_category",
+        object_id=category.id,
+        detail={"before": before, "after": data},
+    )
+    db.session.flush()
+    return category
 
 
 def category_named(name: str) -> RiskCategory | None:
@@ -494,14 +591,30 @@ def add_event(
 def require_active(point: RiskPoint) -> None:
     """409 unless the point is still under control (在控)."""
     if point.status != "active":
-        raise RiskError(409, f"风险点已{STATUS_NAMES[point.status]}，不能再办理此操作")
+        raise RiskError(
+            409,
+            _("风险点已%(status)s，不能再办理此操作", status=gettext(STATUS_NAMES[point.status])),
+        )
 
 
-def change_level(point: RiskPoint, user, level: str, reason: str) -> RiskPoint:
+def require_version(point: RiskPoint, version: str | None) -> None:
+    """When a page sends the version it showed: 409 if the point changed since (nothing saved)."""
+    if version is not None:
+        check_version(point, version, _("该风险点已被他人修改，您的操作没有保存"))
+
+
+def change_level(
+    point: RiskPoint, user, level: str, reason: str, *, version: str | None = None
+) -> RiskPoint:
     """Change the colour (with a reason); the next inspection is re-planned on the new period."""
+    require_version(point, version)
     require_active(point)
     if level == point.level:
-        raise RiskError(422, "等级未变化", {"json": {"level": [f"当前已是{LEVEL_NAMES[level]}"]}})
+        raise RiskError(
+            422,
+            _("等级未变化"),
+            {"json": {"level": [_("当前已是%(level)s", level=gettext(LEVEL_NAMES[level]))]}},
+        )
     before = point.level
     point.level = level
     point.updated_at = now()
@@ -519,11 +632,12 @@ def change_level(point: RiskPoint, user, level: str, reason: str) -> RiskPoint:
     return point
 
 
-def request_clear(point: RiskPoint, user, reason: str) -> RiskPoint:
+def request_clear(point: RiskPoint, user, reason: str, *, version: str | None = None) -> RiskPoint:
     """Ask for the point to be cleared (申请消除); an official decides."""
+    require_version(point, version)
     require_active(point)
     if point.clear_requested_at is not None:
-        raise RiskError(409, "已有待审批的消除申请")
+        raise RiskError(409, _("已有待审批的消除申请"))
     point.clear_requested_at = now()
     point.clear_requested_by = user
     point.clear_reason = reason
@@ -540,20 +654,29 @@ def request_clear(point: RiskPoint, user, reason: str) -> RiskPoint:
     return point
 
 
-def approve_clear(point: RiskPoint, user, approved: bool, reason: str) -> RiskPoint:
+def approve_clear(
+    point: RiskPoint, user, approved: bool, reason: str, *, version: str | None = None
+) -> RiskPoint:
     """An official approves or refuses a pending request, or clears the point directly.
 
     A request is decided by an official at the requester's level or higher (a village grid
     worker's by the village, town or county; a town mediator's by the town or county).
     """
+    require_version(point, version)
     require_active(point)
     requester = point.clear_requested_by
     if requester is not None:
         needed = requester.region.level
         if REGION_RANK[user.region.level] < REGION_RANK[needed]:
-            raise RiskError(403, f"该消除申请须由{REGION_LEVEL_NAMES[needed]}或更高层级的干部审批")
+            raise RiskError(
+                403,
+                _(
+                    "该消除申请须由%(level)s或更高层级的干部审批",
+                    level=gettext(REGION_LEVEL_NAMES[needed]),
+                ),
+            )
     elif not approved:
-        raise RiskError(409, "没有待审批的消除申请")
+        raise RiskError(409, _("没有待审批的消除申请"))
     request_data = (
         {"requested_by": requester.display_name, "request_reason": point.clear_reason}
         if requester is not None
@@ -644,10 +767,12 @@ def record_inspection(
     require_active(point)
     on = data.get("inspected_on") or today()
     if on > today():
-        raise RiskError(422, "排查日期不能晚于今天", {"json": {"inspected_on": ["不能晚于今天"]}})
+        raise RiskError(
+            422, _("排查日期不能晚于今天"), {"json": {"inspected_on": [_("不能晚于今天")]}}
+        )
     if on < shanghai_date(point.registered_at):
         raise RiskError(
-            422, "排查日期不能早于登记日期", {"json": {"inspected_on": ["不能早于登记日期"]}}
+            422, _("排查日期不能早于登记日期"), {"json": {"inspected_on": [_("不能早于登记日期")]}}
         )
     inspection = Inspection(
         risk_point_id=point.id,

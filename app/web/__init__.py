@@ -51,7 +51,7 @@ NAV = [
     NavItem("admin.users", _l("用户"), "users.read"),
     NavItem("admin.regions", _l("区划与网格"), "geo.manage"),
     NavItem("admin.deadlines", _l("期限规则"), "deadlines.manage"),
-    NavItem("admin.categories", _l("类别设置"), "deadlines.manage"),
+    NavItem("admin.categories", _l("类别设置"), "risks.manage"),
 ]
 
 
@@ -90,6 +90,7 @@ def init_web(app: Flask) -> None:
     from app.web import admin
     from app.web import casework
     from app.web import field
+    from app.web import holidays  # noqa: F401 (its routes join the admin blueprint)
     from app.web import official
 
     for module in (field, casework, official, admin):

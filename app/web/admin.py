@@ -1,4 +1,5 @@
-"""Administrators' pages: users and tokens, the deadline policy, regions and grid cells, categories.
+"""Administrators' pages: users and tokens, the deadline policy, regions and grid cells, categories
+and the inspection schedule.
 
 Each form calls the same services as the API and the command line, inside the admin's region
 subtree, and says what happened in a flash message.
@@ -32,7 +33,13 @@ from app.extensions import db
 from app.geo import services as geo
 from app.geo.models import Region
 from app.policy import requires
+from app.risks import schemas as risk_schemas
+from app.risks import services as risks
+from app.risks.models import LEVELS
+from app.risks.models import RiskCategory
 from app.scoping import current_scope
+from app.web import forms
+from app.web import labels
 from app.web import map_parts
 from app.web import tiles
 from maps.pages import regions_map
@@ -326,27 +333,172 @@ def make_grid():
     return redirect(url_for("admin.regions"))
 
 
-# --- categories ----------------------------------------------------------------------------------
+# --- categories and the inspection schedule ------------------------------------------------------
+
+
+def category_field_names() -> dict[str, str]:
+    """Display names of a risk category's fields, for validation messages."""
+    return {
+        "name": _("名称"),
+        "subcategories": _("细类"),
+        "restricted": _("重点人群（受限）"),
+        "active": _("状态"),
+        "sort_order": _("排序"),
+    }
+
+
+def render_categories(status: int = 200, failed: dict | None = None):
+    """Case categories (fixed), risk categories and the schedule, each risk one editable.
+
+    `failed` re-opens the form that failed ("create", "category-<id>" or "schedule") with what
+    was typed, unless the failure was a stale version (then the current values show).
+    """
+
+    risk_categories = db.session.scalars(
+        select(RiskCategory).order_by(RiskCategory.sort_order, RiskCategory.id)
+    ).all()
+    return (
+        render_template(
+            "admin/categories.html",
+            case_categories=case_schemas.CATEGORIES,
+            risk_categories=risk_categories,
+            versions={c.id: risks.version_of(c) for c in risk_categories},
+            schedule=risks.schedule(),
+            levels=LEVELS,
+            failed=failed or {},
+        ),
+        status,
+    )
+
+
+def refused(form: str, message: str, status: int, stale: bool = False):
+    """Say why nothing was saved, and show the page again (the form re-opened unless stale)."""
+    db.session.rollback()
+    flash(message, "error")
+    values = {} if stale else request.form.to_dict()
+    return render_categories(status, {"form": form, "values": values, "stale": stale})
 
 
 @bp.route("/categories")
-@requires("deadlines.manage")
+@requires("risks.manage")
 def categories():
-    """Case categories (set by law and practice) and risk categories with their schedule."""
-    risk_categories, schedule = [], {}
-    try:
-        from app.risks import services as risks
-        from app.risks.models import RiskCategory
+    """Case categories (set by law and practice), risk categories and the inspection schedule."""
+    return render_categories()
 
-        risk_categories = db.session.scalars(
-            select(RiskCategory).order_by(RiskCategory.sort_order, RiskCategory.id)
-        ).all()
-        schedule = risks.schedule()
-    except ImportError:  # the risk module is optional for this page
-        pass
-    return render_template(
-        "admin/categories.html",
-        case_categories=case_schemas.CATEGORIES,
-        risk_categories=risk_categories,
-        schedule=schedule,
+
+@bp.route("/categories", methods=["POST"])
+@requires("risks.manage")
+def create_category():
+    """Add a risk category (as POST /api/v1/risk-categories does)."""
+
+    form = request.form
+    try:
+        data = risk_schemas.CategoryIn().load(
+            {
+                "name": form.get("name", "").strip(),
+                "subcategories": forms.split_list(form.get("subcategories", "")),
+                "restricted": form.get("restricted") == "true",
+            }
+        )
+        category = risks.create_category(data, current_user)
+    except risk_schemas.ValidationError as exc:
+        reason = forms.describe_errors(exc.messages, category_field_names())
+        return refused("create", _("未能新增风险类别：%(reason)s", reason=reason), 422)
+    except risks.RiskError as exc:
+        return refused("create", _("未能新增风险类别：%(reason)s", reason=exc.message), exc.status)
+    db.session.commit()
+    flash(_("已新增风险类别“%(name)s”", name=category.name), "success")
+    return redirect(url_for("admin.categories"))
+
+
+@bp.route("/categories/<int:category_id>", methods=["POST"])
+@requires("risks.manage")
+def update_category(category_id: int):
+    """Rename a risk category, change its sub-categories, (de)activate it (as PUT
+    /api/v1/risk-categories/<id> does), with the version the page showed."""
+
+    category = db.session.get(RiskCategory, category_id)
+    if category is None:
+        raise ApiError(404, _("风险类别不存在"))
+    form, shown = request.form, f"category-{category_id}"
+    typed = {
+        "name": form.get("name", "").strip(),
+        "subcategories": forms.split_list(form.get("subcategories", "")),
+        "active": form.get("active") == "true",
+    }
+    # Only what the admin changed is sent: the audit entry then says exactly that.
+    changes = {key: value for key, value in typed.items() if value != getattr(category, key)}
+    if not changes:
+        flash(_("风险类别“%(name)s”没有改动", name=category.name), "info")
+        return redirect(url_for("admin.categories"))
+    try:
+        data = risk_schemas.CategoryUpdate().load(changes)
+        risks.update_category(category, data, current_user, version=form.get("version", ""))
+    except risk_schemas.ValidationError as exc:
+        reason = forms.describe_errors(exc.messages, category_field_names())
+        return refused(shown, _("未能保存：%(reason)s", reason=reason), 422)
+    except risks.RiskError as exc:
+        stale = "version" in exc.errors
+        return refused(shown, _("未能保存：%(reason)s", reason=exc.message), exc.status, stale)
+    db.session.commit()
+    name = category.name
+    if set(changes) == {"active"}:
+        flash(
+            _("已启用风险类别“%(name)s”", name=name)
+            if category.active
+            else _("已停用风险类别“%(name)s”：不能再用它登记新的风险点", name=name),
+            "success",
+        )
+    else:
+        flash(_("已保存风险类别“%(name)s”", name=name), "success")
+    return redirect(url_for("admin.categories"))
+
+
+@bp.route("/categories/schedule", methods=["POST"])
+@requires("risks.manage")
+def update_schedule():
+    """Change inspection periods (as PUT /api/v1/inspection-schedule does).
+
+    Only the levels the admin changed are sent; a level someone else changed since the page
+    was shown (its `was_<level>` no longer current) is refused, and nothing is saved.
+    """
+
+    form, current = request.form, risks.schedule()
+    changes = {}
+    for level in LEVELS:
+        typed, was = form.get(level, "").strip(), form.get(f"was_{level}", "").strip()
+        if typed == was:
+            continue
+        if was != str(current[level]):
+            return refused(
+                "schedule",
+                _("排查周期已被他人修改，您的修改没有保存：请核对后重新填写"),
+                409,
+                stale=True,
+            )
+        changes[level] = forms.form_int(typed)
+    if not changes:
+        flash(_("排查周期没有改动"), "info")
+        return redirect(url_for("admin.categories"))
+    try:
+        data = risk_schemas.ScheduleIn().load(changes)
+    except risk_schemas.ValidationError as exc:
+        names = {level: labels.label("risk_level", level) for level in LEVELS}
+        reason = forms.describe_errors(exc.messages, names)
+        return refused("schedule", _("未能保存排查周期：%(reason)s", reason=reason), 422)
+    risks.update_schedule(data, current_user)
+    db.session.commit()
+    said = _("；").join(
+        _(
+            "%(level)s %(before)s → %(after)s 天",
+            level=labels.label("risk_level", level),
+            before=current[level],
+            after=days,
+        )
+        for level, days in data.items()
     )
+    flash(
+        _("已修改排查周期（%(changes)s），在控风险点的下次排查日期已随之调整", changes=said),
+        "success",
+    )
+    return redirect(url_for("admin.categories"))

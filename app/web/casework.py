@@ -30,6 +30,7 @@ from app.errors import ApiError
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
+from app.web import forms
 from app.web import labels
 from app.web import map_parts
 from app.web import tiles
@@ -188,7 +189,7 @@ def field_error(failed: dict, action: str, name: str) -> str:
         return "；".join(
             f"{k}：{field_error({'action': action, 'json': node}, action, k)}" for k in node
         )
-    return "；".join(map(str, node)) if isinstance(node, list) else str(node)
+    return _("；").join(forms.leaf_messages(node))
 
 
 def render_case(case: Case, status: int = 200, failed: dict | None = None):

@@ -1,11 +1,18 @@
-"""Grid workers' pages, made for a phone: 我的网格 (map and to-do list), 上报, 排查."""
+"""Grid workers' pages, made for a phone: 我的网格 (map and to-do list), 上报, 排查, and the risk
+point page with its actions (调整等级, 申请消除, 审批消除)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import Blueprint
+from flask import flash
+from flask import redirect
 from flask import render_template
+from flask import request
+from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -18,8 +25,16 @@ from app.cases.models import Case
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
+from app.risks import schemas as risk_schemas
+from app.risks import services as risks
+from app.risks.api import detail
+from app.risks.api import visible_point
+from app.risks.models import LEVELS
+from app.risks.models import RiskEvent
+from app.risks.models import RiskPoint
 from app.scoping import current_scope
 from app.scoping import scope_for
+from app.web import forms
 from app.web import labels
 from app.web import map_parts
 from app.web import tiles
@@ -47,9 +62,6 @@ def risk_points_due(limit: int = 50) -> list:
     """Active risk points in scope whose inspection is due within a week, soonest first."""
     if not allows(current_user.role, "risks.read"):
         return []
-    from app.risks import services as risks
-    from app.risks.models import RiskPoint
-
     stmt = risks.visible(select(RiskPoint), current_scope(), current_user.role).where(
         RiskPoint.status == "active",
         RiskPoint.next_due <= clocks.today() + dt.timedelta(days=7),
@@ -131,29 +143,165 @@ def inspections():
     )
 
 
-@bp.route("/risk-points/<ref>")
-@requires("risks.read")
-def risk_point(ref: str):
-    """A risk point: level, control measures, inspections with photos, history, linked cases."""
-    from app.risks.api import detail
-    from app.risks.api import visible_point
-    from app.risks.models import RiskPoint
-
+def point_by_ref(ref: str) -> RiskPoint:
+    """The risk point with this id or code, if the user may see it; 404 otherwise (as the API)."""
     point_id = (
         int(ref)
         if ref.isdigit()
         else db.session.scalar(select(RiskPoint.id).where(RiskPoint.code == ref))
     )
-    point = detail(visible_point(point_id or 0))
+    return visible_point(point_id or 0)
+
+
+def render_point(point, status: int = 200, failed: dict | None = None):
+    """The risk point page; `failed` re-opens an action's form with what was typed."""
+    point = detail(point)
     m = case_map(tiles(), (point.lat, point.lon), _("风险点位置"))
-    return render_template(
-        "field/risk_point.html",
-        p=point,
-        map=map_parts(m),
-        today=clocks.today(),
-        can_inspect=allows(current_user.role, "risks.inspect") and point.status == "active",
-        categories={
-            kind: [(c, labels.label("category", c)) for c in cs]
-            for kind, cs in schemas.CATEGORIES.items()
-        },
+    return (
+        render_template(
+            "field/risk_point.html",
+            p=point,
+            map=map_parts(m),
+            today=clocks.today(),
+            version=risks.version_of(point),
+            offered=[a for a in RISK_ACTIONS if a in point.allowed_actions],
+            titles={a: action_title(a, point) for a in RISK_ACTIONS},
+            levels=LEVELS,
+            failed=failed or {},
+            can_inspect=allows(current_user.role, "risks.inspect") and point.status == "active",
+            categories={
+                kind: [(c, labels.label("category", c)) for c in cs]
+                for kind, cs in schemas.CATEGORIES.items()
+            },
+        ),
+        status,
     )
+
+
+@bp.route("/risk-points/<ref>")
+@requires("risks.read")
+def risk_point(ref: str):
+    """A risk point: level, control measures, inspections with photos, history, linked cases,
+    and a short form for each action the user may take on it now."""
+    return render_point(point_by_ref(ref))
+
+
+# --- actions on a risk point (the API's /risk-points/<id>/actions/..., as forms) ----------------
+
+
+def _change_level(point: RiskPoint, data: dict, version: str) -> None:
+    risks.change_level(point, current_user, data["level"], data["reason"], version=version)
+
+
+def _request_clear(point: RiskPoint, data: dict, version: str) -> None:
+    risks.request_clear(point, current_user, data["reason"], version=version)
+
+
+def _approve_clear(point: RiskPoint, data: dict, version: str) -> None:
+    risks.approve_clear(point, current_user, data["approved"], data["reason"], version=version)
+
+
+@dataclass(frozen=True)
+class RiskAction:
+    """An action's form: the API's schema for it, and the service call."""
+
+    schema: type
+    run: Callable[[RiskPoint, dict, str], None]
+
+
+# The order is the page's.
+RISK_ACTIONS = {
+    "change_level": RiskAction(risk_schemas.ChangeLevelIn, _change_level),
+    "request_clear": RiskAction(risk_schemas.RiskReasonIn, _request_clear),
+    "approve_clear": RiskAction(risk_schemas.ApproveClearIn, _approve_clear),
+}
+
+
+def action_title(action: str, point: RiskPoint) -> str:
+    """The title of an action's form (审批 decides a request, or clears directly without one)."""
+    if action == "change_level":
+        return _("调整风险等级")
+    if action == "request_clear":
+        return _("申请消除风险点")
+    return _("审批消除申请") if point.clear_requested_at else _("直接消除")
+
+
+def risk_field_names() -> dict[str, str]:
+    """Display names of the action forms' fields, for validation messages."""
+    return {"level": _("新等级"), "reason": _("理由"), "approved": _("审批意见")}
+
+
+def take_risk_action(ref: str, action: str):
+    """Run one action from its form with the version the page showed: the API's schema and
+    service; a stale version is 409 and nothing is saved."""
+    point = point_by_ref(ref)
+    point_id, code = point.id, point.code
+    form = request.form
+    body = {k: form[k].strip() for k in ("level", "reason") if form.get(k, "").strip()}
+    if form.get("approved") in ("true", "false"):
+        body["approved"] = form["approved"] == "true"
+    chosen = RISK_ACTIONS[action]
+    typed = {"action": action, "values": form.to_dict()}
+    name = action_title(action, point)
+    try:
+        data = chosen.schema().load(body)
+        chosen.run(point, data, form.get("version", ""))
+    except risk_schemas.ValidationError as exc:
+        db.session.rollback()
+        reason = forms.describe_errors(exc.messages, risk_field_names())
+        flash(_("未能完成“%(action)s”：%(reason)s", action=name, reason=reason), "error")
+        return render_point(point_by_ref(str(point_id)), 422, typed)
+    except risks.RiskError as exc:
+        db.session.rollback()
+        if "version" in exc.errors:
+            flash(
+                _("%(message)s：下面显示的是最新情况，请核对后再操作。", message=exc.message),
+                "error",
+            )
+            return render_point(point_by_ref(str(point_id)), 409, {"stale": True})
+        fields = (exc.errors or {}).get("json") or {}
+        reason = exc.message
+        if fields:
+            details = forms.describe_errors(fields, risk_field_names())
+            reason = _("%(message)s（%(details)s）", message=reason, details=details)
+        flash(_("未能完成“%(action)s”：%(reason)s", action=name, reason=reason), "error")
+        return render_point(point_by_ref(str(point_id)), exc.status, typed)
+    db.session.commit()
+    # What happened, by the history entry just written (审批 may approve, refuse or clear).
+    done = db.session.scalar(
+        select(RiskEvent.action)
+        .where(RiskEvent.risk_point_id == point_id)
+        .order_by(RiskEvent.id.desc())
+        .limit(1)
+    )
+    flash(
+        _(
+            "已完成“%(action)s”：风险点 %(code)s",
+            action=labels.label("risk_event", done),
+            code=code,
+        ),
+        "success",
+    )
+    return redirect(url_for("field.risk_point", ref=code))
+
+
+@bp.route("/risk-points/<ref>/actions/change_level", methods=["POST"])
+@requires("risks.register")
+def change_level(ref: str):
+    """调整等级, with a reason (as POST /api/v1/risk-points/<id>/actions/change_level)."""
+    return take_risk_action(ref, "change_level")
+
+
+@bp.route("/risk-points/<ref>/actions/request_clear", methods=["POST"])
+@requires("risks.register")
+def request_clear(ref: str):
+    """申请消除, with a reason (as POST /api/v1/risk-points/<id>/actions/request_clear)."""
+    return take_risk_action(ref, "request_clear")
+
+
+@bp.route("/risk-points/<ref>/actions/approve_clear", methods=["POST"])
+@requires("risks.approve")
+def approve_clear(ref: str):
+    """An official decides a request to clear, or clears directly (as POST
+    /api/v1/risk-points/<id>/actions/approve_clear)."""
+    return take_risk_action(ref, "approve_clear")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 import pytest
+from sqlalchemy import select
 
 from app.accounts import services as accounts
 from app.cases import services as case_services
@@ -19,6 +20,9 @@ from app.policy import PERMISSIONS
 from app.policy import allows
 from app.policy import permissions_markdown
 from app.policy import view_action
+from app.risks import services as risk_services
+from app.risks.models import RiskCategory
+from app.risks.models import RiskPoint
 from tests.cases.factories import POINT
 from tests.cases.factories import POINT_OTHER_COUNTY
 from tests.cases.factories import case_body
@@ -58,6 +62,9 @@ class Ctx:
     out_risk: int = 0
     in_photo: int = 0
     out_photo: int = 0
+    in_risk_version: str = ""  # the version a risk point page's forms carry
+    category: int = 0
+    category_version: str = ""
 
 
 @dataclass
@@ -67,16 +74,22 @@ class Route:
     method: str
     path: object  # callable(ctx, scope) -> str, scope in {"in", "out"}
     ok: set[int]
-    body: object = None  # callable(scope) -> dict, or None
+    body: object = None  # callable(scope) -> dict, or None; callable(ctx, scope) if ctx_body
     form: bool = False
     list_route: bool = False  # no object: the out-of-scope check is that nothing leaks
     out_status: int = 404
     extra: dict = field(default_factory=dict)
+    ctx_body: bool = False
 
 
 def fixed(path):
     """A path that does not depend on scope."""
     return lambda ctx, scope: path
+
+
+def page_action(action: str):
+    """The path of a risk point page's action form, for the point in or out of scope."""
+    return lambda c, s: f"/risk-points/{c.in_risk if s == 'in' else c.out_risk}/actions/{action}"
 
 
 ROUTES: dict[tuple[str, str], Route] = {
@@ -233,6 +246,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("tiles.get_tile", "GET"): Route(
         "GET", fixed("/api/v1/tiles/cases/12/3390/1589.pbf"), {200}, list_route=True
     ),
+    ("tiles.tile_access", "GET"): Route(
+        "GET", fixed("/api/v1/tiles/access"), {200}, list_route=True
+    ),
     ("cases.list_deadline_policies", "GET"): Route(
         "GET", fixed("/api/v1/deadline-policies"), {200}, list_route=True
     ),
@@ -348,6 +364,31 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("field.risk_point", "GET"): Route(
         "GET", lambda c, s: f"/risk-points/{c.in_risk if s == 'in' else c.out_risk}", {200}
     ),
+    # The risk point page's action forms, with the version the page showed.
+    ("field.change_level", "POST"): Route(
+        "POST",
+        page_action("change_level"),
+        {302},
+        body=lambda c, s: {"version": c.in_risk_version, "level": "red", "reason": "汛期临近"},
+        form=True,
+        ctx_body=True,
+    ),
+    ("field.request_clear", "POST"): Route(
+        "POST",
+        page_action("request_clear"),
+        {302},
+        body=lambda c, s: {"version": c.in_risk_version, "reason": "已整改"},
+        form=True,
+        ctx_body=True,
+    ),
+    ("field.approve_clear", "POST"): Route(
+        "POST",
+        page_action("approve_clear"),
+        {302},
+        body=lambda c, s: {"version": c.in_risk_version, "approved": "true", "reason": "已消除"},
+        form=True,
+        ctx_body=True,
+    ),
     ("casework.queue", "GET"): Route(
         "GET", fixed("/cases?states=all&level=all"), {200}, list_route=True
     ),
@@ -424,6 +465,15 @@ ROUTES: dict[tuple[str, str], Route] = {
         form=True,
         list_route=True,
     ),
+    ("admin.holidays", "GET"): Route("GET", fixed("/admin/holidays"), {200}, list_route=True),
+    ("admin.save_holidays", "POST"): Route(
+        "POST",
+        fixed("/admin/holidays"),
+        {302},
+        body=lambda s: {"year": "2031", "holidays": "2031-01-01"},
+        form=True,
+        list_route=True,
+    ),
     ("admin.regions", "GET"): Route("GET", fixed("/admin/regions"), {200}, list_route=True),
     ("admin.import_regions", "POST"): Route(
         "POST", fixed("/admin/regions/import"), {302}, body=lambda s: {}, form=True, list_route=True
@@ -437,6 +487,32 @@ ROUTES: dict[tuple[str, str], Route] = {
         list_route=True,
     ),
     ("admin.categories", "GET"): Route("GET", fixed("/admin/categories"), {200}, list_route=True),
+    # Categories and the schedule are global data: no scope to leave.
+    ("admin.create_category", "POST"): Route(
+        "POST",
+        fixed("/admin/categories"),
+        {302},
+        body=lambda s: {"name": "矩阵类别", "subcategories": "甲、乙"},
+        form=True,
+        list_route=True,
+    ),
+    ("admin.update_category", "POST"): Route(
+        "POST",
+        lambda c, s: f"/admin/categories/{c.category}",
+        {302},
+        body=lambda c, s: {"version": c.category_version, "name": "矩阵改名", "active": "true"},
+        form=True,
+        list_route=True,
+        ctx_body=True,
+    ),
+    ("admin.update_schedule", "POST"): Route(
+        "POST",
+        fixed("/admin/categories/schedule"),
+        {302},
+        body=lambda s: {"was_red": "7", "red": "6"},
+        form=True,
+        list_route=True,
+    ),
     ("case_maps.cases_by_region", "GET"): Route(
         "GET", fixed("/api/v1/cases/by-region.geojson?level=village"), {200}, list_route=True
     ),
@@ -514,7 +590,9 @@ def test_public_routes_answer_signed_out(client, endpoint, method):
 def call(client, route: Route, ctx: Ctx, scope: str, headers: dict):
     """Call a route for one caller and one scope."""
     path = route.path(ctx, scope)
-    body = route.body(scope) if route.body else None
+    body = None
+    if route.body:
+        body = route.body(ctx, scope) if route.ctx_body else route.body(scope)
     if route.form:
         return client.open(path, method=route.method, data=body, headers=headers)
     return client.open(path, method=route.method, json=body, headers=headers)
@@ -545,6 +623,9 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     )
     ctx.in_risk, ctx.in_photo = point_with_photo(in_user)
     ctx.out_risk, ctx.out_photo = point_with_photo(out_user, RISK_POINT_OTHER_COUNTY)
+    ctx.in_risk_version = risk_services.version_of(db.session.get(RiskPoint, ctx.in_risk))
+    category = db.session.scalars(select(RiskCategory).order_by(RiskCategory.id)).first()
+    ctx.category, ctx.category_version = category.id, risk_services.version_of(category)
 
     anonymous = call(client, route, ctx, "in", {})
     if ctx_is_api(route.path(ctx, "in")):

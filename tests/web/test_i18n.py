@@ -1,7 +1,8 @@
-"""Translations: the English catalogue is complete and compiled; labels match the domain names."""
+"""Translations: the catalogue is complete and compiled, labels match the domain, pages speak it."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,15 @@ from babel.messages.pofile import read_po
 from flask_babel import force_locale
 
 from app.cases import workflow
+from app.extensions import db
+from app.risks.models import RiskPoint
 from app.web import labels
+from tests.accounts.helpers import csrf_from
+from tests.accounts.helpers import login
+from tests.factories import bearer
+from tests.risks.factories import make_point
+from tests.web.test_pages import action
+from tests.web.test_pages import reported
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "app/translations/en/LC_MESSAGES"
@@ -73,3 +82,62 @@ def test_labels_agree_with_the_workflow_names(app):
             assert labels.label("state", "reported") == "Reported"
             assert labels.label("category", "邻里") == "Neighbours"
             assert labels.label("state", "no-such-state") == "no-such-state"
+
+
+def test_english_pages_show_the_services_messages_in_english(app, client, world):
+    """Validation messages of the services and schemas are English on English pages (risk point
+    actions, categories, case actions); the API asked without the language cookie stays Chinese."""
+    point = make_point(world["grid_worker@village"], level="yellow")
+    point_id, code = point.id, point.code
+    assert login(client, world["mediator@village"].username).status_code == 302
+    client.get("/language/en")
+    page = client.get(f"/risk-points/{code}").get_data(as_text=True)
+    form = {
+        "csrf_token": csrf_from(page),
+        "version": re.search(r'name="version" value="(\d+)"', page).group(1),
+    }
+    same = client.post(
+        f"/risk-points/{code}/actions/change_level",
+        data={**form, "level": "yellow", "reason": "check"},
+    )
+    assert same.status_code == 422
+    text = same.get_data(as_text=True)
+    assert (
+        "Could not complete “Change the risk level”: the level is unchanged"
+        " (New level: it is already Yellow (moderate))" in text
+    ), text
+    missing = client.post(
+        f"/risk-points/{code}/actions/change_level", data={**form, "level": "red"}
+    )
+    assert "Reason: required" in missing.get_data(as_text=True)
+
+    case = reported(world)
+    action(client, case.number, "accept", {"version": "1"})
+    resolved = action(
+        client, case.number, "resolve", {"version": "2", "outcome": "agreement", "note": "agreed"}
+    )
+    assert resolved.status_code == 422
+    assert "A successful mediation must record the mediation agreement" in resolved.get_data(
+        as_text=True
+    )
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+
+    assert login(client, world["admin@county"].username).status_code == 302
+    page = client.get("/admin/categories").get_data(as_text=True)
+    assert "Risk categories" in page
+    duplicate = client.post(
+        "/admin/categories",
+        data={"csrf_token": csrf_from(page), "name": "gas", "subcategories": "pipe, pipe"},
+    )
+    assert duplicate.status_code == 422
+    assert "Sub-categories: sub-categories must not repeat" in duplicate.get_data(as_text=True)
+
+    api = app.test_client()  # no language cookie: the API's answers stay Chinese
+    answer = api.post(
+        f"/api/v1/risk-points/{point_id}/actions/change_level",
+        json={"level": "yellow", "reason": "核对"},
+        headers=bearer(world["mediator@village"]),
+    )
+    assert answer.status_code == 422 and answer.get_json()["message"] == "等级未变化"
+    db.session.expire_all()
+    assert db.session.get(RiskPoint, point_id).level == "yellow"
