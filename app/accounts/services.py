@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
@@ -52,9 +53,9 @@ def now() -> datetime:
 def check_password_strength(password: str) -> None:
     """At least 10 characters, not all digits."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"密码至少 {MIN_PASSWORD_LENGTH} 个字符", "password")
+        raise AccountError(_("密码至少 %(n)s 个字符", n=MIN_PASSWORD_LENGTH), "password")
     if password.isdigit():
-        raise AccountError("密码不能全是数字", "password")
+        raise AccountError(_("密码不能全是数字"), "password")
 
 
 def create_user(
@@ -69,18 +70,18 @@ def create_user(
     """Create a user in a region; grid workers get one or more grid cells of their village."""
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
-        raise AccountError("用户名应为 3–40 位小写字母、数字或 _ . -", "username")
+        raise AccountError(_("用户名应为 3–40 位小写字母、数字或 _ . -"), "username")
     if role not in ROLES:
-        raise AccountError(f"角色应为 {', '.join(ROLES)} 之一", "role")
+        raise AccountError(_("角色应为 %(roles)s 之一", roles=", ".join(ROLES)), "role")
     if db.session.scalar(select(User.id).where(User.username == username)):
-        raise AccountError(f"用户名 {username} 已存在", "username")
+        raise AccountError(_("用户名 %(name)s 已存在", name=username), "username")
     region = db.session.scalar(select(Region).where(Region.code == region_code))
     if region is None:
-        raise AccountError(f"区划 {region_code} 不存在", "region")
+        raise AccountError(_("区划 %(code)s 不存在", code=region_code), "region")
     if region.abolished:
-        raise AccountError(f"区划 {region_code} 已撤销", "region")
+        raise AccountError(_("区划 %(code)s 已撤销", code=region_code), "region")
     if phone is not None and not re.match(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", phone):
-        raise AccountError("电话应为 11 位手机号或带区号的固定电话", "phone")
+        raise AccountError(_("电话应为 11 位手机号或带区号的固定电话"), "phone")
     check_password_strength(password)
     cells = _grid_cells_for(role, region, grid_codes or [])
     user = User(
@@ -107,20 +108,22 @@ def create_user(
 def _grid_cells_for(role: str, region: Region, grid_codes: list[str]) -> list[GridCell]:
     if role != "grid_worker":
         if grid_codes:
-            raise AccountError("只有网格员可以分配网格", "grid")
+            raise AccountError(_("只有网格员可以分配网格"), "grid")
         return []
     if region.level != "village":
-        raise AccountError("网格员的辖区应为村/社区", "region")
+        raise AccountError(_("网格员的辖区应为村/社区"), "region")
     if not grid_codes:
-        raise AccountError("网格员至少分配一个网格", "grid")
+        raise AccountError(_("网格员至少分配一个网格"), "grid")
     cells = list(db.session.scalars(select(GridCell).where(GridCell.code.in_(grid_codes))))
     found = {c.code for c in cells}
     missing = [c for c in grid_codes if c not in found]
     if missing:
-        raise AccountError(f"网格不存在：{', '.join(missing)}", "grid")
+        raise AccountError(_("网格不存在：%(codes)s", codes=", ".join(missing)), "grid")
     outside = [c.code for c in cells if c.village_id != region.id]
     if outside:
-        raise AccountError(f"网格不属于 {region.name}：{', '.join(outside)}", "grid")
+        raise AccountError(
+            _("网格不属于 %(name)s：%(codes)s", name=region.name, codes=", ".join(outside)), "grid"
+        )
     return cells
 
 
@@ -200,7 +203,7 @@ def change_password(user: User, current: str, new: str) -> None:
     try:
         hasher.verify(user.password_hash, current or "")
     except (VerificationError, InvalidHashError):
-        raise AccountError("当前密码不正确", "current_password") from None
+        raise AccountError(_("当前密码不正确"), "current_password") from None
     check_password_strength(new)
     _set_password(user, new, "password_changed")
     audit.record("account.password_change", object_type="user", object_id=user.id)
@@ -228,7 +231,7 @@ def _set_password(user: User, new: str, reason: str) -> None:
 def deactivate(user: User) -> None:
     """Deactivate a user (never deleted): sessions end and tokens are revoked."""
     if not user.active:
-        raise AccountError(f"用户 {user.username} 已停用")
+        raise AccountError(_("用户 %(name)s 已停用", name=user.username))
     user.active = False
     user.deactivated_at = now()
     end_login_sessions(user, "deactivated")
@@ -253,10 +256,10 @@ def create_token(
 ) -> tuple[ApiToken, str]:
     """A new bearer token; the secret is returned once and only its hash is kept."""
     if not user.active:
-        raise AccountError(f"用户 {user.username} 已停用", "user")
+        raise AccountError(_("用户 %(name)s 已停用", name=user.username), "user")
     days = days or current_app.config["API_TOKEN_DAYS"]
     if not 1 <= days <= 366:
-        raise AccountError("有效期应为 1–366 天", "days")
+        raise AccountError(_("有效期应为 1–366 天"), "days")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user=user,

@@ -141,3 +141,31 @@ def test_english_pages_show_the_services_messages_in_english(app, client, world)
     assert answer.status_code == 422 and answer.get_json()["message"] == "等级未变化"
     db.session.expire_all()
     assert db.session.get(RiskPoint, point_id).level == "yellow"
+
+
+def test_account_and_holiday_messages_are_english_on_english_pages(client, world):
+    """The password page and the holiday page show their services' refusals in English."""
+    from tests.factories import PASSWORD
+
+    assert login(client, world["admin@county"].username).status_code == 302
+    client.get("/language/en")
+    page = client.get("/account/password").get_data(as_text=True)
+    short = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_from(page),
+            "current_password": PASSWORD,
+            "new_password": "short",
+            "confirm_password": "short",
+        },
+    )
+    assert short.status_code == 422
+    assert "The password needs at least 10 characters" in short.get_data(as_text=True)
+    page = client.get("/admin/holidays").get_data(as_text=True)
+    assert "Holiday schedule" in page
+    bad = client.post(
+        "/admin/holidays",
+        data={"csrf_token": csrf_from(page), "year": "2031", "holidays": "2031-02-30"},
+    )
+    assert bad.status_code == 422
+    assert "Days off: 2031-02-30 is not a date" in bad.get_data(as_text=True)
