@@ -62,6 +62,10 @@ def map_ready(zoom_to=None):
 
     def ready(page) -> None:
         page.wait_for_function("() => window.GridGovMaps.risk.loaded")
+        # Risk points are vector tiles: wait until some are drawn.
+        page.wait_for_function(
+            "() => GridGovMaps.risk.tiles && GridGovMaps.risk.tiles.features > 0"
+        )
         if zoom_to:
             page.evaluate("GridGovMaps.risk.loaded = null")
             lat, lon = zoom_to
@@ -89,6 +93,20 @@ def first_closed_case(database: str) -> tuple[str, float, float]:
     return row[0], row[1], row[2]
 
 
+def first_active_risk_point(database: str) -> str:
+    """The code of the demo's first active risk point in 示范县's first village."""
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    engine = create_engine(sqlalchemy_url(database))
+    with engine.connect() as conn:
+        code = conn.execute(
+            text("SELECT code FROM risk_points WHERE status = 'active' ORDER BY id LIMIT 1")
+        ).scalar_one()
+    engine.dispose()
+    return code
+
+
 def main() -> None:
     """Build the demo server and take the pictures."""
     base_url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
@@ -98,6 +116,7 @@ def main() -> None:
     with scratch_database(sqlalchemy_url(base_url), "shots") as database:
         prepare(database)
         number, lat, lon = first_closed_case(database)
+        risk_point = first_active_risk_point(database)
         with running_server(database) as base, sync_playwright() as playwright:
             browser = launch(playwright)
             shoot(browser, base, "", "/login", "login", PHONE)
@@ -124,7 +143,9 @@ def main() -> None:
                 map_ready((lat, lon)),
             )
             shoot(browser, base, "xian_ganbu", "/workbench", "workbench", DESKTOP)
+            shoot(browser, base, "zhen_ganbu", f"/risk-points/{risk_point}", "risk-point", DESKTOP)
             shoot(browser, base, "xian_admin", "/admin/users", "admin-users", DESKTOP)
+            shoot(browser, base, "xian_admin", "/admin/holidays", "admin-holidays", DESKTOP)
             context_en = "/language/en?next=/report"
             shoot(browser, base, "cun_wangge", context_en, "report-phone-en", PHONE, report_ready)
             browser.close()
