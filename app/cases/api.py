@@ -69,10 +69,13 @@ def detail(case: Case) -> Case:
     return case
 
 
-def with_etag(body: dict, case: Case, status: int = 200) -> Response:
-    """A JSON answer carrying the case version as its ETag (send it back in If-Match)."""
+def with_etag(body: dict, status: int = 200) -> Response:
+    """A case's JSON answer carrying its version as the ETag (send it back in If-Match).
+
+    The version is read from the body, so a committed (expired) case is not reloaded for it.
+    """
     response = Response(json.dumps(body, ensure_ascii=False), status, mimetype="application/json")
-    response.headers["ETag"] = f'"{case.version}"'
+    response.headers["ETag"] = f'"{body["version"]}"'
     return response
 
 
@@ -116,9 +119,7 @@ def report_case(data):
         )
     number = case.number
     db.session.commit()
-    # From the body, not the committed (expired) object: no reload after the commit.
-    response = Response(json.dumps(body, ensure_ascii=False), 201, mimetype="application/json")
-    response.headers["ETag"] = f'"{body["version"]}"'
+    response = with_etag(body, 201)
     response.headers["Location"] = url_for("cases.get_case", number=number)
     return response
 
@@ -175,7 +176,7 @@ def claim_key(key: str, fingerprint: str) -> Response | None:
 def get_case(number: str):
     """One case: timeline, parties (masked), agreement, follow-ups, and what the caller may do."""
     case = visible_case(number)
-    return with_etag(schemas.CaseOut().dump(detail(case)), case)
+    return with_etag(schemas.CaseOut().dump(detail(case)))
 
 
 @blp.route("/cases/<number>/actions", parameters=[schemas.NUMBER_PARAMETER])
@@ -246,7 +247,7 @@ def take_action(number: str, action: str):
         db.session.rollback()
         raise ApiError(409, "该事件已被他人修改，请刷新后重试") from None
     db.session.refresh(case)
-    return with_etag(schemas.CaseOut().dump(detail(case)), case)
+    return with_etag(schemas.CaseOut().dump(detail(case)))
 
 
 @blp.route(

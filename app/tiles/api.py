@@ -11,11 +11,9 @@ from flask_login import current_user
 from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
-from sqlalchemy import text
 
 from app.errors import ApiError
 from app.extensions import Blueprint
-from app.extensions import db
 from app.policy import requires
 from app.scoping import current_scope
 from app.tiles import keys
@@ -76,20 +74,6 @@ def cache() -> services.TileCache:
     return state
 
 
-def layer_exists(layer: str) -> bool:
-    """The layer is known and its table exists (risk points arrive with their own module)."""
-    if layer not in services.LAYERS:
-        return False
-    if layer != "risk_points":
-        return True
-    known = current_app.extensions.setdefault("tile_tables", {})
-    if layer not in known:
-        known[layer] = db.session.execute(
-            text("SELECT to_regclass('risk_points') IS NOT NULL")
-        ).scalar()
-    return known[layer]
-
-
 def matches(header: str | None, etag: str) -> bool:
     """If-None-Match holds this ETag (weak comparison, as for GET)."""
     if not header:
@@ -142,12 +126,11 @@ def tile_access():
             "tiles.get_tile", layer=layer, z=0, x=0, y=0, key=key, v=versions[layer]
         ).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf", 1)
         for layer in services.LAYERS
-        if layer_exists(layer)
     }
     return {
         "key": key,
         "expires_in": current_app.config["TILE_KEY_SECONDS"],
-        "versions": {layer: versions[layer] for layer in urls},
+        "versions": versions,
         "urls": urls,
     }
 
@@ -191,16 +174,12 @@ def get_tile(args, layer: str, z: int, x: int, y: int):
         if body is not None:
             return tile_response(body, etag, hit=True, keep=True)
     elif not fresh or request.headers.get("If-None-Match"):
-        if not layer_exists(layer):
-            raise ApiError(404, f"图层 {layer} 不存在", {"layers": list(services.LAYERS)})
         etag = req.etag(services.data_version(layer))
         if matches(request.headers.get("If-None-Match"), etag):
             return tile_response(b"", etag, 304)
         body = None if fresh else store.get(etag)
         if body is not None:
             return tile_response(body, etag, hit=True)
-    if not layer_exists(layer):
-        raise ApiError(404, f"图层 {layer} 不存在", {"layers": list(services.LAYERS)})
     version, body = services.render(req)
     etag = req.etag(version)
     store.put(etag, body)

@@ -267,3 +267,13 @@ def test_abnormal_inspection_with_a_photo_opens_a_case(open_as, live_server):
     form.locator("button[type=submit]").click()
     form.locator(".result-msg a").wait_for()
     assert cases_titled(database, "排查发现消防通道堵塞（浏览器测试）")
+
+
+def test_api_docs_page_fetches_nothing_from_outside(open_as, live_server):
+    """Swagger UI (vendored) renders the OpenAPI document from 127.0.0.1 alone: the URLs inside
+    the bundle are strings (licence and error links, schema ids), never requested."""
+    base, _ = live_server
+    page = open_as("xian_ganbu", DESKTOP)
+    page.goto(f"{base}/api/v1/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=30000)
+    assert page.locator(".opblock").count() > 50
