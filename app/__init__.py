@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
+from app.core import transaction
 from app.errors import register_errorhandlers
 from app.extensions import api
 from app.extensions import csrf
@@ -19,9 +20,23 @@ from app.ops.logging import configure_logging
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
+class GridGov(Flask):
+    """Flask, with the request boundary: each view's answer ends its database transaction."""
+
+    def dispatch_request(self):
+        """Run the view, then commit (success) or roll back (any other answer) once, here.
+
+        Inside dispatch, so a failure to commit (a row changed meanwhile, a lost connection) is
+        answered by the error handlers like any other error.
+        """
+        response = self.make_response(super().dispatch_request())
+        transaction.finish(response.status_code)
+        return response
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Application factory: configuration, extensions, blueprints, error handlers, commands."""
-    app = Flask(__name__)
+    app = GridGov(__name__)
     app.config.from_object(Config())
     if test_config:
         app.config.update(test_config)

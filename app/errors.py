@@ -12,37 +12,19 @@ from flask import request
 from flask_wtf.csrf import CSRFError
 from psycopg2.errors import QueryCanceled
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from app.core import transaction
+from app.core.errors import MESSAGES
+from app.core.errors import DomainError
+from app.core.errors import default_message
 from app.extensions import db
 
 log = logging.getLogger(__name__)
 
-# Default messages in the product's language, by status.
-MESSAGES = {
-    400: "请求有误",
-    401: "需要登录",
-    403: "无权执行此操作",
-    404: "未找到",
-    405: "不支持此请求方法",
-    409: "与当前状态冲突",
-    413: "请求内容过大",
-    415: "不支持的内容类型",
-    422: "提交的数据有误",
-    429: "请求过于频繁，请稍后再试",
-    500: "服务器内部错误",
-    503: "服务暂不可用",
-}
-
-
-class ApiError(Exception):
-    """An error answered to the client in the standard shape."""
-
-    def __init__(self, status: int, message: str | None = None, errors: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message or MESSAGES.get(status, HTTPStatus(status).phrase)
-        self.errors = errors or {}
+# Services raise the domain errors (app/core/errors.py); the API answers them in this shape.
+ApiError = DomainError
 
 
 def wants_json() -> bool:
@@ -55,7 +37,7 @@ def wants_json() -> bool:
 
 def error_response(status: int, message: str | None = None, errors: dict | None = None):
     """Build the standard error response (a page in the product's language for browsers)."""
-    message = message or MESSAGES.get(status, HTTPStatus(status).phrase)
+    message = message or default_message(status)
     if not wants_json():
         try:
             return render_template("error.html", code=status, message=message), status
@@ -64,7 +46,7 @@ def error_response(status: int, message: str | None = None, errors: dict | None 
     body = {
         "code": status,
         "status": HTTPStatus(status).phrase,
-        "message": message or MESSAGES.get(status, HTTPStatus(status).phrase),
+        "message": message,
         "errors": string_keys(errors or {}),
     }
     return jsonify(body), status
@@ -84,14 +66,6 @@ def string_keys(value):
     return value
 
 
-def _rollback_quietly() -> None:
-    """Roll back, even when the connection itself is gone."""
-    try:
-        db.session.rollback()
-    except Exception:  # noqa: BLE001 - the original error is the one to report
-        log.debug("rollback failed", exc_info=True)
-
-
 def register_errorhandlers(app: Flask) -> None:
     """Answer every error in the standard shape and roll back the request's transaction."""
 
@@ -106,19 +80,25 @@ def register_errorhandlers(app: Flask) -> None:
             log.warning("database connection lost while ending the request", exc_info=True)
             db.session.registry.clear()
 
-    @app.errorhandler(ApiError)
-    def handle_api_error(exc: ApiError):
-        db.session.rollback()
+    @app.errorhandler(DomainError)
+    def handle_domain_error(exc: DomainError):
+        transaction.abort()
         return error_response(exc.status, exc.message, exc.errors)
+
+    @app.errorhandler(StaleDataError)
+    def handle_stale_row(exc: StaleDataError):
+        # A version that went stale between reading and writing (optimistic locking at flush).
+        transaction.abort()
+        return error_response(409, "已被他人修改，请刷新后重试")
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(exc: CSRFError):
-        db.session.rollback()
+        transaction.abort()
         return error_response(400, "CSRF 校验失败：请刷新页面后重试", {"csrf": [exc.description]})
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException):
-        db.session.rollback()
+        transaction.abort()
         data = getattr(exc, "data", None) or {}
         errors = data.get("messages") or data.get("errors") or {}
         message = data.get("message")
@@ -133,7 +113,7 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def handle_database_unavailable(exc: OperationalError):
-        _rollback_quietly()
+        transaction.abort()
         if isinstance(exc.orig, QueryCanceled):
             # statement_timeout (DB_STATEMENT_TIMEOUT_MS) cut a query short: the server is
             # overloaded or the request asks for too much; either way a retry later may work.
@@ -148,5 +128,5 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        _rollback_quietly()
+        transaction.abort()
         return error_response(500)

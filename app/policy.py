@@ -156,10 +156,9 @@ def deny(
     status: int = 403,
     message: str | None = None,
 ):
-    """Audit a denial (committed at once) and answer 403, or for out-of-scope objects 404 with
-    the same message a missing object gets."""
+    """Audit a denial (kept through the request's rollback) and answer 403, or for out-of-scope
+    objects 404 with the same message a missing object gets."""
     from app.audit import services as audit
-    from app.extensions import db
 
     audit.record(
         action,
@@ -168,8 +167,8 @@ def deny(
         object_id=object_id,
         region_code=getattr(getattr(current_user, "region", None), "code", None),
         detail={"path": request.path, "method": request.method},
+        keep=True,
     )
-    db.session.commit()
     if status == 404:
         raise ApiError(404, message or "未找到")
     raise ApiError(403, f"无权执行此操作（{ACTION_NAMES.get(action, action)}）")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_login import current_user
 from sqlalchemy import ColumnElement
 
 SIGNIFICANT_DIGITS = {"county": 6, "town": 9, "village": 12}
@@ -26,9 +27,43 @@ class Scope:
         """True when a region or grid-cell code lies in the subtree."""
         return bool(code) and code.startswith(self.prefix)
 
-    def clause(self, code_column) -> ColumnElement[bool]:
-        """A SQL condition keeping rows whose code column lies in the subtree."""
-        return code_column.startswith(self.prefix, autoescape=True)
+    @property
+    def cell_bound(self) -> bool:
+        """True for a grid worker: only their own cells (and what they own) are theirs."""
+        return self.grid_cell_ids is not None
+
+    def clause(self, code_column, cell_column=None, own_columns=()) -> ColumnElement[bool]:
+        """A SQL condition keeping rows in the subtree (ORM/Core form of `sql`).
+
+        For a grid worker with `cell_column`: only rows in their cells, or rows where one of
+        `own_columns` (reporter, registrant, responsible person...) is the worker.
+        """
+        condition = code_column.startswith(self.prefix, autoescape=True)
+        if self.cell_bound and cell_column is not None:
+            mine = cell_column.in_(list(self.grid_cell_ids))
+            for column in own_columns:
+                mine = mine | (column == self.user_id)
+            condition = condition & mine
+        return condition
+
+    def sql(
+        self, alias: str, *, code: str = "region_code", cell: str | None = None, own=()
+    ) -> tuple[str, dict]:
+        """The same condition as `clause`, as text SQL for table alias `alias`, with parameters.
+
+        The parameter names (:scope_prefix, :scope_cells, :scope_user) are the same for every
+        alias, so several tables' conditions can share one statement.
+        """
+        condition = f"{alias}.{code} LIKE :scope_prefix || '%'"
+        params = dict(self.params)
+        if self.cell_bound and cell is not None:
+            mine = " OR ".join(
+                [f"{alias}.{cell} = ANY(:scope_cells)"]
+                + [f"{alias}.{column} = :scope_user" for column in own]
+            )
+            condition += f" AND ({mine})"
+            params |= {"scope_cells": list(self.grid_cell_ids), "scope_user": self.user_id}
+        return condition, params
 
     @property
     def params(self) -> dict:
@@ -50,6 +85,4 @@ def scope_for(user) -> Scope:
 
 def current_scope() -> Scope:
     """The scope of the signed-in user of this request."""
-    from flask_login import current_user
-
     return scope_for(current_user)

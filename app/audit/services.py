@@ -1,7 +1,9 @@
 """Write and verify the audit chain.
 
 Entries are queued on the session during a request and written just before it commits, in the
-same transaction as the change they describe. Writers take one transaction-level advisory lock,
+same transaction as the change they describe. An entry recorded with `keep=True` (a denial, a
+failed sign-in) outlives a rollback: it is queued again, and the request boundary
+(app/core/transaction.py) commits it on its own. Writers take one transaction-level advisory lock,
 so the chain cannot fork however many run at once; holding it only at commit keeps it short.
 """
 
@@ -60,8 +62,10 @@ def record(
     region_code: str | None = None,
     detail: dict | None = None,
     session: Session | None = None,
+    keep: bool = False,
 ) -> None:
-    """Queue an audit entry; it is written when the session commits (or dropped on rollback)."""
+    """Queue an audit entry; it is written when the session commits (or dropped on rollback,
+    unless `keep`: then it is written even when the request's changes roll back)."""
     session = session or db.session()
     if actor is None and has_request_context():
         from flask_login import current_user
@@ -83,11 +87,14 @@ def record(
         "detail": detail or {},
     }
     session.info.setdefault("audit_pending", []).append(entry)
+    if keep:
+        session.info.setdefault("audit_kept", []).append(entry)
 
 
 def write_pending(session: Session) -> int:
     """Append the queued entries to the chain (under the advisory lock). Returns how many."""
     pending = session.info.pop("audit_pending", None)
+    session.info.pop("audit_kept", None)
     if not pending:
         return 0
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
@@ -124,8 +131,12 @@ def _write_audit_before_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_audit_on_rollback(session: Session, previous_transaction) -> None:
-    # Entries describe changes that were just rolled back: they never happened.
+    # Entries describe changes that were just rolled back: they never happened. Kept entries
+    # (refusals) did happen: they wait for the next commit.
     session.info.pop("audit_pending", None)
+    kept = session.info.pop("audit_kept", None)
+    if kept:
+        session.info["audit_pending"] = kept
 
 
 @dataclass

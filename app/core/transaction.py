@@ -1,0 +1,39 @@
+"""The request's transaction: the one place a request commits or rolls back.
+
+Services flush, never commit (shared/STYLE.md §3). When a view has answered, `finish` commits a
+success (status below 400) and rolls back anything else; the error handlers call `abort`.
+Audit entries recorded with `keep=True` (denials, failed sign-ins) survive the rollback: the
+audit module queues them again and `abort` commits them alone. CLI commands commit for
+themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def finish(status: int) -> None:
+    """End the request's transaction by its answer: commit a success, roll back a failure."""
+    if status < 400:
+        db.session.commit()
+    else:
+        abort()
+
+
+def abort() -> None:
+    """Roll back the request's changes; commit the audit entries that must outlive them."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection itself may be gone; report the original
+        log.debug("rollback failed", exc_info=True)
+        return
+    if db.session.info.get("audit_pending"):
+        try:
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - never hide the original error behind the audit's
+            log.warning("could not write the audit entries of a refused request", exc_info=True)
+            db.session.rollback()

@@ -1,0 +1,137 @@
+"""Placement: the one rule that puts a point in its grid cell, village, town and county.
+
+Used by /api/v1/locate, case reports and risk-point registration alike. A point on a border
+shared by several cells goes to the lowest cell code; only current villages (not 已撤销) hold
+cells. Outside every cell, the refusal names the nearest village — only ever one inside the
+caller's jurisdiction, so a refusal never tells anyone about places they may not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.orm import defer
+from sqlalchemy.orm import joinedload
+
+from app.core.errors import Forbidden
+from app.core.errors import Invalid
+from app.extensions import db
+from app.geo.models import GridCell
+from app.geo.models import Region
+from app.scoping import Scope
+
+NEAREST_VILLAGE_SQL = text(
+    """
+    SELECT v.code, v.name,
+           round(ST_Distance(v.boundary::geography,
+                             ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)) AS metres
+      FROM regions v
+     WHERE v.level = 'village' AND (v.valid_to IS NULL OR v.valid_to > current_date)
+       AND v.code LIKE :prefix || '%'
+     ORDER BY v.boundary <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)
+     LIMIT 1
+    """
+)
+
+
+@dataclass
+class Placement:
+    """Where a point falls: its cell and the regions above it."""
+
+    cell: GridCell
+    village: Region
+    town: Region | None
+    county: Region | None
+
+    def as_dict(self) -> dict:
+        """The locate answer: code and name of each unit."""
+
+        def unit(item) -> dict | None:
+            return {"code": item.code, "name": item.name} if item is not None else None
+
+        return {
+            "grid_cell": unit(self.cell),
+            "village": unit(self.village),
+            "town": unit(self.town),
+            "county": unit(self.county),
+        }
+
+
+def cell_at(lon: float, lat: float, prefix: str = "") -> Placement | None:
+    """The cell containing a WGS84 point (within a code prefix), with its regions; or None.
+
+    One round trip: the cell, its village, town and county are loaded together, without their
+    geometries.
+    """
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    stmt = (
+        select(GridCell)
+        .join(Region, Region.id == GridCell.village_id)
+        .where(
+            func.ST_Intersects(GridCell.geom, point),
+            Region.valid_to.is_(None) | (Region.valid_to > func.current_date()),
+        )
+        .order_by(GridCell.code)
+        .limit(1)
+        .options(
+            defer(GridCell.geom),
+            joinedload(GridCell.village).options(
+                defer(Region.boundary),
+                joinedload(Region.parent).options(
+                    defer(Region.boundary),
+                    joinedload(Region.parent).defer(Region.boundary),
+                ),
+            ),
+        )
+    )
+    if prefix:
+        stmt = stmt.where(GridCell.code.startswith(prefix, autoescape=True))
+    cell = db.session.scalar(stmt)
+    if cell is None:
+        return None
+    village = cell.village
+    town = village.parent
+    return Placement(cell, village, town, town.parent if town is not None else None)
+
+
+def nearest_village(lon: float, lat: float, prefix: str = "") -> dict | None:
+    """The current village (within `prefix`) nearest to a point, with the distance in metres."""
+    params = {"lon": lon, "lat": lat, "prefix": prefix}
+    row = db.session.execute(NEAREST_VILLAGE_SQL, params).first()
+    if row is None:
+        return None
+    return {"code": row.code, "name": row.name, "distance_m": int(row.metres)}
+
+
+def outside_every_cell(lon: float, lat: float, scope: Scope, field: str) -> Invalid:
+    """The 422 for a point in no cell, naming the nearest village of the caller's jurisdiction."""
+    nearest = nearest_village(lon, lat, scope.prefix)
+    outside = _("该点不在任何网格内")
+    message = outside
+    if nearest:
+        message = _(
+            "该点不在任何网格内；最近的村是 %(name)s（%(code)s，约 %(m)s 米）",
+            name=nearest["name"],
+            code=nearest["code"],
+            m=nearest["distance_m"],
+        )
+    return Invalid(message, errors={"json": {field: [outside]}, "nearest_village": nearest})
+
+
+def place_point(
+    lon: float, lat: float, scope: Scope, *, field: str = "location", outside_scope: str = ""
+) -> Placement:
+    """Place a point for someone working in `scope`: 422 outside every cell, 403 outside scope.
+
+    `field` names the request field in the 422; `outside_scope` is the 403's message.
+    """
+    placement = cell_at(lon, lat)
+    if placement is None:
+        raise outside_every_cell(lon, lat, scope, field)
+    if not scope.contains(placement.cell.code):
+        raise Forbidden(outside_scope or _("该点不在您的辖区内"))
+    return placement
