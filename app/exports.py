@@ -1,4 +1,5 @@
-"""Ledger files (台账) for Excel: .xlsx and UTF-8 CSV, safe against formula injection."""
+"""Ledger files (台账) for Excel: .xlsx and UTF-8 CSV, safe against formula injection, and the
+one download response every ledger export answers with."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import csv
 import datetime as dt
 import io
 from typing import Any
+from urllib.parse import quote
 
+from flask import Response
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -70,3 +73,36 @@ def csv_bytes(headers: tuple[str, ...], rows: list[tuple]) -> bytes:
     writer.writerow(headers)
     writer.writerows([csv_value(v) for v in row] for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MIMETYPE = "text/csv"
+
+
+def ledger_file(
+    fmt: str,
+    *,
+    sheet: str,
+    columns: tuple[tuple[str, int], ...],
+    rows: list[tuple],
+    ascii_name: str,
+    stamp: str,
+):
+    """A ledger as a download: .xlsx or CSV (UTF-8 with BOM), never cached.
+
+    `sheet` is the Chinese title (the sheet's and the file's name), `ascii_name` the plain
+    name old clients get (e.g. "gridgov-cases"); `stamp` dates the name. Only the date is in the
+    name, never a person or a filter.
+    """
+    if fmt == "xlsx":
+        body, mimetype = xlsx_bytes(sheet, columns, rows), XLSX_MIMETYPE
+    else:
+        body = csv_bytes(tuple(title for title, _ in columns), rows)
+        mimetype = f"{CSV_MIMETYPE}; charset=utf-8"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{ascii_name}-{stamp}.{fmt}"; '
+        f"filename*=UTF-8''{quote(f'{sheet}-{stamp}.{fmt}')}"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
