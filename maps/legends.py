@@ -18,6 +18,10 @@ RISK_SCORE_CLASSES = [
     (15, "#b30000"),
 ]
 CASE_COLOURS = {"open": "#0b6e4f", "yellow": "#e6c229", "red": "#d7191c", "settled": "#7b8794"}
+# Several cases drawn as one numbered circle (the risk map's clusters; app.css .case-cluster).
+CLUSTER_COLOUR = "#486581"
+# Count bubbles of the risk map by the worst warning among their cases (app.css .agg-marker).
+COUNT_COLOURS = {"none": "#0b6e4f", "yellow": "#d6a000", "red": "#c81e1e"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,11 @@ class LegendItem:
 
 
 class Legend(MacroElement):
-    """A titled legend in a map corner, built with DOM text nodes (labels are never HTML)."""
+    """A titled legend in a map corner, built with DOM text nodes (labels are never HTML).
+
+    A legend with a `key` carries it as `data-legend`, so the page script can show it only while
+    what it explains is drawn.
+    """
 
     _template = Template(
         """
@@ -41,6 +49,7 @@ class Legend(MacroElement):
                 legend.onAdd = function () {
                     var box = L.DomUtil.create('section', 'map-legend');
                     box.setAttribute('aria-label', data.title);
+                    if (data.key) { box.setAttribute('data-legend', data.key); }
                     var title = L.DomUtil.create('h2', 'map-legend-title', box);
                     title.textContent = data.title;
                     var list = L.DomUtil.create('ul', '', box);
@@ -58,23 +67,26 @@ class Legend(MacroElement):
         """
     )
 
-    def __init__(self, title: str, items: list[LegendItem], position: str = "bottomright"):
+    def __init__(
+        self, title: str, items: list[LegendItem], position: str = "bottomright", key: str = ""
+    ):
         super().__init__()
         self._name = "Legend"
         self.data = {
             "title": title,
             "position": position,
+            "key": key,
             "items": [{"colour": i.colour, "label": i.label, "shape": i.shape} for i in items],
         }
 
 
-def risk_level_legend(title: str, names: dict[str, str]) -> Legend:
+def risk_level_legend(title: str, names: dict[str, str], key: str = "") -> Legend:
     """Risk points by level: red, orange, yellow, blue (突发事件应对法 第六十三条)."""
     items = [LegendItem(RISK_LEVEL_COLOURS[k], names[k], "circle") for k in RISK_LEVEL_COLOURS]
-    return Legend(title, items, position="bottomleft")
+    return Legend(title, items, position="bottomleft", key=key)
 
 
-def risk_score_legend(title: str, range_label: str) -> Legend:
+def risk_score_legend(title: str, range_label: str, key: str = "") -> Legend:
     """Grid cells by risk score class; `range_label` formats '{low}–{high}' / '{low}+'."""
     items = []
     for index, (low, colour) in enumerate(RISK_SCORE_CLASSES):
@@ -86,10 +98,21 @@ def risk_score_legend(title: str, range_label: str) -> Legend:
         else:
             text = range_label.format(low=low, high=nxt - 1)
         items.append(LegendItem(colour, text))
-    return Legend(title, items)
+    return Legend(title, items, key=key)
 
 
-def case_legend(title: str, names: dict[str, str]) -> Legend:
-    """Cases by urgency: open, yellow warning, red warning, settled."""
+def case_legend(
+    title: str, names: dict[str, str], key: str = "", cluster: str | None = None
+) -> Legend:
+    """Cases by urgency: open, yellow warning, red warning, settled; and, when the map clusters
+    them, the numbered circle that stands for several."""
     items = [LegendItem(CASE_COLOURS[k], names[k], "circle") for k in CASE_COLOURS if k in names]
-    return Legend(title, items)
+    if cluster:
+        items.append(LegendItem(CLUSTER_COLOUR, cluster, "circle"))
+    return Legend(title, items, key=key)
+
+
+def count_legend(title: str, names: dict[str, str], key: str = "") -> Legend:
+    """Count bubbles (cases per town, village or grid cell) by their worst warning."""
+    items = [LegendItem(COUNT_COLOURS[k], names[k], "circle") for k in COUNT_COLOURS if k in names]
+    return Legend(title, items, key=key)

@@ -11,6 +11,7 @@ from maps.base import Tiles
 from maps.base import base_map
 from maps.base import finish
 from maps.legends import case_legend
+from maps.legends import count_legend
 from maps.legends import risk_level_legend
 from maps.legends import risk_score_legend
 
@@ -55,13 +56,27 @@ def risk_map(
     score_range: str,
     risk_title: str,
     risk_names: dict[str, str],
+    case_title: str | None = None,
+    case_names: dict[str, str] | None = None,
+    cluster_label: str | None = None,
+    count_title: str | None = None,
+    count_names: dict[str, str] | None = None,
 ) -> EmbeddedMap:
-    """风险地图: cells by risk score, points by level, cases clustered or as a heat map."""
+    """风险地图: cells by risk score, points by level, cases clustered or as a heat map.
+
+    Each legend carries a key (score, risk, cases, counts): the page script shows a legend only
+    while its layer is drawn at the current zoom (cells from 13, single cases from 14, counts
+    below).
+    """
     m = base_map(
         tiles, key="risk", centre=centre, zoom=zoom, aria_label=label, tiles_name=tiles_name
     )
-    risk_score_legend(score_title, score_range).add_to(m)
-    risk_level_legend(risk_title, risk_names).add_to(m)
+    risk_score_legend(score_title, score_range, key="score").add_to(m)
+    risk_level_legend(risk_title, risk_names, key="risk").add_to(m)
+    if case_title and case_names:
+        case_legend(case_title, case_names, key="cases", cluster=cluster_label).add_to(m)
+    if count_title and count_names:
+        count_legend(count_title, count_names, key="counts").add_to(m)
     return finish(m, collapsed=True)
 
 

@@ -26,7 +26,7 @@ def sweep_command():
     overdue = sweep_inspections()
     db.session.commit()
     click.echo(
-        f"巡检完成：预警变化 {result.warnings_changed} 件，自动上报 {result.escalated} 件，"
+        f"巡检完成：预警变化 {result.warnings_changed} 件，自动提级 {result.escalated} 件，"
         f"新增排查逾期风险点 {overdue} 个"
     )
 

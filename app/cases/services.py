@@ -632,7 +632,7 @@ def _escalate(case, user, data):
     up = workflow.next_level(case.level)
     if up is None:
         raise CaseError(
-            409, _("县级事件不能再上报"), {"allowed_actions": allowed_actions(case, user)}
+            409, _("县级事件不能再提级"), {"allowed_actions": allowed_actions(case, user)}
         )
     _move(case, up)
 
@@ -879,7 +879,7 @@ def sweep(on: dt.date | None = None) -> SweepResult:
                 "reported",
                 "village",
                 "town",
-                "村级逾期未受理，自动上报至镇（升级策略）",
+                "村级逾期未受理，自动提级至镇（升级策略）",
             )
             audit.record(
                 "cases.auto_escalate",

@@ -119,7 +119,7 @@ WORKFLOW: dict[str, Rule] = {
         Rule("close", "归档", frozenset({"followed_up"}), "closed", HANDLERS, "case_up"),
         Rule(
             "escalate",
-            "上报",
+            "提级",
             OPEN_STATES,
             "reported",
             HANDLERS,

@@ -77,7 +77,7 @@ ACTIONS = {
     "resolve": _l("办结"),
     "follow_up": _l("回访"),
     "close": _l("归档"),
-    "escalate": _l("上报"),
+    "escalate": _l("提级"),
     "assign_down": _l("交办"),
     "withdraw": _l("撤回"),
     "request_extension": _l("申请延期"),
@@ -92,7 +92,7 @@ ACTIONS = {
 EVENTS = {
     **ACTIONS,
     "report": _l("登记"),
-    "auto_escalate": _l("自动上报"),
+    "auto_escalate": _l("自动提级"),
     "warning": _l("预警变化"),
 }
 # Case categories (app/cases/schemas.py CATEGORIES): stored in Chinese, shown translated.

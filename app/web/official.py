@@ -73,6 +73,16 @@ def risk_map():
         score_range="{low}–{high}",
         risk_title=_("风险点等级"),
         risk_names={k: str(v) for k, v in labels.RISK_LEVELS.items()},
+        case_title=_("事件"),
+        case_names={
+            "open": _("在办"),
+            "yellow": str(labels.WARNINGS["yellow"]),
+            "red": str(labels.WARNINGS["red"]),
+            "settled": _("已办结"),
+        },
+        cluster_label=_("多个事件（数字为件数）"),
+        count_title=_("事件数（按区域汇总）"),
+        count_names={"none": _("无预警"), "yellow": _("含黄牌"), "red": _("含红牌")},
     )
     towns = db.session.scalars(
         select(Region)

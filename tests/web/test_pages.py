@@ -68,6 +68,47 @@ def test_navigation_offers_each_role_its_work(client, world, key, shown, hidden)
         assert f">{text}</a>" not in nav, text
 
 
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("grid_worker@village", False),
+        ("mediator@village", False),
+        ("official@village", True),
+        ("official@county", True),
+        ("admin@county", True),
+    ],
+)
+def test_api_docs_tile_only_for_the_roles_that_use_the_api(client, world, key, shown):
+    """接口文档 on the home page for officials and admins; grid workers and mediators work in
+    the pages and never see it."""
+    html = signed_in(client, world, key).get("/").get_data(as_text=True)
+    tiles = re.search(r'<ul class="tiles">.*?</ul>', html, re.S).group(0)
+    assert ('href="/api/v1/docs"' in tiles) is shown
+    assert ("接口文档" in html) is shown
+
+
+def test_escalating_is_named_apart_from_reporting(client, world):
+    """上报 is reporting a case; escalating it is 提级, in the form, the flash and the timeline,
+    and "Escalate" in English, while the API action keeps its code `escalate`."""
+    case = reported(world)
+    signed_in(client, world, "mediator@village")
+    page = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    summary = re.search(r'id="action-escalate".*?<summary>(.*?)</summary>', page, re.S).group(1)
+    assert summary == "提级"
+    response = action(client, case.number, "escalate", {"version": "1", "reason": "需镇级协调"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).level == "town"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已完成“提级”" in page and "已完成“上报”" not in page
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+    client.get("/language/en")
+    signed_in(client, world, "mediator@town")
+    page = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    summary = re.search(r'id="action-escalate".*?<summary>(.*?)</summary>', page, re.S).group(1)
+    assert summary == "Escalate"
+
+
 def test_queue_shows_the_cases_at_the_mediators_level_nearest_deadline_first(client, world):
     """A village mediator's queue holds village cases; a town mediator's only town ones."""
     case = reported(world)

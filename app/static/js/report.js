@@ -100,11 +100,17 @@
     }, function () { show(S.geoFailed, 'bad'); }, {enableHighAccuracy: true, timeout: 15000});
   });
 
+  /* Likely duplicates for the current point and category. Every call numbers its request; an
+     answer that is not the latest (an earlier category or point, answered late) is dropped, so
+     it can never replace or hide the current one. */
+  var nearbyAsked = 0;
   function checkNearby() {
+    var mine = ++nearbyAsked;
     if (!point || !category.value) { nearby.hidden = true; return; }
     var url = '/api/v1/cases/nearby?lon=' + point.lon + '&lat=' + point.lat +
       '&category=' + encodeURIComponent(category.value);
     GG.api('GET', url).then(function (r) {
+      if (mine !== nearbyAsked) { return; }
       nearby.textContent = '';
       if (!r.ok || !r.body.length) { nearby.hidden = true; return; }
       nearby.appendChild(GG.el('p', {}, S.nearby));
@@ -117,7 +123,7 @@
       });
       nearby.appendChild(list);
       nearby.hidden = false;
-    }, function () { nearby.hidden = true; });
+    }, function () { if (mine === nearbyAsked) { nearby.hidden = true; } });
   }
 
   document.getElementById('add-party').addEventListener('click', function () {
@@ -183,10 +189,9 @@
       }
       form.reset();
       document.getElementById('parties').textContent = '';
-      fillCategories();
       if (marker) { map.removeLayer(marker); marker = null; }
       point = null;
-      nearby.hidden = true;
+      fillCategories();  // no point now: hides the hint and drops any answer still on its way
     }, function (err) { button.disabled = false; fail(String(err)); });
   });
 })();

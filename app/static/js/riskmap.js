@@ -85,6 +85,7 @@
           tileState.started = true;
           points.setUrl(access.urls.risk_points, true);
           points.addTo(map);
+          updateLegends();
         } else {
           points.setUrl(access.urls.risk_points);
         }
@@ -92,11 +93,37 @@
     }, function () { /* offline for a moment: the next round tries again */ });
   }
 
-  var clusters = L.markerClusterGroup({showCoverageOnHover: false, maxClusterRadius: 50,
-                                       chunkedLoading: true});
+  /* Leaflet.heat 0.2 keeps drawing after it leaves the map: new points for a removed layer, or a
+     frame it asked for before removal, reach `this._map` (null by then) and throw. This one draws
+     only while on the map, cancels its pending frame when removed, and redraws when added. */
+  var heatProto = L.HeatLayer.prototype;
+  var SafeHeatLayer = L.HeatLayer.extend({
+    redraw: function () {
+      if (this._map) { heatProto.redraw.call(this); }
+      return this;
+    },
+    _redraw: function () {
+      this._frame = null;
+      if (this._map) { heatProto._redraw.call(this); }
+    },
+    onRemove: function (m) {
+      if (this._frame) { L.Util.cancelAnimFrame(this._frame); this._frame = null; }
+      heatProto.onRemove.call(this, m);
+    }
+  });
+
+  /* Clusters in one neutral colour (the legend's 多个事件), so they are never read as warnings. */
+  var clusters = L.markerClusterGroup({
+    showCoverageOnHover: false, maxClusterRadius: 50, chunkedLoading: true,
+    iconCreateFunction: function (cluster) {
+      var n = cluster.getChildCount();
+      return L.divIcon({className: '', iconSize: [34, 34],
+        html: '<div class="case-cluster">' + n + '</div>'});
+    }
+  });
   var counts = L.layerGroup();
   var cases = L.layerGroup([clusters, counts]).addTo(map);
-  var heat = L.heatLayer([], {radius: 22, blur: 18, maxZoom: 15});
+  var heat = new SafeHeatLayer([], {radius: 22, blur: 18, maxZoom: 15});
 
   if (withRisks) { cells.addTo(map); }
   if (handle.layers) {
@@ -132,7 +159,7 @@
     div.appendChild(GG.el('div', {}, S.total + ' ' + p.cases + ' · ' + S.open + ' ' + p.open +
       ' · ' + S.yellow + ' ' + p.yellow + ' · ' + S.red + ' ' + p.red));
     var zoom = GG.el('button', {type: 'button', 'class': 'secondary'}, S.zoomIn);
-    zoom.addEventListener('click', function () { drill(f.bbox); });
+    zoom.addEventListener('click', function () { drill(f.bbox, p.level); });
     div.appendChild(zoom);
     if (p.level !== 'grid_cell') {
       div.appendChild(document.createTextNode(' '));
@@ -143,21 +170,60 @@
     return marker;
   }
 
-  function drill(b) {
+  /* 放大查看 goes one level down: a town to its villages' counts (zoom 12), a village to its
+     single cases (14), a grid cell closer still — even when the region's box would fit at a
+     zoom that still shows the same level. */
+  var DRILL_ZOOM = {town: 12, village: 14};
+  function drill(b, level) {
     map.closePopup();
-    map.fitBounds([[b[1], b[0]], [b[3], b[2]]], {padding: [10, 10]});
+    var bounds = L.latLngBounds([[b[1], b[0]], [b[3], b[2]]]);
+    var fit = map.getBoundsZoom(bounds, false, L.point(20, 20));
+    var zoom = Math.max(fit, DRILL_ZOOM[level] || map.getZoom() + 1);
+    map.setView(bounds.getCenter(), Math.min(zoom, map.getMaxZoom()));
   }
 
   /* Each layer loads on its own, so a slow layer never holds up the others; an answer for a view
-     the user has already left is dropped. */
+     the user has already left is dropped. Whatever happens, the status leaves 正在加载: a failed
+     request, or an error while drawing the answer (which is still thrown, to be seen), says
+     加载失败. */
   var latest = {};
   function fetchLayer(name, url, apply) {
     var mine = latest[name] = (latest[name] || 0) + 1;
     return GG.api('GET', url).then(function (r) {
       if (mine !== latest[name]) { return; }
-      apply(r);
+      try {
+        apply(r);
+      } catch (err) {
+        status.textContent = S.failed;
+        throw err;
+      } finally {
+        updateLegends();
+      }
     }, function () { if (mine === latest[name]) { status.textContent = S.failed; } });
   }
+
+  /* Legends show exactly what is drawn: grid risk while cells are on the map (zoom 13 and
+     closer), risk levels while the risk points layer is on, the case colours while single cases
+     are drawn, the count bubbles while counts are. */
+  var legendNodes = {};
+  ['score', 'risk', 'cases', 'counts'].forEach(function (key) {
+    legendNodes[key] = map.getContainer().querySelector('.map-legend[data-legend="' + key + '"]');
+  });
+  function updateLegends() {
+    var mode = handle.loaded && handle.loaded.mode;
+    var drawn = {
+      score: map.hasLayer(cells) && cells.getLayers().length > 0,
+      risk: withRisks && map.hasLayer(points),
+      cases: map.hasLayer(cases) && mode === 'points' && clusters.getLayers().length > 0,
+      counts: map.hasLayer(cases) && mode === 'counts' && counts.getLayers().length > 0
+    };
+    Object.keys(legendNodes).forEach(function (key) {
+      if (legendNodes[key]) { legendNodes[key].hidden = !drawn[key]; }
+    });
+    handle.legends = drawn;  // for tests and debugging
+  }
+  updateLegends();
+  map.on('overlayadd overlayremove zoomend', updateLegends);
 
   function load() {
     var zoom = map.getZoom(), bbox = GG.bbox(map), f = filters();
@@ -171,6 +237,7 @@
         });
       } else { latest.cells = (latest.cells || 0) + 1; cells.clearLayers(); }
     }
+    updateLegends();
     if (zoom < 14) {
       var level = zoom < 12 ? 'town' : 'village';
       fetchLayer('cases', '/api/v1/cases/by-region.geojson?level=' + level + '&bbox=' + bbox + f,
