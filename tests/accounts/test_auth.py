@@ -151,13 +151,13 @@ def test_session_lifetimes_are_configurable(app, client, world, monkeypatch):
 def test_password_rehashed_when_parameters_change(client, world, monkeypatch):
     """A hash made with older parameters is replaced on the next successful login."""
     user = world["admin@county"]
-    old_hash = user.password_hash
+    user_id, old_hash = user.id, user.password_hash  # requests close the test's session
     monkeypatch.setattr(
         services, "hasher", PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
     )
     assert login(client, "admin-county").status_code == 302
     db.session.expire_all()
-    new_hash = db.session.scalar(select(User.password_hash).where(User.id == user.id))
+    new_hash = db.session.scalar(select(User.password_hash).where(User.id == user_id))
     assert new_hash != old_hash and "t=2" in new_hash
     assert services.hasher.verify(new_hash, PASSWORD)
 
