@@ -6,30 +6,20 @@ from flask import request
 from flask_login import current_user
 from marshmallow import Schema
 from marshmallow import fields
-from sqlalchemy import select
 
 from app.attachments import services as attachments
-from app.cases import services
-from app.cases.api import visible_case
-from app.cases.models import Case
-from app.errors import ApiError
+from app.cases import queries
+from app.core.errors import DomainError
+from app.core.errors import Invalid
 from app.extensions import Blueprint
-from app.extensions import db
 from app.policy import requires
-from app.scoping import scope_for
 
 blp = Blueprint("case_photos", __name__, url_prefix="/api/v1", description="事件照片 (photos)")
 
 MAX_PHOTOS = 10
 
 
-def case_visible(case_id: int, user) -> bool:
-    """Whether a user may see the case owning an attachment (the cases scoping rule)."""
-    stmt = services.visible(select(Case.id).where(Case.id == case_id), scope_for(user), user.role)
-    return db.session.scalar(stmt) is not None
-
-
-attachments.register_owner("case", case_visible)
+attachments.register_owner("case", queries.case_visible)
 
 
 class PhotoOut(Schema):
@@ -53,26 +43,27 @@ def add_photos(number: str):
     A photo already attached to the case (same content) is not attached twice, so a phone may
     retry an upload whose answer it never received.
     """
-    case = visible_case(number)
+    case = queries.visible_case(number)
     files = [f for f in request.files.getlist("photos") if f.filename or f.content_length]
     if not files:
-        raise ApiError(422, "没有照片", {"photos": ["请以 multipart/form-data 的 photos 字段上传"]})
+        raise Invalid(
+            "没有照片", errors={"photos": ["请以 multipart/form-data 的 photos 字段上传"]}
+        )
     existing = {a.sha256: a for a in attachments.for_owners("case", [case.id]).get(case.id, [])}
     if len(files) > MAX_PHOTOS:
-        raise ApiError(
-            422, f"每个事件最多 {MAX_PHOTOS} 张照片", {"photos": [f"最多 {MAX_PHOTOS} 张"]}
+        raise Invalid(
+            f"每个事件最多 {MAX_PHOTOS} 张照片", errors={"photos": [f"最多 {MAX_PHOTOS} 张"]}
         )
     stored = []
     for file in files:
         try:
             upload = attachments.read_upload(file)
         except attachments.AttachmentError as exc:
-            raise ApiError(exc.status, exc.message, {"photos": [exc.message]}) from None
+            raise DomainError(exc.status, exc.message, {"photos": [exc.message]}) from None
         if upload.sha256 in existing:
             stored.append(existing[upload.sha256])
             continue
         attachment = attachments.store(upload, "case", case.id, current_user)
         existing[upload.sha256] = attachment
         stored.append(attachment)
-    db.session.commit()
     return stored

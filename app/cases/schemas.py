@@ -22,6 +22,7 @@ from app.cases.models import SATISFACTION
 from app.cases.models import SOURCES
 from app.cases.models import STATES
 from app.cases.models import SUPERVISION
+from app.core.errors import BadRequest
 from app.geo.crs import CRS_CHOICES
 
 CATEGORIES = {
@@ -403,6 +404,40 @@ class CaseQuery(Schema):
     q = fields.String(validate=validate.Length(1, 50), metadata={"description": "标题与描述全文"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     after = fields.String(metadata={"description": "上一页返回的 next 游标"})
+
+
+def with_party_header(args: dict, headers) -> dict:
+    """The list's filters plus `party_id_number` from the X-Party-Id-Number header.
+
+    An ID number is personal data: it travels in a header, never in the URL (DOMAIN §7).
+    """
+    party = headers.get("X-Party-Id-Number")
+    if party is None:
+        return args
+    if not pii.ID_RE.match(party.upper()):
+        raise BadRequest(
+            "X-Party-Id-Number 应为 18 位身份证号",
+            errors={"headers": {"X-Party-Id-Number": ["18 位"]}},
+        )
+    return {**args, "party_id_number": party.upper()}
+
+
+class MetricsQuery(Schema):
+    """Which region, period and kind to measure."""
+
+    region = fields.String(
+        validate=validate.Regexp(r"^\d{12}$", error="region 应为 12 位区划代码"),
+        metadata={"description": "区划代码（县、镇或村）；默认为本人辖区"},
+    )
+    date_from = fields.Date(
+        data_key="from", metadata={"description": "起始日（含，北京时间）；默认 to 前 29 天"}
+    )
+    date_to = fields.Date(
+        data_key="to", metadata={"description": "截止日（含，北京时间）；默认今天"}
+    )
+    kind = fields.String(
+        validate=one_of(KINDS, "kind "), metadata={"description": "只统计此类事件"}
+    )
 
 
 class CasePage(Schema):

@@ -16,135 +16,57 @@ from flask_babel import gettext
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
-from sqlalchemy.orm import defer
-from sqlalchemy.orm import joinedload
+from sqlalchemy.dialects.postgresql import insert
 
 from app import pii
+from app.accounts.models import ROLE_NAMES
 from app.audit import services as audit
-from app.cases import clocks
+from app.cases import queries
+from app.cases import schemas
 from app.cases import workflow
 from app.cases.models import Agreement
 from app.cases.models import Case
 from app.cases.models import CaseEvent
 from app.cases.models import FollowUp
+from app.cases.models import IdempotencyKey
 from app.cases.models import Party
+from app.core import clock
+from app.core.actions import Step
+from app.core.errors import Conflict
+from app.core.errors import DomainError
+from app.core.errors import Forbidden
+from app.core.errors import Invalid
+from app.core.errors import NotFound
+from app.core.errors import PreconditionRequired
+from app.core.errors import stale
+from app.deadlines import policy
+from app.deadlines import years
+from app.deadlines.calendar import coverage_warning
+from app.deadlines.calendar import extend
 from app.extensions import db
-from app.geo import services as geo
-from app.geo.models import GridCell
-from app.geo.models import Region
+from app.geo.placement import place_point
 from app.scoping import Scope
 from app.scoping import scope_for
 
-
-class CaseError(Exception):
-    """A request about a case that cannot be done: status, message, and field errors."""
-
-    def __init__(self, status: int, message: str, errors: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = errors or {}
-
-
-def now() -> dt.datetime:
-    """The current instant (UTC)."""
-    return dt.datetime.now(dt.UTC)
-
-
-# --- visibility ----------------------------------------------------------------------------------
+# lead: remove these three once app/risks and app/tiles call app.cases.queries and catch
+# DomainError (they are other helpers' files in issue 12; kept so their code runs meanwhile).
+CaseError = DomainError
 
 
 def visible(stmt, scope: Scope, role: str):
-    """Restrict a select of Case to what a user may see (the one scoping rule for cases).
-
-    Everyone: cases whose grid cell lies in their region subtree. Grid workers: of those, only
-    their own cells' cases and the cases they reported themselves.
-    """
-    stmt = stmt.where(scope.clause(Case.region_code))
-    if role == "grid_worker":
-        cells = list(scope.grid_cell_ids or ())
-        stmt = stmt.where((Case.grid_cell_id.in_(cells)) | (Case.reporter_id == scope.user_id))
-    return stmt
+    """Deprecated name of queries.scoped (the role is in the scope)."""
+    return queries.scoped(stmt, scope)
 
 
 def visibility_sql(scope: Scope, role: str, alias: str = "c") -> tuple[str, dict]:
-    """The same rule as `visible`, as a SQL condition with parameters, for hand-written SQL."""
-    condition = f"{alias}.region_code LIKE :scope_prefix || '%'"
-    params = {"scope_prefix": scope.prefix}
-    if role == "grid_worker":
-        condition += (
-            f" AND ({alias}.grid_cell_id = ANY(:scope_cells) OR {alias}.reporter_id = :scope_user)"
-        )
-        params |= {"scope_cells": list(scope.grid_cell_ids or ()), "scope_user": scope.user_id}
-    return condition, params
-
-
-def get_visible(number: str, user) -> Case | None:
-    """The case with this number if the user may see it, else None (answered as 404)."""
-    stmt = visible(select(Case).where(Case.number == number), scope_for(user), user.role)
-    return db.session.scalar(stmt)
+    """Deprecated name of queries.scope_sql (the role is in the scope)."""
+    return queries.scope_sql(scope, alias)
 
 
 # --- reporting -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Placement:
-    """Where a point falls."""
-
-    cell: GridCell
-    village: Region
-    town: Region
-    county: Region
-
-
-def place(lon: float, lat: float, user) -> Placement:
-    """Locate a report: 422 outside every cell (naming the nearest village), 403 outside scope."""
-    scope = scope_for(user)
-    # One round trip for the cell, its village, town and county, by geo.locate's rule (current
-    # villages only; on a border shared by several cells the lowest code wins).
-    cell = db.session.scalar(
-        select(GridCell)
-        .join(Region, Region.id == GridCell.village_id)
-        .where(
-            func.ST_Intersects(GridCell.geom, func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)),
-            Region.valid_to.is_(None) | (Region.valid_to > func.current_date()),
-        )
-        .order_by(GridCell.code)
-        .limit(1)
-        .options(
-            defer(GridCell.geom),
-            joinedload(GridCell.village).options(
-                defer(Region.boundary),
-                joinedload(Region.parent).options(
-                    defer(Region.boundary),
-                    joinedload(Region.parent).defer(Region.boundary),
-                ),
-            ),
-        )
-    )
-    if cell is None:
-        nearest = geo.nearest_village(lon, lat, scope.prefix) or geo.nearest_village(lon, lat)
-        outside = _("该点不在任何网格内")
-        message = (
-            _(
-                "该点不在任何网格内；最近的村是 %(name)s（%(code)s，约 %(m)s 米）",
-                name=nearest["name"],
-                code=nearest["code"],
-                m=nearest["distance_m"],
-            )
-            if nearest
-            else outside
-        )
-        raise CaseError(422, message, {"json": {"location": [outside]}, "nearest_village": nearest})
-    if not scope.contains(cell.code):
-        raise CaseError(403, _("该点不在您的辖区内：只能上报本辖区的事件"))
-    village = cell.village
-    return Placement(cell, village, village.parent, village.parent.parent)
 
 
 def next_number(county_code: str, year: int) -> str:
@@ -164,21 +86,26 @@ def next_number(county_code: str, year: int) -> str:
 
 def report(data: dict, user) -> Case:
     """File a new case at a point (already converted to WGS84), with its parties."""
-    placement = place(data["lon"], data["lat"], user)
+    placement = place_point(
+        data["lon"],
+        data["lat"],
+        scope_for(user),
+        field="location",
+        outside_scope=_("该点不在您的辖区内：只能上报本辖区的事件"),
+    )
     if data.get("risk_point_id") is not None:
+        # lead: switch to app.risks.queries at merge (app.risks imports cases: a cycle)
         from app.risks.services import get_visible as visible_risk_point
 
         if visible_risk_point(data["risk_point_id"], user) is None:
-            raise CaseError(
-                422,
+            raise Invalid(
                 _("关联的风险点不存在"),
                 {"json": {"risk_point_id": [_("风险点不存在或不在您的辖区内")]}},
             )
     actor_level = user.region.level
     level = data.get("level") or actor_level
     if workflow.LEVEL_RANK[level] > workflow.LEVEL_RANK[actor_level]:
-        raise CaseError(
-            422,
+        raise Invalid(
             _("不能在高于本人辖区的层级立案"),
             {
                 "json": {
@@ -190,10 +117,10 @@ def report(data: dict, user) -> Case:
         )
     if data["kind"] == "incident" and not data.get("complexity"):
         data["complexity"] = "ordinary"
-    moment = now()
+    moment = clock.now()
     county_code = placement.county.code[:6]
     case = Case(
-        number=next_number(county_code, clocks.shanghai_date(moment).year),
+        number=next_number(county_code, clock.local_date(moment).year),
         kind=data["kind"],
         category=data["category"],
         source=data["source"],
@@ -271,8 +198,15 @@ def new_party(data: dict) -> Party:
     )
 
 
-def reveal(party: Party) -> dict:
-    """A party's full values (the caller audits the reveal)."""
+def reveal(case: Case, party: Party, reason: str | None) -> dict:
+    """A party's full values; every reveal is audited."""
+    audit.record(
+        "cases.reveal",
+        object_type="party",
+        object_id=party.id,
+        region_code=case.region_code,
+        detail={"case": case.number, "reason": reason},
+    )
     return {
         "id": party.id,
         "role": party.role,
@@ -283,30 +217,33 @@ def reveal(party: Party) -> dict:
     }
 
 
-def repeat_counts(parties: list[Party], exclude_case: int) -> dict[int, dict]:
-    """For each party: how many other open and past cases name the same person (by ID or phone)."""
-    out = {}
-    for party in parties:
-        hashes = [h for h in (party.id_number_hash,) if h] or [h for h in (party.phone_hash,) if h]
-        if not hashes:
-            out[party.id] = {"open": 0, "past": 0}
-            continue
-        row = db.session.execute(
-            text(
-                """
-                SELECT count(DISTINCT c.id) FILTER (WHERE c.state IN
-                           ('reported', 'accepted', 'in_progress')) AS open,
-                       count(DISTINCT c.id) FILTER (WHERE c.state NOT IN
-                           ('reported', 'accepted', 'in_progress')) AS past
-                  FROM parties p JOIN cases c ON c.id = p.case_id
-                 WHERE (p.id_number_hash = ANY(:h) OR p.phone_hash = ANY(:h))
-                   AND c.id <> :case
-                """
-            ),
-            {"h": hashes, "case": exclude_case},
-        ).one()
-        out[party.id] = {"open": row.open, "past": row.past}
-    return out
+# --- idempotent reports --------------------------------------------------------------------------
+
+
+def claim_key(user, key: str, fingerprint: str) -> IdempotencyKey | None:
+    """Record an Idempotency-Key (None), or answer the row of the request that holds it.
+
+    A concurrent duplicate blocks on the key's unique index until the first commits (then it
+    replays) or rolls back (then it proceeds itself): never a second case.
+    """
+    claimed = db.session.execute(
+        insert(IdempotencyKey)
+        .values(user_id=user.id, key=key, request_hash=fingerprint)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.key)
+    ).scalar()
+    if claimed is not None:
+        return None
+    return db.session.get(IdempotencyKey, (user.id, key), populate_existing=True)
+
+
+def remember_answer(user, key: str, status: int, body: dict) -> None:
+    """Keep the answer of a claimed key, for its retries to replay (committed with the case)."""
+    db.session.execute(
+        IdempotencyKey.__table__.update()
+        .where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key)
+        .values(status=status, response=body)
+    )
 
 
 # --- clocks --------------------------------------------------------------------------------------
@@ -315,20 +252,20 @@ def repeat_counts(parties: list[Party], exclude_case: int) -> dict[int, dict]:
 def start_clocks_on_report(case: Case, moment: dt.datetime) -> None:
     """(Re)start the acceptance clock (and, for incidents, the resolution clock) at `moment`."""
     case.accept_from = case.accept_due = None
-    accept = clocks.due(case.kind, case.level, clocks.ACCEPT, moment)
+    accept = policy.due(case.kind, case.level, policy.ACCEPT, moment)
     warnings = set()
     if accept is not None:
-        case.accept_from, case.accept_due = clocks.shanghai_date(moment), accept.date
+        case.accept_from, case.accept_due = clock.local_date(moment), accept.date
         warnings |= accept.uncovered_years
     if case.kind == "incident":
-        resolve = clocks.due(case.kind, case.level, clocks.RESOLVE, moment, case.complexity)
+        resolve = policy.due(case.kind, case.level, policy.RESOLVE, moment, case.complexity)
         if resolve is not None:
-            case.resolve_from, case.resolve_due = clocks.shanghai_date(moment), resolve.date
+            case.resolve_from, case.resolve_due = clock.local_date(moment), resolve.date
             warnings |= resolve.uncovered_years
     elif case.review_stage != "none":
-        clock = clocks.REVIEW_ANSWER if case.review_stage == "review" else clocks.RE_REVIEW_DECISION
-        answer = clocks.due(case.kind, case.level, clock, moment)
-        case.resolve_from, case.resolve_due = clocks.shanghai_date(moment), answer.date
+        which = policy.REVIEW_ANSWER if case.review_stage == "review" else policy.RE_REVIEW_DECISION
+        answer = policy.due(case.kind, case.level, which, moment)
+        case.resolve_from, case.resolve_due = clock.local_date(moment), answer.date
         warnings |= answer.uncovered_years
     else:
         case.resolve_from = case.resolve_due = None
@@ -338,14 +275,12 @@ def start_clocks_on_report(case: Case, moment: dt.datetime) -> None:
 
 def note_coverage(case: Case, years: set[int] | frozenset[int]) -> None:
     """Show on the case that a clock was counted on a year the calendar does not cover."""
-    from app.deadlines.calendar import coverage_warning
-
     case.clock_warning = coverage_warning(years) if years else None
 
 
 def refresh_derived(case: Case, on: dt.date | None = None) -> None:
     """next_due (the nearest running deadline) and the yellow/red warning."""
-    on = on or clocks.today()
+    on = on or clock.today()
     running = []
     if case.state == "reported" and case.accept_due:
         running.append((case.accept_from, case.accept_due))
@@ -353,8 +288,19 @@ def refresh_derived(case: Case, on: dt.date | None = None) -> None:
     if case.state in workflow.OPEN_STATES and case.resolve_due and resolving:
         running.append((case.resolve_from, case.resolve_due))
     case.next_due = min((d for _, d in running), default=None)
-    levels = [clocks.warning_for(s, d, on) for s, d in running]
+    levels = [warning_for(s, d, on) for s, d in running]
     case.warning = "red" if "red" in levels else "yellow" if "yellow" in levels else "none"
+
+
+def warning_for(start: dt.date | None, due_date: dt.date | None, on: dt.date) -> str:
+    """none / yellow (≤ 20% of the period or ≤ 3 days left) / red (overdue) for one clock."""
+    if due_date is None:
+        return "none"
+    if on > due_date:
+        return "red"
+    left = (due_date - on).days
+    period = max((due_date - (start or on)).days, 1)
+    return "yellow" if left <= 3 or left <= 0.2 * period else "none"
 
 
 # --- the workflow --------------------------------------------------------------------------------
@@ -379,29 +325,16 @@ def add_event(
     return event
 
 
-def allowed_actions(case: Case, user) -> list[str]:
-    """The actions this user may take on this case now (state, role, level and kind)."""
-    return [
-        a for a, r in workflow.WORKFLOW.items() if _permits(r, case, user) and _state_ok(r, case)
-    ]
-
-
-def _state_ok(r: workflow.Rule, case: Case) -> bool:
-    return case.state in r.from_states and case.kind in r.kinds
-
-
-def _permits(r: workflow.Rule, case: Case, user) -> bool:
-    if r.reporter_may and case.reporter_id == user.id:
-        return True
-    return user.role in r.roles and r.level_ok(user.region.level, case.level)
+def stale_message() -> str:
+    """The 409's message when someone else changed the case first."""
+    return _("该事件已被他人修改，请刷新后重试")
 
 
 def check_before_fields(case: Case, user, action: str, version: int | None) -> None:
     """The checks that come before field validation: action, role, version, state, level."""
     r = workflow.rule(action)
     if r is None:
-        raise CaseError(
-            404,
+        raise NotFound(
             _(
                 "未知操作 %(action)s；可用操作：%(actions)s",
                 action=action,
@@ -409,26 +342,19 @@ def check_before_fields(case: Case, user, action: str, version: int | None) -> N
             ),
         )
     if user.role not in r.roles and not r.reporter_may:
-        raise CaseError(
-            403,
+        raise Forbidden(
             _("%(role)s不能执行“%(action)s”", role=_role_name(user.role), action=gettext(r.name)),
         )
     if version is None:
-        raise CaseError(
-            428,
+        raise PreconditionRequired(
             _("缺少案件版本：请在 If-Match 头或 version 字段中提供"),
             {"json": {"version": [_("必填")]}},
         )
     if version != case.version:
-        raise CaseError(
-            409,
-            _("该事件已被他人修改，请刷新后重试"),
-            {"version": {"yours": version, "current": case.version}},
-        )
-    if not _state_ok(r, case):
-        allowed = allowed_actions(case, user)
-        raise CaseError(
-            409,
+        raise stale(version, case.version, stale_message())
+    if not workflow.state_ok(r, case):
+        allowed = workflow.allowed_actions(case, user)
+        raise Conflict(
             _(
                 "当前状态（%(state)s）不能执行“%(action)s”",
                 state=gettext(workflow.STATE_NAMES[case.state]),
@@ -436,9 +362,8 @@ def check_before_fields(case: Case, user, action: str, version: int | None) -> N
             ),
             {"state": case.state, "allowed_actions": allowed},
         )
-    if not _permits(r, case, user):
-        raise CaseError(
-            403,
+    if not workflow.permits(r, case, user):
+        raise Forbidden(
             _(
                 "“%(action)s”须由%(levels)s的%(roles)s办理",
                 action=gettext(r.name),
@@ -460,7 +385,7 @@ def act(case: Case, user, action: str, data: dict, version: int | None) -> Case:
         note = handler(case, user, data)
         if r.to_state is not None:
             case.state = r.to_state
-        case.updated_at = now()
+        case.updated_at = clock.now()
         refresh_derived(case)
     event_data = {k: v for k, v in data.items() if k not in ("note", "reason", "version")}
     add_event(
@@ -482,7 +407,22 @@ def act(case: Case, user, action: str, data: dict, version: int | None) -> Case:
         detail={"from": before_state, "to": case.state, "level": case.level},
     )
     db.session.flush()
+    # The answer shows the new timeline and agreement (read back inside the transaction).
+    db.session.refresh(case)
     return case
+
+
+def action_step(case: Case, user, action: str, version: int | None) -> Step:
+    """One workflow action as app.core.actions.run takes it: the API and the case page alike.
+
+    visible (the caller loaded `case` in scope) → check → load the body → act → flush; a
+    version gone stale at flush is the runner's 409.
+    """
+    return Step(
+        schema=schemas.ACTION_SCHEMAS[action],
+        check=lambda: check_before_fields(case, user, action, version),
+        apply=lambda subject, data: act(subject, user, action, data, version),
+    )
 
 
 def _jsonable(data: dict) -> dict:
@@ -497,8 +437,6 @@ def _jsonable(data: dict) -> dict:
 
 
 def _role_name(role: str) -> str:
-    from app.accounts.models import ROLE_NAMES
-
     return gettext(ROLE_NAMES[role]) if role in ROLE_NAMES else role
 
 
@@ -514,23 +452,19 @@ def _level_text(levels: str, case_level: str) -> str:
 
 
 def _accept(case, user, data):
-    moment = now()
+    moment = clock.now()
     case.accepted_at = moment
-    case.accepted_on_time = (
-        case.accept_due is None or clocks.shanghai_date(moment) <= case.accept_due
-    )
+    case.accepted_on_time = case.accept_due is None or clock.local_date(moment) <= case.accept_due
     if case.kind != "incident" and case.review_stage == "none":
-        resolve = clocks.due(case.kind, case.level, clocks.RESOLVE, moment)
+        resolve = policy.due(case.kind, case.level, policy.RESOLVE, moment)
         if resolve is not None:
-            case.resolve_from, case.resolve_due = clocks.shanghai_date(moment), resolve.date
+            case.resolve_from, case.resolve_due = clock.local_date(moment), resolve.date
             note_coverage(case, resolve.uncovered_years)
 
 
 def _reject(case, user, data):
-    moment = now()
-    case.accepted_on_time = (
-        case.accept_due is None or clocks.shanghai_date(moment) <= case.accept_due
-    )
+    moment = clock.now()
+    case.accepted_on_time = case.accept_due is None or clock.local_date(moment) <= case.accept_due
     case.closed_at = moment
     case.outcome_note = data["reason"]
 
@@ -543,8 +477,7 @@ def _resolve(case, user, data):
     outcome = data["outcome"]
     allowed = workflow.OUTCOMES[case.kind]
     if outcome not in allowed:
-        raise CaseError(
-            422,
+        raise Invalid(
             _("办结结果不适用于此类事件"),
             {
                 "json": {
@@ -568,30 +501,27 @@ def _resolve(case, user, data):
             _("调解不成须告知当事人其他途径：诉讼、仲裁、行政（第二十六条）")
         ]
     if errors:
-        raise CaseError(422, _("办结信息不完整"), {"json": errors})
-    moment = now()
+        raise Invalid(_("办结信息不完整"), {"json": errors})
+    moment = clock.now()
     case.resolved_at = moment
-    case.resolved_on_time = (
-        case.resolve_due is None or clocks.shanghai_date(moment) <= case.resolve_due
-    )
+    case.resolved_on_time = case.resolve_due is None or clock.local_date(moment) <= case.resolve_due
     case.outcome = outcome
     case.outcome_note = data.get("note")
     case.reply = data.get("reply")
     if case.kind == "petition":
-        clock = clocks.REVIEW_REQUEST if case.review_stage == "none" else clocks.RE_REVIEW_REQUEST
-        window = clocks.due(case.kind, case.level, clock, moment)
+        which = policy.REVIEW_REQUEST if case.review_stage == "none" else policy.RE_REVIEW_REQUEST
+        window = policy.due(case.kind, case.level, which, moment)
         case.review_request_due = (
             window.date if window and case.review_stage != "re_review" else None
         )
     agreement = data.get("agreement")
     if agreement:
         if not (agreement["signed_by_parties"] and agreement["signed_by_mediator"]):
-            raise CaseError(
-                422,
+            raise Invalid(
                 _("调解协议须经双方当事人和调解员签名后生效（第二十九、三十条）"),
                 {"json": {"agreement": [_("signed_by_parties 与 signed_by_mediator 均须为 true")]}},
             )
-        window = clocks.due("dispute", case.level, clocks.JUDICIAL_WINDOW, agreement["signed_on"])
+        window = policy.due("dispute", case.level, policy.JUDICIAL_WINDOW, agreement["signed_on"])
         # A reopened dispute settled again: the new agreement replaces the old one (the
         # timeline keeps the history); performance and 司法确认 start over.
         row = case.agreement or Agreement(case_id=case.id)
@@ -612,7 +542,7 @@ def _follow_up(case, user, data):
     db.session.add(
         FollowUp(
             case_id=case.id,
-            at=now(),
+            at=clock.now(),
             by_id=user.id,
             method=data["method"],
             satisfaction=data["satisfaction"],
@@ -622,7 +552,7 @@ def _follow_up(case, user, data):
 
 
 def _close(case, user, data):
-    case.closed_at = now()
+    case.closed_at = clock.now()
     # A closed case leaves the dashboards: its supervision (督办) ends with it.
     case.supervision = "none"
     case.supervision_due = None
@@ -631,8 +561,8 @@ def _close(case, user, data):
 def _escalate(case, user, data):
     up = workflow.next_level(case.level)
     if up is None:
-        raise CaseError(
-            409, _("县级事件不能再提级"), {"allowed_actions": allowed_actions(case, user)}
+        raise Conflict(
+            _("县级事件不能再提级"), {"allowed_actions": workflow.allowed_actions(case, user)}
         )
     _move(case, up)
 
@@ -640,8 +570,7 @@ def _escalate(case, user, data):
 def _assign_down(case, user, data):
     target = data["to_level"]
     if workflow.LEVEL_RANK[target] >= workflow.LEVEL_RANK[case.level]:
-        raise CaseError(
-            422,
+        raise Invalid(
             _("只能交办给下级"),
             {
                 "json": {
@@ -662,23 +591,22 @@ def _move(case, level):
     case.state = "reported"
     case.accepted_at = None
     case.accepted_on_time = None
-    start_clocks_on_report(case, now())
+    start_clocks_on_report(case, clock.now())
 
 
 def _withdraw(case, user, data):
-    case.closed_at = now()
+    case.closed_at = clock.now()
     case.outcome_note = data["reason"]
 
 
 def _request_extension(case, user, data):
     if case.extension_requested:
-        raise CaseError(409, _("已有待审批的延期申请"))
-    limit = clocks.policy(case.kind, case.level, clocks.EXTENSION_MAX)
+        raise Conflict(_("已有待审批的延期申请"))
+    limit = policy.rule_for(case.kind, case.level, policy.EXTENSION_MAX)
     if case.kind == "petition" and case.extension_days:
-        raise CaseError(409, _("信访事项只能延期一次（信访工作条例 第三十四条）"))
+        raise Conflict(_("信访事项只能延期一次（信访工作条例 第三十四条）"))
     if limit and data["days"] > limit.days:
-        raise CaseError(
-            422,
+        raise Invalid(
             _("延期天数超过上限"),
             {
                 "json": {
@@ -692,13 +620,11 @@ def _request_extension(case, user, data):
 
 def _approve_extension(case, user, data):
     if not case.extension_requested:
-        raise CaseError(409, _("没有待审批的延期申请"))
+        raise Conflict(_("没有待审批的延期申请"))
     days = case.extension_requested
     case.extension_requested = None
     if data["approved"]:
-        from app.deadlines.calendar import extend
-
-        extended = extend(case.resolve_due, days, calendar=clocks.calendar())
+        extended = extend(case.resolve_due, days, calendar=years.calendar())
         case.resolve_due = extended.date
         case.extension_days += days
         note_coverage(case, extended.uncovered_years)
@@ -717,7 +643,7 @@ def _reopen(case, user, data):
         select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id.desc())
     )
     if last is None or last.satisfaction != "dissatisfied":
-        raise CaseError(409, _("只有回访“不满意”的事件可以重新办理"))
+        raise Conflict(_("只有回访“不满意”的事件可以重新办理"))
     case.closed_at = None
     case.resolved_at = None
     case.resolved_on_time = None
@@ -727,7 +653,7 @@ def _reopen(case, user, data):
 def _record_performance(case, user, data):
     agreement = case.agreement
     if agreement is None:
-        raise CaseError(409, _("该事件没有调解协议"))
+        raise Conflict(_("该事件没有调解协议"))
     agreement.performed = data["performed"]
     agreement.performed_on = data.get("performed_on")
 
@@ -735,11 +661,10 @@ def _record_performance(case, user, data):
 def _record_judicial(case, user, data):
     agreement = case.agreement
     if agreement is None:
-        raise CaseError(409, _("该事件没有调解协议"))
+        raise Conflict(_("该事件没有调解协议"))
     applied_on = data.get("applied_on")
     if applied_on and applied_on > agreement.judicial_window_due:
-        raise CaseError(
-            422,
+        raise Invalid(
             _("已超过司法确认申请期限（协议生效之日起 30 日，人民调解法 第三十三条）"),
             {
                 "json": {
@@ -762,30 +687,29 @@ def _request_review(case, user, data, stage="review"):
             message = _("复查申请只能针对原信访事项")
         else:
             message = _("复核申请只能针对复查事项")
-        raise CaseError(409, message)
-    if case.review_request_due is None or clocks.today() > case.review_request_due:
-        raise CaseError(409, _("已超过申请期限（收到书面答复之日起 30 日）"))
+        raise Conflict(message)
+    if case.review_request_due is None or clock.today() > case.review_request_due:
+        raise Conflict(_("已超过申请期限（收到书面答复之日起 30 日）"))
     up = workflow.next_level(case.level)
     if up is None:
-        raise CaseError(409, _("县级答复的复查/复核由县以上机关办理，不在本系统"))
+        raise Conflict(_("县级答复的复查/复核由县以上机关办理，不在本系统"))
     existing = db.session.scalar(
         select(Case.number).where(Case.parent_id == case.id, Case.review_stage == stage)
     )
     if existing:
-        raise CaseError(
-            409,
+        raise Conflict(
             _("已有关联的复查事件 %(number)s", number=existing)
             if stage == "review"
             else _("已有关联的复核事件 %(number)s", number=existing),
         )
     child = Case(
-        number=next_number(case.county.code[:6], clocks.shanghai_date(now()).year),
+        number=next_number(case.county.code[:6], clock.local_date(clock.now()).year),
         kind="petition",
         category=case.category,
         source=case.source,
         title=("复查：" if stage == "review" else "复核：") + case.title[:90],
         description=data["reason"],
-        reported_at=now(),
+        reported_at=clock.now(),
         reporter=user,
         location=case.location,
         grid_cell_id=case.grid_cell_id,
@@ -861,7 +785,7 @@ def sweep(on: dt.date | None = None) -> SweepResult:
     got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SWEEP_LOCK}).scalar()
     if not got:
         return SweepResult(ran=False)
-    on = on or clocks.today()
+    on = on or clock.today()
     result = SweepResult(ran=True)
     if current_app.config["AUTO_ESCALATE_OVERDUE_ACCEPTANCE"]:
         overdue = session.scalars(

@@ -243,6 +243,23 @@ def rule(action: str) -> Rule | None:
     return WORKFLOW.get(action)
 
 
+def allowed_actions(case, user) -> list[str]:
+    """The actions this user may take on this case now (state, role, level and kind)."""
+    return [a for a, r in WORKFLOW.items() if permits(r, case, user) and state_ok(r, case)]
+
+
+def state_ok(r: Rule, case) -> bool:
+    """Whether the case's state and kind allow the rule's action."""
+    return case.state in r.from_states and case.kind in r.kinds
+
+
+def permits(r: Rule, case, user) -> bool:
+    """Whether the user's role and level (or being the reporter) allow the rule's action."""
+    if r.reporter_may and case.reporter_id == user.id:
+        return True
+    return user.role in r.roles and r.level_ok(user.region.level, case.level)
+
+
 def next_level(level: str) -> str | None:
     """The level above, or None above the county."""
     order = list(LEVEL_RANK)

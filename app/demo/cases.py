@@ -19,6 +19,7 @@ from sqlalchemy import text
 from app.accounts.models import User
 from app.cases import services
 from app.cases.models import Case
+from app.core import clock
 from app.extensions import db
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -131,12 +132,15 @@ DEMO_CASES = [
 @contextmanager
 def frozen_now(moment: dt.datetime) -> Iterator[None]:
     """Make the case services see `moment` as the current time (demo history only)."""
-    saved = services.now
-    services.now = lambda: moment
+    # Only the instant moves: "today" stays the real one, as the sweep that follows sees it.
+    saved, saved_today = clock.now, clock.today
+    real_today = clock.today()
+    clock.now = lambda: moment
+    clock.today = lambda: real_today
     try:
         yield
     finally:
-        services.now = saved
+        clock.now, clock.today = saved, saved_today
 
 
 def point_in(cell_code: str, seed: int) -> tuple[float, float] | None:
@@ -154,9 +158,7 @@ def point_in(cell_code: str, seed: int) -> tuple[float, float] | None:
 
 def seed_demo_cases(today: dt.date | None = None) -> int:
     """Report (and move along) the demo cases that do not exist yet; returns how many were made."""
-    from app.cases import clocks
-
-    today = today or clocks.today()
+    today = today or clock.today()
     users = {u.username: u for u in db.session.scalars(select(User))}
     made = 0
     for index, (reporter, cell, kind, category, title, days_ago, steps) in enumerate(DEMO_CASES):

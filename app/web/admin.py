@@ -26,8 +26,8 @@ from app.accounts.models import ApiToken
 from app.accounts.models import User
 from app.audit import services as audit
 from app.cases import schemas as case_schemas
-from app.cases import services as case_services
-from app.cases.models import DeadlinePolicy
+from app.deadlines import policy
+from app.deadlines.models import DeadlinePolicy
 from app.errors import ApiError
 from app.extensions import db
 from app.geo import services as geo
@@ -188,20 +188,14 @@ def revoke_token(user_id: int, token_id: int):
 @requires("deadlines.manage")
 def deadlines():
     """Every clock of the deadline policy, each editable."""
-    rows = db.session.scalars(
-        select(DeadlinePolicy).order_by(
-            DeadlinePolicy.kind, DeadlinePolicy.clock, DeadlinePolicy.level, DeadlinePolicy.variant
-        )
-    ).all()
-    return render_template("admin/deadlines.html", policies=rows)
+    return render_template("admin/deadlines.html", policies=policy.all_rules())
 
 
 @bp.route("/deadlines/<int:policy_id>", methods=["POST"])
 @requires("deadlines.manage")
 def update_deadline(policy_id: int):
     """Change a clock's length or unit (as PUT /api/v1/deadline-policies/<id> does)."""
-    row = db.session.get(DeadlinePolicy, policy_id)
-    if row is None:
+    if db.session.get(DeadlinePolicy, policy_id) is None:
         raise ApiError(404, _("期限规则不存在"))
     try:
         days = request.form.get("days", "").strip()
@@ -216,19 +210,7 @@ def update_deadline(policy_id: int):
             _("未能修改：%(reason)s", reason=json.dumps(exc.messages, ensure_ascii=False)), "error"
         )
         return redirect(url_for("admin.deadlines"))
-    before = {"days": row.days, "unit": row.unit}
-    row.days, row.unit = data["days"], data["unit"]
-    row.updated_at = case_services.now()
-    audit.record(
-        "deadlines.update",
-        object_type="deadline_policy",
-        object_id=row.id,
-        detail={
-            "rule": f"{row.kind}/{row.level}/{row.clock}/{row.variant}",
-            "before": before,
-            "after": {"days": row.days, "unit": row.unit},
-        },
-    )
+    policy.update(policy_id, data)
     db.session.commit()
     flash(_("已修改期限规则：之后开始的期限按新规则计算"), "success")
     return redirect(url_for("admin.deadlines"))

@@ -13,20 +13,17 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
-from app.cases import clocks
+from app.cases import queries
 from app.cases import schemas
 from app.cases import services
 from app.cases import workflow
-from app.cases.api import decode_cursor
-from app.cases.api import detail
-from app.cases.api import encode_cursor
-from app.cases.api import filtered
-from app.cases.api import visible_case
 from app.cases.models import Case
-from app.errors import ApiError
+from app.core import actions
+from app.core import clock
+from app.core.errors import BadRequest
+from app.core.errors import DomainError
+from app.core.errors import NotFound
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
@@ -39,7 +36,7 @@ from maps.pages import case_map
 bp = Blueprint("casework", __name__)
 
 PAGE_SIZE = 50
-OPEN = ["reported", "accepted", "in_progress"]
+OPEN = sorted(workflow.OPEN_STATES)
 # Which states a queue filter shows.
 STATE_FILTERS = {
     "open": OPEN,
@@ -80,7 +77,7 @@ def queue_args() -> dict:
     try:
         args = schemas.CaseQuery().load(query)
     except ValidationError as exc:
-        raise ApiError(400, _("筛选条件有误"), {"query": exc.messages}) from None
+        raise BadRequest(_("筛选条件有误"), errors={"query": exc.messages}) from None
     return args, shown
 
 
@@ -89,29 +86,14 @@ def queue_args() -> dict:
 def queue():
     """Cases at the caller's level in their jurisdiction, nearest deadline first, filtered."""
     args, shown = queue_args()
-    stmt = filtered(args)
-    if args.get("after"):
-        due, ident = decode_cursor(args["after"])
-        if due is None:
-            stmt = stmt.where(Case.next_due.is_(None), Case.id > ident)
-        else:
-            stmt = stmt.where(
-                (Case.next_due > due)
-                | ((Case.next_due == due) & (Case.id > ident))
-                | Case.next_due.is_(None)
-            )
-    rows = db.session.scalars(
-        stmt.order_by(Case.next_due.asc().nulls_last(), Case.id).limit(PAGE_SIZE + 1)
-    ).all()
-    items = rows[:PAGE_SIZE]
-    after = encode_cursor(items[-1]) if len(rows) > PAGE_SIZE else None
+    items, after = queries.queue_page(args, PAGE_SIZE)
     next_args = {k: v for k, v in shown.items() if v} | {"after": after} if after else None
     return render_template(
         "cases/queue.html",
         cases=items,
         shown=shown,
         next_url=url_for("casework.queue", **next_args) if next_args else None,
-        today=clocks.today(),
+        today=clock.today(),
         categories=sorted({c for cs in schemas.CATEGORIES.values() for c in cs}),
         can_export=allows(current_user.role, "cases.export"),
     )
@@ -194,8 +176,8 @@ def field_error(failed: dict, action: str, name: str) -> str:
 
 def render_case(case: Case, status: int = 200, failed: dict | None = None):
     """The case page; `failed` re-opens an action's form with what was typed and the errors."""
-    case = detail(case)
-    today = clocks.today()
+    case = queries.detail(case)
+    today = clock.today()
     outcomes = workflow.OUTCOMES[case.kind]
     lower = [
         lv
@@ -232,42 +214,29 @@ def render_case(case: Case, status: int = 200, failed: dict | None = None):
 @requires("cases.read")
 def case_page(number: str):
     """One case: facts, timeline, a small map, masked parties and the actions allowed now."""
-    return render_case(visible_case(number))
+    return render_case(queries.visible_case(number))
 
 
 @bp.route("/cases/<number>/act/<action>", methods=["POST"])
 @requires("cases.act")
 def take_action(number: str, action: str):
     """Take one workflow action from its form, with the version the page showed."""
-    case = visible_case(number)
-    schema_class = schemas.ACTION_SCHEMAS.get(action)
-    if schema_class is None:
-        raise ApiError(404, _("未知操作"))
+    case = queries.visible_case(number)
+    if action not in schemas.ACTION_SCHEMAS:
+        raise NotFound(_("未知操作"))
     body = form_payload(action, request.form)
     typed = {"action": action, "values": request.form.to_dict(flat=False)}
     version = request.form.get("version", "")
+    version = int(version) if version.isdigit() else None
+    step = services.action_step(case, current_user, action, version)
     try:
-        services.check_before_fields(
-            case, current_user, action, int(version) if version.isdigit() else None
-        )
-        data = schema_class().load(body)
-        services.act(case, current_user, action, data, int(version))
-        db.session.commit()
-    except services.CaseError as exc:
-        db.session.rollback()
-        fresh = db.session.scalar(select(Case).where(Case.number == number))
+        actions.run(step, case, body, version=version, stale_message=services.stale_message())
+    except DomainError as exc:
+        # The runner's savepoint is rolled back: show the case as it now is, with the form.
+        db.session.expire(case)
         if exc.status == 409 and "version" in exc.errors:
-            return render_case(fresh, 409, {**typed, "stale": exc.errors["version"]})
-        return render_case(fresh, exc.status, {**typed, "message": exc.message, **exc.errors})
-    except ValidationError as exc:
-        db.session.rollback()
-        return render_case(
-            case, 422, {**typed, "message": _("提交的数据有误"), "json": exc.messages}
-        )
-    except StaleDataError:
-        db.session.rollback()
-        fresh = db.session.scalar(select(Case).where(Case.number == number))
-        return render_case(fresh, 409, {**typed, "stale": {"yours": int(version)}})
+            return render_case(case, 409, {**typed, "stale": exc.errors["version"]})
+        return render_case(case, exc.status, {**typed, "message": exc.message, **exc.errors})
     flash(
         _(
             "已完成“%(action)s”：事件 %(number)s",

@@ -18,10 +18,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy import text
 
-from app.cases import clocks
 from app.cases import schemas
 from app.cases import services
 from app.cases.models import Case
+from app.core import clock
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
@@ -64,7 +64,7 @@ def risk_points_due(limit: int = 50) -> list:
         return []
     stmt = risks.visible(select(RiskPoint), current_scope(), current_user.role).where(
         RiskPoint.status == "active",
-        RiskPoint.next_due <= clocks.today() + dt.timedelta(days=7),
+        RiskPoint.next_due <= clock.today() + dt.timedelta(days=7),
     )
     rows = db.session.scalars(stmt.order_by(RiskPoint.next_due, RiskPoint.id).limit(limit)).all()
     return risks.decorate(rows)
@@ -107,7 +107,7 @@ def my_grid():
         follow_ups=follow_ups,
         open_cases=mine_open,
         inspections=risk_points_due(),
-        today=clocks.today(),
+        today=clock.today(),
         can_risks=allows(current_user.role, "risks.read"),
     )
 
@@ -135,7 +135,7 @@ def inspections():
     return render_template(
         "field/inspections.html",
         points=risk_points_due(200),
-        today=clocks.today(),
+        today=clock.today(),
         categories={
             kind: [(c, labels.label("category", c)) for c in cs]
             for kind, cs in schemas.CATEGORIES.items()
@@ -162,7 +162,7 @@ def render_point(point, status: int = 200, failed: dict | None = None):
             "field/risk_point.html",
             p=point,
             map=map_parts(m),
-            today=clocks.today(),
+            today=clock.today(),
             version=risks.version_of(point),
             offered=[a for a in RISK_ACTIONS if a in point.allowed_actions],
             titles={a: action_title(a, point) for a in RISK_ACTIONS},

@@ -16,9 +16,9 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.cases import clocks
-from app.cases import services as case_services
-from app.errors import ApiError
+from app.core import clock
+from app.core.errors import DomainError
+from app.deadlines import years as holiday_years
 from app.extensions import db
 from app.policy import requires
 from app.web.admin import bp
@@ -84,9 +84,9 @@ def as_text(days) -> str:
 @requires("deadlines.manage")
 def holidays():
     """The years the calendar covers, and the form for a year (?year= to correct one)."""
-    years = clocks.holiday_years()
+    years = holiday_years.holiday_years()
     covered = {y["year"] for y in years}
-    today = clocks.today()
+    today = clock.today()
     missing = [y for y in (today.year, today.year + 1) if y not in covered]
     wanted = request.args.get("year", type=int) or (missing[0] if missing else today.year + 1)
     current = next((y for y in years if y["year"] == wanted), None)
@@ -120,16 +120,10 @@ def save_holidays():
         errors.append(_("通知文号：不超过 200 字"))
     if not errors:
         try:
-            _row, check = clocks.save_holiday_year(
-                year,
-                holiday_list,
-                workday_list,
-                form["notice"] or None,
-                current_user,
-                case_services.now(),
+            _row, check = holiday_years.save_holiday_year(
+                year, holiday_list, workday_list, form["notice"] or None, current_user
             )
-        except ApiError as exc:
-            db.session.rollback()
+        except DomainError as exc:
             detail = exc.errors.get("json", {}).get("holidays") or exc.errors.get("path", {}).get(
                 "year", []
             )
@@ -151,7 +145,7 @@ def save_holidays():
     return (
         render_template(
             "admin/holidays.html",
-            years=clocks.holiday_years(),
+            years=holiday_years.holiday_years(),
             missing=[],
             form=form,
             errors=errors,

@@ -13,12 +13,12 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy import text
 
-from app.cases import clocks
-from app.cases import reports
+from app.cases import measures
+from app.cases import queries
 from app.cases import schemas
-from app.cases.api import filtered
-from app.cases.models import Case
-from app.errors import ApiError
+from app.cases import workflow
+from app.core import clock
+from app.core.errors import BadRequest
 from app.extensions import db
 from app.geo.models import Region
 from app.policy import allows
@@ -50,9 +50,9 @@ def period_filters() -> dict:
     """kind / from / to from the query string, checked (bad values answer 400)."""
     raw = {k: v for k, v in request.args.items() if k in ("kind", "from", "to") and v}
     try:
-        return reports.MetricsQuery().load(raw)
+        return schemas.MetricsQuery().load(raw)
     except ValidationError as exc:
-        raise ApiError(400, _("筛选条件有误"), {"query": exc.messages}) from None
+        raise BadRequest(_("筛选条件有误"), errors={"query": exc.messages}) from None
 
 
 @bp.route("/map")
@@ -105,7 +105,7 @@ def risk_map():
 
 def default_period() -> tuple[dt.date, dt.date]:
     """The last six calendar months up to today (Asia/Shanghai)."""
-    today = clocks.today()
+    today = clock.today()
     month = today.replace(day=1)
     for _step in range(5):
         month = (month - dt.timedelta(days=1)).replace(day=1)
@@ -117,22 +117,21 @@ def default_period() -> tuple[dt.date, dt.date]:
 def workbench():
     """工作台: the measures of a region, a table by sub-region, trends, overdue and supervised."""
     filters = period_filters()
-    region = reports.measured_region(request.args.get("region") or None)
+    region = measures.measured_region(request.args.get("region") or None)
     start, end = default_period()
     filters.setdefault("date_from", start)
     filters.setdefault("date_to", end)
-    date_from, date_to = reports.period_of(filters)
-    totals, breakdown, trend = reports.compute_metrics(
+    date_from, date_to = measures.period_of(filters)
+    totals, breakdown, trend = measures.compute_metrics(
         region, date_from, date_to, filters.get("kind")
     )
     lists = {}
     for name, query in (("overdue", {"overdue": True}), ("supervised", {"supervised": True})):
         args = schemas.CaseQuery().load({**query, "region": region.code, "limit": 20})
         if name == "supervised":
-            args["state"] = ["reported", "accepted", "in_progress", "resolved", "followed_up"]
-        lists[name] = db.session.scalars(
-            filtered(args).order_by(Case.next_due.asc().nulls_last(), Case.id).limit(20)
-        ).all()
+            # Supervision (督办) shows until the case is closed for good.
+            args["state"] = sorted(workflow.OPEN_STATES | {"resolved", "followed_up"})
+        lists[name] = queries.soonest(args, 20)
     chart = trend_chart(
         [m["month"] for m in trend],
         [m["reported"] for m in trend],
@@ -163,7 +162,7 @@ def workbench():
         trend=trend,
         chart=chart,
         lists=lists,
-        today=clocks.today(),
+        today=clock.today(),
         export_query=export_query,
         can_export=allows(current_user.role, "cases.export"),
         can_risk_export=allows(current_user.role, "risks.export"),

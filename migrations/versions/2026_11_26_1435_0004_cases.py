@@ -20,6 +20,8 @@ branch_labels = None
 depends_on = None
 
 
+# A frozen copy, as this migration seeded it: app/deadlines/policy.py DEFAULT_POLICY is the one
+# source from now on (an applied migration never changes).
 DEFAULT_POLICY = [
     ("petition", "*", "accept", "*", 15, "days", "信访工作条例 第二十二、二十三条"),
     ("petition", "*", "resolve", "*", 60, "days", "信访工作条例 第三十四条"),

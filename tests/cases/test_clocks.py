@@ -5,10 +5,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from app.cases import clocks
 from app.cases import services
-from app.cases.models import DeadlinePolicy
+from app.core import clock
 from app.deadlines.calendar import SHANGHAI
+from app.deadlines.models import DeadlinePolicy
 from app.extensions import db
 from tests.cases.factories import act
 from tests.cases.factories import report
@@ -25,8 +25,8 @@ def frozen(monkeypatch):
     """Set the current instant (and today) for the services and clocks."""
 
     def freeze(moment: dt.datetime) -> None:
-        monkeypatch.setattr(services, "now", lambda: moment.astimezone(dt.UTC))
-        monkeypatch.setattr(clocks, "today", lambda: moment.astimezone(SHANGHAI).date())
+        monkeypatch.setattr(clock, "now", lambda: moment.astimezone(dt.UTC))
+        monkeypatch.setattr(clock, "today", lambda: moment.astimezone(SHANGHAI).date())
 
     return freeze
 

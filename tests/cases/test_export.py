@@ -10,7 +10,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from app import exports
 from app.audit.models import AuditEntry
+from app.cases import ledger
 from app.cases import reports
 from app.policy import PERMISSIONS
 from tests.cases.factories import ID_NUMBER
@@ -97,7 +99,7 @@ def test_xlsx_has_the_ledger_masked(client, world, cases):
     """A village mediator gets their village's cases, Chinese headers, parties masked."""
     response = export(client, world["mediator@village"])
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    assert response.mimetype == reports.XLSX_MIMETYPE
+    assert response.mimetype == exports.XLSX_MIMETYPE
     assert response.headers["Cache-Control"] == "no-store"
     rows = sheet_rows(response)
     assert rows[0] == HEADERS
@@ -242,7 +244,7 @@ def test_text_never_becomes_a_formula(client, world, cases):
 
 def test_more_than_the_limit_is_refused(client, world, cases, monkeypatch):
     """Over the row limit: 400 saying so, and no export audited."""
-    monkeypatch.setattr(reports, "MAX_EXPORT_ROWS", 2)
+    monkeypatch.setattr(ledger, "MAX_EXPORT_ROWS", 2)
     response = export(client, world["official@county"])
     assert response.status_code == 400
     body = response.get_json()

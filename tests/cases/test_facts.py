@@ -10,11 +10,13 @@ from flask_login import login_user
 from sqlalchemy import select
 from sqlalchemy import text
 
-from app.cases import clocks
-from app.cases import reports
+from app.cases import measures
 from app.cases import schemas
 from app.cases import services
+from app.cases import workflow
 from app.cases.models import Case
+from app.core import clock
+from app.core.errors import DomainError
 from app.extensions import db
 from app.geo.models import Region
 from tests.cases.factories import POINT
@@ -128,7 +130,7 @@ def random_history(world, rng: random.Random, cases: int = 40, steps: int = 220)
         choices = [
             (key, action)
             for key in ACTORS
-            for action in services.allowed_actions(case, world[key])
+            for action in workflow.allowed_actions(case, world[key])
             if action not in SKIPPED
         ]
         if not choices:
@@ -142,7 +144,7 @@ def random_history(world, rng: random.Random, cases: int = 40, steps: int = 220)
         try:
             services.act(case, user, action, data, case.version)
             savepoint.commit()
-        except services.CaseError:
+        except DomainError:
             savepoint.rollback()
     db.session.flush()
 
@@ -153,8 +155,8 @@ def both(app, user, region_code: str, date_from, date_to, kind):
         login_user(user)
         region = db.session.scalar(select(Region).where(Region.code == region_code))
         return (
-            reports.compute_metrics(region, date_from, date_to, kind, source="facts"),
-            reports.compute_metrics(region, date_from, date_to, kind, source="live"),
+            measures.compute_metrics(region, date_from, date_to, kind, source="facts"),
+            measures.compute_metrics(region, date_from, date_to, kind, source="live"),
         )
 
 
@@ -165,7 +167,7 @@ def test_facts_equal_live_after_random_changes(app, world, seed):
     random_history(world, rng)
     shuffle_times(rng)
     random_history(world, rng, cases=10, steps=80)  # and more changes on top
-    today = clocks.today()
+    today = clock.today()
     periods = [
         (today - dt.timedelta(days=29), today),
         (today - dt.timedelta(days=400), today),

@@ -30,11 +30,10 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from app.audit.models import AuditEntry
-from app.cases import clocks
-from app.cases import services
 from app.cases.models import Case
-from app.cases.models import DeadlinePolicy
 from app.cases.models import FollowUp
+from app.core import clock as core_clock
+from app.deadlines.models import DeadlinePolicy
 from app.extensions import db
 from tests.cases.factories import POINT_OTHER_COUNTY
 from tests.cases.factories import POINT_VILLAGE_B
@@ -67,12 +66,12 @@ RESOLVE = {
 
 
 class Clock:
-    """Controls `services.now` and `clocks.today` (10:00 Asia/Shanghai on a day of 2026)."""
+    """Controls `clock.now` and `clock.today` (10:00 Asia/Shanghai on a day of 2026)."""
 
     def __init__(self, monkeypatch):
         self.moment = dt.datetime(2026, 3, 1, 10, tzinfo=SHANGHAI)
-        monkeypatch.setattr(services, "now", lambda: self.moment.astimezone(dt.UTC))
-        monkeypatch.setattr(clocks, "today", lambda: self.moment.date())
+        monkeypatch.setattr(core_clock, "now", lambda: self.moment.astimezone(dt.UTC))
+        monkeypatch.setattr(core_clock, "today", lambda: self.moment.date())
 
     def at(self, month: int, day: int, hour: int = 10, minute: int = 0) -> None:
         """Move to a day (and time) of 2026."""

@@ -74,6 +74,17 @@ def test_point_outside_every_cell_is_422_naming_nearest_village(client, world):
     assert case_count() == 0
 
 
+def test_point_outside_every_cell_never_names_a_village_outside_jurisdiction(client, world):
+    """Outside every cell, a town's mediator is told of a village of their town only (or none)."""
+    response = report(client, world["mediator@town"], lon=118.12, lat=37.32)
+    assert response.status_code == 422
+    body = response.get_json()
+    nearest = body["errors"]["nearest_village"]
+    assert nearest is None or nearest["code"].startswith("371699101")
+    assert "371699102200" not in body["message"]
+    assert case_count() == 0
+
+
 def test_point_outside_jurisdiction_is_403(client, world):
     """A point in another village of the town (for a village user) or county: 403."""
     response = report(client, world["grid_worker@village"], lon=118.07, lat=37.32)

@@ -7,9 +7,9 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 from app.audit.models import AuditEntry
-from app.cases import clocks
 from app.cases import services
 from app.cases.models import Case
+from app.core import clock
 from app.deadlines.calendar import SHANGHAI
 from app.extensions import db
 from tests.cases.factories import report
@@ -21,8 +21,8 @@ def test_overdue_village_acceptance_escalates_once(client, world, monkeypatch):
     number = report(client, world["grid_worker@village"]).get_json()["number"]
     due = db.session.scalar(select(Case.accept_due).where(Case.number == number))
     later = dt.datetime.combine(due + dt.timedelta(days=1), dt.time(9), SHANGHAI)
-    monkeypatch.setattr(clocks, "today", lambda: later.date())
-    monkeypatch.setattr(services, "now", lambda: later.astimezone(dt.UTC))
+    monkeypatch.setattr(clock, "today", lambda: later.date())
+    monkeypatch.setattr(clock, "now", lambda: later.astimezone(dt.UTC))
     first = services.sweep()
     db.session.commit()
     assert (first.ran, first.escalated) == (True, 1)
@@ -49,7 +49,7 @@ def test_escalation_policy_can_be_turned_off(app, client, world, monkeypatch):
     monkeypatch.setitem(app.config, "AUTO_ESCALATE_OVERDUE_ACCEPTANCE", False)
     number = report(client, world["grid_worker@village"]).get_json()["number"]
     due = db.session.scalar(select(Case.accept_due).where(Case.number == number))
-    monkeypatch.setattr(clocks, "today", lambda: due + dt.timedelta(days=1))
+    monkeypatch.setattr(clock, "today", lambda: due + dt.timedelta(days=1))
     result = services.sweep()
     db.session.commit()
     case = db.session.scalar(select(Case).where(Case.number == number))
@@ -61,7 +61,7 @@ def test_warnings_do_not_change_the_version(client, world, monkeypatch):
     number = report(client, world["mediator@town"]).get_json()["number"]
     version = db.session.scalar(select(Case.version).where(Case.number == number))
     due = db.session.scalar(select(Case.accept_due).where(Case.number == number))
-    monkeypatch.setattr(clocks, "today", lambda: due + dt.timedelta(days=1))
+    monkeypatch.setattr(clock, "today", lambda: due + dt.timedelta(days=1))
     assert services.sweep().warnings_changed == 1
     db.session.commit()
     assert db.session.scalar(select(Case.version).where(Case.number == number)) == version

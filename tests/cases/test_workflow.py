@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy import update
 
-from app.cases import clocks
 from app.cases import services
 from app.cases import workflow
 from app.cases.models import STATES
@@ -16,6 +15,7 @@ from app.cases.models import Agreement
 from app.cases.models import Case
 from app.cases.models import CaseEvent
 from app.cases.models import FollowUp
+from app.core import clock
 from app.extensions import db
 from tests.cases.factories import act
 from tests.cases.factories import case_body
@@ -33,7 +33,7 @@ CALLERS = [
     "mediator@county",
     "official@county",
 ]
-TODAY = clocks.today()
+TODAY = clock.today()
 AGREEMENT = {
     "facts": "楼上卫生间渗漏至楼下",
     "responsibilities": "楼上负主要责任",
@@ -385,7 +385,7 @@ def test_petition_review_and_re_review(client, world, monkeypatch):
     ).get_json()
     assert final["review_stage"] == "re_review" and final["review_request_due"] is None
     # Past the 30-day window a review is refused.
-    monkeypatch.setattr(clocks, "today", lambda: TODAY + dt.timedelta(days=60))
+    monkeypatch.setattr(clock, "today", lambda: TODAY + dt.timedelta(days=60))
     late = act(client, world["official@town"], number, "request_review", {"reason": "迟到"})
     assert late.status_code == 409
 

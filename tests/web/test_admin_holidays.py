@@ -9,8 +9,9 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
-from app.cases import clocks
-from app.cases.models import HolidayYear
+from app.core import clock
+from app.deadlines import years as holiday_years
+from app.deadlines.models import HolidayYear
 from app.extensions import db
 from app.web.holidays import as_text
 from app.web.holidays import parse_dates
@@ -29,7 +30,7 @@ ENTRY = {
 @pytest.fixture
 def admin(client, world, monkeypatch):
     """The county admin, signed in, on 26 November 2026 (2027 not yet covered)."""
-    monkeypatch.setattr(clocks, "today", lambda: dt.date(2026, 11, 26))
+    monkeypatch.setattr(clock, "today", lambda: dt.date(2026, 11, 26))
     assert login(client, world["admin@county"].username).status_code == 302
     return client
 
@@ -61,8 +62,8 @@ def test_entering_a_year_saves_audits_and_counts_the_next_deadline(admin):
     assert "已保存 2027 年节假日安排：放假 16 天、调休上班 2 天" in shown
     assert "尚未录入 2027" not in shown
     # The calendar the clocks use now knows 2027: 10 February is a day off.
-    assert clocks.calendar().is_day_off(dt.date(2027, 2, 10))
-    assert not clocks.calendar().is_day_off(dt.date(2027, 2, 20))
+    assert holiday_years.calendar().is_day_off(dt.date(2027, 2, 10))
+    assert not holiday_years.calendar().is_day_off(dt.date(2027, 2, 20))
 
 
 @pytest.mark.parametrize(

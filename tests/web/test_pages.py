@@ -15,7 +15,7 @@ from app.accounts.models import User
 from app.audit.models import AuditEntry
 from app.cases import services as case_services
 from app.cases.models import Case
-from app.cases.models import DeadlinePolicy
+from app.deadlines.models import DeadlinePolicy
 from app.extensions import db
 from tests.accounts.helpers import csrf_from
 from tests.accounts.helpers import login

@@ -1,0 +1,399 @@
+"""The read side of cases: scoped selects, the list's filters and pages, detail, maps, nearby.
+
+Every read goes through the one scoping rule for cases (`scoped` for the ORM, `scope_sql` for
+text SQL): a region subtree, and for a grid worker only their cells' cases and their own reports.
+The API (app/cases/api.py) and the pages (app/web/casework.py, app/web/official.py) both read
+through here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask_login import current_user
+from sqlalchemy import func
+from sqlalchemy import literal_column
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy import tuple_
+from sqlalchemy.orm import aliased
+
+from app import pii
+from app.cases import workflow
+from app.cases.models import Case
+from app.cases.models import Party
+from app.core import clock
+from app.core import paging
+from app.core.errors import NotFound
+from app.core.geojson import feature_collection_sql
+from app.extensions import db
+from app.geo.models import GridCell
+from app.geo.models import Region
+from app.policy import deny
+from app.scoping import Scope
+from app.scoping import scope_for
+
+# Workflow constants as SQL parameters (`c.state = ANY(:open_states)`), never typed out again.
+STATE_PARAMS = {"open_states": sorted(workflow.OPEN_STATES)}
+
+# --- scope ---------------------------------------------------------------------------------------
+
+
+def scoped(stmt, scope: Scope):
+    """Restrict a select of Case to what the scope may see (the one scoping rule for cases)."""
+    return stmt.where(scope.clause(Case.region_code, Case.grid_cell_id, (Case.reporter_id,)))
+
+
+def scope_sql(scope: Scope, alias: str = "c") -> tuple[str, dict]:
+    """The same rule as `scoped`, as a SQL condition on cases `alias` with its parameters."""
+    return scope.sql(alias, cell="grid_cell_id", own=("reporter_id",))
+
+
+def get_visible(number: str, user) -> Case | None:
+    """The case with this number if the user may see it, else None (answered as 404)."""
+    return db.session.scalar(scoped(select(Case).where(Case.number == number), scope_for(user)))
+
+
+def visible_case(number: str) -> Case:
+    """The case if the caller may see it; 404 like a missing one otherwise (and audited)."""
+    case = get_visible(number, current_user)
+    if case is None:
+        if db.session.scalar(select(Case.id).where(Case.number == number)) is not None:
+            deny("cases.read", "case", number, status=404, message="事件不存在")
+        raise NotFound("事件不存在")
+    return case
+
+
+def case_visible(case_id: int, user) -> bool:
+    """Whether a user may see the case with this id (the owner check of its attachments)."""
+    stmt = scoped(select(Case.id).where(Case.id == case_id), scope_for(user))
+    return db.session.scalar(stmt) is not None
+
+
+def party_of(case: Case, party_id: int) -> Party:
+    """One party of a case; 404 for a party of another case."""
+    party = db.session.get(Party, party_id)
+    if party is None or party.case_id != case.id:
+        raise NotFound("当事人不存在")
+    return party
+
+
+# --- detail --------------------------------------------------------------------------------------
+
+
+def detail(case: Case, user=None) -> Case:
+    """Attach what the caller-specific view needs: allowed actions, repeat-party counts."""
+    case.allowed_actions = workflow.allowed_actions(case, user or current_user)
+    counts = repeat_counts(case.parties, case.id)
+    for party in case.parties:
+        party.repeat = counts.get(party.id, {"open": 0, "past": 0})
+    return case
+
+
+REPEAT_SQL = text(
+    """
+    SELECT count(DISTINCT c.id) FILTER (WHERE c.state = ANY(:open_states)) AS open,
+           count(DISTINCT c.id) FILTER (WHERE NOT c.state = ANY(:open_states)) AS past
+      FROM parties p JOIN cases c ON c.id = p.case_id
+     WHERE (p.id_number_hash = ANY(:h) OR p.phone_hash = ANY(:h))
+       AND c.id <> :case
+    """
+)
+
+
+def repeat_counts(parties: list[Party], exclude_case: int) -> dict[int, dict]:
+    """For each party: how many other open and past cases name the same person (by ID or phone)."""
+    out = {}
+    for party in parties:
+        hashes = [h for h in (party.id_number_hash,) if h] or [h for h in (party.phone_hash,) if h]
+        if not hashes:
+            out[party.id] = {"open": 0, "past": 0}
+            continue
+        row = db.session.execute(
+            REPEAT_SQL, {**STATE_PARAMS, "h": hashes, "case": exclude_case}
+        ).one()
+        out[party.id] = {"open": row.open, "past": row.past}
+    return out
+
+
+# --- the list's filters and pages ----------------------------------------------------------------
+
+
+def filtered(args: dict, user=None):
+    """The case query with the list's filters (CaseQuery's), scoped to the caller.
+
+    `args["party_id_number"]` (from the X-Party-Id-Number header, schemas.party_id_number)
+    keeps the cases naming that person.
+    """
+    stmt = scoped(select(Case), scope_for(user or current_user))
+    if args.get("state"):
+        stmt = stmt.where(Case.state.in_(args["state"]))
+    for name in ("kind", "category", "level", "warning"):
+        if args.get(name):
+            stmt = stmt.where(getattr(Case, name) == args[name])
+    if args.get("region"):
+        code = args["region"]
+        region = db.session.scalar(select(Region).where(Region.code == code))
+        prefix = code[: {"county": 6, "town": 9}.get(region.level, 12)] if region else code
+        stmt = stmt.where(Case.region_code.startswith(prefix, autoescape=True))
+    if args.get("grid_cell"):
+        stmt = stmt.where(Case.region_code == args["grid_cell"])
+    if args.get("overdue") is not None:
+        today = clock.today()
+        overdue = ((Case.state == "reported") & (Case.accept_due < today)) | (
+            Case.state.in_(["accepted", "in_progress"]) & (Case.resolve_due < today)
+        )
+        stmt = stmt.where(overdue if args["overdue"] else ~overdue)
+    if args.get("supervised") is not None:
+        stmt = stmt.where(
+            (Case.supervision != "none") if args["supervised"] else (Case.supervision == "none")
+        )
+    if args.get("reported_from"):
+        stmt = stmt.where(Case.reported_at >= clock.start_of(args["reported_from"]))
+    if args.get("reported_to"):
+        stmt = stmt.where(
+            Case.reported_at < clock.start_of(args["reported_to"] + dt.timedelta(days=1))
+        )
+    if args.get("q"):
+        pattern = "%" + re.sub(r"([%_\\])", r"\\\1", args["q"]) + "%"
+        stmt = stmt.where((Case.title + " " + Case.description).ilike(pattern))
+    if args.get("party_id_number"):
+        digest = pii.keyed_hash(args["party_id_number"])
+        stmt = stmt.where(Case.id.in_(select(Party.case_id).where(Party.id_number_hash == digest)))
+    return stmt
+
+
+# The list's order: nearest deadline first, cases without one last (next_due NULLS LAST), as
+# one expression so that the keyset is a single row comparison on ix_cases_due_key.
+NO_DUE = literal_column("DATE 'infinity'")
+DUE_KEY = func.coalesce(Case.next_due, NO_DUE)
+
+
+def nearest_due_first(stmt, after: str | None, limit: int):
+    """`stmt` in the list's order from after the cursor, `limit + 1` rows (to know if more)."""
+    if after:
+        due, ident = paging.decode_cursor(after)
+        # One row comparison on the (due key, id) index: a seek, however deep the page.
+        stmt = stmt.where(tuple_(DUE_KEY, Case.id) > tuple_(due or NO_DUE, ident))
+    return stmt.order_by(DUE_KEY, Case.id).limit(limit + 1)
+
+
+def due_key(row) -> tuple[dt.date | None, int]:
+    """A row's keyset key: its next deadline and id."""
+    return row.next_due, row.id
+
+
+def queue_page(args: dict, limit: int) -> tuple[list[Case], str | None]:
+    """One page of whole cases (the queue page), and the cursor of the next."""
+    rows = db.session.scalars(nearest_due_first(filtered(args), args.get("after"), limit)).all()
+    return paging.page(rows, limit, due_key)
+
+
+def summary_page(args: dict) -> tuple[list[dict], str | None]:
+    """One page of the list as CaseSummary JSON, and the cursor of the next (the API)."""
+    limit = args["limit"]
+    stmt = nearest_due_first(summary_columns(filtered(args)), args.get("after"), limit)
+    items, after = paging.page(db.session.execute(stmt).all(), limit, due_key)
+    # Built as plain JSON values (exactly what CaseSummary dumps, tests/cases/test_keyset.py):
+    # dumping 50 rows through marshmallow cost more than the statement.
+    return [summary_json(row) for row in items], after
+
+
+def summary_columns(stmt):
+    """The list's columns only, with the village and cell names joined in one statement.
+
+    Loading whole Case objects and their village and cell one by one cost a query per row.
+    """
+    village = aliased(Region)
+    return (
+        stmt.with_only_columns(
+            *(getattr(Case, name) for name in SUMMARY_FIELDS),
+            village.code.label("village_code"),
+            village.name.label("village_name"),
+            GridCell.code.label("cell_code"),
+            GridCell.name.label("cell_name"),
+        )
+        .select_from(Case)
+        .join(village, village.id == Case.village_id)
+        .join(GridCell, GridCell.id == Case.grid_cell_id)
+    )
+
+
+SUMMARY_FIELDS = (
+    "id",
+    "number",
+    "kind",
+    "category",
+    "title",
+    "state",
+    "level",
+    "origin_level",
+    "warning",
+    "supervision",
+    "reported_at",
+    "next_due",
+    "accept_due",
+    "resolve_due",
+    "version",
+)
+
+
+def _json_value(value):
+    """A column value as marshmallow's String/Integer/Date/DateTime fields dump it."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def summary_json(row) -> dict:
+    """A list row as the JSON CaseSummary describes."""
+    item = {name: _json_value(getattr(row, name)) for name in SUMMARY_FIELDS if name != "id"}
+    item["village"] = {"code": row.village_code, "name": row.village_name}
+    item["grid_cell"] = {"code": row.cell_code, "name": row.cell_name}
+    return item
+
+
+def soonest(args: dict, limit: int) -> list[Case]:
+    """The first cases of a filtered list, nearest deadline first (the workbench's lists)."""
+    return db.session.scalars(filtered(args).order_by(DUE_KEY, Case.id).limit(limit)).all()
+
+
+# --- maps and nearby -----------------------------------------------------------------------------
+
+# The filters shared by the map layer and the per-region counts (CAST: a NULL means "any").
+MAP_FILTERS = """
+   AND (CAST(:minx AS float8) IS NULL
+        OR c.location && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326))
+   AND (CAST(:kind AS text) IS NULL OR c.kind = :kind)
+   AND (NOT :open OR c.state = ANY(:open_states))
+   AND (CAST(:rfrom AS timestamptz) IS NULL OR c.reported_at >= :rfrom)
+   AND (CAST(:rto AS timestamptz) IS NULL OR c.reported_at < :rto)
+"""
+
+
+def map_params(args: dict, scope: Scope, *, day_bounds: bool) -> tuple[str, dict]:
+    """The scope condition on `c` and the parameters of MAP_FILTERS from a map query.
+
+    `day_bounds`: reported_from/to are Asia/Shanghai days (the per-region counts); otherwise
+    they are passed as given (the map layer's dates, as it always read them).
+    """
+    condition, params = scope_sql(scope, "c")
+    minx, miny, maxx, maxy = args.get("bbox") or (None, None, None, None)
+    rfrom, rto = args.get("reported_from"), args.get("reported_to")
+    if day_bounds:
+        rfrom = clock.start_of(rfrom) if rfrom else None
+        rto = clock.start_of(rto + dt.timedelta(days=1)) if rto else None
+    return condition, {
+        **params,
+        **STATE_PARAMS,
+        "minx": minx,
+        "miny": miny,
+        "maxx": maxx,
+        "maxy": maxy,
+        "kind": args.get("kind"),
+        "open": args["open"],
+        "rfrom": rfrom,
+        "rto": rto,
+    }
+
+
+def cases_geojson(args: dict, scope: Scope) -> bytes:
+    """Case locations as a FeatureCollection (UTF-8 bytes from PostGIS), no personal data."""
+    condition, params = map_params(args, scope, day_bounds=False)
+    select_sql = f"""
+        SELECT c.id, c.number, c.kind, c.category, c.state, c.level, c.warning,
+               c.supervision, c.reported_at, c.location, c.region_code
+          FROM cases c
+         WHERE {condition} {MAP_FILTERS}"""
+    sql = feature_collection_sql(
+        select_sql,
+        feature_id="number",
+        geometry="location",
+        properties={
+            "number": "number",
+            "kind": "kind",
+            "category": "category",
+            "state": "state",
+            "level": "level",
+            "warning": "warning",
+            "supervision": "supervision",
+            "reported_on": "(reported_at AT TIME ZONE 'Asia/Shanghai')::date",
+            "grid_cell": "region_code",
+        },
+        order_by="id DESC",
+        as_bytes=True,
+    )
+    body = db.session.execute(text(sql), {**params, "limit": args["limit"]}).scalar_one()
+    return bytes(body)
+
+
+# level → (digits of the case's grid-cell code that name the unit, SQL for the unit's code,
+#          the table and geometry holding the unit's shape)
+UNITS = {
+    "town": (9, "k || '000'", "regions", "boundary"),
+    "village": (12, "k", "regions", "boundary"),
+    "grid_cell": (15, "k", "grid_cells", "geom"),
+}
+
+BY_REGION_SQL = """
+WITH agg AS (
+    SELECT left(c.region_code, {digits}) AS k,
+           count(*) AS cases,
+           count(*) FILTER (WHERE c.state = ANY(:open_states)) AS open,
+           count(*) FILTER (WHERE c.warning = 'yellow' AND c.state = ANY(:open_states)) AS yellow,
+           count(*) FILTER (WHERE c.warning = 'red' AND c.state = ANY(:open_states)) AS red
+      FROM cases c
+     WHERE {condition} {filters}
+     GROUP BY 1
+)
+SELECT u.code, u.name, u.{geom} AS geom, agg.cases, agg.open, agg.yellow, agg.red
+  FROM agg JOIN {table} u ON u.code = {code}
+"""
+
+
+def bbox_of(geom: str) -> str:
+    """SQL for a geometry's [minLon, minLat, maxLon, maxLat], 6 decimals."""
+    return "json_build_array({})".format(
+        ", ".join(f"round(ST_{f}({geom})::numeric, 6)" for f in ("XMin", "YMin", "XMax", "YMax"))
+    )
+
+
+def cases_by_region(args: dict, scope: Scope) -> str:
+    """Case counts per town, village or grid cell (a point inside each) as a FeatureCollection."""
+    digits, code, table, geom = UNITS[args["level"]]
+    condition, params = map_params(args, scope, day_bounds=True)
+    select_sql = BY_REGION_SQL.format(
+        digits=digits, code=code, table=table, geom=geom, condition=condition, filters=MAP_FILTERS
+    )
+    sql = feature_collection_sql(
+        select_sql,
+        feature_id="code",
+        geometry="ST_PointOnSurface(geom)",
+        properties={
+            "code": "code",
+            "name": "name",
+            "level": "CAST(:level AS text)",
+            "cases": "cases",
+            "open": "open",
+            "yellow": "yellow",
+            "red": "red",
+        },
+        order_by="code",
+        limited=False,
+        members={"level": "CAST(:level AS text)", "total": "coalesce(sum(cases), 0)"},
+        feature_members={"bbox": bbox_of("geom")},
+    )
+    return db.session.execute(text(sql), {**params, "level": args["level"]}).scalar_one()
+
+
+def nearby(lon: float, lat: float, category: str | None, scope: Scope) -> list[Case]:
+    """Open cases within 200 m reported in the last 30 days: likely duplicates of a new report."""
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    stmt = scoped(select(Case), scope).where(
+        Case.state.in_(sorted(workflow.OPEN_STATES)),
+        Case.reported_at >= clock.now() - dt.timedelta(days=30),
+        func.ST_DWithin(func.Geography(Case.location), func.Geography(point), 200),
+    )
+    if category:
+        stmt = stmt.where(Case.category == category)
+    stmt = stmt.order_by(func.ST_Distance(func.Geography(Case.location), func.Geography(point)))
+    return db.session.scalars(stmt.limit(20)).all()
