@@ -10,6 +10,7 @@ files the import commands name are the demo county's geography, and password.txt
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -226,6 +227,7 @@ CHECKS = {
 
 def test_readme_flask_commands_work_as_printed(readme_project):
     """Every README block that runs `.venv/bin/flask` exits 0 and does what it says, in order."""
+    assert importlib.util.find_spec("dotenv"), "python-dotenv (requirements.txt) is not installed"
     project = readme_project["project"]
     dotenv = (project / ".env").read_text(encoding="utf-8")
     assert f"DATABASE_URL='{readme_project['url']}'" in dotenv
