@@ -31,22 +31,24 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt | system-deps
 
 venv: system-deps $(BIN)/.installed
 
-db: venv
+db: venv ## start the embedded PostgreSQL and write .env, so that `.venv/bin/flask ...` works
 	@$(if $(EMBEDDED),scripts/pg.sh start,true)
+	@scripts/dev-secrets.sh $(if $(EMBEDDED),'$(DATABASE_URL)')
 
 db-test: venv
 	@$(if $(EMBEDDED_TEST),scripts/pg.sh start,true)
 
+# The `flask` commands read .env themselves (python-dotenv); gunicorn gets it through
+# `dotenv run --no-override`. Either way a variable already in the environment wins.
 run: db ## set up, migrate, load the demo county and serve on http://127.0.0.1:$(PORT)
-	@scripts/dev-secrets.sh
-	@set -a; . instance/secrets.env; set +a; \
-	  DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask db upgrade && \
+	@DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask db upgrade && \
 	  DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask seed demo && \
 	  $(BIN)/flask cases sweep && \
 	  { ( while sleep $${SWEEP_SECONDS:-300}; do $(BIN)/flask cases sweep >/dev/null 2>&1; done ) & \
 	    sweeper=$$!; trap 'kill $$sweeper 2>/dev/null' EXIT INT TERM; \
 	    echo "==> GridGov on http://127.0.0.1:$(PORT)  (Ctrl-C stops; 'make stop' stops the database)"; \
-	    $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-2} wsgi:app; }
+	    $(BIN)/dotenv --file .env run --no-override \
+	      $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-2} wsgi:app; }
 
 test: db-test ## set up a test database and run the whole suite
 	@DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -55,7 +57,7 @@ screenshots: db-test ## regenerate docs/screenshots/ (main pages, phone and desk
 	@$(BIN)/python scripts/screenshots.py
 
 sweep: db ## run the case sweep once (warnings, escalation policy)
-	@set -a; [ -f instance/secrets.env ] && . instance/secrets.env; set +a; $(BIN)/flask cases sweep
+	@$(BIN)/flask cases sweep
 
 lint: venv ## ruff check + format check
 	@$(BIN)/ruff check .

@@ -2,6 +2,59 @@
 
 import os
 
+import click
+
+# Printed when the app has no database: by gunicorn at start-up, by `flask` commands that need one.
+NO_DATABASE_URL = (
+    "DATABASE_URL is not set: run `make db` first (it starts the embedded database and writes "
+    "its URL into .env), or set DATABASE_URL"
+)
+# What a `flask` command binds when DATABASE_URL is unset (see without_database).
+UNCONFIGURED_URL = "postgresql+psycopg2://"
+
+
+class DatabaseNotConfigured(click.ClickException, RuntimeError):
+    """No DATABASE_URL. Click prints it on one line and exits 1; anything else sees RuntimeError."""
+
+    def __init__(self) -> None:
+        super().__init__(NO_DATABASE_URL)
+
+
+def _refuse_connection():
+    """The engine's connection factory when there is no database: say so, connect nowhere."""
+    raise DatabaseNotConfigured()
+
+
+def _loaded_by_flask_command() -> bool:
+    """Whether the `flask` command is loading the app, for anything but `flask run`."""
+    from flask.cli import ScriptInfo
+
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.find_object(ScriptInfo) is not None and ctx.info_name != "run"
+
+
+def without_database(config) -> None:
+    """No DATABASE_URL: refuse to serve; let the other `flask` commands load without one.
+
+    Serving (gunicorn's `wsgi:app`, `flask run`) raises DatabaseNotConfigured: an app that could
+    not answer a single request must not start. A `flask` command (`--help`, `cases docs`,
+    `users create`, ...) gets an engine whose first connection raises DatabaseNotConfigured
+    instead of trying some default server, so every command and its --help load, and the ones
+    that need the database stop with NO_DATABASE_URL and exit 1.
+    """
+    if not _loaded_by_flask_command():
+        raise DatabaseNotConfigured()
+    config["SQLALCHEMY_DATABASE_URI"] = UNCONFIGURED_URL
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **config["SQLALCHEMY_ENGINE_OPTIONS"],
+        "creator": _refuse_connection,
+    }
+
+
+def database_configured(config) -> bool:
+    """Whether the app was given a real database (commands that pass its URL on check this)."""
+    return config["SQLALCHEMY_DATABASE_URI"] != UNCONFIGURED_URL
+
 
 def _int(name: str, default: int) -> int:
     """Read an integer setting from the environment."""
@@ -87,7 +140,7 @@ class Config:
         self.WTF_CSRF_CHECK_DEFAULT = False
         self.WTF_CSRF_TIME_LIMIT = None
         # Personal data (app/pii.py): base64 of at least 32 random bytes. Required to store
-        # parties; `make run` generates one for development in instance/secrets.env.
+        # parties; `make db` / `make run` generate one for development in .env.
         self.PERSONAL_DATA_KEY = os.environ.get("PERSONAL_DATA_KEY", "")
         self.ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR", "var/attachments")
         self.AUTO_ESCALATE_OVERDUE_ACCEPTANCE = _bool("AUTO_ESCALATE_OVERDUE_ACCEPTANCE", True)

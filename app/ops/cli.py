@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.config import DatabaseNotConfigured
+from app.config import database_configured
 from app.extensions import db
 from app.ops import services
 from app.ops.services import BackupError
@@ -33,6 +36,7 @@ def ops_cli():
 )
 def backup_command(out_dir: Path):
     """Write a pg_dump archive of the app's database and its manifest of figures."""
+    _require_database()
     try:
         dump, manifest_file, manifest = services.backup(db.engine, out_dir)
     except (BackupError, SQLAlchemyError) as exc:
@@ -94,6 +98,8 @@ def restore_command(file: Path, url: str, yes: bool):
 )
 def verify_command(file: Path, url: str | None):
     """Check a backup file against its manifest, and a database against the manifest's figures."""
+    if not url:
+        _require_database()
     target = url or db.engine.url.render_as_string(hide_password=False)
     try:
         dump = services.dump_path(file)
@@ -102,6 +108,12 @@ def verify_command(file: Path, url: str | None):
     except (BackupError, SQLAlchemyError) as exc:
         _fail("核对失败", exc)
     _report_verification(manifest, mismatches, "核对完成")
+
+
+def _require_database() -> None:
+    """Stop (exit 1, NO_DATABASE_URL) before pg_dump or a URL is handed a database never set."""
+    if not database_configured(current_app.config):
+        raise DatabaseNotConfigured()
 
 
 def _fail(what: str, exc: Exception) -> NoReturn:
