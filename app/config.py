@@ -3,6 +3,7 @@
 import os
 
 import click
+from flask.cli import ScriptInfo
 
 # Printed when the app has no database: by gunicorn at start-up, by `flask` commands that need one.
 NO_DATABASE_URL = (
@@ -27,8 +28,6 @@ def _refuse_connection():
 
 def _loaded_by_flask_command() -> bool:
     """Whether the `flask` command is loading the app, for anything but `flask run`."""
-    from flask.cli import ScriptInfo
-
     ctx = click.get_current_context(silent=True)
     return ctx is not None and ctx.find_object(ScriptInfo) is not None and ctx.info_name != "run"
 
