@@ -12,6 +12,7 @@ import logging
 
 from sqlalchemy import select
 
+from app.audit import services as audit
 from app.cases.models import DeadlinePolicy
 from app.cases.models import HolidayYear
 from app.deadlines.calendar import SHANGHAI
@@ -123,6 +124,28 @@ def holiday_years() -> list[dict]:
         for year, row in entered.items()
     ]
     return sorted(years, key=lambda y: y["year"])
+
+
+def update_policy(row: DeadlinePolicy, data: dict, at: dt.datetime) -> DeadlinePolicy:
+    """Change a clock's length or unit (data as DeadlinePolicyIn loads it), audited; clocks
+    started afterwards use it. Used by the admin page (the API may share it)."""
+    before = {"days": row.days, "unit": row.unit}
+    row.days, row.unit = data["days"], data["unit"]
+    if data.get("source"):
+        row.source = data["source"]
+    row.updated_at = at
+    audit.record(
+        "deadlines.update",
+        object_type="deadline_policy",
+        object_id=row.id,
+        detail={
+            "rule": f"{row.kind}/{row.level}/{row.clock}/{row.variant}",
+            "before": before,
+            "after": {"days": row.days, "unit": row.unit},
+        },
+    )
+    db.session.flush()
+    return row
 
 
 def save_holiday_year(

@@ -217,8 +217,7 @@ def render_case(case: Case, status: int = 200, failed: dict | None = None):
             today=today,
             days_left=days_left(case.next_due, today),
             outcomes=list(outcomes),
-            failed=failed or {},
-            field_error=field_error,
+            failed=forms.case_failure(failed),
             lower_levels=lower,
             offered=offered,
             can_reveal=allows(current_user.role, "cases.reveal"),
@@ -261,9 +260,7 @@ def take_action(number: str, action: str):
         return render_case(fresh, exc.status, {**typed, "message": exc.message, **exc.errors})
     except ValidationError as exc:
         db.session.rollback()
-        return render_case(
-            case, 422, {**typed, "message": _("提交的数据有误"), "json": exc.messages}
-        )
+        return render_case(case, 422, {**typed, "json": exc.messages})
     except StaleDataError:
         db.session.rollback()
         fresh = db.session.scalar(select(Case).where(Case.number == number))
