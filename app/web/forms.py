@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from dataclasses import field as default
+from dataclasses import field as dataclass_field
 
 from flask import request
 from flask_babel import gettext as _
@@ -173,9 +173,9 @@ class Failure:
     """
 
     form: str = ""
-    values: dict[str, list[str]] = default(default_factory=dict)
-    errors: dict[str, list[str]] = default(default_factory=dict)
-    labels: dict[str, str] = default(default_factory=dict)
+    values: dict[str, list[str]] = dataclass_field(default_factory=dict)
+    errors: dict[str, list[str]] = dataclass_field(default_factory=dict)
+    labels: dict[str, str] = dataclass_field(default_factory=dict)
     lead: Callable[[str], str] | None = None
     message: str = ""
     stale: bool = False
