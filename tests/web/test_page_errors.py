@@ -23,6 +23,7 @@ from app.risks.models import RiskCategory
 from app.web import labels
 from tests.accounts.helpers import csrf_from
 from tests.accounts.helpers import login
+from tests.geo.factories import VILLAGE
 from tests.risks.factories import make_point
 from tests.web.test_pages import action
 from tests.web.test_pages import reported
@@ -501,8 +502,6 @@ def test_a_refused_number_keeps_the_form_and_names_the_field(client, world):
 
 def test_replacing_used_grid_cells_names_what_uses_them(client, world):
     """生成网格 over cells in use: the page says what uses them, never the table's name."""
-    from tests.geo.factories import VILLAGE
-
     reported(world)  # a case in the village's cell
     sign_in(client, world, "admin@county", "zh")
     page = client.get("/admin/regions").get_data(as_text=True)
@@ -527,3 +526,21 @@ def test_categories_page_has_no_section_reference(client, world):
     assert db.session.scalar(select(RiskCategory.id).limit(1)) is not None
     html = client.get("/admin/categories").get_data(as_text=True)
     assert "DOMAIN" not in html
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize(
+    ("role", "path"),
+    [
+        ("mediator@village", "/cases?warning=purple"),
+        ("mediator@village", "/workbench?from=2026/13/45"),
+        ("mediator@village", "/workbench?from=2026-05-01&to=2026-01-01"),
+    ],
+)
+def test_refused_filters_answer_a_page_for_people(client, world, role, path, lang):
+    """A filter the queue or the workbench cannot take: 400, said in people's words."""
+    sign_in(client, world, role, lang)
+    response = client.get(path)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert not leaks(html, lang, {"warning", "from", "to", "states", "level", "kind"})
