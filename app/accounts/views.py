@@ -1,4 +1,8 @@
-"""Sign-in pages: login, logout, password change."""
+"""Sign-in pages: login, logout, password change.
+
+The request boundary commits (app/core/transaction.py); a refused sign-in's audit entry is kept
+through the rollback of its 401.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,10 @@ from flask_login import logout_user
 from app.accounts import services
 from app.accounts.throttle import login_throttled
 from app.audit import services as audit
-from app.extensions import db
 from app.policy import public
 from app.policy import requires
+from app.web.forms import NO_FAILURE
+from app.web.forms import Failure
 
 bp = Blueprint("accounts", __name__, template_folder="../templates")
 
@@ -48,7 +53,7 @@ def login():
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(safe_next(request.args.get("next")))
-        return render_template("accounts/login.html")
+        return render_template("accounts/login.html", failed=NO_FAILURE)
     username = request.form.get("username", "")
     user = services.authenticate(username, request.form.get("password", ""))
     if user is None:
@@ -57,10 +62,11 @@ def login():
             outcome="failure",
             actor=False,
             detail={"username": username.strip().lower()[:40], "via": "web"},
+            keep=True,
         )
-        db.session.commit()
-        # The same answer whether the user exists or not.
-        return render_template("accounts/login.html", error=_("用户名或密码错误")), 401
+        # The same answer whether the user exists or not; the username stays as typed.
+        failed = Failure.of("login", None, login_field_names(), message=_("用户名或密码错误"))
+        return render_template("accounts/login.html", failed=failed), 401
     login_session = services.start_login_session(user, request.remote_addr)
     audit.record(
         "auth.login",
@@ -70,7 +76,6 @@ def login():
         region_code=user.region.code,
         detail={"via": "web"},
     )
-    db.session.commit()
     session.clear()
     session.permanent = True
     login_user(user)
@@ -90,11 +95,37 @@ def logout():
             object_id=current_user.id,
             region_code=current_user.region.code,
         )
-        db.session.commit()
     logout_user()
     session.clear()
     flash(_("已退出登录"), "info")
     return redirect(url_for("accounts.login"))
+
+
+def login_field_names() -> dict[str, str]:
+    """Display names of the login form's fields."""
+    return {"username": _("用户名"), "password": _("密码")}
+
+
+def password_field_names() -> dict[str, str]:
+    """Display names of the password form's fields."""
+    return {
+        "current_password": _("当前密码"),
+        "new_password": _("新密码"),
+        "confirm_password": _("再次输入新密码"),
+    }
+
+
+def password_refused(field: str | None, message: str):
+    """The password page again (422), the message beside the field it is about."""
+    name = {"password": "new_password"}.get(field, field)
+    failed = Failure.of(
+        "password",
+        lambda reason: _("密码未修改：%(reason)s", reason=reason),
+        password_field_names(),
+        errors={name: [message]} if name else {},
+        message="" if name else message,
+    )
+    return render_template("accounts/password.html", failed=failed), 422
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -102,16 +133,15 @@ def logout():
 def password():
     """Change one's own password; every other login session ends."""
     if request.method == "GET":
-        return render_template("accounts/password.html")
+        return render_template("accounts/password.html", failed=NO_FAILURE)
     new = request.form.get("new_password", "")
     if new != request.form.get("confirm_password", ""):
-        return render_template("accounts/password.html", error=_("两次输入的新密码不一致")), 422
+        return password_refused("confirm_password", _("两次输入的新密码不一致"))
     try:
         services.change_password(current_user, request.form.get("current_password", ""), new)
     except services.AccountError as exc:
-        return render_template("accounts/password.html", error=exc.message), 422
+        return password_refused(exc.field, exc.message)
     login_session = services.start_login_session(current_user, request.remote_addr)
-    db.session.commit()
     session["_user_id"] = login_session.id
     flash(_("密码已修改，其他设备上的登录已失效"), "success")
     return redirect(url_for("accounts.home"))

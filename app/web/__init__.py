@@ -17,6 +17,7 @@ from flask_login import current_user
 
 from app.policy import allows
 from app.security import csp_nonce
+from app.web import forms
 from app.web import labels
 from maps.base import MapParts
 from maps.base import Tiles
@@ -95,5 +96,12 @@ def init_web(app: Flask) -> None:
 
     for module in (field, casework, official, admin):
         app.register_blueprint(module.bp)
-    app.jinja_env.globals.update(nav_items=nav_items, label=labels.label, allows=allows)
+    app.jinja_env.globals.update(
+        nav_items=nav_items,
+        label=labels.label,
+        label_choices=labels.choices,
+        allows=allows,
+        field_id=forms.field_id,
+        no_failure=forms.NO_FAILURE,
+    )
     app.jinja_env.filters["local_time"] = local_time

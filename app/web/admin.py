@@ -2,7 +2,9 @@
 and the inspection schedule.
 
 Each form calls the same services as the API and the command line, inside the admin's region
-subtree, and says what happened in a flash message.
+subtree. A refused form comes back as typed with each field's message beside it and a summary
+at the top (app/web/forms.Failure); the request boundary commits a success and rolls back the
+rest (app/core/transaction.py), so nothing here commits or rolls back.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.accounts import services as accounts
@@ -26,9 +29,10 @@ from app.accounts.models import ApiToken
 from app.accounts.models import User
 from app.audit import services as audit
 from app.cases import schemas as case_schemas
+from app.core.errors import DomainError
+from app.core.errors import NotFound
 from app.deadlines import policy
 from app.deadlines.models import DeadlinePolicy
-from app.errors import ApiError
 from app.extensions import db
 from app.geo import services as geo
 from app.geo.models import Region
@@ -42,18 +46,63 @@ from app.web import forms
 from app.web import labels
 from app.web import map_parts
 from app.web import tiles
+from app.web.forms import NO_FAILURE
+from app.web.forms import Failure
 from maps.pages import regions_map
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+# The services' refusals (accounts, risks) are not all DomainErrors yet: caught alike.
+REFUSALS = (DomainError, accounts.AccountError, risks.RiskError)
+
+
+def refusal(exc: Exception) -> tuple[int, str, dict]:
+    """(status, message, field errors) of a service's refusal."""
+    if isinstance(exc, accounts.AccountError):
+        return 422, exc.message, {exc.field: [exc.message]} if exc.field else {}
+    return exc.status, exc.message, (exc.errors or {}).get("json") or {}
+
 
 # --- users ---------------------------------------------------------------------------------------
+
+
+def user_field_names() -> dict[str, str]:
+    """Display names of the user forms' fields (AccountError's `field` → the form's input)."""
+    return {
+        "username": _("用户名"),
+        "display_name": _("姓名"),
+        "phone": _("电话"),
+        "password": _("初始密码"),
+        "role": _("角色"),
+        "region": _("辖区"),
+        "grid_cells": _("网格"),
+        "new_password": _("新密码"),
+        "name": _("名称"),
+        "days": _("有效天数"),
+    }
+
+
+# AccountError names a field by the service's word; the page's input is called differently.
+ACCOUNT_FIELDS = {"grid": "grid_cells"}
+
+
+def account_refused(form: str, lead, exc: accounts.AccountError, rename: dict | None = None):
+    """A Failure from an AccountError, its field renamed to the form's input."""
+    name = (rename or ACCOUNT_FIELDS).get(exc.field, exc.field)
+    errors = {name: [exc.message]} if name else {}
+    message = "" if name in user_field_names() else exc.message
+    return Failure.of(form, lead, user_field_names(), errors=errors, message=message)
 
 
 @bp.route("/users")
 @requires("users.read")
 def users():
     """Users of the admin's region subtree, and the form to create one."""
+    return render_users()
+
+
+def render_users(status: int = 200, failed: Failure = NO_FAILURE):
+    """The users page; `failed` re-opens the create form as typed, with its messages."""
     scope = current_scope()
     rows = db.session.scalars(
         select(User).join(User.region).where(scope.clause(Region.code)).order_by(User.username)
@@ -63,7 +112,14 @@ def users():
         .where(scope.clause(Region.code), Region.valid_to.is_(None))
         .order_by(Region.code)
     ).all()
-    return render_template("admin/users.html", users=rows, roles=ROLES, regions=regions)
+    page = render_template(
+        "admin/users.html",
+        users=rows,
+        role_options=labels.choices("role", ROLES),
+        region_options=[(r.code, f"{r.code} {r.name}") for r in regions],
+        failed=failed,
+    )
+    return page, status
 
 
 @bp.route("/users", methods=["POST"])
@@ -75,9 +131,6 @@ def create_user():
     if not current_scope().contains(region):
         flash(_("只能在本辖区内创建用户"), "error")
         return redirect(url_for("admin.users"))
-    cells = [
-        c.strip() for c in form.get("grid_cells", "").replace("，", ",").split(",") if c.strip()
-    ]
     try:
         user = accounts.create_user(
             form.get("username", "").strip(),
@@ -86,26 +139,31 @@ def create_user():
             region,
             form.get("display_name", "").strip() or None,
             form.get("phone", "").strip() or None,
-            cells,
+            forms.split_list(form.get("grid_cells", "")),
         )
     except accounts.AccountError as exc:
-        db.session.rollback()
-        flash(_("未能创建用户：%(reason)s", reason=exc.message), "error")
-        return redirect(url_for("admin.users"))
-    db.session.commit()
+        lead = lambda reason: _("未能创建用户：%(reason)s", reason=reason)  # noqa: E731
+        return render_users(422, account_refused("create-user", lead, exc))
     flash(_("已创建用户 %(name)s", name=user.username), "success")
     return redirect(url_for("admin.user_page", user_id=user.id))
+
+
+def render_user(user: User, status: int = 200, failed: Failure = NO_FAILURE, secret=None):
+    """One user's page: details, tokens, the forms (`failed` re-opened as typed)."""
+    tokens = db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    ).all()
+    page = render_template(
+        "admin/user.html", user=user, tokens=tokens, new_secret=secret, failed=failed
+    )
+    return page, status
 
 
 @bp.route("/users/<int:user_id>")
 @requires("users.read")
 def user_page(user_id: int):
     """One user: details, tokens, and the actions on them."""
-    user = scoped_user(user_id)
-    tokens = db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
-    ).all()
-    return render_template("admin/user.html", user=user, tokens=tokens)
+    return render_user(scoped_user(user_id))
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
@@ -119,10 +177,8 @@ def deactivate_user(user_id: int):
     try:
         accounts.deactivate(user)
     except accounts.AccountError as exc:
-        db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("admin.user_page", user_id=user_id))
-    db.session.commit()
     flash(_("已停用 %(name)s：其登录与令牌均已失效", name=user.username), "success")
     return redirect(url_for("admin.user_page", user_id=user_id))
 
@@ -135,10 +191,9 @@ def reset_password(user_id: int):
     try:
         accounts.reset_password(user, request.form.get("new_password", ""))
     except accounts.AccountError as exc:
-        db.session.rollback()
-        flash(_("未能重置密码：%(reason)s", reason=exc.message), "error")
-        return redirect(url_for("admin.user_page", user_id=user_id))
-    db.session.commit()
+        lead = lambda reason: _("未能重置密码：%(reason)s", reason=reason)  # noqa: E731
+        failed = account_refused("password", lead, exc, {"password": "new_password"})
+        return render_user(user, 422, failed)
     flash(_("已重置 %(name)s 的密码，其登录已失效", name=user.username), "success")
     return redirect(url_for("admin.user_page", user_id=user_id))
 
@@ -150,21 +205,20 @@ def create_token(user_id: int):
     user = scoped_user(user_id)
     days = request.form.get("days", "").strip()
     try:
-        token, secret = accounts.create_token(
+        # Left empty, the default validity; typed, it must be a whole number the service takes
+        # (0 would otherwise read as "empty").
+        if days and not (days.isdigit() and int(days) > 0):
+            raise accounts.AccountError(_("有效期应为 1–366 天"), "days")
+        _token, secret = accounts.create_token(
             user,
             request.form.get("name", "").strip() or "web",
-            int(days) if days.isdigit() else None,
+            int(days) if days else None,
             current_user,
         )
     except accounts.AccountError as exc:
-        db.session.rollback()
-        flash(_("未能创建令牌：%(reason)s", reason=exc.message), "error")
-        return redirect(url_for("admin.user_page", user_id=user_id))
-    db.session.commit()
-    tokens = db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
-    ).all()
-    return render_template("admin/user.html", user=user, tokens=tokens, new_secret=secret)
+        lead = lambda reason: _("未能创建令牌：%(reason)s", reason=reason)  # noqa: E731
+        return render_user(user, 422, account_refused("token", lead, exc))
+    return render_user(user, secret=secret)
 
 
 @bp.route("/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -174,9 +228,8 @@ def revoke_token(user_id: int, token_id: int):
     user = scoped_user(user_id)
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
-        raise ApiError(404, _("令牌不存在"))
+        raise NotFound(_("令牌不存在"))
     accounts.revoke_token(token, current_user)
-    db.session.commit()
     flash(_("已吊销令牌 %(name)s", name=token.name), "success")
     return redirect(url_for("admin.user_page", user_id=user_id))
 
@@ -184,34 +237,49 @@ def revoke_token(user_id: int, token_id: int):
 # --- the deadline policy -------------------------------------------------------------------------
 
 
+def render_deadlines(status: int = 200, failed: Failure = NO_FAILURE):
+    """Every clock of the deadline policy, each editable (`failed` as typed, with messages)."""
+    return (
+        render_template("admin/deadlines.html", policies=policy.all_rules(), failed=failed),
+        status,
+    )
+
+
 @bp.route("/deadlines")
 @requires("deadlines.manage")
 def deadlines():
     """Every clock of the deadline policy, each editable."""
-    return render_template("admin/deadlines.html", policies=policy.all_rules())
+    return render_deadlines()
 
 
 @bp.route("/deadlines/<int:policy_id>", methods=["POST"])
 @requires("deadlines.manage")
 def update_deadline(policy_id: int):
     """Change a clock's length or unit (as PUT /api/v1/deadline-policies/<id> does)."""
-    if db.session.get(DeadlinePolicy, policy_id) is None:
-        raise ApiError(404, _("期限规则不存在"))
+    row = db.session.get(DeadlinePolicy, policy_id)
+    if row is None:
+        raise NotFound(_("期限规则不存在"))
     try:
-        days = request.form.get("days", "").strip()
         data = case_schemas.DeadlinePolicyIn().load(
             {
-                "days": int(days) if days.isdigit() else days,
+                "days": forms.form_int(request.form.get("days", "")),
                 "unit": request.form.get("unit", "days"),
             }
         )
-    except case_schemas.ValidationError as exc:
-        flash(
-            _("未能修改：%(reason)s", reason=json.dumps(exc.messages, ensure_ascii=False)), "error"
+    except ValidationError as exc:
+        clock_name = labels.label("clock", row.clock)
+        return render_deadlines(
+            422,
+            Failure.of(
+                f"policy-{row.id}",
+                lambda reason: _(
+                    "未能修改“%(clock)s”：%(reason)s", clock=clock_name, reason=reason
+                ),
+                {"days": _("天数"), "unit": _("单位")},
+                errors=exc.messages,
+            ),
         )
-        return redirect(url_for("admin.deadlines"))
     policy.update(policy_id, data)
-    db.session.commit()
     flash(_("已修改期限规则：之后开始的期限按新规则计算"), "success")
     return redirect(url_for("admin.deadlines"))
 
@@ -219,30 +287,48 @@ def update_deadline(policy_id: int):
 # --- regions and grid cells ----------------------------------------------------------------------
 
 
+def grid_field_names() -> dict[str, str]:
+    """Display names of the make-grid form's fields."""
+    return {"village": _("村"), "shape": _("形状"), "cell_size": _("边长（米）")}
+
+
+def render_regions(status: int = 200, failed: Failure = NO_FAILURE):
+    """Regions and grid cells on a map, the import form and the make-grid form."""
+    villages = db.session.scalars(
+        select(Region)
+        .where(
+            current_scope().clause(Region.code),
+            Region.level == "village",
+            Region.valid_to.is_(None),
+        )
+        .order_by(Region.code)
+    ).all()
+    m = regions_map(tiles(), _("区划与网格"))
+    page = render_template(
+        "admin/regions.html",
+        map=map_parts(m),
+        village_options=[(v.code, f"{v.code} {v.name}") for v in villages],
+        levels=geo.IMPORT_LEVELS,
+        failed=failed,
+    )
+    return page, status
+
+
 @bp.route("/regions")
 @requires("geo.manage")
 def regions():
     """Regions and grid cells on a map; import GeoJSON; generate a village's grid."""
-    scope = current_scope()
-    villages = db.session.scalars(
-        select(Region)
-        .where(scope.clause(Region.code), Region.level == "village", Region.valid_to.is_(None))
-        .order_by(Region.code)
-    ).all()
-    m = regions_map(tiles(), _("区划与网格"))
-    return render_template(
-        "admin/regions.html",
-        map=map_parts(m),
-        villages=villages,
-        levels=geo.IMPORT_LEVELS,
-        problems=request.args.getlist("problem"),
-    )
+    return render_regions()
 
 
 @bp.route("/regions/import", methods=["POST"])
 @requires("geo.manage")
 def import_regions():
-    """Import a GeoJSON FeatureCollection, checked exactly as `flask geo import` checks it."""
+    """Import a GeoJSON FeatureCollection, checked exactly as `flask geo import` checks it.
+
+    A refused file is answered by a message per problem on the page it came from (the file
+    cannot come back in its input); nothing was written.
+    """
     file = request.files.get("file")
     level = request.form.get("level", "")
     crs = request.form.get("crs", "wgs84")
@@ -251,8 +337,8 @@ def import_regions():
         return redirect(url_for("admin.regions"))
     try:
         collection = json.load(file.stream)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        flash(f"导入失败：文件不是有效的 JSON（{exc}）", "error")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        flash(_("导入失败：文件不是有效的 JSON"), "error")
         return redirect(url_for("admin.regions"))
     outside = [
         f.get("properties", {}).get("code")
@@ -270,17 +356,20 @@ def import_regions():
     try:
         result = geo.import_geojson(collection, level, crs)
     except geo.ImportRejected as exc:
-        db.session.rollback()
-        # The command line's words (app/geo/cli.py), then every problem.
-        flash(f"导入失败，未写入任何数据；共 {len(exc.problems)} 个问题：", "error")
+        # The command line's problems (app/geo/cli.py), every one.
+        flash(_("导入失败，未写入任何数据；共 %(n)s 个问题：", n=len(exc.problems)), "error")
         for problem in exc.problems[:100]:
             flash(f"- {problem}", "error")
         return redirect(url_for("admin.regions"))
     audit.record("geo.import", object_type="regions", detail={"level": level, "crs": crs})
-    db.session.commit()
     flash(
-        f"导入完成（{level}）：新增 {result.inserted}，更新 {result.updated}，"
-        f"未变 {result.unchanged}",
+        _(
+            "导入完成（%(level)s）：新增 %(inserted)s，更新 %(updated)s，未变 %(unchanged)s",
+            level=labels.label("region_level", "grid_cell" if level == "grid" else level),
+            inserted=result.inserted,
+            updated=result.updated,
+            unchanged=result.unchanged,
+        ),
         "success",
     )
     return redirect(url_for("admin.regions"))
@@ -291,25 +380,39 @@ def import_regions():
 def make_grid():
     """Generate grid cells for a village, as `flask geo make-grid` does."""
     code = request.form.get("village", "")
-    shape = request.form.get("shape", "square")
-    size = request.form.get("cell_size", "500")
-    if not current_scope().contains(code) or shape not in ("square", "hex"):
+    if not current_scope().contains(code):
         flash(_("请选择本辖区内的村和网格形状"), "error")
         return redirect(url_for("admin.regions"))
+    lead = lambda reason: _("未能生成网格：%(reason)s", reason=reason)  # noqa: E731
+    shape, size = request.form.get("shape", ""), request.form.get("cell_size", "").strip()
+    errors = {}
+    if shape not in ("square", "hex"):
+        errors["shape"] = [_("请选择网格形状")]
     try:
-        result = geo.make_grid(code, shape, float(size))
+        cell_size = float(size)
     except ValueError:
-        flash(_("网格边长应为数字（米）"), "error")
-        return redirect(url_for("admin.regions"))
+        errors["cell_size"] = [_("网格边长应为数字（米）")]
+    if errors:
+        return render_regions(422, Failure.of("grid", lead, grid_field_names(), errors=errors))
+    try:
+        result = geo.make_grid(code, shape, cell_size)
     except geo.GridError as exc:
-        db.session.rollback()
-        flash(f"生成失败：{exc}", "error")
-        return redirect(url_for("admin.regions"))
+        text = str(exc)
+        errors = {"cell_size": [text]} if "cell-size" in text else {}
+        failed = Failure.of(
+            "grid", lead, grid_field_names(), errors=errors, message="" if errors else text
+        )
+        return render_regions(422, failed)
     audit.record("geo.make_grid", object_type="region", object_id=code, region_code=code)
-    db.session.commit()
     flash(
-        f"村 {result.village_code}：生成 {result.cells} 个网格（EPSG:{result.srid}），"
-        f"合并碎片 {result.merged_slivers} 个，替换原有网格 {result.replaced} 个",
+        _(
+            "村 %(village)s：生成 %(cells)s 个网格，合并碎片 %(merged)s 个，"
+            "替换原有网格 %(replaced)s 个",
+            village=result.village_code,
+            cells=result.cells,
+            merged=result.merged_slivers,
+            replaced=result.replaced,
+        ),
         "success",
     )
     return redirect(url_for("admin.regions"))
@@ -324,12 +427,11 @@ def category_field_names() -> dict[str, str]:
         "name": _("名称"),
         "subcategories": _("细类"),
         "restricted": _("重点人群（受限）"),
-        "active": _("状态"),
-        "sort_order": _("排序"),
+        "active": _("启用"),
     }
 
 
-def render_categories(status: int = 200, failed: dict | None = None):
+def render_categories(status: int = 200, failed: Failure = NO_FAILURE):
     """Case categories (fixed), risk categories and the schedule, each risk one editable.
 
     `failed` re-opens the form that failed ("create", "category-<id>" or "schedule") with what
@@ -347,18 +449,21 @@ def render_categories(status: int = 200, failed: dict | None = None):
             versions={c.id: risks.version_of(c) for c in risk_categories},
             schedule=risks.schedule(),
             levels=LEVELS,
-            failed=failed or {},
+            failed=failed,
         ),
         status,
     )
 
 
-def refused(form: str, message: str, status: int, stale: bool = False):
+def refused(form: str, lead, names: dict, status: int, *, errors=None, message="", stale=False):
     """Say why nothing was saved, and show the page again (the form re-opened unless stale)."""
-    db.session.rollback()
-    flash(message, "error")
-    values = {} if stale else request.form.to_dict()
-    return render_categories(status, {"form": form, "values": values, "stale": stale})
+    failed = Failure.of(form, lead, names, errors=errors, message=message, stale=stale)
+    return render_categories(status, failed)
+
+
+def schedule_field_names() -> dict[str, str]:
+    """The schedule form's fields: one per level, by the level's name."""
+    return {level: labels.label("risk_level", level) for level in LEVELS}
 
 
 @bp.route("/categories")
@@ -374,6 +479,7 @@ def create_category():
     """Add a risk category (as POST /api/v1/risk-categories does)."""
 
     form = request.form
+    lead = lambda reason: _("未能新增风险类别：%(reason)s", reason=reason)  # noqa: E731
     try:
         data = risk_schemas.CategoryIn().load(
             {
@@ -383,12 +489,12 @@ def create_category():
             }
         )
         category = risks.create_category(data, current_user)
-    except risk_schemas.ValidationError as exc:
-        reason = forms.describe_errors(exc.messages, category_field_names())
-        return refused("create", _("未能新增风险类别：%(reason)s", reason=reason), 422)
-    except risks.RiskError as exc:
-        return refused("create", _("未能新增风险类别：%(reason)s", reason=exc.message), exc.status)
-    db.session.commit()
+    except ValidationError as exc:
+        return refused("create", lead, category_field_names(), 422, errors=exc.messages)
+    except REFUSALS as exc:
+        status, message, errors = refusal(exc)
+        names = category_field_names()
+        return refused("create", lead, names, status, errors=errors, message=message)
     flash(_("已新增风险类别“%(name)s”", name=category.name), "success")
     return redirect(url_for("admin.categories"))
 
@@ -401,7 +507,7 @@ def update_category(category_id: int):
 
     category = db.session.get(RiskCategory, category_id)
     if category is None:
-        raise ApiError(404, _("风险类别不存在"))
+        raise NotFound(_("风险类别不存在"))
     form, shown = request.form, f"category-{category_id}"
     typed = {
         "name": form.get("name", "").strip(),
@@ -413,16 +519,17 @@ def update_category(category_id: int):
     if not changes:
         flash(_("风险类别“%(name)s”没有改动", name=category.name), "info")
         return redirect(url_for("admin.categories"))
+    lead = lambda reason: _("未能保存：%(reason)s", reason=reason)  # noqa: E731
+    names = category_field_names()
     try:
         data = risk_schemas.CategoryUpdate().load(changes)
         risks.update_category(category, data, current_user, version=form.get("version", ""))
-    except risk_schemas.ValidationError as exc:
-        reason = forms.describe_errors(exc.messages, category_field_names())
-        return refused(shown, _("未能保存：%(reason)s", reason=reason), 422)
-    except risks.RiskError as exc:
-        stale = "version" in exc.errors
-        return refused(shown, _("未能保存：%(reason)s", reason=exc.message), exc.status, stale)
-    db.session.commit()
+    except ValidationError as exc:
+        return refused(shown, lead, names, 422, errors=exc.messages)
+    except REFUSALS as exc:
+        status, message, errors = refusal(exc)
+        stale = "version" in (exc.errors or {})
+        return refused(shown, lead, names, status, errors=errors, message=message, stale=stale)
     name = category.name
     if set(changes) == {"active"}:
         flash(
@@ -446,6 +553,7 @@ def update_schedule():
     """
 
     form, current = request.form, risks.schedule()
+    names = schedule_field_names()
     changes = {}
     for level in LEVELS:
         typed, was = form.get(level, "").strip(), form.get(f"was_{level}", "").strip()
@@ -454,8 +562,10 @@ def update_schedule():
         if was != str(current[level]):
             return refused(
                 "schedule",
-                _("排查周期已被他人修改，您的修改没有保存：请核对后重新填写"),
+                None,
+                names,
                 409,
+                message=_("排查周期已被他人修改，您的修改没有保存：请核对后重新填写"),
                 stale=True,
             )
         changes[level] = forms.form_int(typed)
@@ -464,12 +574,10 @@ def update_schedule():
         return redirect(url_for("admin.categories"))
     try:
         data = risk_schemas.ScheduleIn().load(changes)
-    except risk_schemas.ValidationError as exc:
-        names = {level: labels.label("risk_level", level) for level in LEVELS}
-        reason = forms.describe_errors(exc.messages, names)
-        return refused("schedule", _("未能保存排查周期：%(reason)s", reason=reason), 422)
+    except ValidationError as exc:
+        lead = lambda reason: _("未能保存排查周期：%(reason)s", reason=reason)  # noqa: E731
+        return refused("schedule", lead, names, 422, errors=exc.messages)
     risks.update_schedule(data, current_user)
-    db.session.commit()
     said = _("；").join(
         _(
             "%(level)s %(before)s → %(after)s 天",

@@ -24,6 +24,7 @@ from app.core import clock
 from app.core.errors import BadRequest
 from app.core.errors import DomainError
 from app.core.errors import NotFound
+from app.core.errors import default_message
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
@@ -158,22 +159,6 @@ def form_payload(action: str, form) -> dict:
     return body
 
 
-def field_error(failed: dict, action: str, name: str) -> str:
-    """The error text for one field of a failed form ('agreement.facts' looks inside)."""
-    if failed.get("action") != action:
-        return ""
-    node = failed.get("json") or {}
-    for part in name.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    if not node:
-        return ""
-    if isinstance(node, dict):
-        return "；".join(
-            f"{k}：{field_error({'action': action, 'json': node}, action, k)}" for k in node
-        )
-    return _("；").join(forms.leaf_messages(node))
-
-
 def render_case(case: Case, status: int = 200, failed: dict | None = None):
     """The case page; `failed` re-opens an action's form with what was typed and the errors."""
     case = queries.detail(case)
@@ -199,8 +184,7 @@ def render_case(case: Case, status: int = 200, failed: dict | None = None):
             today=today,
             days_left=days_left(case.next_due, today),
             outcomes=list(outcomes),
-            failed=failed or {},
-            field_error=field_error,
+            failed=forms.case_failure(failed),
             lower_levels=lower,
             offered=offered,
             can_reveal=allows(current_user.role, "cases.reveal"),
@@ -236,7 +220,11 @@ def take_action(number: str, action: str):
         db.session.expire(case)
         if exc.status == 409 and "version" in exc.errors:
             return render_case(case, 409, {**typed, "stale": exc.errors["version"]})
-        return render_case(case, exc.status, {**typed, "message": exc.message, **exc.errors})
+        failed = {**typed, **exc.errors}
+        if exc.message != default_message(exc.status) or not exc.errors.get("json"):
+            # The field messages say it all; a generic "数据有误" on top would say nothing.
+            failed["message"] = exc.message
+        return render_case(case, exc.status, failed)
     flash(
         _(
             "已完成“%(action)s”：事件 %(number)s",

@@ -167,7 +167,9 @@ def render_point(point, status: int = 200, failed: dict | None = None):
             offered=[a for a in RISK_ACTIONS if a in point.allowed_actions],
             titles={a: action_title(a, point) for a in RISK_ACTIONS},
             levels=LEVELS,
-            failed=failed or {},
+            failed=forms.action_failure(
+                failed, (failed or {}).get("title", ""), risk_field_names()
+            ),
             can_inspect=allows(current_user.role, "risks.inspect") and point.status == "active",
             categories={
                 kind: [(c, labels.label("category", c)) for c in cs]
@@ -241,16 +243,14 @@ def take_risk_action(ref: str, action: str):
     if form.get("approved") in ("true", "false"):
         body["approved"] = form["approved"] == "true"
     chosen = RISK_ACTIONS[action]
-    typed = {"action": action, "values": form.to_dict()}
     name = action_title(action, point)
+    typed = {"action": action, "values": form.to_dict(), "title": name}
     try:
         data = chosen.schema().load(body)
         chosen.run(point, data, form.get("version", ""))
     except risk_schemas.ValidationError as exc:
         db.session.rollback()
-        reason = forms.describe_errors(exc.messages, risk_field_names())
-        flash(_("未能完成“%(action)s”：%(reason)s", action=name, reason=reason), "error")
-        return render_point(point_by_ref(str(point_id)), 422, typed)
+        return render_point(point_by_ref(str(point_id)), 422, {**typed, "json": exc.messages})
     except risks.RiskError as exc:
         db.session.rollback()
         if "version" in exc.errors:
@@ -260,12 +260,8 @@ def take_risk_action(ref: str, action: str):
             )
             return render_point(point_by_ref(str(point_id)), 409, {"stale": True})
         fields = (exc.errors or {}).get("json") or {}
-        reason = exc.message
-        if fields:
-            details = forms.describe_errors(fields, risk_field_names())
-            reason = _("%(message)s（%(details)s）", message=reason, details=details)
-        flash(_("未能完成“%(action)s”：%(reason)s", action=name, reason=reason), "error")
-        return render_point(point_by_ref(str(point_id)), exc.status, typed)
+        failed = {**typed, "message": exc.message, "json": fields}
+        return render_point(point_by_ref(str(point_id)), exc.status, failed)
     db.session.commit()
     # What happened, by the history entry just written (审批 may approve, refuse or clear).
     done = db.session.scalar(

@@ -1,15 +1,23 @@
 """What the pages' short forms share: reading form values, and saying what was wrong with them.
 
 Validation itself is the API's (the same marshmallow schemas and services); this module only
-turns its answers into one sentence for a flash message or a field, in the page's language.
+turns its answers into people's words in the page's language: a message beside each field (by
+its label, never its code name) and a short summary at the top linking to the fields. The
+templates show them with the macros of app/templates/_forms.html.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
+from flask import request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.web import labels
 
 # marshmallow's own messages are English whatever the page's language; pages show them
 # translated. (The API answers them as marshmallow wrote them.)
@@ -53,10 +61,47 @@ MARSHMALLOW_MESSAGES: list[tuple[re.Pattern, Callable[..., str]]] = [
 ]
 
 
+# What refers to a grid cell, by table (a service names the table when cells cannot be
+# replaced; people are told what holds on to them).
+REFERENCING = {
+    "cases": _l("事件记录"),
+    "risk_points": _l("风险点记录"),
+    "user_grid_cells": _l("网格员分配记录"),
+}
+
+# Services' messages that name a code, a table or a command-line option: people's words instead.
+SERVICE_MESSAGES: list[tuple[re.Pattern, Callable[..., str]]] = [
+    # OneOf (app/cases/schemas.one_of, the risks' schemas) lists the codes: the page offers a list.
+    (re.compile(r".*应为以下之一：.*"), lambda: _("请从列表中选择")),
+    (re.compile(r"Must be one of: .*"), lambda: _("请从列表中选择")),
+    (re.compile(r"角色应为 .+ 之一"), lambda: _("请从列表中选择")),
+    (re.compile(r"shape 应为 square 或 hex"), lambda: _("请选择网格形状")),
+    (
+        re.compile(r"cell-size 应在 (?P<min>\d+) 到 (?P<max>\d+) 米之间"),
+        lambda **m: _("网格边长应在 %(min)s 到 %(max)s 米之间", **m),
+    ),
+    (
+        re.compile(r"(?P<head>.*)请加大 cell-size"),
+        lambda **m: _("%(head)s请加大网格边长", **m),
+    ),
+    (
+        re.compile(
+            r"村 (?P<code>\S+) 的现有网格被 (?P<table>\w+) 中 (?P<n>\d+) 条记录引用，不能替换"
+        ),
+        lambda **m: _(
+            "村 %(code)s 的现有网格仍被 %(n)s 条%(what)s使用，不能替换",
+            code=m["code"],
+            n=m["n"],
+            what=REFERENCING.get(m["table"], _("记录")),
+        ),
+    ),
+]
+
+
 def message_text(message) -> str:
-    """One validation message in the page's language."""
+    """One validation or service message in the page's language, in people's words."""
     text = str(message)
-    for pattern, translate in MARSHMALLOW_MESSAGES:
+    for pattern, translate in MARSHMALLOW_MESSAGES + SERVICE_MESSAGES:
         match = pattern.fullmatch(text)
         if match:
             return translate(**match.groupdict())
@@ -94,3 +139,199 @@ def form_int(text: str) -> int | str:
     for the schema to refuse by name)."""
     text = text.strip()
     return int(text) if text.isdigit() else text
+
+
+def field_messages(errors, prefix: str = "") -> dict[str, list[str]]:
+    """Messages by field name, nested fields as dotted names ("agreement.facts"); the messages
+    of a list's items go to the list; "_schema" (the whole body) is the name ""."""
+    found: dict[str, list[str]] = {}
+    if not isinstance(errors, dict):
+        return {prefix: leaf_messages(errors)} if errors else {}
+    for key, value in errors.items():
+        if isinstance(key, int) or key == "_schema":
+            name = prefix
+        else:
+            name = f"{prefix}.{key}" if prefix else str(key)
+        for inner, texts in field_messages(value, name).items():
+            known = found.setdefault(inner, [])
+            known += [text for text in texts if text not in known]
+    return found
+
+
+def field_id(form: str, name: str) -> str:
+    """The HTML id of a form's field (and, prefixed, of its message): anchors for the summary."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"{form}-{name}")
+
+
+@dataclass
+class Failure:
+    """A form that failed: which one, what was typed, and what was wrong, in people's words.
+
+    `lead` makes the summary's sentence from the reasons ("未能保存：%(reason)s"); `labels` are
+    the fields' display names (a field without one is told about in the summary only, never by
+    its code name); `stale` means someone else changed the record: the current values show.
+    """
+
+    form: str = ""
+    values: dict[str, list[str]] = dataclass_field(default_factory=dict)
+    errors: dict[str, list[str]] = dataclass_field(default_factory=dict)
+    labels: dict[str, str] = dataclass_field(default_factory=dict)
+    lead: Callable[[str], str] | None = None
+    message: str = ""
+    stale: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        form: str,
+        lead: Callable[[str], str],
+        labels: dict[str, str],
+        *,
+        errors=None,
+        message: str = "",
+        stale: bool = False,
+    ) -> Failure:
+        """The failure of the form just posted, its values as typed (unless stale)."""
+        return cls(
+            form=form,
+            values={} if stale else request.form.to_dict(flat=False),
+            errors=field_messages(errors or {}),
+            labels=labels,
+            lead=lead,
+            message=message_text(message) if message else "",
+            stale=stale,
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.form)
+
+    def typed(self, form: str) -> bool:
+        """Whether this form's values come back as typed."""
+        return self.form == form and not self.stale and bool(self.values)
+
+    def value(self, form: str, name: str, default="") -> str:
+        """A field's value: as typed if this form failed, else the default."""
+        if self.typed(form):
+            return (self.values.get(name) or [""])[0]
+        return default
+
+    def chosen(self, form: str, name: str, option: str, default: bool = False) -> bool:
+        """Whether an option (radio, checkbox, select) is chosen: as typed, else the default."""
+        if self.typed(form):
+            return option in self.values.get(name, [])
+        return default
+
+    def error(self, form: str, name: str) -> str:
+        """The message beside one field (empty if it is fine)."""
+        if self.form != form or name not in self.labels:
+            return ""
+        return _("；").join(self.errors.get(name, []))
+
+    def reasons(self) -> list[tuple[str, str | None]]:
+        """(text, field name or None): each labelled field's "label：message", then the others."""
+        named = [
+            (_("%(field)s：%(problem)s", field=self.labels[n], problem=_("；").join(t)), n)
+            for n, t in self.errors.items()
+            if n in self.labels
+        ]
+        unnamed = [(t, None) for n, ts in self.errors.items() if n not in self.labels for t in ts]
+        return named + unnamed
+
+    def summary(self) -> list[tuple[str, str | None]]:
+        """The summary at the top as (text, anchor or None) pieces: one sentence naming each
+        field, each field's part linking to it (the whole sentence when only one field)."""
+        if not self.form:
+            return []
+        reasons = self.reasons()
+        lead = self.lead or (lambda reason: reason)
+        anchor = {name: field_id(self.form, name) for _t, name in reasons if name is not None}
+        if not reasons:
+            return [(lead(self.message), None)] if self.message else []
+        if len(reasons) == 1:
+            text, name = reasons[0]
+            if self.message:
+                text = _("%(message)s（%(details)s）", message=self.message, details=text)
+            return [(lead(text), anchor.get(name))]
+        mark = "\x00"
+        inner = mark
+        if self.message:
+            inner = _("%(message)s（%(details)s）", message=self.message, details=mark)
+        before, after = lead(inner).split(mark, 1)
+        pieces: list[tuple[str, str | None]] = [(before, None)]
+        for index, (text, name) in enumerate(reasons):
+            if index:
+                pieces.append((_("；"), None))
+            pieces.append((text, anchor.get(name)))
+        pieces.append((after, None))
+        return [piece for piece in pieces if piece[0]]
+
+    def ids(self, form: str, name: str) -> tuple[str, str]:
+        """(the field's id, its message's id)."""
+        ident = field_id(form, name)
+        return ident, f"err-{ident}"
+
+
+NO_FAILURE = Failure()
+
+
+# --- the action forms of the case page and the risk point page -----------------------------------
+
+
+def case_field_names(action: str, kind: str | None = None) -> dict[str, str]:
+    """Display names of a case action form's fields (as the page labels them)."""
+    note = {
+        "approve_extension": _("意见"),
+        "supervise": _("督办意见"),
+        "resolve": _("办理情况"),
+        "follow_up": _("回访记录"),
+    }.get(action, _("备注"))
+    return {
+        "reason": _("理由"),
+        "to_level": _("交办至"),
+        "days": _("延期天数"),
+        "approved": _("是否批准"),
+        "note": note,
+        "supervision": _("督办等级"),
+        "due": _("督办期限"),
+        "outcome": _("办结结果"),
+        "reply": _("书面答复（处理意见书）"),
+        "routes_informed": _("已告知的其他途径"),
+        "agreement": _("调解协议"),
+        "agreement.facts": _("事实与争议"),
+        "agreement.responsibilities": _("各方责任"),
+        "agreement.terms": _("协议内容"),
+        "agreement.performance_method": _("履行方式"),
+        "agreement.performance_due": _("履行期限"),
+        "agreement.signed_on": _("签订日期"),
+        "agreement.signed_by_parties": _("双方当事人已签名"),
+        "agreement.signed_by_mediator": _("调解员已签名"),
+        "method": _("回访方式"),
+        "satisfaction": _("满意度"),
+        "performed": _("是否已履行"),
+        "performed_on": _("履行日期"),
+        "judicial_outcome": _("司法确认"),
+        "applied_on": _("申请日期"),
+    }
+
+
+def action_failure(failed: dict, title: str, names: dict[str, str]) -> Failure:
+    """The Failure of an action form from what the page's view collected: {"action",
+    "values" (as typed), "message", "json" (field errors), "stale"}."""
+    if not failed:
+        return NO_FAILURE
+    values = failed.get("values") or {}
+    return Failure(
+        form=failed.get("action") or "stale",
+        values={k: v if isinstance(v, list) else [v] for k, v in values.items()},
+        errors=field_messages(failed.get("json") or {}),
+        labels=names,
+        lead=lambda reason: _("未能完成“%(action)s”：%(reason)s", action=title, reason=reason),
+        message=message_text(failed["message"]) if failed.get("message") else "",
+        stale=bool(failed.get("stale")),
+    )
+
+
+def case_failure(failed: dict | None) -> Failure:
+    """The case page's failed action form (casework.take_action's dict), for the template."""
+    action = (failed or {}).get("action") or ""
+    return action_failure(failed or {}, labels.label("action", action), case_field_names(action))

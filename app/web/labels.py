@@ -116,6 +116,18 @@ CATEGORIES = {
     "四乱": _l("四乱"),
     "民生服务": _l("民生服务"),
 }
+# The deadline policy's clocks (app/deadlines/policy.py names).
+CLOCKS = {
+    "accept": _l("受理期限"),
+    "resolve": _l("办结期限"),
+    "extension_max": _l("最长延期"),
+    "review_request": _l("复查申请期限"),
+    "review_answer": _l("复查答复期限"),
+    "re_review_request": _l("复核申请期限"),
+    "re_review_decision": _l("复核决定期限"),
+    "judicial_window": _l("司法确认申请期限"),
+}
+UNITS = {"days": _l("日"), "working_days": _l("工作日")}
 # Risk points (shared/DOMAIN.md §5): four colours, status, inspection results, categories.
 RISK_LEVELS = {
     "red": _l("红色（重大）"),
@@ -166,6 +178,8 @@ TABLES = {
     "role": ROLES,
     "action": ACTIONS,
     "event": EVENTS,
+    "clock": CLOCKS,
+    "unit": UNITS,
     "category": {**CATEGORIES, **RISK_CATEGORIES},
     "risk_level": RISK_LEVELS,
     "risk_status": RISK_STATUSES,

@@ -113,7 +113,7 @@ def test_only_admins_reach_the_page(client, world):
 
 def test_date_text_parsing_and_folding():
     """Separators, padding and ranges; folding gives the ranges back."""
-    dates, errors = parse_dates("2027-1-1，2027-02-06 至 2027-02-08、2027-10-01", "放假日期")
+    dates, errors = parse_dates("2027-1-1，2027-02-06 至 2027-02-08、2027-10-01")
     assert errors == []
     assert dates == [
         dt.date(2027, 1, 1),

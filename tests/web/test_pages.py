@@ -280,14 +280,15 @@ def test_admin_creates_a_user_and_a_token_shown_once(client, world):
     assert response.status_code == 302
     user = db.session.scalar(select(User).where(User.username == "new-mediator"))
     assert user is not None and user.role == "mediator"
-    page = client.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    user_id = user.id  # the requests' sessions end: the id outlives them
+    page = client.get(f"/admin/users/{user_id}").get_data(as_text=True)
     created = client.post(
-        f"/admin/users/{user.id}/tokens", data={"csrf_token": csrf_from(page), "name": "手机"}
+        f"/admin/users/{user_id}/tokens", data={"csrf_token": csrf_from(page), "name": "手机"}
     )
     secret = re.search(r'<code id="new-token">([^<]+)</code>', created.get_data(as_text=True))
     assert secret and secret.group(1).startswith("ggv_")
-    assert db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id)) is not None
-    assert secret.group(1) not in client.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert db.session.scalar(select(ApiToken).where(ApiToken.user_id == user_id)) is not None
+    assert secret.group(1) not in client.get(f"/admin/users/{user_id}").get_data(as_text=True)
 
 
 def test_admin_out_of_scope_user_is_not_found(client, world):
