@@ -64,7 +64,9 @@ class GridGovApi(Api):
             self.spec.components.security_scheme(name, scheme)
 
 
-db = SQLAlchemy(model_class=Base)
+# The request commits last (app/core/transaction.py): nothing reads after it, so objects need not
+# be expired (and reloaded, one round trip each) by the commit.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = GridGovApi()
 login_manager = LoginManager()

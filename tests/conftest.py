@@ -110,7 +110,9 @@ def _rollback(app, fsa_session):
     connection = db.engine.connect()
     outer = connection.begin()
     db.session = scoped_session(
-        sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
     )
     try:
         yield connection

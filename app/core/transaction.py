@@ -11,17 +11,50 @@ from __future__ import annotations
 
 import logging
 
+from flask import request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 from app.extensions import db
 
 log = logging.getLogger(__name__)
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, flush_context) -> None:
+    session.info["wrote"] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_flush(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the request's own transaction, not a savepoint
+        session.info.pop("wrote", None)
+
+
+def wrote(session: Session) -> bool:
+    """Whether this transaction changed anything (or has audit entries to write)."""
+    return bool(
+        session.info.get("wrote")
+        or session.info.get("audit_pending")
+        or session.new
+        or session.dirty
+        or session.deleted
+    )
+
 
 def finish(status: int) -> None:
-    """End the request's transaction by its answer: commit a success, roll back a failure."""
-    if status < 400:
-        db.session.commit()
-    else:
+    """End the request's transaction by its answer: commit a success, roll back a failure.
+
+    A read (GET, HEAD, OPTIONS) that changed nothing is simply rolled back: its answer is made
+    and stands even if the connection is lost meanwhile (a database restart at that moment).
+    """
+    read_only = request.method in SAFE_METHODS and not wrote(db.session())
+    if status >= 400 or read_only:
         abort()
+    else:
+        db.session.commit()
 
 
 def abort() -> None:

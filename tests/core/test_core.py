@@ -55,13 +55,26 @@ def test_finish_commits_a_success_and_rolls_back_a_failure(app, world):
     original = region.name
     region.name = "改名村"
     db.session.flush()
-    transaction.finish(422)
+    with app.test_request_context(method="POST"):
+        transaction.finish(422)
     db.session.expire_all()
     assert db.session.get(Region, region.id).name == original
     db.session.get(Region, region.id).name = "改名村"
-    transaction.finish(200)
+    with app.test_request_context(method="POST"):
+        transaction.finish(200)
     db.session.expire_all()
     assert db.session.get(Region, region.id).name == "改名村"
+
+
+def test_a_read_that_wrote_is_committed_and_one_that_did_not_is_not(app, world):
+    """A GET commits only what it wrote (an audit entry, a flushed change)."""
+    with app.test_request_context(method="GET"):
+        db.session.execute(text("SELECT 1"))
+        assert not transaction.wrote(db.session())
+        audit.record("test.read", actor=False)
+        assert transaction.wrote(db.session())
+        transaction.finish(200)
+    assert audit_count("test.read") == 1
 
 
 def test_kept_audit_entries_outlive_the_rollback(app, world):
