@@ -166,7 +166,7 @@ def report(data: dict, user) -> Case:
     """File a new case at a point (already converted to WGS84), with its parties."""
     placement = place(data["lon"], data["lat"], user)
     if data.get("risk_point_id") is not None:
-        from app.risks.services import get_visible as visible_risk_point
+        from app.risks.queries import get_visible as visible_risk_point
 
         if visible_risk_point(data["risk_point_id"], user) is None:
             raise CaseError(

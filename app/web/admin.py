@@ -28,11 +28,13 @@ from app.audit import services as audit
 from app.cases import schemas as case_schemas
 from app.cases import services as case_services
 from app.cases.models import DeadlinePolicy
+from app.core.errors import DomainError
 from app.errors import ApiError
 from app.extensions import db
 from app.geo import services as geo
 from app.geo.models import Region
 from app.policy import requires
+from app.risks import actions as risk_actions
 from app.risks import schemas as risk_schemas
 from app.risks import services as risks
 from app.risks.models import LEVELS
@@ -362,7 +364,7 @@ def render_categories(status: int = 200, failed: dict | None = None):
             "admin/categories.html",
             case_categories=case_schemas.CATEGORIES,
             risk_categories=risk_categories,
-            versions={c.id: risks.version_of(c) for c in risk_categories},
+            versions={c.id: c.version for c in risk_categories},
             schedule=risks.schedule(),
             levels=LEVELS,
             failed=failed or {},
@@ -404,7 +406,7 @@ def create_category():
     except risk_schemas.ValidationError as exc:
         reason = forms.describe_errors(exc.messages, category_field_names())
         return refused("create", _("未能新增风险类别：%(reason)s", reason=reason), 422)
-    except risks.RiskError as exc:
+    except DomainError as exc:
         return refused("create", _("未能新增风险类别：%(reason)s", reason=exc.message), exc.status)
     db.session.commit()
     flash(_("已新增风险类别“%(name)s”", name=category.name), "success")
@@ -433,11 +435,17 @@ def update_category(category_id: int):
         return redirect(url_for("admin.categories"))
     try:
         data = risk_schemas.CategoryUpdate().load(changes)
-        risks.update_category(category, data, current_user, version=form.get("version", ""))
+        shown_version = form.get("version", "").strip()
+        risk_actions.check_version(
+            category,
+            int(shown_version) if shown_version.isdigit() else None,
+            message=risk_actions.CATEGORY_STALE,
+        )
+        risks.update_category(category, data, current_user)
     except risk_schemas.ValidationError as exc:
         reason = forms.describe_errors(exc.messages, category_field_names())
         return refused(shown, _("未能保存：%(reason)s", reason=reason), 422)
-    except risks.RiskError as exc:
+    except DomainError as exc:
         stale = "version" in exc.errors
         return refused(shown, _("未能保存：%(reason)s", reason=exc.message), exc.status, stale)
     db.session.commit()

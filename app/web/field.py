@@ -4,8 +4,6 @@ point page with its actions (调整等级, 申请消除, 审批消除)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from flask import Blueprint
 from flask import flash
@@ -22,13 +20,13 @@ from app.cases import clocks
 from app.cases import schemas
 from app.cases import services
 from app.cases.models import Case
+from app.core.errors import DomainError
+from app.core.errors import default_message
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
-from app.risks import schemas as risk_schemas
-from app.risks import services as risks
-from app.risks.api import detail
-from app.risks.api import visible_point
+from app.risks import actions as risk_actions
+from app.risks import queries as risks
 from app.risks.models import LEVELS
 from app.risks.models import RiskEvent
 from app.risks.models import RiskPoint
@@ -62,7 +60,7 @@ def risk_points_due(limit: int = 50) -> list:
     """Active risk points in scope whose inspection is due within a week, soonest first."""
     if not allows(current_user.role, "risks.read"):
         return []
-    stmt = risks.visible(select(RiskPoint), current_scope(), current_user.role).where(
+    stmt = risks.visible(select(RiskPoint), current_scope()).where(
         RiskPoint.status == "active",
         RiskPoint.next_due <= clocks.today() + dt.timedelta(days=7),
     )
@@ -145,17 +143,16 @@ def inspections():
 
 def point_by_ref(ref: str) -> RiskPoint:
     """The risk point with this id or code, if the user may see it; 404 otherwise (as the API)."""
-    point_id = (
-        int(ref)
-        if ref.isdigit()
-        else db.session.scalar(select(RiskPoint.id).where(RiskPoint.code == ref))
-    )
-    return visible_point(point_id or 0)
+    return risks.visible_point(risks.point_id_of(ref), current_user)
+
+
+# The actions offered as short forms, in the table's order (app/risks/actions.py).
+RISK_ACTIONS = {name: rule for name, rule in risk_actions.ACTIONS.items() if rule.form}
 
 
 def render_point(point, status: int = 200, failed: dict | None = None):
     """The risk point page; `failed` re-opens an action's form with what was typed."""
-    point = detail(point)
+    point = risk_actions.detail(point, current_user)
     m = case_map(tiles(), (point.lat, point.lon), _("风险点位置"))
     return (
         render_template(
@@ -163,12 +160,12 @@ def render_point(point, status: int = 200, failed: dict | None = None):
             p=point,
             map=map_parts(m),
             today=clocks.today(),
-            version=risks.version_of(point),
+            version=point.version,
             offered=[a for a in RISK_ACTIONS if a in point.allowed_actions],
-            titles={a: action_title(a, point) for a in RISK_ACTIONS},
+            titles={a: rule.form_title(point) for a, rule in RISK_ACTIONS.items()},
             levels=LEVELS,
             failed=failed or {},
-            can_inspect=allows(current_user.role, "risks.inspect") and point.status == "active",
+            can_inspect="inspect" in point.allowed_actions,
             categories={
                 kind: [(c, labels.label("category", c)) for c in cs]
                 for kind, cs in schemas.CATEGORIES.items()
@@ -189,84 +186,47 @@ def risk_point(ref: str):
 # --- actions on a risk point (the API's /risk-points/<id>/actions/..., as forms) ----------------
 
 
-def _change_level(point: RiskPoint, data: dict, version: str) -> None:
-    risks.change_level(point, current_user, data["level"], data["reason"], version=version)
-
-
-def _request_clear(point: RiskPoint, data: dict, version: str) -> None:
-    risks.request_clear(point, current_user, data["reason"], version=version)
-
-
-def _approve_clear(point: RiskPoint, data: dict, version: str) -> None:
-    risks.approve_clear(point, current_user, data["approved"], data["reason"], version=version)
-
-
-@dataclass(frozen=True)
-class RiskAction:
-    """An action's form: the API's schema for it, and the service call."""
-
-    schema: type
-    run: Callable[[RiskPoint, dict, str], None]
-
-
-# The order is the page's.
-RISK_ACTIONS = {
-    "change_level": RiskAction(risk_schemas.ChangeLevelIn, _change_level),
-    "request_clear": RiskAction(risk_schemas.RiskReasonIn, _request_clear),
-    "approve_clear": RiskAction(risk_schemas.ApproveClearIn, _approve_clear),
-}
-
-
-def action_title(action: str, point: RiskPoint) -> str:
-    """The title of an action's form (审批 decides a request, or clears directly without one)."""
-    if action == "change_level":
-        return _("调整风险等级")
-    if action == "request_clear":
-        return _("申请消除风险点")
-    return _("审批消除申请") if point.clear_requested_at else _("直接消除")
-
-
 def risk_field_names() -> dict[str, str]:
     """Display names of the action forms' fields, for validation messages."""
     return {"level": _("新等级"), "reason": _("理由"), "approved": _("审批意见")}
 
 
+def refusal(exc: DomainError) -> str:
+    """Why an action was refused, naming the fields: the service's message, the fields' errors
+    (a body that did not load has only the fields to say), or both."""
+    fields = exc.errors.get("json") or {}
+    if not fields:
+        return exc.message
+    details = forms.describe_errors(fields, risk_field_names())
+    if exc.message == default_message(exc.status):
+        return details
+    return _("%(message)s（%(details)s）", message=exc.message, details=details)
+
+
 def take_risk_action(ref: str, action: str):
-    """Run one action from its form with the version the page showed: the API's schema and
-    service; a stale version is 409 and nothing is saved."""
+    """Run one action from its form with the version the page showed, through the same runner
+    as the API (app.risks.actions.perform); a stale version is 409 and nothing is saved."""
     point = point_by_ref(ref)
     point_id, code = point.id, point.code
     form = request.form
     body = {k: form[k].strip() for k in ("level", "reason") if form.get(k, "").strip()}
     if form.get("approved") in ("true", "false"):
         body["approved"] = form["approved"] == "true"
-    chosen = RISK_ACTIONS[action]
-    typed = {"action": action, "values": form.to_dict()}
-    name = action_title(action, point)
+    shown = form.get("version", "").strip()
+    version = int(shown) if shown.isdigit() else None
+    name = RISK_ACTIONS[action].form_title(point)
     try:
-        data = chosen.schema().load(body)
-        chosen.run(point, data, form.get("version", ""))
-    except risk_schemas.ValidationError as exc:
-        db.session.rollback()
-        reason = forms.describe_errors(exc.messages, risk_field_names())
-        flash(_("未能完成“%(action)s”：%(reason)s", action=name, reason=reason), "error")
-        return render_point(point_by_ref(str(point_id)), 422, typed)
-    except risks.RiskError as exc:
-        db.session.rollback()
+        risk_actions.perform(action, point, current_user, body, version)
+    except DomainError as exc:
         if "version" in exc.errors:
             flash(
                 _("%(message)s：下面显示的是最新情况，请核对后再操作。", message=exc.message),
                 "error",
             )
-            return render_point(point_by_ref(str(point_id)), 409, {"stale": True})
-        fields = (exc.errors or {}).get("json") or {}
-        reason = exc.message
-        if fields:
-            details = forms.describe_errors(fields, risk_field_names())
-            reason = _("%(message)s（%(details)s）", message=reason, details=details)
+            return render_point(point, exc.status, {"stale": True})
+        reason = refusal(exc)
         flash(_("未能完成“%(action)s”：%(reason)s", action=name, reason=reason), "error")
-        return render_point(point_by_ref(str(point_id)), exc.status, typed)
-    db.session.commit()
+        return render_point(point, exc.status, {"action": action, "values": form.to_dict()})
     # What happened, by the history entry just written (审批 may approve, refuse or clear).
     done = db.session.scalar(
         select(RiskEvent.action)

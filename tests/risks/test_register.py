@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.core import clock
 from app.extensions import db
 from app.geo.crs import wgs84_to_gcj02
 from app.risks import services
@@ -49,7 +50,7 @@ def test_point_is_placed_in_its_cell_and_village(client, world):
     assert body["inspection_days"] == 30 and body["overdue"] is False
     assert response.headers["Location"].endswith(f"/api/v1/risk-points/{body['id']}")
     point = db.session.get(RiskPoint, body["id"])
-    assert point.next_due == services.shanghai_date(point.registered_at) + services.dt.timedelta(30)
+    assert point.next_due == clock.local_date(point.registered_at) + services.dt.timedelta(30)
     assert [(e.action, e.to_level, e.to_status) for e in point.events] == [
         ("register", "yellow", "active")
     ]

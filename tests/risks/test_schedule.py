@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from app.core import clock as core_clock
 from app.deadlines.calendar import SHANGHAI
 from app.extensions import db
 from app.risks import services
@@ -24,8 +25,8 @@ def clock(monkeypatch):
 
     def set_day(day: dt.date) -> None:
         moment = dt.datetime.combine(day, dt.time(10, 0), SHANGHAI)
-        monkeypatch.setattr(services, "today", lambda: day)
-        monkeypatch.setattr(services, "now", lambda: moment)
+        monkeypatch.setattr(core_clock, "today", lambda: day)
+        monkeypatch.setattr(core_clock, "now", lambda: moment)
 
     set_day(REGISTERED)
     return set_day
@@ -129,6 +130,7 @@ def test_level_change_needs_a_reason_and_replans(client, world, clock):
     point = make_point(user, level="blue")
     headers = bearer(user)
     url = f"/api/v1/risk-points/{point.id}/actions/change_level"
+    headers = {**headers, "If-Match": '"1"'}  # the version the caller saw
     missing = client.post(url, json={"level": "red"}, headers=headers)
     assert missing.status_code == 422 and "reason" in missing.get_json()["errors"]["json"]
     same = client.post(url, json={"level": "blue", "reason": "复核"}, headers=headers)
