@@ -9,6 +9,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
+from app.core import clock
+from app.core.errors import DomainError
 from app.extensions import db
 from app.risks import services as risks
 from app.risks.models import InspectionSchedule
@@ -85,17 +87,17 @@ def test_admin_creates_a_risk_category(client, world):
 def test_admin_renames_changes_subcategories_and_deactivates(client, world):
     """修改 with the page's version: the changes are saved, and only they are audited."""
     page = admin_page(client, world)
-    fire = category("消防")
+    fire_id = category("消防").id  # requests end the session: keep the id
     response = client.post(
-        f"/admin/categories/{fire.id}",
+        f"/admin/categories/{fire_id}",
         data={
-            **edit_form(page, fire.id),
+            **edit_form(page, fire_id),
             "name": "消防安全",
             "subcategories": "电气火灾, 堵塞通道",
         },
     )
     assert response.status_code == 302
-    fire = db.session.get(RiskCategory, fire.id)
+    fire = db.session.get(RiskCategory, fire_id)
     assert (fire.name, fire.subcategories, fire.active) == (
         "消防安全",
         ["电气火灾", "堵塞通道"],
@@ -112,9 +114,9 @@ def test_admin_renames_changes_subcategories_and_deactivates(client, world):
 
     page = client.get(PAGE).get_data(as_text=True)
     reactivated = client.post(
-        f"/admin/categories/{fire.id}",
+        f"/admin/categories/{fire_id}",
         data={
-            **edit_form(page, fire.id),
+            **edit_form(page, fire_id),
             "name": "消防安全",
             "subcategories": "电气火灾、堵塞通道",
             "active": "true",
@@ -134,7 +136,7 @@ def test_deactivated_category_takes_no_new_points(client, world):
     assert category("防汛/地质灾害").active is False
     try:
         make_point(world["mediator@village"], category="防汛/地质灾害")
-    except risks.RiskError as exc:
+    except DomainError as exc:
         assert exc.status == 422 and "category" in exc.errors["json"]
     else:
         raise AssertionError("an inactive category took a new point")
@@ -193,7 +195,8 @@ def test_stale_category_edit_is_refused(client, world):
 def test_schedule_form_changes_periods_and_replans_points(client, world):
     """排查周期: red 7 → 5 days; active red points' next inspection follows; audited."""
     point = make_point(world["grid_worker@village"], level="red")
-    registered = risks.shanghai_date(point.registered_at)
+    point_id = point.id  # requests end the session: keep the id
+    registered = clock.local_date(point.registered_at)
     page = admin_page(client, world)
     response = client.post(
         "/admin/categories/schedule",
@@ -211,7 +214,7 @@ def test_schedule_form_changes_periods_and_replans_points(client, world):
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(InspectionSchedule, "red").days == 5
-    assert db.session.get(RiskPoint, point.id).next_due == registered + dt.timedelta(days=5)
+    assert db.session.get(RiskPoint, point_id).next_due == registered + dt.timedelta(days=5)
     entries = audited("risks.schedule")
     assert [(e.object_id, e.detail) for e in entries] == [("red", {"before": 7, "after": 5})]
     page = client.get(PAGE).get_data(as_text=True)
