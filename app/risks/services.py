@@ -493,6 +493,8 @@ require_active = require_state
 def change_level(point: RiskPoint, user, level: str, reason: str) -> RiskPoint:
     """Change the colour (with a reason); the next inspection is re-planned on the new period."""
     require_active(point)
+    # Read before changing the row: a query's autoflush would write it twice (two versions).
+    periods = schedule()
     if level == point.level:
         raise Invalid(
             _("等级未变化"),
@@ -501,7 +503,7 @@ def change_level(point: RiskPoint, user, level: str, reason: str) -> RiskPoint:
     before = point.level
     point.level = level
     point.updated_at = clock.now()
-    refresh_due(point)
+    refresh_due(point, periods)
     add_event(point, user, "change_level", before, level, point.status, point.status, reason)
     audit.record(
         "risks.change_level",
@@ -604,6 +606,7 @@ def record_inspection(
 ) -> tuple[Inspection, object | None]:
     """Record an inspection with its photos; an abnormal one may open a linked case."""
     require_active(point)
+    periods = schedule()  # before changing the row (one UPDATE, one version)
     on = data.get("inspected_on") or clock.today()
     if on > clock.today():
         raise Invalid(
@@ -628,7 +631,7 @@ def record_inspection(
     if point.last_inspected_on is None or on > point.last_inspected_on:
         point.last_inspected_on = on
     point.updated_at = clock.now()
-    refresh_due(point)
+    refresh_due(point, periods)
     case = None
     if data.get("open_case"):
         case = open_case(point, user, data)

@@ -288,7 +288,8 @@ ROUTES: dict[tuple[str, str], Route] = {
             f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}/actions/change_level"
         ),
         {200},
-        body=lambda s: {"level": "red", "reason": "汛期临近", "version": 1},
+        body=lambda c, s: {"level": "red", "reason": "汛期临近", "version": int(c.in_risk_version)},
+        ctx_body=True,
     ),
     ("risks.request_clear", "POST"): Route(
         "POST",
@@ -296,7 +297,8 @@ ROUTES: dict[tuple[str, str], Route] = {
             f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}/actions/request_clear"
         ),
         {200},
-        body=lambda s: {"reason": "已整改", "version": 1},
+        body=lambda c, s: {"reason": "已整改", "version": int(c.in_risk_version)},
+        ctx_body=True,
     ),
     ("risks.approve_clear", "POST"): Route(
         "POST",
@@ -304,7 +306,12 @@ ROUTES: dict[tuple[str, str], Route] = {
             f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}/actions/approve_clear"
         ),
         {200},
-        body=lambda s: {"approved": True, "reason": "经核实已消除", "version": 1},
+        body=lambda c, s: {
+            "approved": True,
+            "reason": "经核实已消除",
+            "version": int(c.in_risk_version),
+        },
+        ctx_body=True,
     ),
     ("risks.record_inspection", "POST"): Route(
         "POST",
