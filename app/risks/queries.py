@@ -33,6 +33,7 @@ from app.risks.models import InspectionSchedule
 from app.risks.models import RiskCategory
 from app.risks.models import RiskPoint
 from app.scoping import Scope
+from app.scoping import region_prefix
 from app.scoping import scope_for
 
 DEFAULT_SCHEDULE = {"red": 7, "orange": 14, "yellow": 30, "blue": 90}
@@ -191,7 +192,7 @@ def filtered(args: dict, scope: Scope):
     if args.get("region"):
         code = args["region"]
         region = db.session.scalar(select(Region).where(Region.code == code))
-        prefix = code[: {"county": 6, "town": 9}.get(region.level, 12)] if region else code
+        prefix = region_prefix(code, region.level) if region else code
         stmt = stmt.where(RiskPoint.region_code.startswith(prefix, autoescape=True))
     if args.get("grid_cell"):
         stmt = stmt.where(RiskPoint.region_code == args["grid_cell"])

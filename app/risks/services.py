@@ -1,7 +1,9 @@
-"""Risk point operations: register, change level, clear, inspect, sweep; scoping and placement.
+"""Risk point writes: register, change level, clear, inspect, sweep, categories, the schedule;
+placement; and the read side that needs cases (the detail's linked cases, the risk map).
 
-Services flush; the caller (a request or a command) commits. PostGIS does the spatial work:
-validity, the China extent, the village crossing test and the majority grid cell.
+Services flush; the caller (the request boundary or a command) commits. PostGIS does the
+spatial work: validity, the China extent, the village crossing test and the majority grid cell.
+The read side without cases is app/risks/queries.py; the action table is app/risks/actions.py.
 
 Messages the pages show are translated (gettext, in the request's language; Chinese outside a
 request); `gettext(NAME)` translates a domain name that app/web/labels.py marks for translation.
