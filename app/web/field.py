@@ -246,21 +246,21 @@ def take_risk_action(ref: str, action: str):
 
 
 @bp.route("/risk-points/<ref>/actions/change_level", methods=["POST"])
-@requires("risks.register")
+@requires(RISK_ACTIONS["change_level"].permission)
 def change_level(ref: str):
     """调整等级, with a reason (as POST /api/v1/risk-points/<id>/actions/change_level)."""
     return take_risk_action(ref, "change_level")
 
 
 @bp.route("/risk-points/<ref>/actions/request_clear", methods=["POST"])
-@requires("risks.register")
+@requires(RISK_ACTIONS["request_clear"].permission)
 def request_clear(ref: str):
     """申请消除, with a reason (as POST /api/v1/risk-points/<id>/actions/request_clear)."""
     return take_risk_action(ref, "request_clear")
 
 
 @bp.route("/risk-points/<ref>/actions/approve_clear", methods=["POST"])
-@requires("risks.approve")
+@requires(RISK_ACTIONS["approve_clear"].permission)
 def approve_clear(ref: str):
     """An official decides a request to clear, or clears directly (as POST
     /api/v1/risk-points/<id>/actions/approve_clear)."""
