@@ -48,6 +48,7 @@ from app.deadlines.calendar import coverage_warning
 from app.deadlines.calendar import extend
 from app.extensions import db
 from app.geo.placement import place_point
+from app.risks import queries as risk_queries
 from app.scoping import Scope
 from app.scoping import scope_for
 
@@ -93,15 +94,12 @@ def report(data: dict, user) -> Case:
         field="location",
         outside_scope=_("该点不在您的辖区内：只能上报本辖区的事件"),
     )
-    if data.get("risk_point_id") is not None:
-        # lead: switch to app.risks.queries at merge (app.risks imports cases: a cycle)
-        from app.risks.services import get_visible as visible_risk_point
-
-        if visible_risk_point(data["risk_point_id"], user) is None:
-            raise Invalid(
-                _("关联的风险点不存在"),
-                {"json": {"risk_point_id": [_("风险点不存在或不在您的辖区内")]}},
-            )
+    risk_point_id = data.get("risk_point_id")
+    if risk_point_id is not None and risk_queries.get_visible(risk_point_id, user) is None:
+        raise Invalid(
+            _("关联的风险点不存在"),
+            {"json": {"risk_point_id": [_("风险点不存在或不在您的辖区内")]}},
+        )
     actor_level = user.region.level
     level = data.get("level") or actor_level
     if workflow.LEVEL_RANK[level] > workflow.LEVEL_RANK[actor_level]:

@@ -14,6 +14,7 @@ import random
 from sqlalchemy import select
 from sqlalchemy import text
 
+from app.core import clock
 from app.deadlines.calendar import SHANGHAI
 from app.extensions import db
 
@@ -295,7 +296,7 @@ def seed_demo_risks() -> int:
     )
     rng = random.Random(SEED)
     cells = demo_cells(rng)
-    today = services.today()
+    today = clock.today()
     periods = services.schedule()
     added = 0
     for n in range(COUNT):

@@ -65,7 +65,11 @@ class RiskCategory(db.Model):
     restricted: Mapped[bool] = mapped_column(Boolean, server_default="false")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     sort_order: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Optimistic locking (migration 0008): every change bumps it; a stale writer gets 409.
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class InspectionSchedule(db.Model):
@@ -142,6 +146,8 @@ class RiskPoint(db.Model):
     )
     clear_reason: Mapped[str | None] = mapped_column(Text)
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Optimistic locking (migration 0008): every change bumps it; a stale writer gets 409.
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -157,6 +163,8 @@ class RiskPoint(db.Model):
     inspections: Mapped[list[Inspection]] = relationship(
         order_by=lambda: [Inspection.inspected_on.desc(), Inspection.id.desc()]
     )
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class RiskEvent(db.Model):

@@ -100,9 +100,16 @@ class RiskPointIn(Schema):
     )
 
 
-class RiskReasonIn(Schema):
-    """An action with a written reason."""
+VERSION = {
+    "validate": validate.Range(min=1),
+    "metadata": {"description": "调用方看到的版本（或用 If-Match 头）"},
+}
 
+
+class RiskReasonIn(Schema):
+    """An action with a written reason, and the version the caller saw."""
+
+    version = jsonfields.Integer(**VERSION)
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
@@ -121,6 +128,7 @@ class ApproveClearIn(RiskReasonIn):
 class InspectionIn(Schema):
     """An inspection (排查); with `open_case`, the fields of the case an abnormal one opens."""
 
+    version = jsonfields.Integer(**VERSION)
     inspected_on = fields.Date(metadata={"description": "排查日期；默认今天（北京时间）"})
     result = fields.String(required=True, validate=one_of(RESULTS, "result "))
     notes = fields.String(validate=validate.Length(1, 5000))
@@ -231,8 +239,9 @@ class CategoryIn(Schema):
 
 
 class CategoryUpdate(CategoryIn):
-    """A change to a category: any of its fields."""
+    """A change to a category: any of its fields, and the version the caller saw."""
 
+    version = jsonfields.Integer(**VERSION)
     name = fields.String(validate=validate.Length(1, 20))
     subcategories = fields.List(
         fields.String(validate=validate.Length(1, 40)), validate=validate.Length(max=50)
@@ -251,6 +260,7 @@ class CategoryOut(Schema):
     restricted = fields.Boolean()
     active = fields.Boolean()
     sort_order = fields.Integer()
+    version = fields.Integer(metadata={"description": "修改时在 If-Match 或 version 中带回"})
 
 
 DAYS = validate.Range(1, 366, error=_l("周期应为 1 到 366 天"))
@@ -337,6 +347,7 @@ class RiskPointSummary(Schema):
 
     id = fields.Integer()
     code = fields.String()
+    version = fields.Integer(metadata={"description": "办理操作时在 If-Match 或 version 中带回"})
     category = fields.Function(lambda r: r.category.name)
     subcategory = fields.String(allow_none=True)
     level = fields.String()

@@ -1,7 +1,9 @@
-"""Risk point operations: register, change level, clear, inspect, sweep; scoping and placement.
+"""Risk point writes: register, change level, clear, inspect, sweep, categories, the schedule;
+placement; and the read side that needs cases (the detail's linked cases, the risk map).
 
-Services flush; the caller (a request or a command) commits. PostGIS does the spatial work:
-validity, the China extent, the village crossing test and the majority grid cell.
+Services flush; the caller (the request boundary or a command) commits. PostGIS does the
+spatial work: validity, the China extent, the village crossing test and the majority grid cell.
+The read side without cases is app/risks/queries.py; the action table is app/risks/actions.py.
 
 Messages the pages show are translated (gettext, in the request's language; Chinese outside a
 request); `gettext(NAME)` translates a domain name that app/web/labels.py marks for translation.
@@ -15,18 +17,27 @@ from dataclasses import dataclass
 
 from flask_babel import gettext
 from flask_babel import gettext as _
-from geoalchemy2.shape import to_shape
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 
+from app.accounts.models import User
 from app.attachments import services as attachments
 from app.audit import services as audit
-from app.deadlines.calendar import SHANGHAI
+from app.cases import services as cases
+from app.cases.models import Case
+from app.cases.workflow import OPEN_STATES
+from app.core import clock
+from app.core.errors import Conflict
+from app.core.errors import Forbidden
+from app.core.errors import Invalid
+from app.core.geojson import feature_collection_sql
 from app.extensions import db
+from app.geo import placement as geo_placement
 from app.geo import services as geo
 from app.geo.models import GridCell
+from app.risks import queries
 from app.risks.models import LEVEL_NAMES
 from app.risks.models import STATUS_NAMES
 from app.risks.models import Inspection
@@ -34,8 +45,14 @@ from app.risks.models import InspectionSchedule
 from app.risks.models import RiskCategory
 from app.risks.models import RiskEvent
 from app.risks.models import RiskPoint
+from app.risks.queries import anchor
+from app.risks.queries import decorate
+from app.risks.queries import is_overdue
+from app.risks.queries import schedule
 from app.scoping import Scope
 from app.scoping import scope_for
+
+__all__ = ["anchor", "decorate", "is_overdue", "schedule"]  # read helpers the writes use too
 
 # Mainland China's extent (73–136°E, 3–54°N), as geography applies it to imports and locate.
 CHINA_EXTENT = geo.CHINA_EXTENT
@@ -47,113 +64,7 @@ OVERLAP_TOLERANCE_M2 = 1.0
 OVERLAP_SHARE = 0.01
 REGION_RANK = {"village": 0, "town": 1, "county": 2}
 REGION_LEVEL_NAMES = {"village": "村级", "town": "镇级", "county": "县级"}
-DEFAULT_SCHEDULE = {"red": 7, "orange": 14, "yellow": 30, "blue": 90}
 FIELD_ROLES = ("grid_worker", "mediator", "official")
-
-
-class RiskError(Exception):
-    """A request about a risk point that cannot be done: status, message, and field errors."""
-
-    def __init__(self, status: int, message: str, errors: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = errors or {}
-
-
-def now() -> dt.datetime:
-    """The current instant (UTC)."""
-    return dt.datetime.now(dt.UTC)
-
-
-# --- versions (optimistic concurrency for the pages' forms) --------------------------------------
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def version_of(row: RiskPoint | RiskCategory) -> str:
-    """The version a form carries: the row's updated_at, in microseconds since 1970.
-
-    Risk points and categories have no version column; every service that changes one sets
-    updated_at (a schedule change too, as it re-plans points; the sweep's overdue mark does not:
-    it is derived), so it serves as the version.
-    """
-    return str((row.updated_at - EPOCH) // dt.timedelta(microseconds=1))
-
-
-def check_version(row: RiskPoint | RiskCategory, version: str, stale: str) -> None:
-    """Lock the row, then refuse (409, nothing written) a version that is not its current one.
-
-    The lock holds until the request commits, so two forms sent at once cannot both pass.
-    """
-    db.session.refresh(row, with_for_update=True)
-    current = version_of(row)
-    if version != current:
-        raise RiskError(409, stale, {"version": {"yours": version, "current": current}})
-
-
-def today() -> dt.date:
-    """Today in Asia/Shanghai (tests monkeypatch this to move the clock)."""
-    return dt.datetime.now(SHANGHAI).date()
-
-
-def shanghai_date(moment: dt.datetime) -> dt.date:
-    """The Asia/Shanghai date of an instant."""
-    return moment.astimezone(SHANGHAI).date()
-
-
-# --- visibility ----------------------------------------------------------------------------------
-
-
-def visible(stmt, scope: Scope, role: str):
-    """Restrict a select of RiskPoint to what a user may see (the one scoping rule for points).
-
-    Everyone: points whose grid cell lies in their region subtree. Grid workers, as for cases:
-    of those, the points in their own cells, the ones they registered and the ones they are
-    responsible for.
-    """
-    stmt = stmt.where(scope.clause(RiskPoint.region_code))
-    if role == "grid_worker":
-        cells = list(scope.grid_cell_ids or ())
-        stmt = stmt.where(
-            RiskPoint.grid_cell_id.in_(cells)
-            | (RiskPoint.registered_by_id == scope.user_id)
-            | (RiskPoint.responsible_id == scope.user_id)
-        )
-    return stmt
-
-
-def visibility_sql(scope: Scope, role: str, alias: str = "r") -> tuple[str, dict]:
-    """The same rule as `visible`, as a SQL condition with parameters, for hand-written SQL.
-
-    The parameter names match app.cases.services.visibility_sql's, so both can share a query.
-    """
-    condition = f"{alias}.region_code LIKE :scope_prefix || '%'"
-    params = {"scope_prefix": scope.prefix}
-    if role == "grid_worker":
-        condition += (
-            f" AND ({alias}.grid_cell_id = ANY(:scope_cells) OR {alias}.registered_by_id ="
-            f" :scope_user OR {alias}.responsible_id = :scope_user)"
-        )
-        params |= {"scope_cells": list(scope.grid_cell_ids or ()), "scope_user": scope.user_id}
-    return condition, params
-
-
-def get_visible(point_id: int, user) -> RiskPoint | None:
-    """The risk point if the user may see it, else None (answered as 404)."""
-    stmt = visible(select(RiskPoint).where(RiskPoint.id == point_id), scope_for(user), user.role)
-    return db.session.scalar(stmt)
-
-
-def inspection_visible(inspection_id: int, user) -> bool:
-    """Whether a user may see an inspection (and so its photos): they may see its point."""
-    point_id = db.session.scalar(
-        select(Inspection.risk_point_id).where(Inspection.id == inspection_id)
-    )
-    return point_id is not None and get_visible(point_id, user) is not None
-
-
-attachments.register_owner("inspection", inspection_visible)
 
 
 # --- categories and the schedule (data an admin changes) -----------------------------------------
@@ -167,17 +78,17 @@ def name_taken(name: str, except_id: int | None = None) -> bool:
     return db.session.scalar(stmt) is not None
 
 
-def name_conflict(name: str) -> RiskError:
+def name_conflict(name: str) -> Conflict:
     """409: the category name is taken."""
     message = _("风险类别“%(name)s”已存在", name=name)
-    return RiskError(409, message, {"json": {"name": [message]}})
+    return Conflict(message, errors={"json": {"name": [message]}})
 
 
 def create_category(data: dict, user) -> RiskCategory:
     """Add a risk category (data as CategoryIn loads it); 409 when the name is taken."""
     if name_taken(data["name"]):
         raise name_conflict(data["name"])
-    category = RiskCategory(**data, updated_at=now())
+    category = RiskCategory(**data, updated_at=clock.now())
     db.session.add(category)
     db.session.flush()
     audit.record(
@@ -190,16 +101,13 @@ def create_category(data: dict, user) -> RiskCategory:
     return category
 
 
-def update_category(
-    category: RiskCategory, data: dict, user, *, version: str | None = None
-) -> RiskCategory:
+def update_category(category: RiskCategory, data: dict, user) -> RiskCategory:
     """Rename, re-order, (de)activate a category or change its sub-categories (CategoryUpdate).
 
-    409 for a taken name, for changing `restricted` once points use the category, and (pages
-    send the `version` they showed) for a category changed by someone else meanwhile.
+    409 for a taken name and for changing `restricted` once points use the category. The
+    version the caller saw is checked before (app/risks/actions.py, `check_version`); the
+    version column refuses a change that went stale meanwhile at flush.
     """
-    if version is not None:
-        check_version(category, version, _("该风险类别已被他人修改，您的修改没有保存"))
     if data.get("name") and name_taken(data["name"], category.id):
         raise name_conflict(data["name"])
     if "restricted" in data and data["restricted"] != category.restricted:
@@ -209,11 +117,11 @@ def update_category(
         if used:
             # Existing points were registered under the other rule (with or without free text).
             message = _("该类别已有 %(n)s 个风险点，不能改动重点人群标记", n=used)
-            raise RiskError(409, message, {"json": {"restricted": [message]}})
+            raise Conflict(message, errors={"json": {"restricted": [message]}})
     before = {k: getattr(category, k) for k in data}
     for key, value in data.items():
         setattr(category, key, value)
-    category.updated_at = now()
+    category.updated_at = clock.now()
     audit.record(
         "risks.category_update",
         actor=user,
@@ -232,29 +140,17 @@ def category_named(name: str) -> RiskCategory | None:
     )
 
 
-def schedule() -> dict[str, int]:
-    """Inspection period in days by level (defaults for a level missing from the table)."""
-    rows = db.session.execute(select(InspectionSchedule.level, InspectionSchedule.days)).all()
-    return DEFAULT_SCHEDULE | dict(rows)
-
-
 def due_after(point: RiskPoint, periods: dict[str, int] | None = None) -> dt.date:
     """Last inspection (or, never inspected, registration) + the level's period."""
     periods = periods or schedule()
-    start = point.last_inspected_on or shanghai_date(point.registered_at)
+    start = point.last_inspected_on or clock.local_date(point.registered_at)
     return start + dt.timedelta(days=periods[point.level])
-
-
-def is_overdue(point: RiskPoint, on: dt.date | None = None) -> bool:
-    """An active point whose next inspection was due before `on` (today)."""
-    on = on or today()
-    return point.status == "active" and point.next_due is not None and point.next_due < on
 
 
 def refresh_due(point: RiskPoint, periods: dict[str, int] | None = None) -> None:
     """Recompute next_due; an inspection no longer overdue loses the sweep's mark."""
     point.next_due = due_after(point, periods)
-    if point.next_due >= today():
+    if point.next_due >= clock.today():
         point.overdue_since = None
 
 
@@ -263,7 +159,7 @@ def update_schedule(changes: dict[str, int], user) -> dict[str, int]:
     for level, days in changes.items():
         row = db.session.get(InspectionSchedule, level) or InspectionSchedule(level=level)
         before = row.days
-        row.days, row.updated_at = days, now()
+        row.days, row.updated_at = days, clock.now()
         db.session.add(row)
         db.session.flush()
         db.session.execute(
@@ -273,7 +169,8 @@ def update_schedule(changes: dict[str, int], user) -> dict[str, int]:
                    SET next_due = coalesce(last_inspected_on,
                                            CAST(registered_at AT TIME ZONE 'Asia/Shanghai' AS date))
                                   + :days,
-                       updated_at = now()
+                       updated_at = now(),
+                       version = version + 1
                  WHERE status = 'active' AND level = :level
                 """
             ),
@@ -286,7 +183,7 @@ def update_schedule(changes: dict[str, int], user) -> dict[str, int]:
                  WHERE level = :level AND overdue_since IS NOT NULL AND next_due >= :today
                 """
             ),
-            {"level": level, "today": today()},
+            {"level": level, "today": clock.today()},
         )
         audit.record(
             "risks.schedule",
@@ -373,16 +270,21 @@ class Placement:
     lat: float
 
 
-def geometry_refused(message: str, **errors) -> RiskError:
+OUTSIDE_SCOPE = "该位置不在您的辖区内：只能登记本辖区的风险点"
+
+
+def geometry_refused(message: str) -> Invalid:
     """A 422 about the geometry field."""
-    return RiskError(422, message, {"json": {"geometry": [message]}, **errors})
+    return Invalid(message, errors={"json": {"geometry": [message]}})
 
 
 def place(geometry: dict, user) -> Placement:
     """Check a WGS84 Point or Polygon and find its grid cell; nothing is written.
 
     422: invalid (with PostGIS's reason), empty, outside China, across villages, or outside
-    every cell (naming the nearest village); 403: outside the caller's jurisdiction.
+    every cell (naming the nearest village of the caller's jurisdiction); 403: outside the
+    caller's jurisdiction. A point is placed by the one rule (app.geo.placement); a polygon
+    goes to the cell holding most of its area.
     """
     geojson = json.dumps(geometry)
     minx, miny, maxx, maxy = CHINA_EXTENT
@@ -400,40 +302,33 @@ def place(geometry: dict, user) -> Placement:
         raise geometry_refused("位置不在中国境内（经度 73–136°E，纬度 3–54°N）")
     scope = scope_for(user)
     if row.type == "POINT":
-        found = geo.locate(row.lon, row.lat)
-        cell_code = found["grid_cell"]["code"] if found else None
-    else:
-        hits = db.session.execute(
-            POLYGON_PLACEMENT_SQL,
-            {
-                "geojson": geojson,
-                "tolerance": OVERLAP_TOLERANCE_M2,
-                "share": OVERLAP_SHARE,
-                "total": row.area,
-            },
-        ).all()
-        villages = sorted((h for h in hits if h.what == "village"), key=lambda h: h.code)
-        if len(villages) > 1:
-            # Name only the villages the caller may see: the rest are counted, not named.
-            named = [f"{v.name}（{v.code}）" for v in villages if scope.contains(v.code)]
-            message = f"风险点范围跨越 {len(villages)} 个村，请按村分别登记"
-            if named:
-                message += "：" + "、".join(named) + (" 等" if len(named) < len(villages) else "")
-            raise geometry_refused(message)
-        cells = [h for h in hits if h.what == "cell"]
-        cell_code = cells[0].code if cells else None
-    if cell_code is None:
-        # Only villages of the caller's jurisdiction are ever named.
-        nearest = geo.nearest_village(row.lon, row.lat, scope.prefix)
-        hint = f"；最近的村是 {nearest['name']}（{nearest['code']}，约 {nearest['distance_m']} 米）"
-        raise RiskError(
-            422,
-            "该位置不在任何网格内" + (hint if nearest else ""),
-            {"json": {"geometry": ["该位置不在任何网格内"]}, "nearest_village": nearest},
+        found = geo_placement.place_point(
+            row.lon, row.lat, scope, field="geometry", outside_scope=OUTSIDE_SCOPE
         )
-    if not scope.contains(cell_code):
-        raise RiskError(403, "该位置不在您的辖区内：只能登记本辖区的风险点")
-    cell = db.session.scalar(select(GridCell).where(GridCell.code == cell_code))
+        return Placement(found.cell, geojson, row.lon, row.lat)
+    hits = db.session.execute(
+        POLYGON_PLACEMENT_SQL,
+        {
+            "geojson": geojson,
+            "tolerance": OVERLAP_TOLERANCE_M2,
+            "share": OVERLAP_SHARE,
+            "total": row.area,
+        },
+    ).all()
+    villages = sorted((h for h in hits if h.what == "village"), key=lambda h: h.code)
+    if len(villages) > 1:
+        # Name only the villages the caller may see: the rest are counted, not named.
+        named = [f"{v.name}（{v.code}）" for v in villages if scope.contains(v.code)]
+        message = f"风险点范围跨越 {len(villages)} 个村，请按村分别登记"
+        if named:
+            message += "：" + "、".join(named) + (" 等" if len(named) < len(villages) else "")
+        raise geometry_refused(message)
+    cells = [h for h in hits if h.what == "cell"]
+    if not cells:
+        raise geo_placement.outside_every_cell(row.lon, row.lat, scope, "geometry")
+    if not scope.contains(cells[0].code):
+        raise Forbidden(OUTSIDE_SCOPE)
+    cell = db.session.scalar(select(GridCell).where(GridCell.code == cells[0].code))
     return Placement(cell, geojson, row.lon, row.lat)
 
 
@@ -443,8 +338,6 @@ def place(geometry: dict, user) -> Placement:
 def responsible_for(responsible_id: int | None, cell: GridCell, user):
     """The responsible person (专人管控): an active field user the caller can see, whose
     jurisdiction holds the point. Defaults to the caller."""
-    from app.accounts.models import User
-
     if responsible_id is None or responsible_id == user.id:
         return user
     person = db.session.get(User, responsible_id)
@@ -456,7 +349,7 @@ def responsible_for(responsible_id: int | None, cell: GridCell, user):
         or not scope_for(user).contains(person.region.code)
         or not scope_for(person).contains(cell.code)
     ):
-        raise RiskError(422, problem, {"json": {"responsible_id": [problem]}})
+        raise Invalid(problem, errors={"json": {"responsible_id": [problem]}})
     return person
 
 
@@ -469,10 +362,9 @@ def check_category(data: dict) -> RiskCategory:
             .where(RiskCategory.active)
             .order_by(RiskCategory.sort_order, RiskCategory.id)
         ).all()
-        raise RiskError(
-            422,
+        raise Invalid(
             "风险类别不存在或已停用",
-            {"json": {"category": [f"类别应为以下之一：{', '.join(names)}"]}},
+            errors={"json": {"category": [f"类别应为以下之一：{', '.join(names)}"]}},
         )
     errors = {}
     sub = data.get("subcategory")
@@ -489,7 +381,7 @@ def check_category(data: dict) -> RiskCategory:
     elif not data.get("name"):
         errors["name"] = ["风险点名称必填"]
     if errors:
-        raise RiskError(422, "风险点信息有误", {"json": errors})
+        raise Invalid("风险点信息有误", errors={"json": errors})
     return category
 
 
@@ -509,7 +401,7 @@ def register(
     point_id = db.session.scalar(
         text("SELECT nextval(pg_get_serial_sequence('risk_points', 'id'))")
     )
-    moment = registered_at or now()
+    moment = registered_at or clock.now()
     point = RiskPoint(
         id=point_id,
         code=code or f"{county.code[:6]}-FX-{point_id:06d}",
@@ -579,7 +471,7 @@ def add_event(
         reason=reason,
         data={k: v for k, v in (data or {}).items() if v is not None},
         # The time of the change itself, not of the transaction (now() in SQL).
-        at=at or now(),
+        at=at or clock.now(),
     )
     db.session.add(event)
     return event
@@ -588,37 +480,31 @@ def add_event(
 # --- level and status ----------------------------------------------------------------------------
 
 
-def require_active(point: RiskPoint) -> None:
-    """409 unless the point is still under control (在控)."""
-    if point.status != "active":
-        raise RiskError(
-            409,
-            _("风险点已%(status)s，不能再办理此操作", status=gettext(STATUS_NAMES[point.status])),
+def require_state(point: RiskPoint, states=frozenset({"active"})) -> None:
+    """409 unless the point is in one of `states` (by default: still under control, 在控)."""
+    if point.status not in states:
+        raise Conflict(
+            _("风险点已%(status)s，不能再办理此操作", status=gettext(STATUS_NAMES[point.status]))
         )
 
 
-def require_version(point: RiskPoint, version: str | None) -> None:
-    """When a page sends the version it showed: 409 if the point changed since (nothing saved)."""
-    if version is not None:
-        check_version(point, version, _("该风险点已被他人修改，您的操作没有保存"))
+require_active = require_state
 
 
-def change_level(
-    point: RiskPoint, user, level: str, reason: str, *, version: str | None = None
-) -> RiskPoint:
+def change_level(point: RiskPoint, user, level: str, reason: str) -> RiskPoint:
     """Change the colour (with a reason); the next inspection is re-planned on the new period."""
-    require_version(point, version)
     require_active(point)
+    # Read before changing the row: a query's autoflush would write it twice (two versions).
+    periods = schedule()
     if level == point.level:
-        raise RiskError(
-            422,
+        raise Invalid(
             _("等级未变化"),
-            {"json": {"level": [_("当前已是%(level)s", level=gettext(LEVEL_NAMES[level]))]}},
+            errors={"json": {"level": [_("当前已是%(level)s", level=gettext(LEVEL_NAMES[level]))]}},
         )
     before = point.level
     point.level = level
-    point.updated_at = now()
-    refresh_due(point)
+    point.updated_at = clock.now()
+    refresh_due(point, periods)
     add_event(point, user, "change_level", before, level, point.status, point.status, reason)
     audit.record(
         "risks.change_level",
@@ -632,13 +518,12 @@ def change_level(
     return point
 
 
-def request_clear(point: RiskPoint, user, reason: str, *, version: str | None = None) -> RiskPoint:
+def request_clear(point: RiskPoint, user, reason: str) -> RiskPoint:
     """Ask for the point to be cleared (申请消除); an official decides."""
-    require_version(point, version)
     require_active(point)
     if point.clear_requested_at is not None:
-        raise RiskError(409, _("已有待审批的消除申请"))
-    point.clear_requested_at = now()
+        raise Conflict(_("已有待审批的消除申请"))
+    point.clear_requested_at = clock.now()
     point.clear_requested_by = user
     point.clear_reason = reason
     point.updated_at = point.clear_requested_at
@@ -654,35 +539,30 @@ def request_clear(point: RiskPoint, user, reason: str, *, version: str | None = 
     return point
 
 
-def approve_clear(
-    point: RiskPoint, user, approved: bool, reason: str, *, version: str | None = None
-) -> RiskPoint:
+def approve_clear(point: RiskPoint, user, approved: bool, reason: str) -> RiskPoint:
     """An official approves or refuses a pending request, or clears the point directly.
 
     A request is decided by an official at the requester's level or higher (a village grid
     worker's by the village, town or county; a town mediator's by the town or county).
     """
-    require_version(point, version)
     require_active(point)
     requester = point.clear_requested_by
     if requester is not None:
-        needed = requester.region.level
-        if REGION_RANK[user.region.level] < REGION_RANK[needed]:
-            raise RiskError(
-                403,
+        if not may_decide(point, user):
+            raise Forbidden(
                 _(
                     "该消除申请须由%(level)s或更高层级的干部审批",
-                    level=gettext(REGION_LEVEL_NAMES[needed]),
-                ),
+                    level=gettext(REGION_LEVEL_NAMES[requester.region.level]),
+                )
             )
     elif not approved:
-        raise RiskError(409, _("没有待审批的消除申请"))
+        raise Conflict(_("没有待审批的消除申请"))
     request_data = (
         {"requested_by": requester.display_name, "request_reason": point.clear_reason}
         if requester is not None
         else {"direct": True}
     )
-    moment = now()
+    moment = clock.now()
     point.clear_requested_at = point.clear_requested_by_id = point.clear_reason = None
     point.clear_requested_by = None
     point.updated_at = moment
@@ -711,53 +591,15 @@ def approve_clear(
     return point
 
 
-def allowed_actions(point: RiskPoint, user) -> list[str]:
-    """The actions the user may take on the point now."""
-    from app.policy import allows
-
-    if point.status != "active":
-        return []
-    actions = []
-    if allows(user.role, "risks.register"):
-        actions.append("change_level")
-        if point.clear_requested_at is None:
-            actions.append("request_clear")
-    if allows(user.role, "risks.approve"):
-        requester = point.clear_requested_by
-        if (
-            requester is None
-            or REGION_RANK[user.region.level] >= REGION_RANK[requester.region.level]
-        ):
-            actions.append("approve_clear")
-    if allows(user.role, "risks.inspect"):
-        actions.append("inspect")
-    return actions
+def may_decide(point: RiskPoint, user) -> bool:
+    """Whether the user's level may decide the point's pending request (or there is none)."""
+    requester = point.clear_requested_by
+    return requester is None or (
+        REGION_RANK[user.region.level] >= REGION_RANK[requester.region.level]
+    )
 
 
 # --- inspections ---------------------------------------------------------------------------------
-
-ANCHOR_SQL = text(
-    """
-    SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (
-        SELECT CASE
-                   WHEN GeometryType(r.geom) = 'POINT' THEN r.geom
-                   WHEN ST_Intersects(ST_PointOnSurface(r.geom), c.geom)
-                       THEN ST_PointOnSurface(r.geom)
-                   -- the polygon's own point lies in another cell: take one in its own cell
-                   ELSE ST_PointOnSurface(
-                       ST_CollectionExtract(ST_Intersection(r.geom, c.geom), 3))
-               END AS p
-          FROM risk_points r JOIN grid_cells c ON c.id = r.grid_cell_id
-         WHERE r.id = :id) s
-    """
-)
-
-
-def anchor(point: RiskPoint) -> tuple[float, float]:
-    """The point that stands for the risk point: itself, or a point on the polygon's surface
-    (inside the point's own grid cell)."""
-    row = db.session.execute(ANCHOR_SQL, {"id": point.id}).one()
-    return row.lon, row.lat
 
 
 def record_inspection(
@@ -765,14 +607,16 @@ def record_inspection(
 ) -> tuple[Inspection, object | None]:
     """Record an inspection with its photos; an abnormal one may open a linked case."""
     require_active(point)
-    on = data.get("inspected_on") or today()
-    if on > today():
-        raise RiskError(
-            422, _("排查日期不能晚于今天"), {"json": {"inspected_on": [_("不能晚于今天")]}}
+    periods = schedule()  # before changing the row (one UPDATE, one version)
+    on = data.get("inspected_on") or clock.today()
+    if on > clock.today():
+        raise Invalid(
+            _("排查日期不能晚于今天"), errors={"json": {"inspected_on": [_("不能晚于今天")]}}
         )
-    if on < shanghai_date(point.registered_at):
-        raise RiskError(
-            422, _("排查日期不能早于登记日期"), {"json": {"inspected_on": [_("不能早于登记日期")]}}
+    if on < clock.local_date(point.registered_at):
+        raise Invalid(
+            _("排查日期不能早于登记日期"),
+            errors={"json": {"inspected_on": [_("不能早于登记日期")]}},
         )
     inspection = Inspection(
         risk_point_id=point.id,
@@ -787,8 +631,8 @@ def record_inspection(
         attachments.store(upload, "inspection", inspection.id, user)
     if point.last_inspected_on is None or on > point.last_inspected_on:
         point.last_inspected_on = on
-    point.updated_at = now()
-    refresh_due(point)
+    point.updated_at = clock.now()
+    refresh_due(point, periods)
     case = None
     if data.get("open_case"):
         case = open_case(point, user, data)
@@ -812,8 +656,6 @@ def record_inspection(
 
 def open_case(point: RiskPoint, user, data: dict):
     """Report a case at the risk point's location, linked to it (one step from an inspection)."""
-    from app.cases import services as cases
-
     lon, lat = anchor(point)
     report = {
         "kind": data["kind"],
@@ -829,10 +671,7 @@ def open_case(point: RiskPoint, user, data: dict):
         "risk_point_id": point.id,
         "note": f"风险点 {point.code} 排查异常，一并立案",
     }
-    try:
-        return cases.report(report, user)
-    except cases.CaseError as exc:
-        raise RiskError(exc.status, exc.message, exc.errors) from None
+    return cases.report(report, user)
 
 
 # --- the sweep -----------------------------------------------------------------------------------
@@ -869,7 +708,7 @@ def sweep_inspections(on: dt.date | None = None) -> int:
     Returns how many points were newly marked. Concurrent sweeps cannot mark a point twice: the
     UPDATE re-checks `overdue_since IS NULL` on the row it locks.
     """
-    on = on or today()
+    on = on or clock.today()
     db.session.flush()
     db.session.execute(UNMARK_SQL, {"on": on})
     marked = len(db.session.execute(MARK_OVERDUE_SQL, {"on": on}).all())
@@ -879,15 +718,191 @@ def sweep_inspections(on: dt.date | None = None) -> int:
     return marked
 
 
-# --- output helpers ------------------------------------------------------------------------------
+# --- the read side that needs cases (app.risks.queries must not import app.cases) ----------------
+
+# Who sees a case (the cases package's rule, through the shared Scope): as for risk points, a
+# grid worker sees their cells' cases and the ones they reported.
+CASE_OWN_COLUMNS = ("reporter_id",)
 
 
-def decorate(points: list[RiskPoint]) -> list[RiskPoint]:
-    """Attach what the output schemas show beside the columns: period, overdue, shape."""
-    periods = schedule()
-    on = today()
-    for point in points:
-        point.inspection_days = periods[point.level]
-        point.overdue = is_overdue(point, on)
-        point.geometry_type = to_shape(point.geom).geom_type
-    return points
+def detail(point: RiskPoint, user) -> RiskPoint:
+    """A point with all the user may see attached: geometry, history, inspections, photos,
+    linked cases, the pending request and the actions the user may take now."""
+    db.session.refresh(point)
+    decorate([point])
+    point.geometry = json.loads(
+        db.session.scalar(
+            select(func.ST_AsGeoJSON(RiskPoint.geom, 7)).where(RiskPoint.id == point.id)
+        )
+    )
+    point.lon, point.lat = anchor(point)
+    inspections = point.inspections
+    photos = attachments.for_owners("inspection", [i.id for i in inspections])
+    case_ids = [i.case_id for i in inspections if i.case_id]
+    numbers = dict(
+        db.session.execute(select(Case.id, Case.number).where(Case.id.in_(case_ids))).all()
+    )
+    for inspection in inspections:
+        inspection.photos = photos.get(inspection.id, [])
+        inspection.case_number = numbers.get(inspection.case_id)
+    scope = scope_for(user)
+    own = tuple(getattr(Case, column) for column in CASE_OWN_COLUMNS)
+    point.cases = list(
+        db.session.scalars(
+            select(Case.number)
+            .where(
+                Case.risk_point_id == point.id,
+                scope.clause(Case.region_code, Case.grid_cell_id, own),
+            )
+            .order_by(Case.id)
+        )
+    )
+    point.clear_request = (
+        {
+            "at": point.clear_requested_at,
+            "by": point.clear_requested_by.display_name,
+            "reason": point.clear_reason,
+        }
+        if point.clear_requested_at
+        else None
+    )
+    return point
+
+
+def inspection_answer(inspection: Inspection, case, point: RiskPoint) -> dict:
+    """What recording an inspection answers: the row with its photos, the case, the new plan."""
+    inspection.photos = attachments.for_owners("inspection", [inspection.id]).get(inspection.id, [])
+    inspection.case_number = case.number if case else None
+    db.session.refresh(point)
+    return {
+        "inspection": inspection,
+        "case_number": inspection.case_number,
+        "next_due": point.next_due,
+        "overdue": is_overdue(point),
+    }
+
+
+# The risk score of a grid cell (docs/risks.md): each active risk point by colour, each overdue
+# inspection, each open case (a petition counts more) and each warning on an open case.
+SCORE_WEIGHTS = {
+    "red_points": 10,
+    "orange_points": 5,
+    "yellow_points": 2,
+    "blue_points": 1,
+    "overdue_inspections": 1,
+    "open_cases": 1,
+    "open_petitions": 1.5,
+    "yellow_warnings": 1,
+    "red_warnings": 2,
+}
+COMPONENTS = tuple(SCORE_WEIGHTS) + ("points_score", "cases_score")
+
+RISK_MAP_SELECT = """
+WITH cells AS (
+    SELECT g.id, g.code, g.name, g.geom, v.code AS village_code, v.name AS village_name
+      FROM grid_cells g JOIN regions v ON v.id = g.village_id
+     WHERE {cell_visibility}
+       AND (v.valid_to IS NULL OR v.valid_to > current_date)
+       AND (CAST(:village AS text) IS NULL OR v.code = :village)
+       AND (CAST(:minx AS float8) IS NULL
+            OR ST_Intersects(g.geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)))
+     -- only the cells answered are scored
+     ORDER BY g.code
+     LIMIT :limit + 1
+), points AS (
+    SELECT r.grid_cell_id,
+           count(*) FILTER (WHERE r.level = 'red') AS red_points,
+           count(*) FILTER (WHERE r.level = 'orange') AS orange_points,
+           count(*) FILTER (WHERE r.level = 'yellow') AS yellow_points,
+           count(*) FILTER (WHERE r.level = 'blue') AS blue_points,
+           count(*) FILTER (WHERE r.next_due < :today) AS overdue_inspections
+      FROM risk_points r
+     WHERE r.status = 'active' AND {risk_visibility}
+       AND r.grid_cell_id IN (SELECT id FROM cells)
+     GROUP BY r.grid_cell_id
+), open_cases AS (
+    SELECT c.grid_cell_id,
+           count(*) FILTER (WHERE c.kind <> 'petition') AS open_cases,
+           count(*) FILTER (WHERE c.kind = 'petition') AS open_petitions,
+           count(*) FILTER (WHERE c.warning = 'yellow') AS yellow_warnings,
+           count(*) FILTER (WHERE c.warning = 'red') AS red_warnings
+      FROM cases c
+     WHERE c.state = ANY(:open_states) AND {case_visibility}
+       AND c.grid_cell_id IN (SELECT id FROM cells)
+     GROUP BY c.grid_cell_id
+), parts AS (
+    SELECT cells.*,
+           coalesce(p.red_points, 0) AS red_points,
+           coalesce(p.orange_points, 0) AS orange_points,
+           coalesce(p.yellow_points, 0) AS yellow_points,
+           coalesce(p.blue_points, 0) AS blue_points,
+           coalesce(p.overdue_inspections, 0) AS overdue_inspections,
+           coalesce(o.open_cases, 0) AS open_cases,
+           coalesce(o.open_petitions, 0) AS open_petitions,
+           coalesce(o.yellow_warnings, 0) AS yellow_warnings,
+           coalesce(o.red_warnings, 0) AS red_warnings
+      FROM cells
+      LEFT JOIN points p ON p.grid_cell_id = cells.id
+      LEFT JOIN open_cases o ON o.grid_cell_id = cells.id
+)
+SELECT parts.*,
+       :w_red_points * red_points + :w_orange_points * orange_points
+         + :w_yellow_points * yellow_points + :w_blue_points * blue_points
+         + :w_overdue_inspections * overdue_inspections AS points_score,
+       :w_open_cases * open_cases + :w_open_petitions * open_petitions
+         + :w_yellow_warnings * yellow_warnings + :w_red_warnings * red_warnings
+         AS cases_score
+  FROM parts
+"""
+
+
+def risk_map(args: dict, scope: Scope) -> str:
+    """Grid cells in scope with their risk score and every component, as a FeatureCollection.
+
+    Only the points and cases the scope may see are counted.
+    """
+    cell_condition, params = scope.sql("g", code="code")
+    risk_condition, risk_params = queries.visibility_sql(scope, "r")
+    case_condition, case_params = scope.sql("c", cell="grid_cell_id", own=CASE_OWN_COLUMNS)
+    components = ", ".join(f"'{name}', {name}" for name in COMPONENTS)
+    sql = feature_collection_sql(
+        RISK_MAP_SELECT.format(
+            cell_visibility=cell_condition,
+            risk_visibility=risk_condition,
+            case_visibility=case_condition,
+        ),
+        feature_id="code",
+        geometry="geom",
+        properties={
+            "code": "code",
+            "name": "name",
+            "village_code": "village_code",
+            "village_name": "village_name",
+            "score": "points_score + cases_score",
+            "components": f"json_build_object({components})",
+        },
+        order_by="code",
+        members={"weights": "CAST(:weights AS json)"},
+    )
+    # Weights are bound as numeric so that 1.5 stays exact and integers stay integers.
+    for name in SCORE_WEIGHTS:
+        sql = sql.replace(f":w_{name}", f"CAST(:w_{name} AS numeric)")
+    minx, miny, maxx, maxy = args.get("bbox") or (None, None, None, None)
+    return db.session.execute(
+        text(sql),
+        {
+            **params,
+            **risk_params,
+            **case_params,
+            **{f"w_{name}": weight for name, weight in SCORE_WEIGHTS.items()},
+            "weights": json.dumps(SCORE_WEIGHTS),
+            "open_states": sorted(OPEN_STATES),
+            "village": args.get("village"),
+            "minx": minx,
+            "miny": miny,
+            "maxx": maxx,
+            "maxy": maxy,
+            "limit": args["limit"],
+            "today": clock.today(),
+        },
+    ).scalar_one()

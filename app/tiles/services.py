@@ -223,9 +223,9 @@ def tile_sql(req: TileRequest, live_counts: bool = False) -> tuple[str, dict]:
         sql = GRID_CELLS_SQL.format(**fmt)
         params |= req.scope.params
     else:
-        from app.risks import services as risk_services
+        from app.risks import queries as risk_queries
 
-        visibility, scope_params = risk_services.visibility_sql(req.scope, req.role, alias="p")
+        visibility, scope_params = risk_queries.visibility_sql(req.scope, "p")
         sql = RISK_POINTS_SQL.format(visibility=visibility, **fmt)
         params |= scope_params | {"open": req.open}
     return sql, params

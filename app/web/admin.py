@@ -37,6 +37,7 @@ from app.extensions import db
 from app.geo import services as geo
 from app.geo.models import Region
 from app.policy import requires
+from app.risks import actions as risk_actions
 from app.risks import schemas as risk_schemas
 from app.risks import services as risks
 from app.risks.models import LEVELS
@@ -53,7 +54,7 @@ from maps.pages import regions_map
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 # The services' refusals (accounts, risks) are not all DomainErrors yet: caught alike.
-REFUSALS = (DomainError, accounts.AccountError, risks.RiskError)
+REFUSALS = (DomainError, accounts.AccountError)
 
 
 def refusal(exc: Exception) -> tuple[int, str, dict]:
@@ -446,7 +447,7 @@ def render_categories(status: int = 200, failed: Failure = NO_FAILURE):
             "admin/categories.html",
             case_categories=case_schemas.CATEGORIES,
             risk_categories=risk_categories,
-            versions={c.id: risks.version_of(c) for c in risk_categories},
+            versions={c.id: c.version for c in risk_categories},
             schedule=risks.schedule(),
             levels=LEVELS,
             failed=failed,
@@ -523,7 +524,13 @@ def update_category(category_id: int):
     names = category_field_names()
     try:
         data = risk_schemas.CategoryUpdate().load(changes)
-        risks.update_category(category, data, current_user, version=form.get("version", ""))
+        shown_version = form.get("version", "").strip()
+        risk_actions.check_version(
+            category,
+            int(shown_version) if shown_version.isdigit() else None,
+            message=risk_actions.CATEGORY_STALE,
+        )
+        risks.update_category(category, data, current_user)
     except ValidationError as exc:
         return refused(shown, lead, names, 422, errors=exc.messages)
     except REFUSALS as exc:

@@ -24,7 +24,6 @@ from app.core import clock
 from app.core.errors import BadRequest
 from app.core.errors import DomainError
 from app.core.errors import NotFound
-from app.core.errors import default_message
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
@@ -220,10 +219,7 @@ def take_action(number: str, action: str):
         db.session.expire(case)
         if exc.status == 409 and "version" in exc.errors:
             return render_case(case, 409, {**typed, "stale": exc.errors["version"]})
-        failed = {**typed, **exc.errors}
-        if exc.message != default_message(exc.status) or not exc.errors.get("json"):
-            # The field messages say it all; a generic "数据有误" on top would say nothing.
-            failed["message"] = exc.message
+        failed = forms.refused_form(exc, typed)
         return render_case(case, exc.status, failed)
     flash(
         _(

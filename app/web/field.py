@@ -4,8 +4,6 @@ point page with its actions (调整等级, 申请消除, 审批消除)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from flask import Blueprint
 from flask import flash
@@ -18,17 +16,16 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy import text
 
+from app.cases import queries as case_queries
 from app.cases import schemas
-from app.cases import services
 from app.cases.models import Case
 from app.core import clock
+from app.core.errors import DomainError
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
-from app.risks import schemas as risk_schemas
-from app.risks import services as risks
-from app.risks.api import detail
-from app.risks.api import visible_point
+from app.risks import actions as risk_actions
+from app.risks import queries as risks
 from app.risks.models import LEVELS
 from app.risks.models import RiskEvent
 from app.risks.models import RiskPoint
@@ -62,7 +59,7 @@ def risk_points_due(limit: int = 50) -> list:
     """Active risk points in scope whose inspection is due within a week, soonest first."""
     if not allows(current_user.role, "risks.read"):
         return []
-    stmt = risks.visible(select(RiskPoint), current_scope(), current_user.role).where(
+    stmt = risks.visible(select(RiskPoint), current_scope()).where(
         RiskPoint.status == "active",
         RiskPoint.next_due <= clock.today() + dt.timedelta(days=7),
     )
@@ -76,13 +73,13 @@ def my_grid():
     """我的网格: my cells on a map with open cases and risk points, and my to-do list."""
     scope = scope_for(current_user)
     follow_ups = db.session.scalars(
-        services.visible(select(Case), scope, current_user.role)
+        case_queries.scoped(select(Case), scope)
         .where(Case.state == "resolved")
         .order_by(Case.resolved_at)
         .limit(50)
     ).all()
     mine_open = db.session.scalars(
-        services.visible(select(Case), scope, current_user.role)
+        case_queries.scoped(select(Case), scope)
         .where(Case.state.in_(["reported", "accepted", "in_progress"]))
         .order_by(Case.next_due.asc().nulls_last(), Case.id)
         .limit(50)
@@ -145,17 +142,16 @@ def inspections():
 
 def point_by_ref(ref: str) -> RiskPoint:
     """The risk point with this id or code, if the user may see it; 404 otherwise (as the API)."""
-    point_id = (
-        int(ref)
-        if ref.isdigit()
-        else db.session.scalar(select(RiskPoint.id).where(RiskPoint.code == ref))
-    )
-    return visible_point(point_id or 0)
+    return risks.visible_point(risks.point_id_of(ref), current_user)
+
+
+# The actions offered as short forms, in the table's order (app/risks/actions.py).
+RISK_ACTIONS = {name: rule for name, rule in risk_actions.ACTIONS.items() if rule.form}
 
 
 def render_point(point, status: int = 200, failed: dict | None = None):
     """The risk point page; `failed` re-opens an action's form with what was typed."""
-    point = detail(point)
+    point = risk_actions.detail(point, current_user)
     m = case_map(tiles(), (point.lat, point.lon), _("风险点位置"))
     return (
         render_template(
@@ -163,14 +159,14 @@ def render_point(point, status: int = 200, failed: dict | None = None):
             p=point,
             map=map_parts(m),
             today=clock.today(),
-            version=risks.version_of(point),
+            version=point.version,
             offered=[a for a in RISK_ACTIONS if a in point.allowed_actions],
-            titles={a: action_title(a, point) for a in RISK_ACTIONS},
+            titles={a: rule.form_title(point) for a, rule in RISK_ACTIONS.items()},
             levels=LEVELS,
             failed=forms.action_failure(
                 failed, (failed or {}).get("title", ""), risk_field_names()
             ),
-            can_inspect=allows(current_user.role, "risks.inspect") and point.status == "active",
+            can_inspect="inspect" in point.allowed_actions,
             categories={
                 kind: [(c, labels.label("category", c)) for c in cs]
                 for kind, cs in schemas.CATEGORIES.items()
@@ -191,78 +187,35 @@ def risk_point(ref: str):
 # --- actions on a risk point (the API's /risk-points/<id>/actions/..., as forms) ----------------
 
 
-def _change_level(point: RiskPoint, data: dict, version: str) -> None:
-    risks.change_level(point, current_user, data["level"], data["reason"], version=version)
-
-
-def _request_clear(point: RiskPoint, data: dict, version: str) -> None:
-    risks.request_clear(point, current_user, data["reason"], version=version)
-
-
-def _approve_clear(point: RiskPoint, data: dict, version: str) -> None:
-    risks.approve_clear(point, current_user, data["approved"], data["reason"], version=version)
-
-
-@dataclass(frozen=True)
-class RiskAction:
-    """An action's form: the API's schema for it, and the service call."""
-
-    schema: type
-    run: Callable[[RiskPoint, dict, str], None]
-
-
-# The order is the page's.
-RISK_ACTIONS = {
-    "change_level": RiskAction(risk_schemas.ChangeLevelIn, _change_level),
-    "request_clear": RiskAction(risk_schemas.RiskReasonIn, _request_clear),
-    "approve_clear": RiskAction(risk_schemas.ApproveClearIn, _approve_clear),
-}
-
-
-def action_title(action: str, point: RiskPoint) -> str:
-    """The title of an action's form (审批 decides a request, or clears directly without one)."""
-    if action == "change_level":
-        return _("调整风险等级")
-    if action == "request_clear":
-        return _("申请消除风险点")
-    return _("审批消除申请") if point.clear_requested_at else _("直接消除")
-
-
 def risk_field_names() -> dict[str, str]:
     """Display names of the action forms' fields, for validation messages."""
     return {"level": _("新等级"), "reason": _("理由"), "approved": _("审批意见")}
 
 
 def take_risk_action(ref: str, action: str):
-    """Run one action from its form with the version the page showed: the API's schema and
-    service; a stale version is 409 and nothing is saved."""
+    """Run one action from its form with the version the page showed, through the same runner
+    as the API (app.risks.actions.perform); a stale version is 409 and nothing is saved."""
     point = point_by_ref(ref)
     point_id, code = point.id, point.code
     form = request.form
     body = {k: form[k].strip() for k in ("level", "reason") if form.get(k, "").strip()}
     if form.get("approved") in ("true", "false"):
         body["approved"] = form["approved"] == "true"
-    chosen = RISK_ACTIONS[action]
-    name = action_title(action, point)
+    shown = form.get("version", "").strip()
+    version = int(shown) if shown.isdigit() else None
+    name = RISK_ACTIONS[action].form_title(point)
     typed = {"action": action, "values": form.to_dict(), "title": name}
     try:
-        data = chosen.schema().load(body)
-        chosen.run(point, data, form.get("version", ""))
-    except risk_schemas.ValidationError as exc:
-        db.session.rollback()
-        return render_point(point_by_ref(str(point_id)), 422, {**typed, "json": exc.messages})
-    except risks.RiskError as exc:
-        db.session.rollback()
+        risk_actions.perform(action, point, current_user, body, version)
+    except DomainError as exc:
         if "version" in exc.errors:
             flash(
                 _("%(message)s：下面显示的是最新情况，请核对后再操作。", message=exc.message),
                 "error",
             )
-            return render_point(point_by_ref(str(point_id)), 409, {"stale": True})
-        fields = (exc.errors or {}).get("json") or {}
-        failed = {**typed, "message": exc.message, "json": fields}
-        return render_point(point_by_ref(str(point_id)), exc.status, failed)
-    db.session.commit()
+            return render_point(point, exc.status, {"stale": True})
+        failed = forms.refused_form(exc, typed)
+        return render_point(point, exc.status, failed)
     # What happened, by the history entry just written (审批 may approve, refuse or clear).
     done = db.session.scalar(
         select(RiskEvent.action)
@@ -282,21 +235,21 @@ def take_risk_action(ref: str, action: str):
 
 
 @bp.route("/risk-points/<ref>/actions/change_level", methods=["POST"])
-@requires("risks.register")
+@requires(RISK_ACTIONS["change_level"].permission)
 def change_level(ref: str):
     """调整等级, with a reason (as POST /api/v1/risk-points/<id>/actions/change_level)."""
     return take_risk_action(ref, "change_level")
 
 
 @bp.route("/risk-points/<ref>/actions/request_clear", methods=["POST"])
-@requires("risks.register")
+@requires(RISK_ACTIONS["request_clear"].permission)
 def request_clear(ref: str):
     """申请消除, with a reason (as POST /api/v1/risk-points/<id>/actions/request_clear)."""
     return take_risk_action(ref, "request_clear")
 
 
 @bp.route("/risk-points/<ref>/actions/approve_clear", methods=["POST"])
-@requires("risks.approve")
+@requires(RISK_ACTIONS["approve_clear"].permission)
 def approve_clear(ref: str):
     """An official decides a request to clear, or clears directly (as POST
     /api/v1/risk-points/<id>/actions/approve_clear)."""

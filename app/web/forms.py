@@ -17,6 +17,8 @@ from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.core.errors import DomainError
+from app.core.errors import default_message
 from app.web import labels
 
 # marshmallow's own messages are English whatever the page's language; pages show them
@@ -335,3 +337,12 @@ def case_failure(failed: dict | None) -> Failure:
     """The case page's failed action form (casework.take_action's dict), for the template."""
     action = (failed or {}).get("action") or ""
     return action_failure(failed or {}, labels.label("action", action), case_field_names(action))
+
+
+def refused_form(exc: DomainError, typed: dict) -> dict:
+    """What a refused action form shows again: what was typed, the field errors, and the
+    service's message — unless it is only the generic "数据有误" and the fields say it all."""
+    failed = {**typed, **exc.errors}
+    if exc.message != default_message(exc.status) or not exc.errors.get("json"):
+        failed["message"] = exc.message
+    return failed

@@ -20,7 +20,6 @@ from app.policy import PERMISSIONS
 from app.policy import allows
 from app.policy import permissions_markdown
 from app.policy import view_action
-from app.risks import services as risk_services
 from app.risks.models import RiskCategory
 from app.risks.models import RiskPoint
 from tests.cases.factories import POINT
@@ -289,7 +288,8 @@ ROUTES: dict[tuple[str, str], Route] = {
             f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}/actions/change_level"
         ),
         {200},
-        body=lambda s: {"level": "red", "reason": "汛期临近"},
+        body=lambda c, s: {"level": "red", "reason": "汛期临近", "version": int(c.in_risk_version)},
+        ctx_body=True,
     ),
     ("risks.request_clear", "POST"): Route(
         "POST",
@@ -297,7 +297,8 @@ ROUTES: dict[tuple[str, str], Route] = {
             f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}/actions/request_clear"
         ),
         {200},
-        body=lambda s: {"reason": "已整改"},
+        body=lambda c, s: {"reason": "已整改", "version": int(c.in_risk_version)},
+        ctx_body=True,
     ),
     ("risks.approve_clear", "POST"): Route(
         "POST",
@@ -305,7 +306,12 @@ ROUTES: dict[tuple[str, str], Route] = {
             f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}/actions/approve_clear"
         ),
         {200},
-        body=lambda s: {"approved": True, "reason": "经核实已消除"},
+        body=lambda c, s: {
+            "approved": True,
+            "reason": "经核实已消除",
+            "version": int(c.in_risk_version),
+        },
+        ctx_body=True,
     ),
     ("risks.record_inspection", "POST"): Route(
         "POST",
@@ -339,7 +345,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         "PUT",
         fixed("/api/v1/risk-categories/1"),
         {200},
-        body=lambda s: {"sort_order": 5},
+        body=lambda s: {"sort_order": 5, "version": 1},
         list_route=True,
     ),
     ("risks.get_schedule", "GET"): Route(
@@ -623,9 +629,9 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     )
     ctx.in_risk, ctx.in_photo = point_with_photo(in_user)
     ctx.out_risk, ctx.out_photo = point_with_photo(out_user, RISK_POINT_OTHER_COUNTY)
-    ctx.in_risk_version = risk_services.version_of(db.session.get(RiskPoint, ctx.in_risk))
+    ctx.in_risk_version = str(db.session.get(RiskPoint, ctx.in_risk).version)
     category = db.session.scalars(select(RiskCategory).order_by(RiskCategory.id)).first()
-    ctx.category, ctx.category_version = category.id, risk_services.version_of(category)
+    ctx.category, ctx.category_version = category.id, str(category.version)
 
     anonymous = call(client, route, ctx, "in", {})
     if ctx_is_api(route.path(ctx, "in")):

@@ -45,22 +45,28 @@ def test_admins_add_rename_and_retire_categories(client, world):
     ok = register(client, world["mediator@village"], category="燃气", subcategory="管道燃气")
     assert ok.status_code == 201, ok.get_json()
     taken = client.put(
-        f"/api/v1/risk-categories/{category['id']}", json={"name": "消防"}, headers=admin
+        f"/api/v1/risk-categories/{category['id']}",
+        json={"name": "消防", "version": 1},
+        headers=admin,
     )
     assert taken.status_code == 409
     flip = client.put(
-        f"/api/v1/risk-categories/{category['id']}", json={"restricted": True}, headers=admin
+        f"/api/v1/risk-categories/{category['id']}",
+        json={"restricted": True, "version": 1},
+        headers=admin,
     )
     assert flip.status_code == 409  # points exist under the other rule
     retired = client.put(
-        f"/api/v1/risk-categories/{category['id']}", json={"active": False}, headers=admin
+        f"/api/v1/risk-categories/{category['id']}",
+        json={"active": False, "version": 1},
+        headers=admin,
     )
     assert retired.status_code == 200 and retired.get_json()["active"] is False
     refused = register(client, world["mediator@village"], category="燃气", subcategory="管道燃气")
     assert refused.status_code == 422 and "category" in refused.get_json()["errors"]["json"]
     assert (
         client.put(
-            "/api/v1/risk-categories/999999", json={"active": True}, headers=admin
+            "/api/v1/risk-categories/999999", json={"active": True, "version": 1}, headers=admin
         ).status_code
         == 404
     )

@@ -13,9 +13,13 @@ from tests.risks.factories import make_point
 
 
 def post(client, headers: dict, point_id: int, action: str, body: dict):
-    """POST an action on a point."""
+    """POST an action on a point, with its current version in If-Match."""
+    db.session.expire_all()
+    version = db.session.get(RiskPoint, point_id).version
     return client.post(
-        f"/api/v1/risk-points/{point_id}/actions/{action}", json=body, headers=headers
+        f"/api/v1/risk-points/{point_id}/actions/{action}",
+        json=body,
+        headers={**headers, "If-Match": f'"{version}"'},
     )
 
 

@@ -6,8 +6,8 @@ import time
 
 from sqlalchemy import text
 
+from app.core import clock
 from app.extensions import db
-from app.risks import services
 
 
 def test_demo_risk_points(runner):
@@ -31,7 +31,7 @@ def test_demo_risk_points(runner):
               FROM risk_points
             """
         ),
-        {"today": services.today()},
+        {"today": clock.today()},
     ).one()
     assert combos.points == 80 and combos.combos == 40
     assert combos.polygons >= 10

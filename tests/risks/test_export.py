@@ -9,9 +9,10 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from app import exports
 from app.audit.models import AuditEntry
+from app.core import clock
 from app.extensions import db
-from app.risks import api
 from app.risks import services
 from tests.factories import bearer
 from tests.risks.factories import make_point
@@ -65,12 +66,12 @@ def test_xlsx_and_csv_hold_the_ledger(client, world):
 
     response = client.get("/api/v1/risk-points/export.xlsx", headers=headers)
     assert response.status_code == 200
-    assert response.mimetype == api.XLSX_MIMETYPE
+    assert response.mimetype == exports.XLSX_MIMETYPE
     assert response.headers["Cache-Control"] == "no-store"
     assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
     rows = {r["编号"]: r for r in sheet(response)}
     assert set(rows) == {fire_code, key_code}
-    today = services.today()
+    today = clock.today()
     fire_row = rows[fire_code]
     assert fire_row == {
         "编号": fire_code,
@@ -114,8 +115,8 @@ def test_export_marks_overdue_and_cleared(client, world, monkeypatch):
     services.approve_clear(cleared, world["official@village"], True, "已消除")
     cleared_code = cleared.code
     db.session.commit()
-    later = services.today() + dt.timedelta(days=8)
-    monkeypatch.setattr(services, "today", lambda: later)
+    later = clock.today() + dt.timedelta(days=8)
+    monkeypatch.setattr(clock, "today", lambda: later)
     rows = {
         r["编号"]: r
         for r in sheet(

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.core import clock
 from app.extensions import db
 from app.geo.crs import wgs84_to_gcj02
 from app.risks import services
@@ -49,7 +50,7 @@ def test_point_is_placed_in_its_cell_and_village(client, world):
     assert body["inspection_days"] == 30 and body["overdue"] is False
     assert response.headers["Location"].endswith(f"/api/v1/risk-points/{body['id']}")
     point = db.session.get(RiskPoint, body["id"])
-    assert point.next_due == services.shanghai_date(point.registered_at) + services.dt.timedelta(30)
+    assert point.next_due == clock.local_date(point.registered_at) + services.dt.timedelta(30)
     assert [(e.action, e.to_level, e.to_status) for e in point.events] == [
         ("register", "yellow", "active")
     ]
@@ -176,11 +177,11 @@ def test_outside_jurisdiction_is_403(client, world, user, geometry):
 def test_responsible_person_must_be_in_scope(client, world):
     """The responsible person must be a field user in scope whose jurisdiction holds the point."""
     for key in ("outsider", "admin@village", "mediator@village"):
-        person = world[key]
-        response = register(client, world["official@town"], responsible_id=person.id)
+        person_id = world[key].id  # requests end the session: keep the id
+        response = register(client, world["official@town"], responsible_id=person_id)
         if key == "mediator@village":
             assert response.status_code == 201, response.get_json()
-            assert response.get_json()["responsible"]["id"] == person.id
+            assert response.get_json()["responsible"]["id"] == person_id
         else:
             assert response.status_code == 422, key
             assert "responsible_id" in response.get_json()["errors"]["json"]
@@ -243,7 +244,7 @@ def test_risk_points_have_no_columns_for_sensitive_personal_data():
         "measures", "responsible_id", "geom", "grid_cell_id", "village_id", "town_id",
         "county_id", "region_code", "registered_at", "registered_by_id", "last_inspected_on",
         "next_due", "overdue_since", "clear_requested_at", "clear_requested_by_id",
-        "clear_reason", "cleared_at", "created_at", "updated_at",
+        "clear_reason", "cleared_at", "version", "created_at", "updated_at",
     }  # fmt: skip
 
 

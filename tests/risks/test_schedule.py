@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from app.core import clock as core_clock
 from app.deadlines.calendar import SHANGHAI
 from app.extensions import db
 from app.risks import services
@@ -24,8 +25,8 @@ def clock(monkeypatch):
 
     def set_day(day: dt.date) -> None:
         moment = dt.datetime.combine(day, dt.time(10, 0), SHANGHAI)
-        monkeypatch.setattr(services, "today", lambda: day)
-        monkeypatch.setattr(services, "now", lambda: moment)
+        monkeypatch.setattr(core_clock, "today", lambda: day)
+        monkeypatch.setattr(core_clock, "now", lambda: moment)
 
     set_day(REGISTERED)
     return set_day
@@ -41,33 +42,34 @@ def detail(client, user, point_id: int) -> dict:
 )
 def test_next_due_and_overdue_at_each_level(client, world, clock, level, days):
     """Registration + period; overdue from the day after; an inspection restarts the period."""
-    user = world["mediator@village"]
-    point = make_point(user, level=level)
+    # Requests end the session: keep the key and the id, and load the user for each request.
+    key = "mediator@village"
+    point_id = make_point(world[key], level=level).id
     due = REGISTERED + dt.timedelta(days=days)
-    body = detail(client, user, point.id)
+    body = detail(client, world[key], point_id)
     assert (body["inspection_days"], body["next_due"], body["overdue"]) == (
         days,
         due.isoformat(),
         False,
     )
     clock(due)  # the last day is still on time
-    assert detail(client, user, point.id)["overdue"] is False
+    assert detail(client, world[key], point_id)["overdue"] is False
     clock(due + dt.timedelta(days=1))
-    assert detail(client, user, point.id)["overdue"] is True
-    listed = client.get("/api/v1/risk-points?overdue=true", headers=bearer(user)).get_json()
-    assert [p["id"] for p in listed["items"]] == [point.id]
-    on_time = client.get("/api/v1/risk-points?overdue=false", headers=bearer(user)).get_json()
+    assert detail(client, world[key], point_id)["overdue"] is True
+    listed = client.get("/api/v1/risk-points?overdue=true", headers=bearer(world[key])).get_json()
+    assert [p["id"] for p in listed["items"]] == [point_id]
+    on_time = client.get("/api/v1/risk-points?overdue=false", headers=bearer(world[key])).get_json()
     assert on_time["items"] == []
 
     inspected = due - dt.timedelta(days=1)  # recorded late, for the day it happened
     response = client.post(
-        f"/api/v1/risk-points/{point.id}/inspections",
+        f"/api/v1/risk-points/{point_id}/inspections",
         json={"result": "normal", "inspected_on": inspected.isoformat()},
-        headers=bearer(user),
+        headers=bearer(world[key]),
     )
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["next_due"] == (inspected + dt.timedelta(days=days)).isoformat()
-    body = detail(client, user, point.id)
+    body = detail(client, world[key], point_id)
     assert body["last_inspected_on"] == inspected.isoformat()
     assert body["overdue"] is False
 
@@ -129,6 +131,7 @@ def test_level_change_needs_a_reason_and_replans(client, world, clock):
     point = make_point(user, level="blue")
     headers = bearer(user)
     url = f"/api/v1/risk-points/{point.id}/actions/change_level"
+    headers = {**headers, "If-Match": '"1"'}  # the version the caller saw
     missing = client.post(url, json={"level": "red"}, headers=headers)
     assert missing.status_code == 422 and "reason" in missing.get_json()["errors"]["json"]
     same = client.post(url, json={"level": "blue", "reason": "复核"}, headers=headers)

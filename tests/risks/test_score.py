@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import text
 
+from app.core import clock
 from app.extensions import db
 from app.risks import services
 from tests.cases.factories import POINT_CELL2
@@ -35,7 +36,7 @@ def test_score_of_a_hand_built_cell(client, world, monkeypatch):
     make_point(mediator, level="blue", geometry={"type": "Point", "coordinates": [118.04, 37.32]})
     db.session.execute(
         text("UPDATE risk_points SET next_due = :d WHERE id = :id"),
-        {"d": services.today() - dt.timedelta(days=1), "id": yellow_id},
+        {"d": clock.today() - dt.timedelta(days=1), "id": yellow_id},
     )
     db.session.commit()
 

@@ -9,6 +9,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
+from app.core import clock
+from app.core.errors import DomainError
 from app.extensions import db
 from app.risks import services as risks
 from app.risks.models import InspectionSchedule
@@ -85,7 +87,7 @@ def test_admin_creates_a_risk_category(client, world):
 def test_admin_renames_changes_subcategories_and_deactivates(client, world):
     """修改 with the page's version: the changes are saved, and only they are audited."""
     page = admin_page(client, world)
-    fire_id = category("消防").id  # the request's session ends: read the row again after it
+    fire_id = category("消防").id  # requests end the session: keep the id
     response = client.post(
         f"/admin/categories/{fire_id}",
         data={
@@ -134,7 +136,7 @@ def test_deactivated_category_takes_no_new_points(client, world):
     assert category("防汛/地质灾害").active is False
     try:
         make_point(world["mediator@village"], category="防汛/地质灾害")
-    except risks.RiskError as exc:
+    except DomainError as exc:
         assert exc.status == 422 and "category" in exc.errors["json"]
     else:
         raise AssertionError("an inactive category took a new point")
@@ -193,8 +195,8 @@ def test_stale_category_edit_is_refused(client, world):
 def test_schedule_form_changes_periods_and_replans_points(client, world):
     """排查周期: red 7 → 5 days; active red points' next inspection follows; audited."""
     point = make_point(world["grid_worker@village"], level="red")
-    registered = risks.shanghai_date(point.registered_at)
-    point_id = point.id  # the requests' sessions end: read the row again after them
+    point_id = point.id  # requests end the session: keep the id
+    registered = clock.local_date(point.registered_at)
     page = admin_page(client, world)
     response = client.post(
         "/admin/categories/schedule",

@@ -135,7 +135,7 @@ def test_english_pages_show_the_services_messages_in_english(app, client, world)
     api = app.test_client()  # no language cookie: the API's answers stay Chinese
     answer = api.post(
         f"/api/v1/risk-points/{point_id}/actions/change_level",
-        json={"level": "yellow", "reason": "核对"},
+        json={"level": "yellow", "reason": "核对", "version": 1},
         headers=bearer(world["mediator@village"]),
     )
     assert answer.status_code == 422 and answer.get_json()["message"] == "等级未变化"
