@@ -17,7 +17,7 @@ import pytest
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
-from app.cases.models import DeadlinePolicy
+from app.deadlines.models import DeadlinePolicy
 from app.extensions import db
 from app.risks.models import RiskCategory
 from app.web import labels
