@@ -12,6 +12,7 @@ from app.accounts import services
 from app.accounts.models import LoginSession
 from app.accounts.models import User
 from app.audit.models import AuditEntry
+from app.core import clock
 from app.extensions import db
 from tests.accounts.helpers import COOKIE
 from tests.accounts.helpers import copy_cookie
@@ -131,7 +132,7 @@ def test_sessions_expire_when_idle_or_old(client, world, column, age, reason):
     """Idle for more than 30 minutes, or older than 12 hours: the session ends."""
     login(client, "official-village")
     assert client.get("/api/v1/me").status_code == 200
-    db.session.execute(update(LoginSession).values({column: services.now() - age}))
+    db.session.execute(update(LoginSession).values({column: clock.now() - age}))
     db.session.commit()
     assert client.get("/api/v1/me").status_code == 401
     assert db.session.scalar(select(LoginSession.end_reason)) == reason
@@ -141,9 +142,7 @@ def test_session_lifetimes_are_configurable(app, client, world, monkeypatch):
     """SESSION_IDLE_MINUTES shortens the idle timeout."""
     monkeypatch.setitem(app.config, "SESSION_IDLE_MINUTES", 5)
     login(client, "official-village")
-    db.session.execute(
-        update(LoginSession).values(last_seen_at=services.now() - timedelta(minutes=6))
-    )
+    db.session.execute(update(LoginSession).values(last_seen_at=clock.now() - timedelta(minutes=6)))
     db.session.commit()
     assert client.get("/api/v1/me").status_code == 401
 
@@ -151,13 +150,13 @@ def test_session_lifetimes_are_configurable(app, client, world, monkeypatch):
 def test_password_rehashed_when_parameters_change(client, world, monkeypatch):
     """A hash made with older parameters is replaced on the next successful login."""
     user = world["admin@county"]
-    old_hash = user.password_hash
+    user_id, old_hash = user.id, user.password_hash
     monkeypatch.setattr(
         services, "hasher", PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
     )
     assert login(client, "admin-county").status_code == 302
     db.session.expire_all()
-    new_hash = db.session.scalar(select(User.password_hash).where(User.id == user.id))
+    new_hash = db.session.scalar(select(User.password_hash).where(User.id == user_id))
     assert new_hash != old_hash and "t=2" in new_hash
     assert services.hasher.verify(new_hash, PASSWORD)
 
@@ -165,23 +164,27 @@ def test_password_rehashed_when_parameters_change(client, world, monkeypatch):
 def test_bearer_tokens_expire_and_revoke(client, world):
     """A token works until revoked or expired, and never for a deactivated user."""
     user = world["mediator@town"]
+    user_id = user.id
     headers = bearer(user)
     assert client.get("/api/v1/me", headers=headers).status_code == 200
     token_id = client.get("/api/v1/auth/tokens", headers=headers).get_json()[0]["id"]
     assert client.delete(f"/api/v1/auth/tokens/{token_id}", headers=headers).status_code == 204
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
+    # The requests' commits left the fixture's objects detached: read them again.
+    user = db.session.get(User, user_id)
     expired = bearer(user)
     db.session.execute(
         update(services.ApiToken)
         .where(services.ApiToken.revoked_at.is_(None))
-        .values(expires_at=services.now() - timedelta(seconds=1))
+        .values(expires_at=clock.now() - timedelta(seconds=1))
     )
     db.session.commit()
     assert client.get("/api/v1/me", headers=expired).status_code == 401
 
-    live = bearer(world["mediator@town"])
-    services.deactivate(world["mediator@town"])
+    user = db.session.get(User, user_id)
+    live = bearer(user)
+    services.deactivate(user)
     db.session.commit()
     assert client.get("/api/v1/me", headers=live).status_code == 401
     assert [o for o, _ in audit_actions("auth.token")] == ["failure"] * 3
