@@ -22,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.core import clock
 from app.extensions import db
 
 GENESIS = "0" * 64
@@ -73,7 +74,7 @@ def record(
     elif actor is False:  # explicitly nobody (e.g. while authentication itself is running)
         actor = None
     entry = {
-        "at": datetime.now(UTC),
+        "at": clock.now(),
         "actor_id": getattr(actor, "id", None),
         "actor": getattr(actor, "username", None),
         "role": getattr(actor, "role", None),

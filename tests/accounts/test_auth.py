@@ -269,3 +269,27 @@ def test_open_redirect_refused(client, world):
         data={"username": "admin-county", "password": PASSWORD, "csrf_token": token},
     )
     assert response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me", "/api/v1/regions/999999999999"])
+def test_the_idle_clock_counts_refused_requests_too(client, world, path):
+    """A request answered 4xx still counts as activity: the session's last-seen time moves."""
+    login(client, "official-village")
+    two_minutes_ago = clock.now() - timedelta(minutes=2)
+    db.session.execute(update(LoginSession).values(last_seen_at=two_minutes_ago))
+    db.session.commit()
+    expected = 404 if "regions" in path else 200
+    assert client.get(path).status_code == expected
+    db.session.expire_all()
+    assert db.session.scalar(select(LoginSession.last_seen_at)) > two_minutes_ago + timedelta(
+        minutes=1
+    )
+    assert db.session.scalar(select(LoginSession.ended_at)) is None
+
+
+def test_token_use_is_recorded_when_the_answer_is_refused(client, world):
+    """A bearer request answered 404 still records when the token was last used."""
+    headers = bearer(world["official@village"])
+    assert client.get("/api/v1/regions/999999999999", headers=headers).status_code == 404
+    db.session.expire_all()
+    assert db.session.scalar(select(services.ApiToken.last_used_at)) is not None
