@@ -7,16 +7,52 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+# Every model module is imported for the metadata (migrations, create_all), whether or not a
+# blueprint needs it.
+from app.accounts import models as _accounts_models  # noqa: F401
+from app.accounts.api import blp as accounts_api
+from app.accounts.auth import init_auth
+from app.accounts.cli import users_cli
+from app.accounts.views import bp as accounts_views
+from app.attachments import models as _attachments_models  # noqa: F401
+from app.attachments.api import blp as attachments_api
+from app.audit import models as _audit_models  # noqa: F401
+from app.audit.api import blp as audit_api
+from app.audit.cli import audit_cli
+from app.cases import facts as _cases_facts  # noqa: F401
+from app.cases import models as _cases_models  # noqa: F401
+from app.cases.aggregates import blp as case_maps_api
+from app.cases.api import blp as cases_api
+from app.cases.cli import cases_cli
+from app.cases.photos import blp as case_photos_api
+from app.cases.reports import blp as case_reports_api
 from app.config import Config
 from app.config import without_database
 from app.core import transaction
+from app.demo.cli import seed_cli
 from app.errors import register_errorhandlers
 from app.extensions import api
 from app.extensions import csrf
 from app.extensions import db
 from app.extensions import limiter
 from app.extensions import migrate
+from app.geo import models as _geo_models  # noqa: F401
+from app.geo.api import blp as geo_api
+from app.geo.cli import geo_cli
+from app.i18n import bp as i18n_views
+from app.i18n import init_i18n
+from app.ops import init_app as init_ops
+from app.ops.api import blp as ops_api
+from app.ops.cli import ops_cli
 from app.ops.logging import configure_logging
+from app.policy import policy_cli
+from app.risks import models as _risks_models  # noqa: F401
+from app.risks.api import blp as risks_api
+from app.risks.cli import risks_cli
+from app.security import init_security
+from app.tiles import models as _tiles_models  # noqa: F401
+from app.tiles.api import blp as tiles_api
+from app.web import init_web
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -61,19 +97,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind the unbound extensions to this app (and load every model for the metadata)."""
-    from app.accounts import models as _accounts_models  # noqa: F401
-    from app.accounts.auth import init_auth
-    from app.attachments import models as _attachments_models  # noqa: F401
-    from app.audit import models as _audit_models  # noqa: F401
-    from app.cases import facts as _cases_facts  # noqa: F401
-    from app.cases import models as _cases_models  # noqa: F401
-    from app.geo import models as _geo_models  # noqa: F401
-    from app.i18n import init_i18n
-    from app.risks import models as _risks_models  # noqa: F401
-    from app.security import init_security
-    from app.tiles import models as _tiles_models  # noqa: F401
-
+    """Bind the unbound extensions to this app."""
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True)
     api.init_app(app)
@@ -86,23 +110,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per feature."""
-    from app.accounts.api import blp as accounts_api
-    from app.accounts.views import bp as accounts_views
-    from app.attachments.api import blp as attachments_api
-    from app.cases.aggregates import blp as case_maps_api
-    from app.cases.api import blp as cases_api
-    from app.cases.photos import blp as case_photos_api
-    from app.cases.reports import blp as case_reports_api
-    from app.geo.api import blp as geo_api
-    from app.i18n import bp as i18n_views
-    from app.ops import init_app as init_ops
-    from app.ops.api import blp as ops_api
-    from app.risks.api import blp as risks_api
-    from app.tiles.api import blp as tiles_api
-    from app.web import init_web
-
     api.register_blueprint(geo_api)
     api.register_blueprint(accounts_api)
+    api.register_blueprint(audit_api)
     api.register_blueprint(cases_api)
     api.register_blueprint(case_reports_api)
     api.register_blueprint(case_maps_api)
@@ -118,16 +128,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Command-line groups: geo, seed, ops, users, audit."""
-    from app.accounts.cli import users_cli
-    from app.audit.cli import audit_cli
-    from app.cases.cli import cases_cli
-    from app.demo.cli import seed_cli
-    from app.geo.cli import geo_cli
-    from app.ops.cli import ops_cli
-    from app.policy import policy_cli
-    from app.risks.cli import risks_cli
-
+    """Command-line groups: geo, seed, ops, users, audit, policy, cases, risks."""
     app.cli.add_command(geo_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(ops_cli)

@@ -59,30 +59,29 @@ class ErrorSchema(Schema):
     )
 
 
-def view_access(endpoint: str, view) -> str | None:
-    """'public', the policy action a view requires, or None (following decorator wrappers)."""
-    from app.policy import PUBLIC_ENDPOINTS
+def view_access(view) -> tuple[str | None, bool]:
+    """('public' or the policy action a view requires, or None; whether every role may).
 
-    if endpoint in PUBLIC_ENDPOINTS:
-        return "public"
+    Read from what app.policy's decorators mark on the view (following decorator wrappers), so
+    the document needs nothing of the policy module itself.
+    """
     while view is not None:
         if getattr(view, "policy_public", False):
-            return "public"
+            return "public", True
         if getattr(view, "policy_action", None):
-            return view.policy_action
+            return view.policy_action, getattr(view, "policy_everyone", False)
         view = getattr(view, "__wrapped__", None)
-    return None
+    return None, False
 
 
-def standard_errors(method: str, access: str | None, path_args: bool, queried: bool) -> list:
+def standard_errors(
+    method: str, access: str | None, path_args: bool, queried: bool, everyone: bool = False
+) -> list:
     """The status codes an operation can answer whatever its view does."""
-    from app.policy import ALL
-    from app.policy import PERMISSIONS
-
     codes = []
     if access != "public":
         codes.append(401)
-        if PERMISSIONS.get(access, frozenset()) != ALL:
+        if not everyone:
             codes.append(403)
     if queried or method in UNSAFE_METHODS:
         codes.append(400)
@@ -97,12 +96,18 @@ def complete_operation(doc: dict, doc_info: dict, method: str) -> dict:
     """Add the standard error answers and the security requirement to one operation's doc.
 
     `doc_info` is what the view's decorators recorded, plus the route facts that
-    app.extensions.Blueprint adds under "route" (endpoint, access, path_args).
+    app.extensions.Blueprint adds under "route" (endpoint, access, everyone, path_args).
     """
     route = doc_info.get("route", {})
     arguments = (doc_info.get("arguments") or {}).get("parameters", [])
     queried = any(p.get("in") == "query" for p in arguments if isinstance(p, dict))
-    codes = standard_errors(method, route.get("access"), route.get("path_args", False), queried)
+    codes = standard_errors(
+        method,
+        route.get("access"),
+        route.get("path_args", False),
+        queried,
+        route.get("everyone", False),
+    )
     if route.get("endpoint") not in NO_DATABASE:
         codes.append(503)
     responses = doc.setdefault("responses", {})

@@ -107,9 +107,11 @@ class Blueprint(smorest.Blueprint):
         """Register the rule, then note what the docs need: access and path parameters."""
         super().add_url_rule(rule, endpoint, view_func, *args, **kwargs)
         endpoint = self._endpoints[-1]  # the name flask-smorest settled on
+        access, everyone = apidoc.view_access(view_func)
         route = {
             "endpoint": f"{self.name}.{endpoint}",
-            "access": apidoc.view_access(f"{self.name}.{endpoint}", view_func),
+            "access": access,
+            "everyone": everyone,
             "path_args": "<" in rule,
         }
         for method, doc in self._docs[endpoint].items():

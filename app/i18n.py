@@ -13,6 +13,7 @@ from flask import redirect
 from flask import request
 from flask_babel import get_locale
 
+from app.accounts.views import safe_next
 from app.extensions import babel
 from app.policy import public
 
@@ -59,8 +60,6 @@ def init_i18n(app: Flask) -> None:
 @public
 def switch(code: str):
     """Switch the pages' language and go back where the user was."""
-    from app.accounts.views import safe_next
-
     response = redirect(safe_next(request.args.get("next")))
     if code in LANGUAGES:
         # A preference, not a credential: readable by page scripts is fine; a year long.

@@ -18,7 +18,9 @@ from flask import url_for
 from flask_login import current_user
 
 from app.accounts.models import ROLES
-from app.errors import ApiError
+from app.audit import services as audit
+from app.core.errors import DomainError
+from app.docgen import replace_generated
 
 ALL = frozenset(ROLES)
 FIELD = frozenset({"grid_worker", "mediator", "official"})
@@ -85,18 +87,13 @@ ACTION_NAMES = {
 }
 
 
-# Endpoints open to everyone, by name: health probes, the API description, static files.
-# (Views of our own mark themselves with @public instead.)
+# Endpoints of others open to everyone, by name: the API description, static files.
+# (Views of our own, the health probes and /metrics among them, mark themselves with @public.)
 PUBLIC_ENDPOINTS = frozenset(
     {
         "static",
         "api-docs.openapi_json",
         "api-docs.openapi_swagger_ui",
-        "ops.healthz",
-        "ops.ready",
-        "ops.live",
-        # /metrics guards itself: METRICS_TOKEN, or loopback callers only (app/ops/metrics.py).
-        "metrics.metrics",
     }
 )
 
@@ -130,13 +127,15 @@ def requires(action: str, *, holder: Callable[[], object | None] | None = None) 
                 return view(*args, **kwargs)
             if not current_user.is_authenticated:
                 if is_api_request():
-                    raise ApiError(401, "需要登录：请提供有效的登录会话或 Bearer 令牌")
+                    raise DomainError(401, "需要登录：请提供有效的登录会话或 Bearer 令牌")
                 return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
             if not allows(current_user.role, action):
                 deny(action)
             return view(*args, **kwargs)
 
         wrapper.policy_action = action
+        # For the API document (app/apidoc.py), which cannot read this module: can it be 403?
+        wrapper.policy_everyone = PERMISSIONS[action] == ALL
         return wrapper
 
     return decorator
@@ -158,8 +157,6 @@ def deny(
 ):
     """Audit a denial (kept through the request's rollback) and answer 403, or for out-of-scope
     objects 404 with the same message a missing object gets."""
-    from app.audit import services as audit
-
     audit.record(
         action,
         outcome="denied",
@@ -170,8 +167,8 @@ def deny(
         keep=True,
     )
     if status == 404:
-        raise ApiError(404, message or "未找到")
-    raise ApiError(403, f"无权执行此操作（{ACTION_NAMES.get(action, action)}）")
+        raise DomainError(404, message or "未找到")
+    raise DomainError(403, f"无权执行此操作（{ACTION_NAMES.get(action, action)}）")
 
 
 def view_action(endpoint: str) -> tuple[bool, str | None]:
@@ -217,7 +214,5 @@ def policy_cli():
 @click.option("--file", "path", default="docs/permissions.md", help="the document to update")
 def docs_command(path):
     """Rewrite the generated part of docs/permissions.md from the policy and the routes."""
-    from app.docgen import replace_generated
-
     replace_generated(path, "flask policy docs", permissions_markdown())
     click.echo(f"已更新 {path}")

@@ -7,7 +7,6 @@ from flask import request
 
 from app.accounts import services
 from app.audit import services as audit
-from app.extensions import db
 from app.extensions import login_manager
 from app.security import has_bearer
 
@@ -43,6 +42,6 @@ def load_user_from_token(req):
             outcome="failure",
             actor=False,
             detail={"path": request.path, "prefix": secret[:12]},
+            keep=True,  # the answer is usually 401: the request's rollback must not drop it
         )
-        db.session.commit()
     return user

@@ -1,12 +1,10 @@
-"""Account operations. Services flush; the caller commits."""
+"""Account operations and reads. Services flush; the request boundary (or a command) commits."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
-from datetime import UTC
-from datetime import datetime
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -24,9 +22,18 @@ from app.accounts.models import ApiToken
 from app.accounts.models import LoginSession
 from app.accounts.models import User
 from app.audit import services as audit
+from app.core import clock
+from app.core import transaction
+from app.core.errors import Conflict
+from app.core.errors import DomainError
+from app.core.errors import Invalid
+from app.core.errors import NotFound
 from app.extensions import db
 from app.geo.models import GridCell
 from app.geo.models import Region
+from app.policy import deny
+from app.scoping import Scope
+from app.scoping import current_scope
 
 hasher = PasswordHasher()  # Argon2id with argon2-cffi's current defaults
 # Verified against when the username is unknown, so both cases take the same time.
@@ -36,26 +43,21 @@ TOKEN_PREFIX = "ggv_"
 MIN_PASSWORD_LENGTH = 10
 
 
-class AccountError(Exception):
-    """A request about accounts that cannot be done; `field` names the culprit."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+# The pages catch it by this name (app/web/admin.py).
+AccountError = DomainError  # lead: remove after merge
 
 
-def now() -> datetime:
-    """The current time, timezone-aware."""
-    return datetime.now(UTC)
+def invalid(message: str, field: str) -> Invalid:
+    """The 422 for a value of one field that cannot be accepted."""
+    return Invalid(message, errors={"json": {field: [message]}})
 
 
 def check_password_strength(password: str) -> None:
     """At least 10 characters, not all digits."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(_("密码至少 %(n)s 个字符", n=MIN_PASSWORD_LENGTH), "password")
+        raise invalid(_("密码至少 %(n)s 个字符", n=MIN_PASSWORD_LENGTH), "password")
     if password.isdigit():
-        raise AccountError(_("密码不能全是数字"), "password")
+        raise invalid(_("密码不能全是数字"), "password")
 
 
 def create_user(
@@ -70,18 +72,18 @@ def create_user(
     """Create a user in a region; grid workers get one or more grid cells of their village."""
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
-        raise AccountError(_("用户名应为 3–40 位小写字母、数字或 _ . -"), "username")
+        raise invalid(_("用户名应为 3–40 位小写字母、数字或 _ . -"), "username")
     if role not in ROLES:
-        raise AccountError(_("角色应为 %(roles)s 之一", roles=", ".join(ROLES)), "role")
+        raise invalid(_("角色应为 %(roles)s 之一", roles=", ".join(ROLES)), "role")
     if db.session.scalar(select(User.id).where(User.username == username)):
-        raise AccountError(_("用户名 %(name)s 已存在", name=username), "username")
+        raise invalid(_("用户名 %(name)s 已存在", name=username), "username")
     region = db.session.scalar(select(Region).where(Region.code == region_code))
     if region is None:
-        raise AccountError(_("区划 %(code)s 不存在", code=region_code), "region")
+        raise invalid(_("区划 %(code)s 不存在", code=region_code), "region")
     if region.abolished:
-        raise AccountError(_("区划 %(code)s 已撤销", code=region_code), "region")
+        raise invalid(_("区划 %(code)s 已撤销", code=region_code), "region")
     if phone is not None and not re.match(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", phone):
-        raise AccountError(_("电话应为 11 位手机号或带区号的固定电话"), "phone")
+        raise invalid(_("电话应为 11 位手机号或带区号的固定电话"), "phone")
     check_password_strength(password)
     cells = _grid_cells_for(role, region, grid_codes or [])
     user = User(
@@ -108,20 +110,20 @@ def create_user(
 def _grid_cells_for(role: str, region: Region, grid_codes: list[str]) -> list[GridCell]:
     if role != "grid_worker":
         if grid_codes:
-            raise AccountError(_("只有网格员可以分配网格"), "grid")
+            raise invalid(_("只有网格员可以分配网格"), "grid")
         return []
     if region.level != "village":
-        raise AccountError(_("网格员的辖区应为村/社区"), "region")
+        raise invalid(_("网格员的辖区应为村/社区"), "region")
     if not grid_codes:
-        raise AccountError(_("网格员至少分配一个网格"), "grid")
+        raise invalid(_("网格员至少分配一个网格"), "grid")
     cells = list(db.session.scalars(select(GridCell).where(GridCell.code.in_(grid_codes))))
     found = {c.code for c in cells}
     missing = [c for c in grid_codes if c not in found]
     if missing:
-        raise AccountError(_("网格不存在：%(codes)s", codes=", ".join(missing)), "grid")
+        raise invalid(_("网格不存在：%(codes)s", codes=", ".join(missing)), "grid")
     outside = [c.code for c in cells if c.village_id != region.id]
     if outside:
-        raise AccountError(
+        raise invalid(
             _("网格不属于 %(name)s：%(codes)s", name=region.name, codes=", ".join(outside)), "grid"
         )
     return cells
@@ -145,7 +147,7 @@ def authenticate(username: str, password: str) -> User | None:
 
 def start_login_session(user: User, client_addr: str | None) -> LoginSession:
     """Record a new browser login."""
-    moment = now()
+    moment = clock.now()
     login = LoginSession(
         id=secrets.token_urlsafe(32),
         user=user,
@@ -164,7 +166,7 @@ def end_login_sessions(user: User, reason: str, only: str | None = None) -> int:
     stmt = (
         update(LoginSession)
         .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
-        .values(ended_at=now(), end_reason=reason)
+        .values(ended_at=clock.now(), end_reason=reason)
     )
     if only is not None:
         stmt = stmt.where(LoginSession.id == only)
@@ -176,7 +178,7 @@ def check_login_session(session_id: str) -> User | None:
     login = db.session.get(LoginSession, session_id)
     if login is None or login.ended_at is not None:
         return None
-    moment = now()
+    moment = clock.now()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     absolute = timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"])
     reason = None
@@ -186,16 +188,21 @@ def check_login_session(session_id: str) -> User | None:
         reason = "expired"
     elif moment - login.last_seen_at > idle:
         reason = "idle"
+    # Kept whatever the request answers: a session that ended stays ended, and the idle clock
+    # counts from the last request, refused or not (app/core/transaction.py).
+    login_id = login.id
     if reason:
-        login.ended_at, login.end_reason = moment, reason
-        db.session.commit()
+        transaction.keep(lambda: _update_login(login_id, ended_at=moment, end_reason=reason))
         return None
     if moment - login.last_seen_at > timedelta(seconds=60):
         # Touch at most once a minute: the idle clock needs no finer grain.
-        login.last_seen_at = moment
-        db.session.commit()
+        transaction.keep(lambda: _update_login(login_id, last_seen_at=moment))
     login.user.login_session_id = login.id
     return login.user
+
+
+def _update_login(login_id: str, **values) -> None:
+    db.session.execute(update(LoginSession).where(LoginSession.id == login_id).values(**values))
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -203,7 +210,7 @@ def change_password(user: User, current: str, new: str) -> None:
     try:
         hasher.verify(user.password_hash, current or "")
     except (VerificationError, InvalidHashError):
-        raise AccountError(_("当前密码不正确"), "current_password") from None
+        raise invalid(_("当前密码不正确"), "current_password") from None
     check_password_strength(new)
     _set_password(user, new, "password_changed")
     audit.record("account.password_change", object_type="user", object_id=user.id)
@@ -223,7 +230,7 @@ def reset_password(user: User, new: str) -> None:
 
 def _set_password(user: User, new: str, reason: str) -> None:
     user.password_hash = hasher.hash(new)
-    user.password_changed_at = now()
+    user.password_changed_at = clock.now()
     end_login_sessions(user, reason)
     db.session.flush()
 
@@ -231,14 +238,14 @@ def _set_password(user: User, new: str, reason: str) -> None:
 def deactivate(user: User) -> None:
     """Deactivate a user (never deleted): sessions end and tokens are revoked."""
     if not user.active:
-        raise AccountError(_("用户 %(name)s 已停用", name=user.username))
+        raise Conflict(_("用户 %(name)s 已停用", name=user.username))
     user.active = False
-    user.deactivated_at = now()
+    user.deactivated_at = clock.now()
     end_login_sessions(user, "deactivated")
     db.session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now())
+        .values(revoked_at=clock.now())
     )
     db.session.flush()
     audit.record(
@@ -256,10 +263,10 @@ def create_token(
 ) -> tuple[ApiToken, str]:
     """A new bearer token; the secret is returned once and only its hash is kept."""
     if not user.active:
-        raise AccountError(_("用户 %(name)s 已停用", name=user.username), "user")
+        raise invalid(_("用户 %(name)s 已停用", name=user.username), "user")
     days = days or current_app.config["API_TOKEN_DAYS"]
     if not 1 <= days <= 366:
-        raise AccountError(_("有效期应为 1–366 天"), "days")
+        raise invalid(_("有效期应为 1–366 天"), "days")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user=user,
@@ -267,7 +274,7 @@ def create_token(
         token_hash=hash_token(secret),
         prefix=secret[:12],
         created_by_id=(created_by or user).id,
-        expires_at=now() + timedelta(days=days),
+        expires_at=clock.now() + timedelta(days=days),
     )
     db.session.add(token)
     db.session.flush()
@@ -292,14 +299,18 @@ def check_token(secret: str) -> User | None:
         .where(ApiToken.token_hash == hash_token(secret))
         .options(joinedload(ApiToken.user).joinedload(User.region).defer(Region.boundary))
     )
-    moment = now()
+    moment = clock.now()
     if token is None or token.revoked_at is not None or token.expires_at <= moment:
         return None
     if not token.user.active:
         return None
     if token.last_used_at is None or moment - token.last_used_at > timedelta(minutes=5):
-        token.last_used_at = moment
-        db.session.commit()
+        token_id = token.id
+        transaction.keep(
+            lambda: db.session.execute(
+                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=moment)
+            )
+        )
     token.user.via_token = True
     return token.user
 
@@ -307,7 +318,7 @@ def check_token(secret: str) -> User | None:
 def revoke_token(token: ApiToken, by: User) -> None:
     """Revoke a token (idempotent)."""
     if token.revoked_at is None:
-        token.revoked_at = now()
+        token.revoked_at = clock.now()
         db.session.flush()
     audit.record(
         "tokens.revoke",
@@ -316,6 +327,50 @@ def revoke_token(token: ApiToken, by: User) -> None:
         object_id=token.id,
         region_code=token.user.region.code,
     )
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def users_in_scope(
+    scope: Scope, role: str | None = None, active: bool | None = None, region: str | None = None
+) -> list[User]:
+    """Users of a region subtree, by username, optionally by role, state and region code."""
+    stmt = select(User).join(User.region).where(scope.clause(Region.code)).order_by(User.username)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    if region:
+        stmt = stmt.where(Region.code == region)
+    return list(db.session.scalars(stmt))
+
+
+def scoped_user(user_id: int) -> User:
+    """A user in the caller's subtree, else 404 (audited as a denial when it exists elsewhere)."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("用户不存在")
+    if not current_scope().contains(user.region.code):
+        deny("users.read", "user", user_id, status=404, message="用户不存在")
+    return user
+
+
+def own_tokens(user: User) -> list[ApiToken]:
+    """A user's tokens (metadata), oldest first."""
+    return list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+        )
+    )
+
+
+def token_of(user: User, token_id: int) -> ApiToken:
+    """One of a user's tokens, else 404."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("令牌不存在")
+    return token
 
 
 def count_users() -> int:

@@ -6,7 +6,6 @@ from flask import current_app
 from flask import request
 
 from app.audit import services as audit
-from app.extensions import db
 from app.extensions import limiter
 
 
@@ -32,8 +31,8 @@ def _breached(request_limit) -> None:
         outcome="denied",
         actor=False,
         detail={"username": submitted_username(), "reason": "throttled"},
+        keep=True,  # the answer is 429: the request's rollback must not drop it
     )
-    db.session.commit()
 
 
 def login_throttled(view):

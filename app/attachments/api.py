@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from app.attachments import services
 from app.attachments.models import Attachment
-from app.errors import ApiError
+from app.core.errors import DomainError
 from app.extensions import Blueprint
 from app.extensions import db
 from app.policy import deny
@@ -28,12 +28,12 @@ def download_attachment(attachment_id: int):
     """The file, to a caller who may see its owner; anyone else gets 404 as for a missing one."""
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None:
-        raise ApiError(404, "附件不存在")
+        raise DomainError(404, "附件不存在")
     if not services.visible(attachment, current_user):
         deny("attachments.read", "attachment", attachment_id, status=404, message="附件不存在")
     path = services.path_for(attachment.sha256)
     if not path.is_file():
-        raise ApiError(404, "附件文件缺失，请联系管理员")
+        raise DomainError(404, "附件文件缺失，请联系管理员")
     response = Response(path.read_bytes(), mimetype=attachment.content_type)
     # Images show inline; a PDF is downloaded. nosniff keeps browsers to the checked type.
     disposition = "inline" if attachment.content_type.startswith("image/") else "attachment"

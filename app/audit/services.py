@@ -17,10 +17,12 @@ from datetime import datetime
 
 from flask import has_request_context
 from flask import request
+from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.core import clock
 from app.extensions import db
 
 GENESIS = "0" * 64
@@ -68,13 +70,11 @@ def record(
     unless `keep`: then it is written even when the request's changes roll back)."""
     session = session or db.session()
     if actor is None and has_request_context():
-        from flask_login import current_user
-
         actor = current_user if getattr(current_user, "is_authenticated", False) else None
     elif actor is False:  # explicitly nobody (e.g. while authentication itself is running)
         actor = None
     entry = {
-        "at": datetime.now(UTC),
+        "at": clock.now(),
         "actor_id": getattr(actor, "id", None),
         "actor": getattr(actor, "username", None),
         "role": getattr(actor, "role", None),

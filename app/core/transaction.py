@@ -3,13 +3,16 @@
 Services flush, never commit (shared/STYLE.md §3). When a view has answered, `finish` commits a
 success (status below 400) and rolls back anything else; the error handlers call `abort`.
 Audit entries recorded with `keep=True` (denials, failed sign-ins) survive the rollback: the
-audit module queues them again and `abort` commits them alone. CLI commands commit for
+audit module queues them again and `abort` commits them alone. Bookkeeping that is true
+whatever the answer (a login session ended as idle, its last-seen time) goes through `keep`: it
+is done again after a rollback and committed with those entries. CLI commands commit for
 themselves.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import request
 from sqlalchemy import event
@@ -18,6 +21,14 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 
 log = logging.getLogger(__name__)
+KEPT = "kept_work"
+
+
+def keep(work: Callable[[], None]) -> None:
+    """Do `work` (a few writes) now, and again after the request's rollback if it is refused."""
+    work()
+    db.session.info.setdefault(KEPT, []).append(work)
+
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -38,6 +49,7 @@ def wrote(session: Session) -> bool:
     return bool(
         session.info.get("wrote")
         or session.info.get("audit_pending")
+        or session.info.get(KEPT)
         or session.new
         or session.dirty
         or session.deleted
@@ -55,16 +67,25 @@ def finish(status: int) -> None:
         abort()
     else:
         db.session.commit()
+        db.session.info.pop(KEPT, None)
 
 
 def abort() -> None:
     """Roll back the request's changes; commit the audit entries that must outlive them."""
+    kept = db.session.info.pop(KEPT, [])
     try:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - the connection itself may be gone; report the original
         log.debug("rollback failed", exc_info=True)
         return
-    if db.session.info.get("audit_pending"):
+    try:
+        for work in kept:
+            work()
+    except Exception:  # noqa: BLE001 - bookkeeping must never hide the original error
+        log.warning("could not redo the bookkeeping of a refused request", exc_info=True)
+        db.session.rollback()
+        kept = []
+    if kept or db.session.info.get("audit_pending"):
         try:
             db.session.commit()
         except Exception:  # noqa: BLE001 - never hide the original error behind the audit's

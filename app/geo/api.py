@@ -4,10 +4,11 @@ from flask import Response
 from flask import current_app
 from sqlalchemy import text
 
-from app.errors import ApiError
+from app.core.errors import NotFound
+from app.core.geojson import feature_collection_sql
 from app.extensions import Blueprint
 from app.extensions import db
-from app.geo import services
+from app.geo import placement
 from app.geo.crs import to_wgs84
 from app.geo.schemas import FeatureCollectionSchema
 from app.geo.schemas import FeatureSchema
@@ -22,24 +23,60 @@ blp = Blueprint("geo", __name__, url_prefix="/api/v1", description="区划、网
 
 GEOJSON = "application/geo+json"
 
-REGION_FEATURE_SQL = """
-    json_build_object(
-        'type', 'Feature',
-        'id', r.code,
-        'geometry', ST_AsGeoJSON(r.boundary, 6)::json,
-        'properties', json_build_object(
-            'code', r.code, 'name', r.name, 'level', r.level, 'parent_code', p.code,
-            'valid_from', r.valid_from, 'valid_to', r.valid_to,
-            'abolished', r.valid_to IS NOT NULL AND r.valid_to <= current_date,
-            'predecessors', (
-                SELECT coalesce(json_agg(pr.code ORDER BY pr.code), '[]'::json)
-                  FROM region_predecessors rp JOIN regions pr ON pr.id = rp.predecessor_id
-                 WHERE rp.region_id = r.id),
-            'successors', (
-                SELECT coalesce(json_agg(sr.code ORDER BY sr.code), '[]'::json)
-                  FROM region_predecessors rp JOIN regions sr ON sr.id = rp.region_id
-                 WHERE rp.predecessor_id = r.id)))
+# A region with its parent's code and its lineage (区划调整): the columns of a region Feature.
+REGION_SELECT = """
+    SELECT r.code, r.name, r.level, p.code AS parent_code, r.valid_from, r.valid_to,
+           r.valid_to IS NOT NULL AND r.valid_to <= current_date AS abolished,
+           (SELECT coalesce(json_agg(pr.code ORDER BY pr.code), '[]'::json)
+              FROM region_predecessors rp JOIN regions pr ON pr.id = rp.predecessor_id
+             WHERE rp.region_id = r.id) AS predecessors,
+           (SELECT coalesce(json_agg(sr.code ORDER BY sr.code), '[]'::json)
+              FROM region_predecessors rp JOIN regions sr ON sr.id = rp.region_id
+             WHERE rp.predecessor_id = r.id) AS successors,
+           r.boundary
+      FROM regions r LEFT JOIN regions p ON p.id = r.parent_id
 """
+REGION_PROPERTIES = {
+    name: name
+    for name in (
+        "code",
+        "name",
+        "level",
+        "parent_code",
+        "valid_from",
+        "valid_to",
+        "abolished",
+        "predecessors",
+        "successors",
+    )
+}
+
+
+def regions_sql(where: str) -> str:
+    """The FeatureCollection of the regions matching `where` (over alias r), by code."""
+    return feature_collection_sql(
+        f"{REGION_SELECT} WHERE {where}",
+        feature_id="code",
+        geometry="boundary",
+        properties=REGION_PROPERTIES,
+        order_by="code",
+        limited=False,
+    )
+
+
+GRID_CELLS_SELECT = """
+    SELECT g.code, g.name, g.households, g.population, g.geom,
+           v.code AS village_code, v.name AS village_name
+      FROM grid_cells g JOIN regions v ON v.id = g.village_id
+     WHERE {scope}
+       AND (CAST(:village AS text) IS NULL OR v.code = :village)
+       AND (CAST(:minx AS float8) IS NULL OR ST_Intersects(
+            g.geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)))
+"""
+GRID_CELL_PROPERTIES = {
+    name: name
+    for name in ("code", "name", "village_code", "village_name", "households", "population")
+}
 
 
 def geojson(body: str) -> Response:
@@ -58,11 +95,11 @@ def locate(lon: float, lat: float, crs: str):
 
     A point on a border shared by several cells resolves to the cell with the lowest code.
     """
-    scope = current_scope()
+    prefix = current_scope().prefix
     wlon, wlat = to_wgs84(lon, lat, crs)
-    found = services.locate(wlon, wlat, scope.prefix)
+    found = placement.cell_at(wlon, wlat, prefix)
     if found is None:
-        nearest = services.nearest_village(wlon, wlat, scope.prefix)
+        nearest = placement.nearest_village(wlon, wlat, prefix)
         errors = {"nearest_village": nearest} if nearest else {}
         message = "该点不在您辖区内的任何网格内"
         if nearest:
@@ -70,8 +107,8 @@ def locate(lon: float, lat: float, crs: str):
                 f"；最近的村是 {nearest['name']}（{nearest['code']}，"
                 f"约 {nearest['distance_m']} 米）"
             )
-        raise ApiError(404, message, errors)
-    return {"lon": wlon, "lat": wlat, **found}
+        raise NotFound(message, errors=errors)
+    return {"lon": wlon, "lat": wlat, **found.as_dict()}
 
 
 @blp.route("/regions")
@@ -81,21 +118,14 @@ def locate(lon: float, lat: float, crs: str):
 @blp.alt_response(400, response="DEFAULT_ERROR")
 def list_regions(level=None, parent=None, include_abolished=False):
     """List regions as a GeoJSON FeatureCollection, filtered by level and parent code."""
+    scope, params = current_scope().sql("r", code="code")
+    where = f"""(CAST(:level AS text) IS NULL OR r.level = :level)
+        AND (CAST(:parent AS text) IS NULL OR p.code = :parent)
+        AND {scope}
+        AND (:all OR r.valid_to IS NULL OR r.valid_to > current_date)"""
     body = db.session.execute(
-        text(
-            f"""
-            SELECT json_build_object(
-                       'type', 'FeatureCollection',
-                       'features', coalesce(json_agg(feature ORDER BY code), '[]'::json))::text
-              FROM (SELECT r.code, {REGION_FEATURE_SQL} AS feature
-                      FROM regions r LEFT JOIN regions p ON p.id = r.parent_id
-                     WHERE (CAST(:level AS text) IS NULL OR r.level = :level)
-                       AND (CAST(:parent AS text) IS NULL OR p.code = :parent)
-                       AND r.code LIKE :scope_prefix || '%'
-                       AND (:all OR r.valid_to IS NULL OR r.valid_to > current_date)) f
-            """
-        ),
-        {"level": level, "parent": parent, "all": include_abolished, **current_scope().params},
+        text(regions_sql(where)),
+        {"level": level, "parent": parent, "all": include_abolished, **params},
     ).scalar_one()
     return geojson(body)
 
@@ -107,19 +137,16 @@ def list_regions(level=None, parent=None, include_abolished=False):
 def get_region(code: str):
     """One region of the caller's subtree as a GeoJSON Feature (abolished ones marked so)."""
     if not current_scope().contains(code):
-        raise ApiError(404, "区划不存在")
+        raise NotFound("区划不存在")
+    # The one Feature of a one-region collection (NULL when there is no such region).
     body = db.session.execute(
         text(
-            f"""
-            SELECT ({REGION_FEATURE_SQL})::text
-              FROM regions r LEFT JOIN regions p ON p.id = r.parent_id
-             WHERE r.code = :code
-            """
+            f"SELECT (doc::json -> 'features' -> 0)::text FROM ({regions_sql('r.code = :code')}) fc"
         ),
         {"code": code},
     ).scalar_one_or_none()
     if body is None:
-        raise ApiError(404, "区划不存在")
+        raise NotFound("区划不存在")
     return geojson(body)
 
 
@@ -135,35 +162,16 @@ def list_grid_cells(bbox=None, village=None, limit=None):
     """
     limit = limit or current_app.config["GRID_CELLS_DEFAULT_LIMIT"]
     min_lon, min_lat, max_lon, max_lat = bbox or (None, None, None, None)
+    scope, params = current_scope().sql("g", code="code")
+    sql = feature_collection_sql(
+        GRID_CELLS_SELECT.format(scope=scope),
+        feature_id="code",
+        geometry="geom",
+        properties=GRID_CELL_PROPERTIES,
+        order_by="code",
+    )
     body = db.session.execute(
-        text(
-            """
-            WITH sel AS (
-                SELECT g.code, g.name, g.households, g.population, g.geom,
-                       v.code AS village_code, v.name AS village_name
-                  FROM grid_cells g JOIN regions v ON v.id = g.village_id
-                 WHERE g.code LIKE :scope_prefix || '%'
-                   AND (CAST(:village AS text) IS NULL OR v.code = :village)
-                   AND (CAST(:minx AS float8) IS NULL OR ST_Intersects(
-                        g.geom, ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)))
-                 ORDER BY g.code
-                 LIMIT :limit + 1)
-            SELECT json_build_object(
-                'type', 'FeatureCollection',
-                'features', coalesce(json_agg(json_build_object(
-                    'type', 'Feature',
-                    'id', code,
-                    'geometry', ST_AsGeoJSON(geom, 6)::json,
-                    'properties', json_build_object(
-                        'code', code, 'name', name, 'village_code', village_code,
-                        'village_name', village_name, 'households', households,
-                        'population', population))
-                    ORDER BY code) FILTER (WHERE rn <= :limit), '[]'::json),
-                'numberReturned', least(count(*), :limit),
-                'truncated', count(*) > :limit)::text
-              FROM (SELECT sel.*, row_number() OVER (ORDER BY code) AS rn FROM sel) s
-            """
-        ),
+        text(sql),
         {
             "village": village,
             "minx": min_lon,
@@ -171,7 +179,7 @@ def list_grid_cells(bbox=None, village=None, limit=None):
             "maxx": max_lon,
             "maxy": max_lat,
             "limit": limit,
-            **current_scope().params,
+            **params,
         },
     ).scalar_one()
     return geojson(body)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from app.core import clock
 from app.extensions import db
 
 LEVELS = ("county", "town", "village")
@@ -75,7 +76,7 @@ class Region(db.Model):
     @property
     def abolished(self) -> bool:
         """True once the region has been abolished (已撤销)."""
-        return self.valid_to is not None and self.valid_to <= date.today()
+        return self.valid_to is not None and self.valid_to <= clock.today()
 
     def __repr__(self) -> str:
         return f"<Region {self.code} {self.name}>"

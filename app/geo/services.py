@@ -1,4 +1,4 @@
-"""Geography operations: locate a point, import boundaries, generate grid cells.
+"""Geography operations: import boundaries, generate grid cells.
 
 Services flush; the caller (a request or a CLI command) commits once.
 """
@@ -17,6 +17,7 @@ from shapely import wkb as shapely_wkb
 from sqlalchemy import text
 
 from app.extensions import db
+from app.geo import placement
 from app.geo.crs import transform_coordinates
 
 # Mainland China's extent, as the import and locate checks apply it (73–136°E, 3–54°N).
@@ -55,69 +56,17 @@ IMPORT_LEVELS = ("county", "town", "village", "grid")
 
 
 # --- locate -------------------------------------------------------------------------------------
-
-LOCATE_SQL = text(
-    """
-    SELECT g.code AS cell_code, g.name AS cell_name,
-           v.code AS village_code, v.name AS village_name,
-           t.code AS town_code, t.name AS town_name,
-           c.code AS county_code, c.name AS county_name
-      FROM grid_cells g
-      JOIN regions v ON v.id = g.village_id
-      LEFT JOIN regions t ON t.id = v.parent_id
-      LEFT JOIN regions c ON c.id = t.parent_id
-     WHERE ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-       AND g.code LIKE :prefix || '%'
-       AND (v.valid_to IS NULL OR v.valid_to > current_date)
-     -- A point on a shared border touches several cells: the lowest code wins.
-     ORDER BY g.code
-     LIMIT 1
-    """
-)
-
-NEAREST_VILLAGE_SQL = text(
-    """
-    SELECT v.code, v.name,
-           round(ST_Distance(v.boundary::geography,
-                             ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)) AS metres
-      FROM regions v
-     WHERE v.level = 'village' AND (v.valid_to IS NULL OR v.valid_to > current_date)
-       AND v.code LIKE :prefix || '%'
-     ORDER BY v.boundary <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)
-     LIMIT 1
-    """
-)
+# The placement rule lives in app/geo/placement.py. These two aliases keep the callers that
+# other branches are moving to it working until the merge.
 
 
-def locate(lon: float, lat: float, prefix: str = "") -> dict | None:
-    """The grid cell, village, town and county containing a WGS84 point, or None.
-
-    `prefix` limits the answer to a jurisdiction (a region code's significant digits).
-    """
-    params = {"lon": lon, "lat": lat, "prefix": prefix}
-    row = db.session.execute(LOCATE_SQL, params).mappings().first()
-    if row is None:
-        return None
-
-    def unit(prefix: str) -> dict | None:
-        code = row[f"{prefix}_code"]
-        return {"code": code, "name": row[f"{prefix}_name"]} if code else None
-
-    return {
-        "grid_cell": unit("cell"),
-        "village": unit("village"),
-        "town": unit("town"),
-        "county": unit("county"),
-    }
+def locate(lon: float, lat: float, prefix: str = "") -> dict | None:  # lead: remove after merge
+    """The locate answer for a WGS84 point (app.geo.placement.cell_at), or None."""
+    found = placement.cell_at(lon, lat, prefix)
+    return found.as_dict() if found is not None else None
 
 
-def nearest_village(lon: float, lat: float, prefix: str = "") -> dict | None:
-    """The current village (within `prefix`) nearest to a point, with the distance in metres."""
-    params = {"lon": lon, "lat": lat, "prefix": prefix}
-    row = db.session.execute(NEAREST_VILLAGE_SQL, params).first()
-    if row is None:
-        return None
-    return {"code": row.code, "name": row.name, "distance_m": int(row.metres)}
+nearest_village = placement.nearest_village  # lead: remove after merge
 
 
 # --- import -------------------------------------------------------------------------------------

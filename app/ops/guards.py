@@ -7,7 +7,7 @@ from flask import request
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.errors import ApiError
+from app.core.errors import DomainError
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
@@ -51,9 +51,9 @@ def check_api_body() -> None:
         try:
             request.get_json()  # parsed once here and cached for the view
         except BadRequest:
-            raise ApiError(400, "请求内容不是有效的 JSON") from None
+            raise DomainError(400, "请求内容不是有效的 JSON") from None
     elif request.mimetype not in FORM_TYPES:
-        raise ApiError(
+        raise DomainError(
             415, "不支持的内容类型，请使用 application/json", {"content_type": request.mimetype}
         )
 
@@ -87,18 +87,18 @@ def check_nul_characters() -> None:
     No legitimate input has one, so it is refused at the door, like any other malformed input.
     """
     if NUL in request.path:
-        raise ApiError(404)
+        raise DomainError(404)
     bad = [key for key, value in request.args.items(multi=True) if NUL in key + value]
     if bad:
-        raise ApiError(400, errors={"query": _nul_errors(bad)})
+        raise DomainError(400, errors={"query": _nul_errors(bad)})
     if request.mimetype in FORM_TYPES:
         bad = [key for key, value in request.form.items(multi=True) if NUL in key + value]
         if bad:
-            raise ApiError(400, errors={"form": _nul_errors(bad)})
+            raise DomainError(400, errors={"form": _nul_errors(bad)})
     elif request.is_json and has_body():
         paths = _nul_paths(request.get_json(silent=True))
         if paths:
-            raise ApiError(422, errors={"json": _nul_errors(paths)})
+            raise DomainError(422, errors={"json": _nul_errors(paths)})
 
 
 def _nul_errors(names: list[str]) -> dict:

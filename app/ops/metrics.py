@@ -33,7 +33,8 @@ from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from app.errors import ApiError
+from app.core.errors import NotFound
+from app.policy import public
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,11 @@ bp = Blueprint("metrics", __name__)
 
 
 @bp.route("/metrics")
+@public  # it guards itself: METRICS_TOKEN, or loopback callers only
 def metrics() -> Response:
     """Prometheus text exposition; 404 (as if absent) to anyone not allowed to scrape."""
     if not scrape_allowed():
-        raise ApiError(404)
+        raise NotFound()
     return Response(generate_latest(scrape_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 

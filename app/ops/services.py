@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
-from datetime import UTC
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection
@@ -32,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from app.config import sqlalchemy_url
+from app.core import clock
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +265,7 @@ def _write_private(path: Path, write) -> None:
 def backup(engine: Engine, out_dir: Path) -> tuple[Path, Path, dict]:
     """Dump the database behind engine into out_dir; return the dump, manifest path and manifest."""
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    created = datetime.now(UTC).replace(microsecond=0)
+    created = clock.now().replace(microsecond=0)
     env = libpq_env(engine.url, "gridgov-backup")
     safe_name = re.sub(r"[^A-Za-z0-9_-]", "_", engine.url.database or "db")
     name = f"{safe_name}-{created:%Y%m%dT%H%M%SZ}"

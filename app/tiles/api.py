@@ -12,7 +12,7 @@ from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
 
-from app.errors import ApiError
+from app.core.errors import NotFound
 from app.extensions import Blueprint
 from app.policy import requires
 from app.scoping import current_scope
@@ -151,9 +151,9 @@ def get_tile(args, layer: str, z: int, x: int, y: int):
     `/api/v1/tiles/access` the caller is not looked up and cached tiles cost no database work.
     """
     if layer not in services.LAYERS:
-        raise ApiError(404, f"图层 {layer} 不存在", {"layers": list(services.LAYERS)})
+        raise NotFound(f"图层 {layer} 不存在", errors={"layers": list(services.LAYERS)})
     if not services.valid_tile(z, x, y):
-        raise ApiError(404, "瓦片号超出范围", {"path": {"z": [f"0–{services.MAX_ZOOM}"]}})
+        raise NotFound("瓦片号超出范围", errors={"path": {"z": [f"0–{services.MAX_ZOOM}"]}})
     holder = g.get("holder")
     if holder is not None:
         scope, role = holder.scope, holder.role

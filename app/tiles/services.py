@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from app.cases import services as case_services
+from app.cases.workflow import OPEN_STATES
 from app.extensions import db
 from app.scoping import Scope
 
@@ -28,7 +28,6 @@ MAX_ZOOM = 22
 AGGREGATE_MAX_ZOOM = 11
 # Grid cells are too small to draw below this zoom: lower tiles are empty.
 GRID_CELLS_MIN_ZOOM = 10
-OPEN_STATES = "('reported', 'accepted', 'in_progress')"
 
 # The tile envelope in Web Mercator, and the same with the buffer in WGS84 for the index.
 BOUNDS_CTE = """
@@ -40,7 +39,7 @@ bounds AS (
 
 CASE_FILTERS = """
        AND (CAST(:kind AS text) IS NULL OR c.kind = :kind)
-       AND (NOT :open OR c.state IN {open_states})"""
+       AND (NOT :open OR c.state = ANY(:open_states))"""
 
 CASES_DETAIL_SQL = """
 WITH {bounds}
@@ -66,7 +65,7 @@ FACT_COUNTS = """
     SELECT f.region_code AS code, f.kind, sum(f.n) AS n
       FROM measure_facts f
      WHERE f.metric = :metric AND f.day = DATE '1970-01-01'
-       AND f.region_code LIKE :scope_prefix || '%'
+       AND {scope}
        AND (CAST(:kind AS text) IS NULL OR f.kind = :kind)
      GROUP BY 1, 2
 """
@@ -110,7 +109,7 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'grid_cells') AS ver
                                     {buffer}, true) AS geom
                   FROM grid_cells g, bounds
                  WHERE g.geom && bounds.sel
-                   AND g.code LIKE :scope_prefix || '%') t
+                   AND {scope}) t
          WHERE t.geom IS NOT NULL) AS tile
 """
 
@@ -133,6 +132,9 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'risk_points') AS ve
 """
 
 LAYERS = ("cases", "grid_cells", "risk_points")
+# Who, besides a grid worker's cells, makes a row theirs (app/scoping.py).
+CASE_OWNERS = ("reporter_id",)
+RISK_POINT_OWNERS = ("registered_by_id", "responsible_id")
 VERSION_SQL = text("SELECT coalesce(sum(version), 0) FROM data_versions WHERE name = :name")
 
 
@@ -208,24 +210,28 @@ def tile_sql(req: TileRequest, live_counts: bool = False) -> tuple[str, dict]:
     fmt = {"bounds": BOUNDS_CTE, "extent": EXTENT, "buffer": BUFFER}
     params = {"z": req.z, "x": req.x, "y": req.y, "margin": MARGIN}
     if req.layer == "cases":
-        visibility, scope_params = case_services.visibility_sql(req.scope, req.role, alias="c")
-        filters = CASE_FILTERS.format(open_states=OPEN_STATES)
-        params |= scope_params | {"kind": req.kind, "open": req.open}
+        visibility, scope_params = req.scope.sql("c", cell="grid_cell_id", own=CASE_OWNERS)
+        params |= scope_params | {
+            "kind": req.kind,
+            "open": req.open,
+            "open_states": sorted(OPEN_STATES),
+        }
         if not req.aggregated:
-            sql = CASES_DETAIL_SQL.format(visibility=visibility, filters=filters, **fmt)
-        elif req.role == "grid_worker" or live_counts:
-            counts = LIVE_COUNTS.format(visibility=visibility, filters=filters)
+            sql = CASES_DETAIL_SQL.format(visibility=visibility, filters=CASE_FILTERS, **fmt)
+        elif req.scope.cell_bound or live_counts:
+            counts = LIVE_COUNTS.format(visibility=visibility, filters=CASE_FILTERS)
             sql = CASES_AGGREGATE_SQL.format(counts=counts, **fmt)
         else:
             params["metric"] = "open" if req.open else "all"
-            sql = CASES_AGGREGATE_SQL.format(counts=FACT_COUNTS, **fmt)
+            # The facts are per village: the prefix alone scopes them.
+            visibility, _ = req.scope.sql("f")
+            sql = CASES_AGGREGATE_SQL.format(counts=FACT_COUNTS.format(scope=visibility), **fmt)
     elif req.layer == "grid_cells":
-        sql = GRID_CELLS_SQL.format(**fmt)
-        params |= req.scope.params
+        visibility, scope_params = req.scope.sql("g", code="code")
+        sql = GRID_CELLS_SQL.format(scope=visibility, **fmt)
+        params |= scope_params
     else:
-        from app.risks import queries as risk_queries
-
-        visibility, scope_params = risk_queries.visibility_sql(req.scope, "p")
+        visibility, scope_params = req.scope.sql("p", cell="grid_cell_id", own=RISK_POINT_OWNERS)
         sql = RISK_POINTS_SQL.format(visibility=visibility, **fmt)
         params |= scope_params | {"open": req.open}
     return sql, params

@@ -12,6 +12,7 @@ from app.accounts import services
 from app.accounts.models import LoginSession
 from app.accounts.models import User
 from app.audit.models import AuditEntry
+from app.core import clock
 from app.extensions import db
 from tests.accounts.helpers import COOKIE
 from tests.accounts.helpers import copy_cookie
@@ -131,7 +132,7 @@ def test_sessions_expire_when_idle_or_old(client, world, column, age, reason):
     """Idle for more than 30 minutes, or older than 12 hours: the session ends."""
     login(client, "official-village")
     assert client.get("/api/v1/me").status_code == 200
-    db.session.execute(update(LoginSession).values({column: services.now() - age}))
+    db.session.execute(update(LoginSession).values({column: clock.now() - age}))
     db.session.commit()
     assert client.get("/api/v1/me").status_code == 401
     assert db.session.scalar(select(LoginSession.end_reason)) == reason
@@ -141,9 +142,7 @@ def test_session_lifetimes_are_configurable(app, client, world, monkeypatch):
     """SESSION_IDLE_MINUTES shortens the idle timeout."""
     monkeypatch.setitem(app.config, "SESSION_IDLE_MINUTES", 5)
     login(client, "official-village")
-    db.session.execute(
-        update(LoginSession).values(last_seen_at=services.now() - timedelta(minutes=6))
-    )
+    db.session.execute(update(LoginSession).values(last_seen_at=clock.now() - timedelta(minutes=6)))
     db.session.commit()
     assert client.get("/api/v1/me").status_code == 401
 
@@ -165,23 +164,27 @@ def test_password_rehashed_when_parameters_change(client, world, monkeypatch):
 def test_bearer_tokens_expire_and_revoke(client, world):
     """A token works until revoked or expired, and never for a deactivated user."""
     user = world["mediator@town"]
+    user_id = user.id
     headers = bearer(user)
     assert client.get("/api/v1/me", headers=headers).status_code == 200
     token_id = client.get("/api/v1/auth/tokens", headers=headers).get_json()[0]["id"]
     assert client.delete(f"/api/v1/auth/tokens/{token_id}", headers=headers).status_code == 204
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
+    # The requests' commits left the fixture's objects detached: read them again.
+    user = db.session.get(User, user_id)
     expired = bearer(user)
     db.session.execute(
         update(services.ApiToken)
         .where(services.ApiToken.revoked_at.is_(None))
-        .values(expires_at=services.now() - timedelta(seconds=1))
+        .values(expires_at=clock.now() - timedelta(seconds=1))
     )
     db.session.commit()
     assert client.get("/api/v1/me", headers=expired).status_code == 401
 
-    live = bearer(world["mediator@town"])
-    services.deactivate(world["mediator@town"])
+    user = db.session.get(User, user_id)
+    live = bearer(user)
+    services.deactivate(user)
     db.session.commit()
     assert client.get("/api/v1/me", headers=live).status_code == 401
     assert [o for o, _ in audit_actions("auth.token")] == ["failure"] * 3
@@ -266,3 +269,27 @@ def test_open_redirect_refused(client, world):
         data={"username": "admin-county", "password": PASSWORD, "csrf_token": token},
     )
     assert response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me", "/api/v1/regions/999999999999"])
+def test_the_idle_clock_counts_refused_requests_too(client, world, path):
+    """A request answered 4xx still counts as activity: the session's last-seen time moves."""
+    login(client, "official-village")
+    two_minutes_ago = clock.now() - timedelta(minutes=2)
+    db.session.execute(update(LoginSession).values(last_seen_at=two_minutes_ago))
+    db.session.commit()
+    expected = 404 if "regions" in path else 200
+    assert client.get(path).status_code == expected
+    db.session.expire_all()
+    assert db.session.scalar(select(LoginSession.last_seen_at)) > two_minutes_ago + timedelta(
+        minutes=1
+    )
+    assert db.session.scalar(select(LoginSession.ended_at)) is None
+
+
+def test_token_use_is_recorded_when_the_answer_is_refused(client, world):
+    """A bearer request answered 404 still records when the token was last used."""
+    headers = bearer(world["official@village"])
+    assert client.get("/api/v1/regions/999999999999", headers=headers).status_code == 404
+    db.session.expire_all()
+    assert db.session.scalar(select(services.ApiToken.last_used_at)) is not None

@@ -162,9 +162,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         ),
         {204},
     ),
-    ("accounts_api.list_audit", "GET"): Route(
-        "GET", fixed("/api/v1/audit"), {200}, list_route=True
-    ),
+    ("audit.list_audit", "GET"): Route("GET", fixed("/api/v1/audit"), {200}, list_route=True),
     ("geo.locate", "GET"): Route(
         "GET",
         lambda c, s: (

@@ -99,21 +99,19 @@ def test_user_list_is_scoped(client, world):
 def test_deactivated_user_cannot_sign_in(client, world):
     """Deactivation: 200, the user stays (never deleted), tokens revoked, login refused."""
     target = world["mediator@village"]
+    target_id, admin = target.id, world["admin@village"]
     token_headers = bearer(target)
-    response = client.post(
-        f"/api/v1/users/{target.id}/deactivate", headers=bearer(world["admin@village"])
-    )
+    admin_headers = bearer(admin)
+    response = client.post(f"/api/v1/users/{target_id}/deactivate", headers=admin_headers)
     assert response.status_code == 200 and response.get_json()["active"] is False
     assert user_named("mediator-village").deactivated_at is not None
     assert client.get("/api/v1/me", headers=token_headers).status_code == 401
     assert all(
         t.revoked_at
-        for t in db.session.scalars(select(ApiToken).where(ApiToken.user_id == target.id))
+        for t in db.session.scalars(select(ApiToken).where(ApiToken.user_id == target_id))
     )
     assert login(client, "mediator-village").status_code == 401
-    again = client.post(
-        f"/api/v1/users/{target.id}/deactivate", headers=bearer(world["admin@village"])
-    )
+    again = client.post(f"/api/v1/users/{target_id}/deactivate", headers=admin_headers)
     assert again.status_code == 409
 
 

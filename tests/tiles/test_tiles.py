@@ -52,9 +52,8 @@ def features(response, layer: str = "cases") -> list[dict]:
 
 def plain_case_ids(tile: tuple[int, int, int], user) -> set[int]:
     """The cases the caller may see inside the tile (with its buffer), by a plain query."""
-    from app.cases import services as case_services
-
-    condition, params = case_services.visibility_sql(scope_for(user), user.role, alias="c")
+    scope = scope_for(db.session.merge(user))
+    condition, params = scope.sql("c", cell="grid_cell_id", own=("reporter_id",))
     z, x, y = tile
     rows = db.session.execute(
         text(
@@ -200,9 +199,8 @@ def test_tiles_of_different_scopes_never_share_a_cache_entry(client, world, case
 
 def plain_village_counts(tile, user, kind=None, open_only=False) -> dict[str, int]:
     """Per-village COUNT(*) of visible cases whose village anchor lies in the tile's buffer."""
-    from app.cases import services as case_services
-
-    condition, params = case_services.visibility_sql(scope_for(user), user.role, alias="c")
+    scope = scope_for(db.session.merge(user))
+    condition, params = scope.sql("c", cell="grid_cell_id", own=("reporter_id",))
     z, x, y = tile
     rows = db.session.execute(
         text(
