@@ -26,7 +26,6 @@ BAD_LOGIN = "用户名或密码错误"
 
 
 # The pages read users through the services (app/web/admin.py still imports it from here).
-scoped_user = services.scoped_user  # lead: remove after merge
 
 
 @blp.route("/auth/tokens", methods=["POST"])

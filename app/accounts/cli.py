@@ -8,6 +8,7 @@ from sqlalchemy import select
 from app.accounts import services
 from app.accounts.models import ROLES
 from app.accounts.models import User
+from app.core.errors import DomainError
 from app.extensions import db
 
 
@@ -44,7 +45,7 @@ def create_command(username, role, region_code, grid_codes, display_name, phone)
         user = services.create_user(
             username, password, role, region_code, display_name, phone, list(grid_codes)
         )
-    except services.AccountError as exc:
+    except DomainError as exc:
         fail(exc.message)
     db.session.commit()
     click.echo(f"已创建用户 {user.username}（{role}，{user.region.name}）")
@@ -65,7 +66,7 @@ def deactivate_command(username):
     user = find_user(username)
     try:
         services.deactivate(user)
-    except services.AccountError as exc:
+    except DomainError as exc:
         fail(exc.message)
     db.session.commit()
     click.echo(f"已停用用户 {user.username}")
@@ -85,7 +86,7 @@ def token_create_command(username, name, days):
     user = find_user(username)
     try:
         token, secret = services.create_token(user, name, days)
-    except services.AccountError as exc:
+    except DomainError as exc:
         fail(exc.message)
     db.session.commit()
     click.echo(f"令牌 #{token.id}（{token.name}），有效期至 {token.expires_at:%Y-%m-%d}：")

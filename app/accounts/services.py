@@ -25,7 +25,6 @@ from app.audit import services as audit
 from app.core import clock
 from app.core import transaction
 from app.core.errors import Conflict
-from app.core.errors import DomainError
 from app.core.errors import Invalid
 from app.core.errors import NotFound
 from app.extensions import db
@@ -41,10 +40,6 @@ _DUMMY_HASH = hasher.hash("gridgov-timing-equaliser")
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,40}$")
 TOKEN_PREFIX = "ggv_"
 MIN_PASSWORD_LENGTH = 10
-
-
-# The pages catch it by this name (app/web/admin.py).
-AccountError = DomainError  # lead: remove after merge
 
 
 def invalid(message: str, field: str) -> Invalid:

@@ -23,6 +23,7 @@ from flask_login import logout_user
 from app.accounts import services
 from app.accounts.throttle import login_throttled
 from app.audit import services as audit
+from app.core.errors import DomainError
 from app.policy import public
 from app.policy import requires
 from app.web.forms import NO_FAILURE
@@ -139,8 +140,9 @@ def password():
         return password_refused("confirm_password", _("两次输入的新密码不一致"))
     try:
         services.change_password(current_user, request.form.get("current_password", ""), new)
-    except services.AccountError as exc:
-        return password_refused(exc.field, exc.message)
+    except DomainError as exc:
+        fields = exc.errors.get("json") or {}
+        return password_refused(next(iter(fields), None), exc.message)
     login_session = services.start_login_session(current_user, request.remote_addr)
     session["_user_id"] = login_session.id
     flash(_("密码已修改，其他设备上的登录已失效"), "success")

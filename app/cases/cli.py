@@ -6,6 +6,7 @@ from app.cases import services
 from app.cases import workflow
 from app.docgen import replace_generated
 from app.extensions import db
+from app.risks.services import sweep_inspections
 
 
 @click.group("cases")
@@ -16,8 +17,6 @@ def cases_cli():
 @cases_cli.command("sweep")
 def sweep_command():
     """Warnings, the escalation policy, and overdue risk inspections (idempotent; one at a time)."""
-    from app.risks.services import sweep_inspections
-
     result = services.sweep()
     if not result.ran:
         db.session.rollback()

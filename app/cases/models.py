@@ -10,6 +10,7 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry
 from geoalchemy2 import WKBElement
+from geoalchemy2.shape import to_shape
 from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import CheckConstraint
@@ -22,6 +23,7 @@ from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -164,22 +166,16 @@ class Case(db.Model):
     @property
     def lon(self) -> float:
         """WGS84 longitude of the location."""
-        from geoalchemy2.shape import to_shape
-
         return to_shape(self.location).x
 
     @property
     def lat(self) -> float:
         """WGS84 latitude of the location."""
-        from geoalchemy2.shape import to_shape
-
         return to_shape(self.location).y
 
     @property
     def children(self) -> list[str]:
         """Numbers of the linked 复查/复核 cases."""
-        from sqlalchemy import select
-
         return list(
             db.session.scalars(
                 select(Case.number).where(Case.parent_id == self.id).order_by(Case.id)

@@ -24,7 +24,6 @@ from sqlalchemy.dialects.postgresql import insert
 from app import pii
 from app.accounts.models import ROLE_NAMES
 from app.audit import services as audit
-from app.cases import queries
 from app.cases import schemas
 from app.cases import workflow
 from app.cases.models import Agreement
@@ -36,7 +35,6 @@ from app.cases.models import Party
 from app.core import clock
 from app.core.actions import Step
 from app.core.errors import Conflict
-from app.core.errors import DomainError
 from app.core.errors import Forbidden
 from app.core.errors import Invalid
 from app.core.errors import NotFound
@@ -49,23 +47,7 @@ from app.deadlines.calendar import extend
 from app.extensions import db
 from app.geo.placement import place_point
 from app.risks import queries as risk_queries
-from app.scoping import Scope
 from app.scoping import scope_for
-
-# lead: remove these three once app/risks and app/tiles call app.cases.queries and catch
-# DomainError (they are other helpers' files in issue 12; kept so their code runs meanwhile).
-CaseError = DomainError
-
-
-def visible(stmt, scope: Scope, role: str):
-    """Deprecated name of queries.scoped (the role is in the scope)."""
-    return queries.scoped(stmt, scope)
-
-
-def visibility_sql(scope: Scope, role: str, alias: str = "c") -> tuple[str, dict]:
-    """Deprecated name of queries.scope_sql (the role is in the scope)."""
-    return queries.scope_sql(scope, alias)
-
 
 # --- reporting -----------------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ import click
 from sqlalchemy import select
 from sqlalchemy import text
 
+from app.accounts import services as accounts
+from app.accounts.models import User
 from app.demo import geography
 from app.demo.cases import seed_demo_cases
 from app.demo.risks import seed_demo_risks
@@ -132,9 +134,6 @@ DEMO_USERS = [
 
 def seed_demo_users() -> int:
     """Create the demo accounts that do not exist yet (password DEMO_PASSWORD)."""
-    from app.accounts import services as accounts
-    from app.accounts.models import User
-
     created = 0
     for username, name, role, region, serials in DEMO_USERS:
         if db.session.scalar(select(User.id).where(User.username == username)):

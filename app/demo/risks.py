@@ -14,9 +14,11 @@ import random
 from sqlalchemy import select
 from sqlalchemy import text
 
+from app.accounts.models import User
 from app.core import clock
 from app.deadlines.calendar import SHANGHAI
 from app.extensions import db
+from app.risks import services
 
 SEED = 20261127
 COUNT = 80
@@ -285,9 +287,6 @@ def demo_cells(rng: random.Random) -> list[str]:
 
 def seed_demo_risks() -> int:
     """Add the demo risk points that do not exist yet; returns how many were added."""
-    from app.accounts.models import User
-    from app.risks import services
-
     users = {u.username: u for u in db.session.scalars(select(User))}
     existing = set(
         db.session.scalars(
@@ -360,8 +359,6 @@ def seed_demo_risks() -> int:
 
 def history(n: int, point, users: dict, in_village: bool, in_town: bool) -> None:
     """Some points changed level, some asked to be cleared, some were cleared."""
-    from app.risks import services
-
     field = users["cun_wangge"] if in_village else users["xian_tiaojie"]
     official = (
         users["cun_ganbu"]

@@ -17,7 +17,6 @@ from shapely import wkb as shapely_wkb
 from sqlalchemy import text
 
 from app.extensions import db
-from app.geo import placement
 from app.geo.crs import transform_coordinates
 
 # Mainland China's extent, as the import and locate checks apply it (73–136°E, 3–54°N).
@@ -53,20 +52,6 @@ CODE_RULES = {
 PARENT_LEVEL = {"town": "county", "village": "town", "grid": "village"}
 PARENT_PREFIX = {"town": 6, "village": 9, "grid": 12}
 IMPORT_LEVELS = ("county", "town", "village", "grid")
-
-
-# --- locate -------------------------------------------------------------------------------------
-# The placement rule lives in app/geo/placement.py. These two aliases keep the callers that
-# other branches are moving to it working until the merge.
-
-
-def locate(lon: float, lat: float, prefix: str = "") -> dict | None:  # lead: remove after merge
-    """The locate answer for a WGS84 point (app.geo.placement.cell_at), or None."""
-    found = placement.cell_at(lon, lat, prefix)
-    return found.as_dict() if found is not None else None
-
-
-nearest_village = placement.nearest_village  # lead: remove after merge
 
 
 # --- import -------------------------------------------------------------------------------------

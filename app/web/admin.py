@@ -23,7 +23,6 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.accounts import services as accounts
-from app.accounts.api import scoped_user
 from app.accounts.models import ROLES
 from app.accounts.models import ApiToken
 from app.accounts.models import User
@@ -45,22 +44,17 @@ from app.risks.models import RiskCategory
 from app.scoping import current_scope
 from app.web import forms
 from app.web import labels
-from app.web import map_parts
-from app.web import tiles
 from app.web.forms import NO_FAILURE
 from app.web.forms import Failure
+from app.web.layout import map_parts
+from app.web.layout import tiles
 from maps.pages import regions_map
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-# The services' refusals (accounts, risks) are not all DomainErrors yet: caught alike.
-REFUSALS = (DomainError, accounts.AccountError)
 
-
-def refusal(exc: Exception) -> tuple[int, str, dict]:
+def refusal(exc: DomainError) -> tuple[int, str, dict]:
     """(status, message, field errors) of a service's refusal."""
-    if isinstance(exc, accounts.AccountError):
-        return 422, exc.message, {exc.field: [exc.message]} if exc.field else {}
     return exc.status, exc.message, (exc.errors or {}).get("json") or {}
 
 
@@ -68,7 +62,7 @@ def refusal(exc: Exception) -> tuple[int, str, dict]:
 
 
 def user_field_names() -> dict[str, str]:
-    """Display names of the user forms' fields (AccountError's `field` → the form's input)."""
+    """Display names of the user forms' fields (the services' field names → the form's input)."""
     return {
         "username": _("用户名"),
         "display_name": _("姓名"),
@@ -83,15 +77,16 @@ def user_field_names() -> dict[str, str]:
     }
 
 
-# AccountError names a field by the service's word; the page's input is called differently.
+# The account services name a field by their word; the page's input is called differently.
 ACCOUNT_FIELDS = {"grid": "grid_cells"}
 
 
-def account_refused(form: str, lead, exc: accounts.AccountError, rename: dict | None = None):
-    """A Failure from an AccountError, its field renamed to the form's input."""
-    name = (rename or ACCOUNT_FIELDS).get(exc.field, exc.field)
-    errors = {name: [exc.message]} if name else {}
-    message = "" if name in user_field_names() else exc.message
+def account_refused(form: str, lead, exc: DomainError, rename: dict | None = None):
+    """A Failure from an account service's refusal, its fields renamed to the form's inputs."""
+    names = rename or ACCOUNT_FIELDS
+    fields = (exc.errors or {}).get("json") or {}
+    errors = {names.get(field, field): messages for field, messages in fields.items()}
+    message = "" if errors and set(errors) <= set(user_field_names()) else exc.message
     return Failure.of(form, lead, user_field_names(), errors=errors, message=message)
 
 
@@ -142,7 +137,7 @@ def create_user():
             form.get("phone", "").strip() or None,
             forms.split_list(form.get("grid_cells", "")),
         )
-    except accounts.AccountError as exc:
+    except DomainError as exc:
         lead = lambda reason: _("未能创建用户：%(reason)s", reason=reason)  # noqa: E731
         return render_users(422, account_refused("create-user", lead, exc))
     flash(_("已创建用户 %(name)s", name=user.username), "success")
@@ -164,20 +159,20 @@ def render_user(user: User, status: int = 200, failed: Failure = NO_FAILURE, sec
 @requires("users.read")
 def user_page(user_id: int):
     """One user: details, tokens, and the actions on them."""
-    return render_user(scoped_user(user_id))
+    return render_user(accounts.scoped_user(user_id))
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
 @requires("users.manage")
 def deactivate_user(user_id: int):
     """Deactivate a user: their sessions end and tokens are revoked."""
-    user = scoped_user(user_id)
+    user = accounts.scoped_user(user_id)
     if user.id == current_user.id:
         flash(_("不能停用自己的账号"), "error")
         return redirect(url_for("admin.user_page", user_id=user_id))
     try:
         accounts.deactivate(user)
-    except accounts.AccountError as exc:
+    except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin.user_page", user_id=user_id))
     flash(_("已停用 %(name)s：其登录与令牌均已失效", name=user.username), "success")
@@ -188,10 +183,10 @@ def deactivate_user(user_id: int):
 @requires("users.manage")
 def reset_password(user_id: int):
     """Set a user's password; their sessions end."""
-    user = scoped_user(user_id)
+    user = accounts.scoped_user(user_id)
     try:
         accounts.reset_password(user, request.form.get("new_password", ""))
-    except accounts.AccountError as exc:
+    except DomainError as exc:
         lead = lambda reason: _("未能重置密码：%(reason)s", reason=reason)  # noqa: E731
         failed = account_refused("password", lead, exc, {"password": "new_password"})
         return render_user(user, 422, failed)
@@ -203,20 +198,20 @@ def reset_password(user_id: int):
 @requires("users.manage")
 def create_token(user_id: int):
     """Create a bearer token for a user; its secret is shown once, on this answer only."""
-    user = scoped_user(user_id)
+    user = accounts.scoped_user(user_id)
     days = request.form.get("days", "").strip()
     try:
         # Left empty, the default validity; typed, it must be a whole number the service takes
         # (0 would otherwise read as "empty").
         if days and not (days.isdigit() and int(days) > 0):
-            raise accounts.AccountError(_("有效期应为 1–366 天"), "days")
+            raise accounts.invalid(_("有效期应为 1–366 天"), "days")
         _token, secret = accounts.create_token(
             user,
             request.form.get("name", "").strip() or "web",
             int(days) if days else None,
             current_user,
         )
-    except accounts.AccountError as exc:
+    except DomainError as exc:
         lead = lambda reason: _("未能创建令牌：%(reason)s", reason=reason)  # noqa: E731
         return render_user(user, 422, account_refused("token", lead, exc))
     return render_user(user, secret=secret)
@@ -226,7 +221,7 @@ def create_token(user_id: int):
 @requires("users.manage")
 def revoke_token(user_id: int, token_id: int):
     """Revoke one of a user's tokens."""
-    user = scoped_user(user_id)
+    user = accounts.scoped_user(user_id)
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
         raise NotFound(_("令牌不存在"))
@@ -492,7 +487,7 @@ def create_category():
         category = risks.create_category(data, current_user)
     except ValidationError as exc:
         return refused("create", lead, category_field_names(), 422, errors=exc.messages)
-    except REFUSALS as exc:
+    except DomainError as exc:
         status, message, errors = refusal(exc)
         names = category_field_names()
         return refused("create", lead, names, status, errors=errors, message=message)
@@ -533,7 +528,7 @@ def update_category(category_id: int):
         risks.update_category(category, data, current_user)
     except ValidationError as exc:
         return refused(shown, lead, names, 422, errors=exc.messages)
-    except REFUSALS as exc:
+    except DomainError as exc:
         status, message, errors = refusal(exc)
         stale = "version" in (exc.errors or {})
         return refused(shown, lead, names, status, errors=errors, message=message, stale=stale)

@@ -29,8 +29,8 @@ from app.policy import allows
 from app.policy import requires
 from app.web import forms
 from app.web import labels
-from app.web import map_parts
-from app.web import tiles
+from app.web.layout import map_parts
+from app.web.layout import tiles
 from maps.pages import case_map
 
 bp = Blueprint("casework", __name__)

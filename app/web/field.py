@@ -33,8 +33,8 @@ from app.scoping import current_scope
 from app.scoping import scope_for
 from app.web import forms
 from app.web import labels
-from app.web import map_parts
-from app.web import tiles
+from app.web.layout import map_parts
+from app.web.layout import tiles
 from maps.base import DEMO_CENTRE
 from maps.pages import case_map
 from maps.pages import grid_map

@@ -25,9 +25,9 @@ from app.policy import allows
 from app.policy import requires
 from app.scoping import current_scope
 from app.web import labels
-from app.web import map_parts
-from app.web import tiles
 from app.web.charts import trend_chart
+from app.web.layout import map_parts
+from app.web.layout import tiles
 from maps.pages import risk_map as build_risk_map
 
 bp = Blueprint("official", __name__)

@@ -1,0 +1,78 @@
+"""What every page shares: the header's links, the map tiles, folium maps with the CSP nonce,
+and Beijing time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app.core.clock import SHANGHAI
+from app.policy import allows
+from app.security import csp_nonce
+from maps.base import MapParts
+from maps.base import Tiles
+from maps.base import embed
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the page header, shown to roles allowed the action (and of the given roles)."""
+
+    endpoint: str
+    label: object
+    action: str
+    roles: frozenset[str] | None = None
+
+    def visible_to(self, user) -> bool:
+        """Whether the signed-in user gets this link."""
+        if not allows(user.role, self.action):
+            return False
+        return self.roles is None or user.role in self.roles
+
+
+NAV = [
+    NavItem("field.my_grid", _l("我的网格"), "cases.report", frozenset({"grid_worker"})),
+    NavItem("field.report", _l("上报"), "cases.report"),
+    NavItem("field.inspections", _l("排查"), "risks.inspect"),
+    NavItem("casework.queue", _l("事件"), "cases.read"),
+    NavItem("official.risk_map", _l("风险地图"), "cases.read", frozenset({"mediator", "official"})),
+    NavItem("official.workbench", _l("工作台"), "metrics.read"),
+    NavItem("admin.users", _l("用户"), "users.read"),
+    NavItem("admin.regions", _l("区划与网格"), "geo.manage"),
+    NavItem("admin.deadlines", _l("期限规则"), "deadlines.manage"),
+    NavItem("admin.categories", _l("类别设置"), "risks.manage"),
+]
+
+
+def nav_items() -> list[NavItem]:
+    """The header links for the current user (only endpoints that exist)."""
+    if not current_user.is_authenticated:
+        return []
+    views = current_app.view_functions
+    return [item for item in NAV if item.endpoint in views and item.visible_to(current_user)]
+
+
+def tiles() -> Tiles:
+    """The configured tile server (TILE_URL, TILE_ATTRIBUTION)."""
+    config = current_app.config
+    return Tiles.from_config(config.get("TILE_URL"), config.get("TILE_ATTRIBUTION", ""))
+
+
+def map_parts(m) -> MapParts:
+    """A folium map rendered for this page, its inline scripts carrying the CSP nonce."""
+    return embed(m, csp_nonce())
+
+
+def local_time(value: dt.datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A timestamp in Beijing time (the domain's time zone), as the pages show it."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(SHANGHAI).strftime(fmt)
