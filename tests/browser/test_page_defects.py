@@ -46,9 +46,9 @@ def wait_loaded(page, condition: str) -> None:
     status shows the result, never 正在加载."""
     page.wait_for_function(
         f"() => {{ const l = GridGovMaps.risk.loaded; return l && ({condition}); }}",
-        timeout=20000,
+        timeout=60000,  # a zoom animation plus two layers' answers on a loaded 2-core machine
     )
-    page.wait_for_function(f"() => /^事件：/.test({STATUS})", timeout=5000)
+    page.wait_for_function(f"() => /^事件：/.test({STATUS})", timeout=20000)
 
 
 def test_heat_map_ticked_on_and_off_then_zooming_keeps_the_map_working(open_as, live_server):
