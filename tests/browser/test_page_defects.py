@@ -103,13 +103,14 @@ def test_zoom_in_goes_from_town_to_villages_to_single_cases(open_as, live_server
 
     click_count_marker(page)
     wait_loaded(page, "l.mode === 'counts' && l.level === 'village'")
-    assert "按村汇总" in page.evaluate(STATUS)
+    # The status follows the last layer to answer: wait for it rather than read it once.
+    page.wait_for_function(f"{STATUS}.includes('按村汇总')")
 
     click_count_marker(page)
     wait_loaded(page, "l.mode === 'points' || l.level === 'grid_cell'")
     assert page.evaluate("GridGovMaps.risk.map.getZoom()") >= 14
     assert page.evaluate("GridGovMaps.risk.loaded.mode") == "points"
-    assert "单个事件" in page.evaluate(STATUS)
+    page.wait_for_function(f"{STATUS}.includes('单个事件')")
 
 
 def first_case(database: str) -> str:
