@@ -16,6 +16,10 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from app.core import clock
+from app.core.errors import BadRequest
+from app.extensions import db
+
 
 def xlsx_cell(ws, value: Any):
     """A value for the sheet: text never becomes a formula, and illegal characters go."""
@@ -86,14 +90,14 @@ def ledger_file(
     columns: tuple[tuple[str, int], ...],
     rows: list[tuple],
     ascii_name: str,
-    stamp: str,
 ):
     """A ledger as a download: .xlsx or CSV (UTF-8 with BOM), never cached.
 
     `sheet` is the Chinese title (the sheet's and the file's name), `ascii_name` the plain
-    name old clients get (e.g. "gridgov-cases"); `stamp` dates the name. Only the date is in the
-    name, never a person or a filter.
+    name old clients get (e.g. "gridgov-cases"); the name is dated now (Asia/Shanghai, to the
+    minute). Only the date is in the name, never a person or a filter.
     """
+    stamp = clock.now().astimezone(clock.SHANGHAI).strftime("%Y%m%d-%H%M")
     if fmt == "xlsx":
         body, mimetype = xlsx_bytes(sheet, columns, rows), XLSX_MIMETYPE
     else:
@@ -106,3 +110,16 @@ def ledger_file(
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def audit_region(args: dict, user) -> str:
+    """The region an export is audited under: the narrowest filtered, else the user's own."""
+    return args.get("grid_cell") or args.get("region") or user.region.code
+
+
+def capped_rows(stmt, most: int, refusal: str) -> list:
+    """The ledger's rows, at most `most`: more is a 400 with `refusal` (and `max_rows`)."""
+    rows = db.session.execute(stmt.limit(most + 1)).all()
+    if len(rows) > most:
+        raise BadRequest(refusal, errors={"max_rows": most})
+    return rows

@@ -10,7 +10,6 @@ from app.accounts import schemas
 from app.accounts import services
 from app.accounts.models import ApiToken
 from app.accounts.throttle import login_throttled
-from app.audit import services as audit
 from app.core.errors import Conflict
 from app.core.errors import DomainError
 from app.core.errors import Invalid
@@ -37,24 +36,9 @@ BAD_LOGIN = "用户名或密码错误"
 @blp.alt_response(429, response="DEFAULT_ERROR", description="失败次数过多")
 def create_token_with_password(data):
     """Sign in with username and password and get a bearer token (shown once)."""
-    user = services.authenticate(data["username"], data["password"])
+    user = services.sign_in(data["username"], data["password"], "api")
     if user is None:
-        audit.record(
-            "auth.login",
-            outcome="failure",
-            actor=False,
-            detail={"username": data["username"].strip().lower()[:40], "via": "api"},
-            keep=True,
-        )
         raise DomainError(401, BAD_LOGIN)
-    audit.record(
-        "auth.login",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        region_code=user.region.code,
-        detail={"via": "api"},
-    )
     token, secret = services.create_token(user, data["name"], data.get("days"))
     return token_answer(token, secret)
 
@@ -100,9 +84,10 @@ def me():
 @blp.alt_response(422, response="DEFAULT_ERROR")
 def change_own_password(data):
     """Change one's password: every login session ends (this browser is signed in again)."""
-    services.change_password(current_user, data["current_password"], data["new_password"])
-    if not current_user.via_token:
-        login = services.start_login_session(current_user, None)
+    login = services.change_own_password(
+        current_user, data["current_password"], data["new_password"], None
+    )
+    if login is not None:
         session["_user_id"] = login.id
 
 

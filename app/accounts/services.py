@@ -140,6 +140,32 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
+def sign_in(username: str, password: str, via: str) -> User | None:
+    """`authenticate`, audited as `auth.login` (`via` "api" or "web").
+
+    A failure's entry is kept although the request is refused (the boundary rolls it back).
+    """
+    user = authenticate(username, password)
+    if user is None:
+        audit.record(
+            "auth.login",
+            outcome="failure",
+            actor=False,
+            detail={"username": (username or "").strip().lower()[:40], "via": via},
+            keep=True,
+        )
+        return None
+    audit.record(
+        "auth.login",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        region_code=user.region.code,
+        detail={"via": via},
+    )
+    return user
+
+
 def start_login_session(user: User, client_addr: str | None) -> LoginSession:
     """Record a new browser login."""
     moment = clock.now()
@@ -209,6 +235,17 @@ def change_password(user: User, current: str, new: str) -> None:
     check_password_strength(new)
     _set_password(user, new, "password_changed")
     audit.record("account.password_change", object_type="user", object_id=user.id)
+
+
+def change_own_password(
+    user: User, current: str, new: str, client_addr: str | None
+) -> LoginSession | None:
+    """`change_password`, then a new login session for the browser that asked (None for a token).
+
+    The caller puts the session's id in the cookie session, so this browser stays signed in.
+    """
+    change_password(user, current, new)
+    return None if user.via_token else start_login_session(user, client_addr)
 
 
 def reset_password(user: User, new: str) -> None:

@@ -56,27 +56,12 @@ def login():
             return redirect(safe_next(request.args.get("next")))
         return render_template("accounts/login.html", failed=NO_FAILURE)
     username = request.form.get("username", "")
-    user = services.authenticate(username, request.form.get("password", ""))
+    user = services.sign_in(username, request.form.get("password", ""), "web")
     if user is None:
-        audit.record(
-            "auth.login",
-            outcome="failure",
-            actor=False,
-            detail={"username": username.strip().lower()[:40], "via": "web"},
-            keep=True,
-        )
         # The same answer whether the user exists or not; the username stays as typed.
         failed = Failure.of("login", None, login_field_names(), message=_("用户名或密码错误"))
         return render_template("accounts/login.html", failed=failed), 401
     login_session = services.start_login_session(user, request.remote_addr)
-    audit.record(
-        "auth.login",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        region_code=user.region.code,
-        detail={"via": "web"},
-    )
     session.clear()
     session.permanent = True
     login_user(user)
@@ -139,11 +124,13 @@ def password():
     if new != request.form.get("confirm_password", ""):
         return password_refused("confirm_password", _("两次输入的新密码不一致"))
     try:
-        services.change_password(current_user, request.form.get("current_password", ""), new)
+        login_session = services.change_own_password(
+            current_user, request.form.get("current_password", ""), new, request.remote_addr
+        )
     except DomainError as exc:
         fields = exc.errors.get("json") or {}
         return password_refused(next(iter(fields), None), exc.message)
-    login_session = services.start_login_session(current_user, request.remote_addr)
-    session["_user_id"] = login_session.id
+    if login_session is not None:
+        session["_user_id"] = login_session.id
     flash(_("密码已修改，其他设备上的登录已失效"), "success")
     return redirect(url_for("accounts.home"))

@@ -131,10 +131,10 @@ SELECT CAST(date_trunc('month', f.day) AS date) AS month,
  GROUP BY 1
 """
 
-# Medians are not additive: they come from the cases accepted or resolved in the period, found
-# by the accepted_at / resolved_at indexes rather than by reading every case of the region.
-MEDIANS_SQL = """
-SELECT GROUPING(k) = 1 AS is_total, k,
+# The medians of the days to accept and to resolve, over rows with reported_at, accepted_at,
+# resolved_at and the flags accepted_in / resolved_in (in the period): here and in the live
+# measures (app/cases/measures.py).
+MEDIAN_COLUMNS = """
        percentile_cont(0.5) WITHIN GROUP (
            ORDER BY CAST(extract(epoch FROM accepted_at - reported_at) AS float8) / 86400
        ) FILTER (WHERE accepted_in) AS accept_median,
@@ -142,7 +142,15 @@ SELECT GROUPING(k) = 1 AS is_total, k,
        percentile_cont(0.5) WITHIN GROUP (
            ORDER BY CAST(extract(epoch FROM resolved_at - accepted_at) AS float8) / 86400
        ) FILTER (WHERE resolved_in AND accepted_at IS NOT NULL) AS resolve_median,
-       count(*) FILTER (WHERE resolved_in AND accepted_at IS NOT NULL) AS resolve_count
+       count(*) FILTER (WHERE resolved_in AND accepted_at IS NOT NULL) AS resolve_count"""
+
+# Medians are not additive: they come from the cases accepted or resolved in the period, found
+# by the accepted_at / resolved_at indexes rather than by reading every case of the region.
+MEDIANS_SQL = (
+    """
+SELECT GROUPING(k) = 1 AS is_total, k,"""
+    + MEDIAN_COLUMNS
+    + """
   FROM (SELECT {key} AS k, c.reported_at, c.accepted_at, c.resolved_at,
                c.accepted_at >= :period_start AND c.accepted_at < :period_end AS accepted_in,
                c.resolved_at >= :period_start AND c.resolved_at < :period_end AS resolved_in
@@ -154,6 +162,7 @@ SELECT GROUPING(k) = 1 AS is_total, k,
                 OR (c.resolved_at >= :period_start AND c.resolved_at < :period_end))) base
  GROUP BY GROUPING SETS ((), (k))
 """
+)
 
 
 def usable(level: str, role: str) -> bool:

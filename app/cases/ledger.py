@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from app import exports
 from app import pii
 from app.audit import services as audit
 from app.cases import queries
@@ -15,8 +16,8 @@ from app.cases import workflow
 from app.cases.models import Case
 from app.cases.models import Party
 from app.core import clock
-from app.core.errors import BadRequest
 from app.extensions import db
+from app.geo import placement
 from app.geo.models import GridCell
 from app.geo.models import Region
 
@@ -66,40 +67,32 @@ def ledger_rows(args: dict) -> list[tuple]:
     town = aliased(Region)
     village = aliased(Region)
     in_filter = Case.id.in_(queries.filtered(args).with_only_columns(Case.id))
-    stmt = (
-        select(
-            Case.id,
-            Case.number,
-            Case.kind,
-            Case.category,
-            Case.source,
-            Case.title,
-            town.name,
-            village.name,
-            GridCell.name,
-            Case.reported_at,
-            Case.level,
-            Case.state,
-            Case.accept_due,
-            Case.resolve_due,
-            Case.warning,
-            Case.supervision,
-            Case.outcome,
-        )
-        .join(town, town.id == Case.town_id)
-        .join(village, village.id == Case.village_id)
-        .join(GridCell, GridCell.id == Case.grid_cell_id)
-        .where(in_filter)
-        .order_by(Case.reported_at, Case.id)
-        .limit(MAX_EXPORT_ROWS + 1)
+    stmt = select(
+        Case.id,
+        Case.number,
+        Case.kind,
+        Case.category,
+        Case.source,
+        Case.title,
+        town.name,
+        village.name,
+        GridCell.name,
+        Case.reported_at,
+        Case.level,
+        Case.state,
+        Case.accept_due,
+        Case.resolve_due,
+        Case.warning,
+        Case.supervision,
+        Case.outcome,
     )
-    rows = db.session.execute(stmt).all()
-    if len(rows) > MAX_EXPORT_ROWS:
-        raise BadRequest(
-            f"符合条件的事件超过 {MAX_EXPORT_ROWS} 条，无法一次导出："
-            "请缩小筛选范围（如上报时间、区域或状态）后分批导出",
-            errors={"max_rows": MAX_EXPORT_ROWS},
-        )
+    stmt = placement.join_places(stmt, Case, town, village)
+    rows = exports.capped_rows(
+        stmt.where(in_filter).order_by(Case.reported_at, Case.id),
+        MAX_EXPORT_ROWS,
+        f"符合条件的事件超过 {MAX_EXPORT_ROWS} 条，无法一次导出："
+        "请缩小筛选范围（如上报时间、区域或状态）后分批导出",
+    )
     parties = party_texts(args)
     return [
         (
@@ -168,7 +161,7 @@ def export_rows(args: dict, fmt: str) -> list[tuple]:
     audit.record(
         "cases.export",
         object_type="cases",
-        region_code=args.get("grid_cell") or args.get("region") or current_user.region.code,
+        region_code=exports.audit_region(args, current_user),
         detail={
             "format": fmt,
             "filters": audited_filters(args),

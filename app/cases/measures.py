@@ -42,7 +42,8 @@ BREAKDOWN = {
 # One pass over the cases of the subtree, totals and per sub-region at once (GROUPING SETS).
 # Review cases (复查/复核, review_stage <> 'none') are the same matter as their parent: the level
 # measures count the parent only, so a matter is never counted twice (docs/measures.md).
-CASE_MEASURES_SQL = """
+CASE_MEASURES_SQL = (
+    """
 WITH base AS (
     SELECT {key} AS k,
            c.kind, c.state, c.origin_level, c.max_level, c.supervision, c.outcome,
@@ -96,18 +97,13 @@ SELECT GROUPING(k) = 1 AS is_total, k,
        count(*) FILTER (WHERE supervision = 'yellow' AND NOT state = ANY(:settled_for_good))
            AS supervised_yellow,
        count(*) FILTER (WHERE supervision = 'red' AND NOT state = ANY(:settled_for_good))
-           AS supervised_red,
-       percentile_cont(0.5) WITHIN GROUP (
-           ORDER BY CAST(extract(epoch FROM accepted_at - reported_at) AS float8) / 86400
-       ) FILTER (WHERE accepted_in) AS accept_median,
-       count(*) FILTER (WHERE accepted_in) AS accept_count,
-       percentile_cont(0.5) WITHIN GROUP (
-           ORDER BY CAST(extract(epoch FROM resolved_at - accepted_at) AS float8) / 86400
-       ) FILTER (WHERE resolved_in AND accepted_at IS NOT NULL) AS resolve_median,
-       count(*) FILTER (WHERE resolved_in AND accepted_at IS NOT NULL) AS resolve_count
+           AS supervised_red,"""
+    + facts.MEDIAN_COLUMNS
+    + """
   FROM base
  GROUP BY GROUPING SETS ((), (k))
 """
+)
 
 # Cases closed, rejected or withdrawn can no longer be supervised or cleared (the workflow does
 # not allow `supervise` on them), so a mark left on them is not counted as open supervision.

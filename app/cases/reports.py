@@ -206,7 +206,6 @@ def export(args: dict, fmt: str):
         columns=ledger.COLUMNS,
         rows=rows,
         ascii_name="gridgov-cases",
-        stamp=clock.now().astimezone(clock.SHANGHAI).strftime("%Y%m%d-%H%M"),
     )
 
 

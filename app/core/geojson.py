@@ -7,6 +7,8 @@ whole FeatureCollection as text (or UTF-8 bytes), so rows are never assembled in
 
 from __future__ import annotations
 
+import math
+
 # Coordinates keep 6 decimals (about 0.1 m): enough for a field report, a third of the bytes.
 PRECISION = 6
 
@@ -61,3 +63,28 @@ def feature_collection_sql(
         # UTF-8 bytes straight from PostgreSQL: a large answer is never decoded and re-encoded.
         return f"SELECT convert_to(doc, 'UTF8') FROM ({body}) fc"
     return body
+
+
+def is_position(p, *, lonlat: bool = False) -> bool:
+    """A GeoJSON position: 2 or 3 finite numbers (with `lonlat`, a longitude and latitude)."""
+    return (
+        isinstance(p, list | tuple)
+        and 2 <= len(p) <= 3
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in p)
+        and all(math.isfinite(x) for x in p)
+        and (not lonlat or (-180 <= p[0] <= 180 and -90 <= p[1] <= 90))
+    )
+
+
+def ring_problem(ring, *, lonlat: bool = False, malformed: str) -> str | None:
+    """What is wrong with a polygon's ring (positions, at least 4, closed), or None.
+
+    `malformed` is the caller's message for a ring that is not a list of positions.
+    """
+    if not isinstance(ring, list | tuple) or not all(is_position(p, lonlat=lonlat) for p in ring):
+        return malformed
+    if len(ring) < 4:
+        return "多边形的环至少需要 4 个位置"
+    if list(ring[0][:2]) != list(ring[-1][:2]):
+        return "多边形的环未闭合（首尾位置应相同）"
+    return None

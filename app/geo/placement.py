@@ -135,3 +135,16 @@ def place_point(
     if not scope.contains(placement.cell.code):
         raise Forbidden(outside_scope or _("该点不在您的辖区内"))
     return placement
+
+
+def join_places(stmt, subject, town, village):
+    """`stmt` joined to the town, village and grid cell a placed row (case, risk point) is in.
+
+    `subject` is the placed model (its town_id, village_id, grid_cell_id); `town` and `village`
+    are aliases of Region, so the caller can select their names (and GridCell's).
+    """
+    return (
+        stmt.join(town, town.id == subject.town_id)
+        .join(village, village.id == subject.village_id)
+        .join(GridCell, GridCell.id == subject.grid_cell_id)
+    )

@@ -16,6 +16,7 @@ import shapely
 from shapely import wkb as shapely_wkb
 from sqlalchemy import text
 
+from app.core import geojson
 from app.extensions import db
 from app.geo.crs import transform_coordinates
 
@@ -91,23 +92,7 @@ class ImportResult:
     codes: list[str] = field(default_factory=list)
 
 
-def _is_position(p) -> bool:
-    return (
-        isinstance(p, (list, tuple))
-        and 2 <= len(p) <= 3
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in p)
-        and all(math.isfinite(x) for x in p)
-    )
-
-
-def _ring_problem(ring) -> str | None:
-    if not isinstance(ring, (list, tuple)) or not all(_is_position(p) for p in ring):
-        return "坐标格式错误：每个位置应为 [经度, 纬度]"
-    if len(ring) < 4:
-        return "多边形的环至少需要 4 个位置"
-    if list(ring[0][:2]) != list(ring[-1][:2]):
-        return "多边形的环未闭合（首尾位置应相同）"
-    return None
+MALFORMED_RING = "坐标格式错误：每个位置应为 [经度, 纬度]"
 
 
 def _geometry_problem(geometry) -> str | None:
@@ -127,7 +112,7 @@ def _geometry_problem(geometry) -> str | None:
         if not isinstance(polygon, (list, tuple)) or not polygon:
             return "多边形没有坐标环"
         for ring in polygon:
-            problem = _ring_problem(ring)
+            problem = geojson.ring_problem(ring, malformed=MALFORMED_RING)
             if problem:
                 return problem
     return None

@@ -16,7 +16,6 @@ from flask_login import current_user
 from app import exports
 from app.attachments import services as attachments
 from app.audit import services as audit
-from app.core import clock
 from app.core.actions import version_from
 from app.core.errors import DomainError
 from app.core.errors import Invalid
@@ -297,7 +296,7 @@ def export(args: dict, fmt: str) -> Response:
     audit.record(
         "risks.export",
         object_type="risk_points",
-        region_code=args.get("grid_cell") or args.get("region") or current_user.region.code,
+        region_code=exports.audit_region(args, current_user),
         detail={
             "format": fmt,
             "filters": {k: v for k, v in args.items() if v is not None},
@@ -310,7 +309,6 @@ def export(args: dict, fmt: str) -> Response:
         columns=queries.LEDGER_COLUMNS,
         rows=rows,
         ascii_name="gridgov-risks",
-        stamp=clock.now().astimezone(clock.SHANGHAI).strftime("%Y%m%d-%H%M"),
     )
 
 

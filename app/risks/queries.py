@@ -14,14 +14,15 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.orm import aliased
 
+from app import exports
 from app.accounts.models import User
 from app.attachments import services as attachments
 from app.core import clock
 from app.core import paging
-from app.core.errors import BadRequest
 from app.core.errors import NotFound
 from app.core.geojson import feature_collection_sql
 from app.extensions import db
+from app.geo import placement
 from app.geo.models import GridCell
 from app.geo.models import Region
 from app.policy import deny
@@ -323,21 +324,17 @@ def ledger_rows(args: dict, scope: Scope) -> list[tuple]:
             RiskPoint.next_due,
             RiskPoint.status,
         )
-        .join(town, town.id == RiskPoint.town_id)
-        .join(village, village.id == RiskPoint.village_id)
-        .join(GridCell, GridCell.id == RiskPoint.grid_cell_id)
         .join(RiskCategory, RiskCategory.id == RiskPoint.category_id)
         .join(User, User.id == RiskPoint.responsible_id)
-        .where(RiskPoint.id.in_(filtered(args, scope).with_only_columns(RiskPoint.id)))
-        .order_by(RiskPoint.code)
-        .limit(MAX_EXPORT_ROWS + 1)
     )
-    rows = db.session.execute(stmt).all()
-    if len(rows) > MAX_EXPORT_ROWS:
-        raise BadRequest(
-            f"符合条件的风险点超过 {MAX_EXPORT_ROWS} 条，无法一次导出：请缩小筛选范围后分批导出",
-            errors={"max_rows": MAX_EXPORT_ROWS},
-        )
+    stmt = placement.join_places(stmt, RiskPoint, town, village)
+    rows = exports.capped_rows(
+        stmt.where(
+            RiskPoint.id.in_(filtered(args, scope).with_only_columns(RiskPoint.id))
+        ).order_by(RiskPoint.code),
+        MAX_EXPORT_ROWS,
+        f"符合条件的风险点超过 {MAX_EXPORT_ROWS} 条，无法一次导出：请缩小筛选范围后分批导出",
+    )
     out = []
     for r in rows:
         category_name = r[4] + (f"（{r.subcategory}）" if r.subcategory else "")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema
@@ -18,6 +16,7 @@ from app.cases.models import COMPLEXITY
 from app.cases.models import KINDS
 from app.cases.schemas import CATEGORIES as CASE_CATEGORIES
 from app.cases.schemas import one_of
+from app.core import geojson
 from app.geo.crs import CRS_CHOICES
 from app.geo.schemas import BBox
 from app.risks.models import LEVELS
@@ -27,17 +26,6 @@ from app.risks.models import STATUSES
 MAX_POSITIONS = 10_000  # vertices of one polygon: a risk point is a site, not a county
 MAX_LIST_LIMIT = 200
 MAX_GEOJSON_LIMIT = 20_000
-
-
-def _is_position(p) -> bool:
-    return (
-        isinstance(p, list | tuple)
-        and 2 <= len(p) <= 3
-        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in p)
-        and all(math.isfinite(x) for x in p)
-        and -180 <= p[0] <= 180
-        and -90 <= p[1] <= 90
-    )
 
 
 def geometry_problem(geometry) -> str | None:
@@ -50,18 +38,17 @@ def geometry_problem(geometry) -> str | None:
     if not isinstance(coords, list):
         return "缺少坐标 coordinates"
     if gtype == "Point":
-        if coords and not _is_position(coords):
+        if coords and not geojson.is_position(coords, lonlat=True):
             return "点的坐标应为 [经度, 纬度]（经度 -180–180，纬度 -90–90）"
         return None
     if sum(len(ring) if isinstance(ring, list) else 0 for ring in coords) > MAX_POSITIONS:
         return f"多边形顶点过多（最多 {MAX_POSITIONS} 个）"
     for ring in coords:
-        if not isinstance(ring, list) or not all(_is_position(p) for p in ring):
-            return "多边形坐标格式错误：每个位置应为 [经度, 纬度]"
-        if len(ring) < 4:
-            return "多边形的环至少需要 4 个位置"
-        if list(ring[0][:2]) != list(ring[-1][:2]):
-            return "多边形的环未闭合（首尾位置应相同）"
+        problem = geojson.ring_problem(
+            ring, lonlat=True, malformed="多边形坐标格式错误：每个位置应为 [经度, 纬度]"
+        )
+        if problem:
+            return problem
     return None
 
 

@@ -428,14 +428,7 @@ def register(
     db.session.add(point)
     db.session.flush()
     add_event(point, user, "register", None, point.level, None, "active", at=moment)
-    audit.record(
-        "risks.register",
-        actor=user,
-        object_type="risk_point",
-        object_id=point.code,
-        region_code=point.region_code,
-        detail={"category": category.name, "level": point.level},
-    )
+    audit_point(point, user, "register", {"category": category.name, "level": point.level})
     return point
 
 
@@ -506,16 +499,21 @@ def change_level(point: RiskPoint, user, level: str, reason: str) -> RiskPoint:
     point.updated_at = clock.now()
     refresh_due(point, periods)
     add_event(point, user, "change_level", before, level, point.status, point.status, reason)
+    audit_point(point, user, "change_level", {"from": before, "to": level})
+    return point
+
+
+def audit_point(point: RiskPoint, user, action: str, detail: dict | None = None) -> None:
+    """Audit `risks.<action>` on the point, and flush the change."""
     audit.record(
-        "risks.change_level",
+        f"risks.{action}",
         actor=user,
         object_type="risk_point",
         object_id=point.code,
         region_code=point.region_code,
-        detail={"from": before, "to": level},
+        detail=detail,
     )
     db.session.flush()
-    return point
 
 
 def request_clear(point: RiskPoint, user, reason: str) -> RiskPoint:
@@ -528,14 +526,7 @@ def request_clear(point: RiskPoint, user, reason: str) -> RiskPoint:
     point.clear_reason = reason
     point.updated_at = point.clear_requested_at
     add_event(point, user, "request_clear", point.level, point.level, "active", "active", reason)
-    audit.record(
-        "risks.request_clear",
-        actor=user,
-        object_type="risk_point",
-        object_id=point.code,
-        region_code=point.region_code,
-    )
-    db.session.flush()
+    audit_point(point, user, "request_clear")
     return point
 
 
@@ -580,14 +571,7 @@ def approve_clear(point: RiskPoint, user, approved: bool, reason: str) -> RiskPo
         add_event(
             point, user, action, point.level, point.level, "active", "active", reason, request_data
         )
-    audit.record(
-        f"risks.{action}",
-        actor=user,
-        object_type="risk_point",
-        object_id=point.code,
-        region_code=point.region_code,
-    )
-    db.session.flush()
+    audit_point(point, user, action)
     return point
 
 
@@ -637,20 +621,17 @@ def record_inspection(
     if data.get("open_case"):
         case = open_case(point, user, data)
         inspection.case_id = case.id
-    audit.record(
-        "risks.inspect",
-        actor=user,
-        object_type="risk_point",
-        object_id=point.code,
-        region_code=point.region_code,
-        detail={
+    audit_point(
+        point,
+        user,
+        "inspect",
+        {
             "inspection": inspection.id,
             "result": inspection.result,
             "photos": len(uploads),
             "case": case.number if case else None,
         },
     )
-    db.session.flush()
     return inspection, case
 
 

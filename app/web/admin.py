@@ -519,11 +519,8 @@ def update_category(category_id: int):
     names = category_field_names()
     try:
         data = risk_schemas.CategoryUpdate().load(changes)
-        shown_version = form.get("version", "").strip()
         risk_actions.check_version(
-            category,
-            int(shown_version) if shown_version.isdigit() else None,
-            message=risk_actions.CATEGORY_STALE,
+            category, forms.shown_version(form), message=risk_actions.CATEGORY_STALE
         )
         risks.update_category(category, data, current_user)
     except ValidationError as exc:

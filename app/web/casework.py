@@ -209,8 +209,7 @@ def take_action(number: str, action: str):
         raise NotFound(_("未知操作"))
     body = form_payload(action, request.form)
     typed = {"action": action, "values": request.form.to_dict(flat=False)}
-    version = request.form.get("version", "")
-    version = int(version) if version.isdigit() else None
+    version = forms.shown_version(request.form)
     step = services.action_step(case, current_user, action, version)
     try:
         actions.run(step, case, body, version=version, stale_message=services.stale_message())

@@ -201,8 +201,7 @@ def take_risk_action(ref: str, action: str):
     body = {k: form[k].strip() for k in ("level", "reason") if form.get(k, "").strip()}
     if form.get("approved") in ("true", "false"):
         body["approved"] = form["approved"] == "true"
-    shown = form.get("version", "").strip()
-    version = int(shown) if shown.isdigit() else None
+    version = forms.shown_version(form)
     name = RISK_ACTIONS[action].form_title(point)
     typed = {"action": action, "values": form.to_dict(), "title": name}
     try:

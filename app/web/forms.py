@@ -143,6 +143,12 @@ def form_int(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+def shown_version(form) -> int | None:
+    """The version the page showed (its hidden `version` field), or None when missing."""
+    shown = form.get("version", "").strip()
+    return int(shown) if shown.isdigit() else None
+
+
 def field_messages(errors, prefix: str = "") -> dict[str, list[str]]:
     """Messages by field name, nested fields as dotted names ("agreement.facts"); the messages
     of a list's items go to the list; "_schema" (the whole body) is the name ""."""
