@@ -21,7 +21,6 @@ from app.cases import workflow
 from app.cases.models import Case
 from app.core import actions
 from app.core import clock
-from app.core.errors import BadRequest
 from app.core.errors import DomainError
 from app.core.errors import NotFound
 from app.extensions import db
@@ -46,8 +45,23 @@ STATE_FILTERS = {
 }
 
 
-def queue_args() -> dict:
-    """The queue's filters from the query string, validated as the API validates them."""
+def queue_field_names() -> dict[str, str]:
+    """Display names of the queue's filters (as the form labels them), by the query's names."""
+    return {
+        "states": _("状态"),
+        "level": _("层级"),
+        "kind": _("类型"),
+        "category": _("类别"),
+        "warning": _("预警"),
+        "overdue": _("超期"),
+        "supervised": _("督办"),
+        "q": _("关键词"),
+    }
+
+
+def queue_args() -> tuple[dict | None, dict, forms.Failure]:
+    """The queue's filters from the query string, validated as the API validates them:
+    (the query, the filters as shown, the Failure naming each filter it could not take)."""
     raw = request.args
     default_level = current_user.region.level if current_user.role == "mediator" else "all"
     shown = {
@@ -75,28 +89,31 @@ def queue_args() -> dict:
     if raw.get("after"):
         query["after"] = raw["after"]
     try:
-        args = schemas.CaseQuery().load(query)
+        return schemas.CaseQuery().load(query), shown, forms.NO_FAILURE
     except ValidationError as exc:
-        raise BadRequest(_("筛选条件有误"), errors={"query": exc.messages}) from None
-    return args, shown
+        errors = {"states" if k == "state" else k: v for k, v in exc.messages.items()}
+        return None, shown, forms.filter_failure("queue", errors, queue_field_names())
 
 
 @bp.route("/cases")
 @requires("cases.read")
 def queue():
-    """Cases at the caller's level in their jurisdiction, nearest deadline first, filtered."""
-    args, shown = queue_args()
-    items, after = queries.queue_page(args, PAGE_SIZE)
+    """Cases at the caller's level in their jurisdiction, nearest deadline first, filtered;
+    a filter it cannot take: the form again (400), the message beside that filter."""
+    args, shown, failed = queue_args()
+    items, after = queries.queue_page(args, PAGE_SIZE) if args is not None else ([], None)
     next_args = {k: v for k, v in shown.items() if v} | {"after": after} if after else None
-    return render_template(
+    page = render_template(
         "cases/queue.html",
         cases=items,
         shown=shown,
+        failed=failed,
         next_url=url_for("casework.queue", **next_args) if next_args else None,
         today=clock.today(),
         categories=sorted({c for cs in schemas.CATEGORIES.values() for c in cs}),
         can_export=allows(current_user.role, "cases.export"),
     )
+    return page, 400 if failed else 200
 
 
 def days_left(due: dt.date | None, today: dt.date) -> int | None:

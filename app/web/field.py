@@ -122,6 +122,7 @@ def report():
             for kind, cs in schemas.CATEGORIES.items()
         },
         cells=[c.code for c in current_user.grid_cells],
+        form_messages=forms.report_messages(),
     )
 
 
@@ -133,6 +134,7 @@ def inspections():
         "field/inspections.html",
         points=risk_points_due(200),
         today=clock.today(),
+        form_messages=forms.inspection_messages(),
         categories={
             kind: [(c, labels.label("category", c)) for c in cs]
             for kind, cs in schemas.CATEGORIES.items()
@@ -167,6 +169,7 @@ def render_point(point, status: int = 200, failed: dict | None = None):
                 failed, (failed or {}).get("title", ""), risk_field_names()
             ),
             can_inspect="inspect" in point.allowed_actions,
+            form_messages=forms.inspection_messages(),
             categories={
                 kind: [(c, labels.label("category", c)) for c in cs]
                 for kind, cs in schemas.CATEGORIES.items()

@@ -76,6 +76,7 @@ SERVICE_MESSAGES: list[tuple[re.Pattern, Callable[..., str]]] = [
     # OneOf (app/cases/schemas.one_of, the risks' schemas) lists the codes: the page offers a list.
     (re.compile(r".*应为以下之一：.*"), lambda: _("请从列表中选择")),
     (re.compile(r"Must be one of: .*"), lambda: _("请从列表中选择")),
+    (re.compile(r".*\bmust be one of: .*"), lambda: _("请从列表中选择")),  # one_of, in English
     (re.compile(r"角色应为 .+ 之一"), lambda: _("请从列表中选择")),
     (re.compile(r"shape 应为 square 或 hex"), lambda: _("请选择网格形状")),
     (
@@ -85,6 +86,17 @@ SERVICE_MESSAGES: list[tuple[re.Pattern, Callable[..., str]]] = [
     (
         re.compile(r"(?P<head>.*)请加大 cell-size"),
         lambda **m: _("%(head)s请加大网格边长", **m),
+    ),
+    # The workbench's period (app/cases/measures.period_of) names its query parameters.
+    (re.compile(r"起始日不能晚于截止日"), lambda: _("起始日不能晚于截止日")),
+    (re.compile(r"不能晚于 to"), lambda: _("不能晚于截止日")),
+    (
+        re.compile(r"统计区间最长 (?P<n>\d+) 天"),
+        lambda **m: _("统计区间最长 %(n)s 天", **m),
+    ),
+    (
+        re.compile(r"区间最长 (?P<n>\d+) 天（约三年）"),
+        lambda **m: _("区间最长 %(n)s 天（约三年）", **m),
     ),
     (
         re.compile(
@@ -100,9 +112,24 @@ SERVICE_MESSAGES: list[tuple[re.Pattern, Callable[..., str]]] = [
 ]
 
 
+# Services' messages, as the request's language says them, that name a code name: replaced whole.
+EXACT_MESSAGES: list[tuple[str, Callable[[], str]]] = [
+    # app/risks/schemas.InspectionIn: the case an inspection opens needs a description.
+    ("立案时必填（或填写排查情况 notes）", lambda: _("立案时必填：请填写排查情况")),
+]
+
+
+def exact_messages() -> dict[str, str]:
+    """{a service's message in this request's language: people's words for it}."""
+    return {_(msgid): translate() for msgid, translate in EXACT_MESSAGES}
+
+
 def message_text(message) -> str:
     """One validation or service message in the page's language, in people's words."""
     text = str(message)
+    exact = exact_messages()
+    if text in exact:
+        return exact[text]
     for pattern, translate in MARSHMALLOW_MESSAGES + SERVICE_MESSAGES:
         match = pattern.fullmatch(text)
         if match:
@@ -352,3 +379,104 @@ def refused_form(exc: DomainError, typed: dict) -> dict:
     if exc.message != default_message(exc.status) or not exc.errors.get("json"):
         failed["message"] = exc.message
     return failed
+
+
+# --- the forms a page script sends to the API (上报, 排查) ----------------------------------------
+
+
+def script_pattern(pattern: re.Pattern) -> str:
+    """A message pattern as a JavaScript RegExp source (whole message; named groups as JS)."""
+    return "^(?:" + pattern.pattern.replace("(?P<", "(?<") + ")$"
+
+
+def script_messages(names: dict[str, str], **templates: str) -> dict:
+    """What a page script needs to say the API's field errors as this module says them: the
+    message patterns with their translations ("{min}" where a part of the message goes), the
+    fields' display names, and the sentences around them — rendered into the page as JSON, so
+    this one table serves the server-rendered forms and the scripts alike."""
+    patterns = []
+    for pattern, translate in MARSHMALLOW_MESSAGES + SERVICE_MESSAGES:
+        parts = {name: "{" + name + "}" for name in pattern.groupindex}
+        patterns.append([script_pattern(pattern), str(translate(**parts))])
+    return {
+        "patterns": patterns,
+        "exact": exact_messages(),
+        "labels": {name: str(label) for name, label in names.items()},
+        "field": _("%(field)s：%(problem)s", field="{field}", problem="{problem}"),
+        "detailed": _("%(message)s（%(details)s）", message="{message}", details="{details}"),
+        "and": _("；"),
+        "generic": default_message(422),
+        "required": message_text("Missing data for required field."),
+        **templates,
+    }
+
+
+def report_field_names() -> dict[str, str]:
+    """Display names of the 上报 form's fields (as the page labels them)."""
+    return {
+        "location": _("位置"),
+        "lon": _("位置"),
+        "lat": _("位置"),
+        "kind": _("类型"),
+        "category": _("类别"),
+        "complexity": _("复杂程度"),
+        "source": _("来源"),
+        "title": _("标题"),
+        "description": _("描述"),
+        "parties": _("当事人"),
+        "role": _("身份"),
+        "name": _("姓名"),
+        "id_number": _("身份证号"),
+        "phone": _("电话"),
+        "address": _("住址"),
+        "photos": _("照片"),
+    }
+
+
+def report_messages() -> dict:
+    """The 上报 page's table for its script (report.js): names, and how a party's field and the
+    summary are said."""
+    return script_messages(
+        report_field_names(),
+        party=_("当事人 %(n)s：%(field)s", n="{n}", field="{field}"),
+        lead=_("未能提交：%(reason)s", reason="{reason}"),
+    )
+
+
+def inspection_field_names() -> dict[str, str]:
+    """Display names of the 排查 form's fields (as the page labels them); the description of
+    the case an inspection opens is its notes."""
+    return {
+        "result": _("排查结果"),
+        "inspected_on": _("排查日期"),
+        "notes": _("排查情况"),
+        "description": _("排查情况"),
+        "photos": _("照片"),
+        "open_case": _("立案"),
+        "kind": _("类型"),
+        "category": _("类别"),
+        "title": _("标题"),
+        "complexity": _("复杂程度"),
+    }
+
+
+def inspection_messages() -> dict:
+    """The 排查 forms' table for their script (inspect.js)."""
+    return script_messages(
+        inspection_field_names(), lead=_("未能提交排查：%(reason)s", reason="{reason}")
+    )
+
+
+# --- filter forms (GET) --------------------------------------------------------------------------
+
+
+def filter_failure(form: str, errors: dict, names: dict[str, str]) -> Failure:
+    """A filter form that could not be applied: the query string as typed, each message beside
+    its filter (the fields say it all: no generic "筛选条件有误" on top)."""
+    return Failure(
+        form=form,
+        values=request.args.to_dict(flat=False),
+        errors=field_messages(errors),
+        labels=names,
+        lead=lambda reason: _("未能筛选：%(reason)s", reason=reason),
+    )

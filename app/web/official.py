@@ -24,6 +24,7 @@ from app.geo.models import Region
 from app.policy import allows
 from app.policy import requires
 from app.scoping import current_scope
+from app.web import forms
 from app.web import labels
 from app.web.charts import trend_chart
 from app.web.layout import map_parts
@@ -112,16 +113,43 @@ def default_period() -> tuple[dt.date, dt.date]:
     return month, today
 
 
+def workbench_field_names() -> dict[str, str]:
+    """Display names of the workbench's filters (as the form labels them)."""
+    return {"from": _("起"), "to": _("止"), "kind": _("事件类型")}
+
+
+def parent_shown(region: Region) -> Region | None:
+    """The region one level up, when the caller may see it (the workbench's "↑" link)."""
+    return region.parent if region.parent and current_scope().contains(region.parent.code) else None
+
+
 @bp.route("/workbench")
 @requires("metrics.read")
 def workbench():
-    """工作台: the measures of a region, a table by sub-region, trends, overdue and supervised."""
-    filters = period_filters()
-    region = measures.measured_region(request.args.get("region") or None)
+    """工作台: the measures of a region, a table by sub-region, trends, overdue and supervised;
+    a period it cannot take: the filters again (400), the message beside the field."""
     start, end = default_period()
-    filters.setdefault("date_from", start)
-    filters.setdefault("date_to", end)
-    date_from, date_to = measures.period_of(filters)
+    try:
+        filters = period_filters()
+        filters.setdefault("date_from", start)
+        filters.setdefault("date_to", end)
+        date_from, date_to = measures.period_of(filters)
+    except BadRequest as exc:
+        region = measures.measured_region(request.args.get("region") or None)
+        failed = forms.filter_failure(
+            "workbench", exc.errors.get("query") or {}, workbench_field_names()
+        )
+        page = render_template(
+            "official/workbench.html",
+            region=region,
+            parent=parent_shown(region),
+            date_from=start,
+            date_to=end,
+            kind=request.args.get("kind", ""),
+            failed=failed,
+        )
+        return page, 400
+    region = measures.measured_region(request.args.get("region") or None)
     totals, breakdown, trend = measures.compute_metrics(
         region, date_from, date_to, filters.get("kind")
     )
@@ -147,13 +175,11 @@ def workbench():
     }
     if filters.get("kind"):
         export_query["kind"] = filters["kind"]
-    parent = (
-        region.parent if region.parent and current_scope().contains(region.parent.code) else None
-    )
     return render_template(
         "official/workbench.html",
         region=region,
-        parent=parent,
+        parent=parent_shown(region),
+        failed=forms.NO_FAILURE,
         date_from=date_from,
         date_to=date_to,
         kind=filters.get("kind", ""),

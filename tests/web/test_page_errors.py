@@ -544,3 +544,67 @@ def test_refused_filters_answer_a_page_for_people(client, world, role, path, lan
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert not leaks(html, lang, {"warning", "from", "to", "states", "level", "kind"})
+
+
+FILTERS = [
+    # (page, the filter form's fields as typed, {field: (Chinese message, English message)})
+    (
+        "/cases",
+        {"warning": "purple", "q": "长" * 51, "kind": "dispute"},
+        {
+            "warning": ("请从列表中选择", "choose one from the list"),
+            "q": ("长度应为 1 到 50", "length must be 1 to 50"),
+        },
+    ),
+    (
+        "/workbench",
+        {"from": "2026-13-01", "to": "2026-02-01"},
+        {"from": ("应为日期（年-月-日）", "must be a date (year-month-day)")},
+    ),
+    (
+        "/workbench",
+        {"from": "2026-05-01", "to": "2026-01-01", "kind": "petition"},
+        {"from": ("不能晚于截止日", "may not be later than the end date")},
+    ),
+]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize(("path", "typed", "expected"), FILTERS)
+def test_a_refused_filter_keeps_the_form_and_names_the_filter(
+    client, world, path, typed, expected, lang
+):
+    """The queue or the workbench with a filter it cannot take: the page again (400) with the
+    filter form as typed, the message beside each bad filter (aria-invalid, described by it),
+    the summary at the top linking to them; nothing listed or measured."""
+    sign_in(client, world, "mediator@village", lang)
+    response = client.get(path, query_string=typed)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    root = parse(html)
+    form_name = "queue" if path == "/cases" else "workbench"
+    by_id = {n.attrs["id"]: n for n in root.walk() if n.attrs.get("id")}
+    for name, (zh, en) in expected.items():
+        ident = f"{form_name}-{name}"
+        control = by_id[ident]
+        assert control.attrs.get("aria-invalid") == "true"
+        assert f"err-{ident}" in control.attrs.get("aria-describedby", "").split()
+        message = by_id[f"err-{ident}"]
+        assert message.text() == [zh if lang == "zh" else en]
+        box = next(a for a in message.ancestors() if "field" in a.classes())
+        assert box in list(control.ancestors())
+    summary = by_id["form-summary"]
+    assert summary.attrs.get("role") == "alert"
+    links = [n.attrs["href"] for n in summary.walk() if n.tag == "a"]
+    assert links == [f"#{form_name}-{name}" for name in expected]
+    for name, value in typed.items():
+        control = next(n for n in root.walk() if n.attrs.get("name") == name)
+        if control.tag == "select":
+            chosen = [o.attrs["value"] for o in control.walk() if "selected" in o.attrs]
+            assert chosen == ([value] if value in options(control) else [])
+        else:
+            assert control.attrs.get("value") == value
+    names = {n.attrs["name"] for n in root.walk() if n.attrs.get("name")}
+    assert not leaks(html, lang, names | {"from", "to", "after", "state"})
+    # Nothing is listed or measured with filters the page could not take.
+    assert "queue-caption" not in by_id and "measures-h" not in by_id

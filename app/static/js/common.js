@@ -91,8 +91,161 @@
     return node;
   }
 
+  /* --- field errors beside their fields ---------------------------------------------------
+     The page renders app/web/forms.py's table (#form-messages: message patterns with their
+     translations, the fields' display names, the sentences around them), so a script says the
+     API's errors as the server-rendered forms do: in the page's language, by the field's label. */
+  var table = null;
+  function messages() {
+    if (!table) { table = strings('form-messages'); }
+    return table;
+  }
+
+  function fill(template, parts) {
+    return String(template).replace(/\{(\w+)\}/g, function (all, key) {
+      return Object.prototype.hasOwnProperty.call(parts, key) ? parts[key] : all;
+    });
+  }
+
+  /* One message in people's words (the API's marshmallow messages are English). */
+  function say(text) {
+    var m = messages();
+    text = String(text);
+    if (m.exact && Object.prototype.hasOwnProperty.call(m.exact, text)) { return m.exact[text]; }
+    var patterns = m.patterns || [];
+    for (var i = 0; i < patterns.length; i++) {
+      var found = new RegExp(patterns[i][0]).exec(text);
+      if (found) { return fill(patterns[i][1], found.groups || {}); }
+    }
+    return text;
+  }
+
+  /* errors.json as {dotted field name: [messages]}: "parties.0.id_number"; "_schema" is the
+     name of what holds it ("" for the whole body). */
+  function flatten(errors, prefix, out) {
+    out = out || {};
+    prefix = prefix || '';
+    if (errors === null || errors === undefined) { return out; }
+    if (typeof errors !== 'object') {
+      (out[prefix] = out[prefix] || []).push(say(errors));
+      return out;
+    }
+    if (Array.isArray(errors)) {
+      errors.forEach(function (item) { flatten(item, prefix, out); });
+      return out;
+    }
+    Object.keys(errors).forEach(function (key) {
+      var name = key === '_schema' ? prefix : (prefix ? prefix + '.' + key : key);
+      flatten(errors[key], name, out);
+    });
+    return out;
+  }
+
+  /* Forget the messages shown on a form. */
+  function clearErrors(form, summary) {
+    form.querySelectorAll('.field-error[data-script]').forEach(function (node) {
+      var control = document.getElementById(node.dataset.for);
+      if (control) {
+        control.removeAttribute('aria-invalid');
+        var rest = (control.getAttribute('aria-describedby') || '').split(' ')
+          .filter(function (id) { return id && id !== node.id; });
+        if (rest.length) { control.setAttribute('aria-describedby', rest.join(' ')); } else {
+          control.removeAttribute('aria-describedby');
+        }
+      }
+      node.remove();
+    });
+    if (summary) { summary.textContent = ''; summary.hidden = true; }
+  }
+
+  /* Show what the API (or the page's own check) said was wrong with a form: each field's
+     message beside it (aria-invalid, described by the message), and the summary at the top
+     naming each field, linking to it. What was typed stays.
+       options.control(name) -> the control of a field name (default: the form's [name]);
+       options.label(name) -> its display name (default: the page's table);
+       options.summary: the element of the summary (role="alert");
+       options.message: the API's message (said only when the fields do not say it all). */
+  function showErrors(form, errors, options) {
+    options = options || {};
+    var m = messages();
+    var summary = options.summary;
+    clearErrors(form, summary);
+    var fields = flatten(errors || {});
+    var findControl = options.control || function (name) {
+      return form.querySelector('[name="' + name.replace(/"/g, '') + '"]');
+    };
+    var labelOf = options.label || function (name) { return (m.labels || {})[name] || null; };
+    var reasons = [];
+    var unnamed = [];
+    Object.keys(fields).forEach(function (name) {
+      var text = fields[name].filter(function (t, i, all) { return all.indexOf(t) === i; })
+        .join(m.and || '；');
+      var label = name ? labelOf(name) : null;
+      var control = name ? findControl(name) : null;
+      if (control && control.type === 'radio') { control = control.closest('fieldset') || control; }
+      if (!label) { unnamed.push(text); return; }
+      var anchor = null;
+      if (control) {
+        if (!control.id) { control.id = (form.id || 'form') + '-' + name.replace(/[^A-Za-z0-9_-]/g, '-'); }
+        var note = el('p', {'class': 'field-error', id: 'err-' + control.id, 'data-script': '',
+                            'data-for': control.id}, text);
+        var holder = control.tagName === 'FIELDSET' ? null : control.closest('label');
+        if (holder) { holder.after(note); } else { control.appendChild(note); }
+        control.setAttribute('aria-invalid', 'true');
+        var described = (control.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+        described.push(note.id);
+        control.setAttribute('aria-describedby', described.join(' '));
+        anchor = control.id;
+      }
+      reasons.push([fill(m.field, {field: label, problem: text}), anchor]);
+    });
+    unnamed.forEach(function (text) { reasons.push([text, null]); });
+    if (!summary) { return reasons.length; }
+    var message = options.message ? say(options.message) : '';
+    if (message === m.generic && reasons.length) { message = ''; }
+    var mark = '\u0000';
+    var inner = reasons.length ? mark : message;
+    if (reasons.length && message) { inner = fill(m.detailed, {message: message, details: mark}); }
+    var sentence = m.lead ? fill(m.lead, {reason: inner}) : inner;
+    var halves = sentence.split(mark);
+    var p = el('p');
+    p.appendChild(document.createTextNode(halves[0]));
+    reasons.forEach(function (reason, index) {
+      if (index) { p.appendChild(document.createTextNode(m.and || '；')); }
+      if (reason[1]) {
+        var link = el('a', {href: '#' + reason[1]}, reason[0]);
+        link.addEventListener('click', function (e) {
+          var target = document.getElementById(reason[1]);
+          if (target) { e.preventDefault(); target.focus(); target.scrollIntoView({block: 'center'}); }
+        });
+        p.appendChild(link);
+      } else {
+        p.appendChild(document.createTextNode(reason[0]));
+      }
+    });
+    if (halves.length > 1) { p.appendChild(document.createTextNode(halves[1])); }
+    summary.appendChild(p);
+    summary.hidden = false;
+    if (!summary.hasAttribute('tabindex')) { summary.setAttribute('tabindex', '-1'); }
+    summary.focus();
+    return reasons.length;
+  }
+
+  /* The field errors as one sentence ("标题：必填；当事人 1：身份证号：…"), for lists. */
+  function describeErrors(errors, labelOf) {
+    var m = messages();
+    var fields = flatten(errors || {});
+    return Object.keys(fields).map(function (name) {
+      var text = fields[name].join(m.and || '；');
+      var label = name && labelOf ? labelOf(name) : (m.labels || {})[name];
+      return label ? fill(m.field, {field: label, problem: text}) : text;
+    }).join(m.and || '；');
+  }
+
   window.GG = {
     api: api, csrfToken: csrfToken, strings: strings, debounce: debounce, bbox: bbox,
-    map: map, colours: colours, scoreColour: scoreColour, caseColour: caseColour, el: el
+    map: map, colours: colours, scoreColour: scoreColour, caseColour: caseColour, el: el,
+    say: say, fill: fill, flatten: flatten, messages: messages, showErrors: showErrors,
+    clearErrors: clearErrors, describeErrors: describeErrors
   };
 })();

@@ -9,6 +9,13 @@
     var kind = form.querySelector('.case-kind');
     var category = form.querySelector('.case-category');
     var msg = form.querySelector('.result-msg');
+    var summary = form.querySelector('.form-summary');
+    /* A field by the API's name: the result is its fieldset; the description of the case an
+       inspection opens is its notes. */
+    function controlOf(name) {
+      if (name === 'result') { return document.getElementById(form.id + '-result'); }
+      return form.querySelector('[name="' + (name === 'description' ? 'notes' : name) + '"]');
+    }
     function fill() {
       category.textContent = '';
       (CATEGORIES[kind.value] || []).forEach(function (pair) {
@@ -24,6 +31,8 @@
     });
     form.addEventListener('submit', function (e) {
       e.preventDefault();
+      GG.clearErrors(form, summary);
+      msg.textContent = '';
       var data = new FormData(form);
       if (form.elements.result.value !== 'abnormal' || !form.elements.open_case.checked) {
         ['open_case', 'kind', 'category', 'title'].forEach(function (k) { data.delete(k); });
@@ -39,8 +48,11 @@
           var response = pair[0], body = pair[1];
           msg.textContent = '';
           if (!response.ok) {
-            msg.className = 'result-msg error';
-            msg.textContent = S.failed + '：' + (body.message || response.status);
+            // Each field's message beside it; what was typed stays.
+            var errors = body.errors || {};
+            var fields = Object.assign({}, errors.json || {}, errors.photos ? {photos: errors.photos} : {});
+            GG.showErrors(form, fields,
+                          {control: controlOf, summary: summary, message: body.message || S.failed});
             return;
           }
           msg.className = 'result-msg';

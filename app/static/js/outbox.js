@@ -4,12 +4,13 @@
    submitted, and its photos. It is sent at once, again when the network comes back (`online`),
    every 30 seconds and on every page load; the server turns any number of retries with the same
    key into exactly one case. A report leaves the outbox only after a 2xx (its photos uploaded)
-   or a definitive 4xx, whose reason stays shown until the user deletes it. */
+   or a definitive 4xx, whose reason stays shown until the user deletes it (on the report page it
+   can be opened again: its fields back in the form, each message beside its field). */
 (function () {
   'use strict';
   var DB = 'gridgov-outbox', STORE = 'reports', RETRY_MS = 30000;
   var S = JSON.parse((document.getElementById('outbox-strings') || {}).textContent || '{}');
-  var listeners = [], busy = false, dbPromise = null;
+  var listeners = [], busy = false, dbPromise = null, opener = null, openLabel = '';
 
   function open() {
     if (!dbPromise) {
@@ -66,15 +67,22 @@
     });
   }
 
-  function reason(r) {
-    if (!r.body) { return 'HTTP ' + r.status; }
-    var parts = [r.body.message || ('HTTP ' + r.status)];
-    var fields = (r.body.errors || {}).json || {};
-    Object.keys(fields).forEach(function (k) {
-      var v = fields[k];
-      parts.push(k + '：' + (Array.isArray(v) ? v.join('；') : JSON.stringify(v)));
-    });
-    return parts.join(' ');
+  /* What the server said: its message, and its field errors as they came (errors.json), kept
+     with the report so the page can show each beside its field (common.js GG.showErrors). */
+  function refusal(record, r) {
+    record.message = (r.body && r.body.message) || ('HTTP ' + r.status);
+    record.errors = (r.body && r.body.errors && r.body.errors.json) || {};
+    record.error = record.message;
+  }
+
+  /* The reason shown in the list: the message, and each field by its display name. */
+  function reasonText(record) {
+    var fields = record.errors && Object.keys(record.errors).length && window.GG &&
+      GG.describeErrors(record.errors, window.ReportForm && window.ReportForm.labelOf);
+    var message = record.message && window.GG ? GG.say(record.message) : (record.error || '');
+    if (!fields) { return message; }
+    var m = GG.messages();
+    return message && message !== m.generic ? GG.fill(m.detailed, {message: message, details: fields}) : fields;
   }
 
   /* 408, 409 (the same request still being handled), 429 and 5xx are worth retrying. */
@@ -105,7 +113,10 @@
     if (record.status === 'failed' || record.status === 'sent') { return Promise.resolve(true); }
     var step = record.status === 'photos' ? sendPhotos(record) : sendReport(record);
     return step.then(function (r) {
-      if (r.status === 401) { record.error = S.login; return put(record).then(function () { return false; }); }
+      if (r.status === 401) {
+        record.error = S.login; record.message = null; record.errors = {};
+        return put(record).then(function () { return false; });
+      }
       if (r.status >= 200 && r.status < 300) {
         if (record.status !== 'photos' && r.body && r.body.number) { record.number = r.body.number; }
         if (record.status !== 'photos' && record.photos && record.photos.length) {
@@ -119,11 +130,11 @@
       }
       if (definitive(r.status)) {
         record.status = 'failed';
-        record.error = reason(r);
+        refusal(record, r);
         record.photos = [];
         return put(record).then(function () { return true; });
       }
-      record.error = reason(r);
+      refusal(record, r);
       return put(record).then(function () { return true; });
     }, function () { return false; });  // fetch rejects only when the network fails
   }
@@ -181,9 +192,9 @@
         if (r.status === 'sent') {
           text.textContent = S.sent + ' ' + r.number + ' · ' + title;
         } else if (r.status === 'failed') {
-          text.textContent = S.failed + '：' + title + ' — ' + (r.error || '');
+          text.textContent = S.failed + '：' + title + ' — ' + reasonText(r);
         } else {
-          text.textContent = S.pending + '：' + title + (r.error ? ' — ' + r.error : '');
+          text.textContent = S.pending + '：' + title + (r.error ? ' — ' + reasonText(r) : '');
         }
         li.appendChild(text);
         if (r.number) {
@@ -191,6 +202,12 @@
           link.href = '/cases/' + encodeURIComponent(r.number);
           link.textContent = S.view;
           li.appendChild(link);
+        }
+        if (r.status === 'failed' && opener) {
+          var edit = document.createElement('button');
+          edit.type = 'button'; edit.className = 'secondary open-report'; edit.textContent = openLabel;
+          edit.addEventListener('click', function () { opener(r); });
+          li.appendChild(edit);
         }
         if (r.status === 'failed' || r.status === 'sent') {
           var del = document.createElement('button');
@@ -229,7 +246,9 @@
 
   if (!('indexedDB' in window)) { return; }
   window.Outbox = {add: add, flush: flush, all: all, forget: forget,
-                   onChange: function (fn) { listeners.push(fn); }};
+                   onChange: function (fn) { listeners.push(fn); },
+                   // The report page opens a refused report again in its form.
+                   onOpen: function (fn, label) { opener = fn; openLabel = label; notify(); }};
   window.addEventListener('online', flush);
   document.addEventListener('visibilitychange', function () {
     if (document.visibilityState === 'visible') { flush(); }

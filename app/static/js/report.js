@@ -126,11 +126,18 @@
     }, function () { if (mine === nearbyAsked) { nearby.hidden = true; } });
   }
 
-  document.getElementById('add-party').addEventListener('click', function () {
+  function addParty(values) {
     var node = document.getElementById('party-template').content.firstElementChild.cloneNode(true);
     node.querySelector('.remove-party').addEventListener('click', function () { node.remove(); });
     document.getElementById('parties').appendChild(node);
-    node.querySelector('[data-name="name"]').focus();
+    Object.keys(values || {}).forEach(function (name) {
+      var input = node.querySelector('[data-name="' + name + '"]');
+      if (input) { input.value = values[name]; }
+    });
+    return node;
+  }
+  document.getElementById('add-party').addEventListener('click', function () {
+    addParty().querySelector('[data-name="name"]').focus();
   });
 
   function parties() {
@@ -154,36 +161,99 @@
     }));
   }
 
-  function fail(text) {
-    formError.textContent = text;
-    formError.hidden = false;
-    formError.focus();
+  /* A field of the form by the API's name: a party's ("parties.0.id_number") in its row. */
+  var PARTY = /^parties\.(\d+)\.(\w+)$/;
+  function controlOf(name) {
+    var party = PARTY.exec(name);
+    if (party) {
+      var row = document.querySelectorAll('#parties .party-form')[Number(party[1])];
+      return row ? row.querySelector('[data-name="' + party[2] + '"]') : null;
+    }
+    if (name === 'location' || name === 'lon' || name === 'lat') { return null; }
+    return form.querySelector('[name="' + name + '"]');
   }
+  function labelOf(name) {
+    var M = GG.messages(), labels = M.labels || {};
+    var party = PARTY.exec(name);
+    if (party) {
+      return GG.fill(M.party, {n: Number(party[1]) + 1, field: labels[party[2]] || party[2]});
+    }
+    return labels[name] || null;
+  }
+  function showErrors(errors, message) {
+    GG.showErrors(form, errors, {control: controlOf, label: labelOf, summary: formError,
+                                 message: message});
+  }
+  window.ReportForm = {labelOf: labelOf};
+
+  /* What the page can tell before sending (the API says the rest): by field, as the API. */
+  function missing(body) {
+    var required = [GG.messages().required];
+    var errors = {};
+    if (!point) { errors.location = [S.needPoint]; }
+    ['category', 'title', 'description'].forEach(function (name) {
+      if (!body[name]) { errors[name] = required; }
+    });
+    body.parties.forEach(function (p, i) {
+      if (!p.name) { (errors.parties = errors.parties || {})[i] = {name: required}; }
+    });
+    return Object.keys(errors).length ? errors : null;
+  }
+
+  /* A report the outbox could not deliver (a definitive 4xx), opened again: its fields back in
+     the form, each message beside its field; sending it again replaces the stored one. */
+  var reopened = null;
+  function reopen(record) {
+    var b = record.body || {};
+    form.reset();
+    document.getElementById('parties').textContent = '';
+    kind.value = b.kind || kind.value;
+    fillCategories();
+    ['category', 'source', 'complexity'].forEach(function (name) {
+      if (b[name] && form.elements[name]) { form.elements[name].value = b[name]; }
+    });
+    form.elements.title.value = b.title || '';
+    form.elements.description.value = b.description || '';
+    (b.parties || []).forEach(function (p) { addParty(p); });
+    if (typeof b.lat === 'number' && typeof b.lon === 'number') {
+      map.setView([b.lat, b.lon], Math.max(map.getZoom(), 16));
+      setPoint(b.lat, b.lon);
+    }
+    reopened = record.key;
+    showErrors(record.errors || {}, record.message || record.error);
+  }
+  if (window.Outbox && window.Outbox.onOpen) { window.Outbox.onOpen(reopen, S.reopen); }
 
   form.addEventListener('submit', function (e) {
     e.preventDefault();
-    formError.hidden = true;
-    if (!point) { fail(S.needPoint); return; }
+    GG.clearErrors(form, formError);
     var data = new FormData(form);
     var body = {
       kind: data.get('kind'), category: data.get('category'), source: data.get('source'),
       title: (data.get('title') || '').trim(), description: (data.get('description') || '').trim(),
-      lon: point.lon, lat: point.lat, parties: parties()
+      lon: point ? point.lon : null, lat: point ? point.lat : null, parties: parties()
     };
     if (body.kind === 'incident') { body.complexity = data.get('complexity'); }
-    if (!body.title || !body.description || !body.category) { fail(S.needFields); return; }
-    if (body.parties.some(function (p) { return !p.name; })) { fail(S.partyName); return; }
+    var refused = missing(body);
+    if (refused) { showErrors(refused); return; }
     var button = document.getElementById('submit-report');
     button.disabled = true;
+    var replaced = reopened;
     readPhotos().then(function (photos) {
       return window.Outbox.add(body, photos);
     }).then(function (record) {
       button.disabled = false;
+      if (record && record.status === 'failed') {
+        // What was typed stays; the stored copy of it is the one just refused.
+        if (replaced) { window.Outbox.forget(replaced); }
+        reopened = record.key;
+        showErrors(record.errors || {}, record.message || record.error);
+        return;
+      }
+      if (replaced) { window.Outbox.forget(replaced); }
+      reopened = null;
       if (record && (record.status === 'sent' || record.status === 'photos') && record.number) {
         show(S.sentNow + ' ' + record.number, 'ok');
-      } else if (record && record.status === 'failed') {
-        fail(record.error || '');
-        return;
       } else {
         show(S.queued);
       }
@@ -192,6 +262,6 @@
       if (marker) { map.removeLayer(marker); marker = null; }
       point = null;
       fillCategories();  // no point now: hides the hint and drops any answer still on its way
-    }, function (err) { button.disabled = false; fail(String(err)); });
+    }, function (err) { button.disabled = false; showErrors({}, String(err)); });
   });
 })();
