@@ -1,4 +1,4 @@
-"""`flask cases sweep` and `flask cases docs`."""
+"""`flask cases sweep`, `flask cases recompute` and `flask cases docs`."""
 
 import click
 
@@ -28,6 +28,17 @@ def sweep_command():
         f"巡检完成：预警变化 {result.warnings_changed} 件，自动提级 {result.escalated} 件，"
         f"新增排查逾期风险点 {overdue} 个"
     )
+
+
+@cases_cli.command("recompute")
+@click.option(
+    "--reason", default="按现行期限规则重新计算", help="the note on each changed timeline"
+)
+def recompute_command(reason):
+    """Recount every running clock (after new rules or a year entered); changes on the timelines."""
+    changed = services.recompute_open(reason)
+    db.session.commit()
+    click.echo(f"期限重新计算完成：{changed} 件事件的期限有变化")
 
 
 @cases_cli.command("docs")

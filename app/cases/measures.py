@@ -88,8 +88,9 @@ SELECT GROUPING(k) = 1 AS is_total, k,
            AS success_num,
        count(*) FILTER (WHERE state = ANY(:open_states)) AS open,
        count(*) FILTER (WHERE state = 'reported' AND accept_due < :today) AS overdue_acceptance,
-       count(*) FILTER (WHERE state IN ('accepted', 'in_progress') AND resolve_due < :today)
-           AS overdue_in_progress,
+       count(*) FILTER (WHERE (state IN ('accepted', 'in_progress')
+                                OR (state = 'reported' AND kind = 'incident'))
+                          AND resolve_due < :today) AS overdue_in_progress,
        count(*) FILTER (WHERE supervision <> 'none' AND NOT state = ANY(:settled_for_good))
            AS supervised,
        count(*) FILTER (WHERE supervision = 'normal' AND NOT state = ANY(:settled_for_good))

@@ -126,6 +126,11 @@ class Case(db.Model):
     review_request_due: Mapped[date | None] = mapped_column(Date)
     next_due: Mapped[date | None] = mapped_column(Date)
     clock_warning: Mapped[str | None] = mapped_column(String(200))
+    # How each clock was started (app/cases/services.py "clocks"): clock name → {"days", "unit",
+    # "percent" (the yellow threshold), "years" (counted without their 调休 notice), "stopped"}.
+    # The period lives here so that an extension lengthens it (DOMAIN §4) and a recount after a
+    # year is entered uses the rule the clock started with.
+    clock_rules: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     warning: Mapped[str] = mapped_column(String(10), server_default="none")
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     accepted_on_time: Mapped[bool | None] = mapped_column(Boolean)

@@ -141,8 +141,12 @@ def filtered(args: dict, user=None):
         stmt = stmt.where(Case.region_code == args["grid_cell"])
     if args.get("overdue") is not None:
         today = clock.today()
-        overdue = ((Case.state == "reported") & (Case.accept_due < today)) | (
-            Case.state.in_(["accepted", "in_progress"]) & (Case.resolve_due < today)
+        # An incident's resolution clock runs from its report (no acceptance step): still
+        # `reported` past it, it is overdue too (measures.py counts the same).
+        overdue = (
+            ((Case.state == "reported") & (Case.accept_due < today))
+            | (Case.state.in_(["accepted", "in_progress"]) & (Case.resolve_due < today))
+            | ((Case.state == "reported") & (Case.kind == "incident") & (Case.resolve_due < today))
         )
         stmt = stmt.where(overdue if args["overdue"] else ~overdue)
     if args.get("supervised") is not None:
@@ -235,6 +239,7 @@ SUMMARY_FIELDS = (
     "next_due",
     "accept_due",
     "resolve_due",
+    "clock_warning",
     "version",
 )
 

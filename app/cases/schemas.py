@@ -340,6 +340,7 @@ class CaseSummary(Schema):
     next_due = fields.Date(allow_none=True)
     accept_due = fields.Date(allow_none=True)
     resolve_due = fields.Date(allow_none=True)
+    clock_warning = fields.String(allow_none=True)
     village = fields.Nested(CaseRegionRef)
     grid_cell = fields.Nested(CaseRegionRef)
     version = fields.Integer()
@@ -465,6 +466,7 @@ class DeadlinePolicyOut(Schema):
     variant = fields.String()
     days = fields.Integer()
     unit = fields.String()
+    warn_percent = fields.Integer()
     source = fields.String(allow_none=True)
 
 
@@ -473,6 +475,7 @@ class DeadlinePolicyIn(Schema):
 
     days = jsonfields.Integer(required=True, validate=validate.Range(1, 366))
     unit = fields.String(load_default="days", validate=one_of(["days", "working_days"], "unit "))
+    warn_percent = jsonfields.Integer(validate=validate.Range(1, 100))
     source = fields.String(validate=validate.Length(1, 200))
 
 

@@ -43,6 +43,7 @@ from app.core.errors import stale
 from app.deadlines import policy
 from app.deadlines import years
 from app.deadlines.calendar import coverage_warning
+from app.deadlines.calendar import due_after
 from app.deadlines.calendar import extend
 from app.extensions import db
 from app.geo.placement import place_point
@@ -229,58 +230,219 @@ def remember_answer(user, key: str, status: int, body: dict) -> None:
 # --- clocks --------------------------------------------------------------------------------------
 
 
-def start_clocks_on_report(case: Case, moment: dt.datetime) -> None:
-    """(Re)start the acceptance clock (and, for incidents, the resolution clock) at `moment`."""
-    case.accept_from = case.accept_due = None
-    accept = policy.due(case.kind, case.level, policy.ACCEPT, moment)
-    warnings = set()
-    if accept is not None:
-        case.accept_from, case.accept_due = clock.local_date(moment), accept.date
-        warnings |= accept.uncovered_years
+# The clocks a case keeps in `clock_rules` (the rule each started with and the years it was
+# counted on without their notice): acceptance, resolution, and the two windows after it.
+ACCEPT_CLOCK = "accept"
+RESOLVE_CLOCK = "resolve"
+REVIEW_WINDOW = "review_request"
+JUDICIAL_WINDOW = "judicial"
+# The states whose windows (复查 request, 司法确认 application) still run: a closed, rejected or
+# withdrawn case has no running clock and so no warning.
+WINDOW_STATES = ("resolved", "followed_up")
+
+
+def run_clock(case: Case, name: str, rule: dict | None, start: dt.date, cal=None) -> dt.date | None:
+    """Count clock `name` from `start` by `rule`, keep the rule on the case; its last day.
+
+    One period from the start (民法典 第二百零一至二百零三条): an extension adds to the rule's
+    days and is counted again from the same start, so only the lengthened period's last day
+    rolls over (DOMAIN §4). `rule` None drops the clock.
+    """
+    rules = {k: v for k, v in (case.clock_rules or {}).items() if k != name}
+    if rule is None:
+        case.clock_rules = rules
+        return None
+    counted = due_after(start, rule["days"], rule["unit"], calendar=cal or years.calendar())
+    rules[name] = {**rule, "years": sorted(counted.uncovered_years)}
+    case.clock_rules = rules  # a new dict: JSONB changes in place are not tracked
+    return counted.date
+
+
+def start_clocks_on_report(
+    case: Case, moment: dt.datetime, *, restart_resolution: bool = True
+) -> None:
+    """(Re)start the acceptance clock (and, for incidents, the resolution clock) at `moment`.
+
+    An escalated incident keeps its resolution clock (`restart_resolution=False`): escalating
+    does not clear an incident's lateness (DOMAIN §3.1 restarts the acceptance clock only).
+    """
+    day = clock.local_date(moment)
+    accept = policy.spec(case.kind, case.level, policy.ACCEPT)
+    case.accept_from = day if accept else None
+    case.accept_due = run_clock(case, ACCEPT_CLOCK, accept, day)
     if case.kind == "incident":
-        resolve = policy.due(case.kind, case.level, policy.RESOLVE, moment, case.complexity)
-        if resolve is not None:
-            case.resolve_from, case.resolve_due = clock.local_date(moment), resolve.date
-            warnings |= resolve.uncovered_years
+        if restart_resolution or case.resolve_due is None:
+            rule = policy.spec(case.kind, case.level, policy.RESOLVE, case.complexity)
+            case.resolve_from = day if rule else None
+            case.resolve_due = run_clock(case, RESOLVE_CLOCK, rule, day)
     elif case.review_stage != "none":
         which = policy.REVIEW_ANSWER if case.review_stage == "review" else policy.RE_REVIEW_DECISION
-        answer = policy.due(case.kind, case.level, which, moment)
-        case.resolve_from, case.resolve_due = clock.local_date(moment), answer.date
-        warnings |= answer.uncovered_years
+        rule = policy.spec(case.kind, case.level, which)
+        case.resolve_from = day if rule else None
+        case.resolve_due = run_clock(case, RESOLVE_CLOCK, rule, day)
     else:
-        case.resolve_from = case.resolve_due = None
-    note_coverage(case, warnings)
+        case.resolve_from = case.resolve_due = run_clock(case, RESOLVE_CLOCK, None, day)
     refresh_derived(case)
 
 
-def note_coverage(case: Case, years: set[int] | frozenset[int]) -> None:
-    """Show on the case that a clock was counted on a year the calendar does not cover."""
-    case.clock_warning = coverage_warning(years) if years else None
+def _running(case: Case) -> list[tuple[str, dt.date | None, dt.date]]:
+    """The running acceptance and resolution clocks: (name, start, last day)."""
+    running = []
+    if case.state == "reported" and case.accept_due:
+        running.append((ACCEPT_CLOCK, case.accept_from, case.accept_due))
+    resolving = case.state != "reported" or case.kind == "incident" or case.review_stage != "none"
+    if case.state in workflow.OPEN_STATES and case.resolve_due and resolving:
+        running.append((RESOLVE_CLOCK, case.resolve_from, case.resolve_due))
+    return running
 
 
 def refresh_derived(case: Case, on: dt.date | None = None) -> None:
-    """next_due (the nearest running deadline) and the yellow/red warning."""
+    """next_due (the nearest running deadline), the yellow/red warning and the year warning.
+
+    `clock_warning` names the years without an entered notice that a running clock or window
+    was counted on; it goes once the year is entered (recount_clocks) or the clock stops.
+    """
     on = on or clock.today()
-    running = []
-    if case.state == "reported" and case.accept_due:
-        running.append((case.accept_from, case.accept_due))
-    resolving = case.state != "reported" or case.kind == "incident" or case.review_stage != "none"
-    if case.state in workflow.OPEN_STATES and case.resolve_due and resolving:
-        running.append((case.resolve_from, case.resolve_due))
-    case.next_due = min((d for _, d in running), default=None)
-    levels = [warning_for(s, d, on) for s, d in running]
+    rules = case.clock_rules or {}
+    running = _running(case)
+    case.next_due = min((d for _n, _s, d in running), default=None)
+    levels = [warning_for(s, d, on, rules.get(n)) for n, s, d in running]
     case.warning = "red" if "red" in levels else "yellow" if "yellow" in levels else "none"
+    counted = [n for n, _s, _d in running]
+    if case.state in WINDOW_STATES:
+        counted += [
+            n for n in (REVIEW_WINDOW, JUDICIAL_WINDOW) if not rules.get(n, {}).get("stopped")
+        ]
+    guessed = {y for n in counted for y in rules.get(n, {}).get("years", ())}
+    case.clock_warning = coverage_warning(guessed) or None
 
 
-def warning_for(start: dt.date | None, due_date: dt.date | None, on: dt.date) -> str:
-    """none / yellow (≤ 20% of the period or ≤ 3 days left) / red (overdue) for one clock."""
+def warning_for(
+    start: dt.date | None, due_date: dt.date | None, on: dt.date, rule: dict | None = None
+) -> str:
+    """none / yellow / red (overdue) for one clock (DOMAIN §4 "Warnings").
+
+    Yellow when the days left, today included, are ≤ the rule's share (20% by default) of the
+    clock's period rounded up, at least 1: a 3-day clock on its last day, a 15-day one with 3
+    days left, a 60-day one with 12. Without a kept rule the period is start → last day.
+    """
     if due_date is None:
         return "none"
     if on > due_date:
         return "red"
-    left = (due_date - on).days
-    period = max((due_date - (start or on)).days, 1)
-    return "yellow" if left <= 3 or left <= 0.2 * period else "none"
+    left = (due_date - on).days + 1
+    if rule:
+        threshold = policy.yellow_days(rule["days"], rule.get("percent"))
+    else:
+        threshold = policy.yellow_days(max((due_date - (start or on)).days, 1))
+    return "yellow" if left <= threshold else "none"
+
+
+def derived_rules(case: Case) -> dict:
+    """The rules of a case's clocks as the policy gives them now (cases from before 0009)."""
+    rules = dict(case.clock_rules or {})
+    if case.accept_from and ACCEPT_CLOCK not in rules:
+        rules[ACCEPT_CLOCK] = policy.spec(case.kind, case.level, policy.ACCEPT)
+    if case.resolve_from and RESOLVE_CLOCK not in rules:
+        if case.kind == "incident":
+            name, variant = policy.RESOLVE, case.complexity
+        elif case.review_stage == "review":
+            name, variant = policy.REVIEW_ANSWER, None
+        elif case.review_stage == "re_review":
+            name, variant = policy.RE_REVIEW_DECISION, None
+        else:
+            name, variant = policy.RESOLVE, None
+        rule = policy.spec(case.kind, case.level, name, variant)
+        if rule is not None:
+            rules[RESOLVE_CLOCK] = {**rule, "days": rule["days"] + (case.extension_days or 0)}
+    if case.review_request_due and case.resolved_at and REVIEW_WINDOW not in rules:
+        which = policy.REVIEW_REQUEST if case.review_stage == "none" else policy.RE_REVIEW_REQUEST
+        rules[REVIEW_WINDOW] = policy.spec(case.kind, case.level, which)
+    if case.agreement is not None and JUDICIAL_WINDOW not in rules:
+        rule = policy.spec("dispute", case.level, policy.JUDICIAL_WINDOW)
+        if rule is not None and (
+            case.agreement.judicial_applied_on or case.agreement.judicial_outcome != "pending"
+        ):
+            rule = {**rule, "stopped": True}
+        rules[JUDICIAL_WINDOW] = rule
+    return {k: v for k, v in rules.items() if v is not None}
+
+
+def recount_clocks(case: Case, cal=None) -> dict[str, list]:
+    """Count a case's clocks again from their starts with their kept rules; what changed.
+
+    Used when a year's notice is entered and by `flask cases recompute` (migration 0009): the
+    answer maps each changed field to [old, new] (ISO dates), for the timeline.
+    """
+    cal = cal or years.calendar()
+    agreement = case.agreement
+    before = _clock_fields(case)
+    rules = derived_rules(case)
+    case.clock_rules = rules
+    if case.accept_from and case.accept_due and ACCEPT_CLOCK in rules:
+        case.accept_due = run_clock(case, ACCEPT_CLOCK, rules[ACCEPT_CLOCK], case.accept_from, cal)
+    if case.resolve_from and case.resolve_due and RESOLVE_CLOCK in rules:
+        rule = rules[RESOLVE_CLOCK]
+        case.resolve_due = run_clock(case, RESOLVE_CLOCK, rule, case.resolve_from, cal)
+    if case.review_request_due and case.resolved_at and REVIEW_WINDOW in rules:
+        start = clock.local_date(case.resolved_at)
+        case.review_request_due = run_clock(case, REVIEW_WINDOW, rules[REVIEW_WINDOW], start, cal)
+    if agreement is not None and JUDICIAL_WINDOW in rules:
+        window = run_clock(case, JUDICIAL_WINDOW, rules[JUDICIAL_WINDOW], agreement.signed_on, cal)
+        agreement.judicial_window_due = window
+    refresh_derived(case)
+    after = _clock_fields(case)
+    return {k: [_iso(before[k]), _iso(after[k])] for k in before if before[k] != after[k]}
+
+
+def _clock_fields(case: Case) -> dict:
+    agreement = case.agreement
+    return {
+        "accept_due": case.accept_due,
+        "resolve_due": case.resolve_due,
+        "review_request_due": case.review_request_due,
+        "judicial_window_due": agreement.judicial_window_due if agreement else None,
+        "clock_warning": case.clock_warning,
+    }
+
+
+def _iso(value):
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def recompute_open(reason: str, actor=None) -> int:
+    """Recount the clocks of every case with a running clock or window; each change on its
+    timeline (a `recompute` event with the old and new dates). How many cases changed."""
+    cal = years.calendar()
+    stopped = ("closed", "rejected", "withdrawn")
+    ids = db.session.scalars(select(Case.id).where(Case.state.not_in(stopped))).all()
+    changed = 0
+    for case_id in ids:
+        case = db.session.get(Case, case_id)
+        with db.session.no_autoflush:
+            changes = recount_clocks(case, cal)
+        if changes:
+            # A recount is derived, not an edit by anyone: the version users hold stays valid.
+            add_event(
+                case,
+                actor,
+                "recompute",
+                case.state,
+                case.state,
+                case.level,
+                case.level,
+                reason,
+                {"changes": changes},
+            )
+            changed += 1
+    db.session.flush()
+    return changed
+
+
+@years.year_saved.connect
+def _year_entered(year: int, actor=None, **_extra) -> None:
+    """A year's notice entered: running clocks are recounted on it (the warning goes)."""
+    recompute_open(f"{year} 年节假日安排已录入，期限重新计算", actor)
 
 
 # --- the workflow --------------------------------------------------------------------------------
@@ -436,10 +598,10 @@ def _accept(case, user, data):
     case.accepted_at = moment
     case.accepted_on_time = case.accept_due is None or clock.local_date(moment) <= case.accept_due
     if case.kind != "incident" and case.review_stage == "none":
-        resolve = policy.due(case.kind, case.level, policy.RESOLVE, moment)
-        if resolve is not None:
-            case.resolve_from, case.resolve_due = clock.local_date(moment), resolve.date
-            note_coverage(case, resolve.uncovered_years)
+        rule = policy.spec(case.kind, case.level, policy.RESOLVE)
+        if rule is not None:
+            case.resolve_from = clock.local_date(moment)
+            case.resolve_due = run_clock(case, RESOLVE_CLOCK, rule, case.resolve_from)
 
 
 def _reject(case, user, data):
@@ -490,10 +652,10 @@ def _resolve(case, user, data):
     case.reply = data.get("reply")
     if case.kind == "petition":
         which = policy.REVIEW_REQUEST if case.review_stage == "none" else policy.RE_REVIEW_REQUEST
-        window = policy.due(case.kind, case.level, which, moment)
-        case.review_request_due = (
-            window.date if window and case.review_stage != "re_review" else None
-        )
+        rule = policy.spec(case.kind, case.level, which)
+        if case.review_stage == "re_review":
+            rule = None  # after 复核 no further request (第三十六条)
+        case.review_request_due = run_clock(case, REVIEW_WINDOW, rule, clock.local_date(moment))
     agreement = data.get("agreement")
     if agreement:
         if not (agreement["signed_by_parties"] and agreement["signed_by_mediator"]):
@@ -501,7 +663,8 @@ def _resolve(case, user, data):
                 _("调解协议须经双方当事人和调解员签名后生效（第二十九、三十条）"),
                 {"json": {"agreement": [_("signed_by_parties 与 signed_by_mediator 均须为 true")]}},
             )
-        window = policy.due("dispute", case.level, policy.JUDICIAL_WINDOW, agreement["signed_on"])
+        rule = policy.spec("dispute", case.level, policy.JUDICIAL_WINDOW)
+        window = run_clock(case, JUDICIAL_WINDOW, rule, agreement["signed_on"])
         # A reopened dispute settled again: the new agreement replaces the old one (the
         # timeline keeps the history); performance and 司法确认 start over.
         row = case.agreement or Agreement(case_id=case.id)
@@ -512,7 +675,7 @@ def _resolve(case, user, data):
         row.performance_due = agreement["performance_due"]
         row.signed_on = agreement["signed_on"]
         row.signed_by_parties = row.signed_by_mediator = True
-        row.judicial_window_due = window.date if window else agreement["signed_on"]
+        row.judicial_window_due = window or agreement["signed_on"]
         row.performed = row.performed_on = row.judicial_applied_on = None
         row.judicial_outcome = "pending"
         db.session.add(row)
@@ -571,7 +734,7 @@ def _move(case, level):
     case.state = "reported"
     case.accepted_at = None
     case.accepted_on_time = None
-    start_clocks_on_report(case, clock.now())
+    start_clocks_on_report(case, clock.now(), restart_resolution=case.kind != "incident")
 
 
 def _withdraw(case, user, data):
@@ -604,11 +767,16 @@ def _approve_extension(case, user, data):
     days = case.extension_requested
     case.extension_requested = None
     if data["approved"]:
-        extended = extend(case.resolve_due, days, calendar=years.calendar())
-        case.resolve_due = extended.date
+        # The period is lengthened, not restarted: 60 + 30 = one period of 90 days from the same
+        # start, rolled over once at its end (DOMAIN §4; 信访工作条例 第三十四条).
+        rule = derived_rules(case).get(RESOLVE_CLOCK)
+        if rule is not None and case.resolve_from is not None:
+            rule = {**rule, "days": rule["days"] + days}
+            case.resolve_due = run_clock(case, RESOLVE_CLOCK, rule, case.resolve_from)
+        else:
+            case.resolve_due = extend(case.resolve_due, days, calendar=years.calendar()).date
         case.extension_days += days
-        note_coverage(case, extended.uncovered_years)
-        return f"批准延期 {days} 天，新期限 {extended.date.isoformat()}"
+        return f"批准延期 {days} 天，新期限 {case.resolve_due.isoformat()}"
     return f"不批准延期 {days} 天"
 
 
@@ -656,6 +824,10 @@ def _record_judicial(case, user, data):
         )
     agreement.judicial_applied_on = applied_on
     agreement.judicial_outcome = data["judicial_outcome"]
+    window = (case.clock_rules or {}).get(JUDICIAL_WINDOW)
+    if window and (applied_on or data["judicial_outcome"] != "pending"):
+        # Applied for (or decided): the 司法确认 window has stopped, and its year warning with it.
+        case.clock_rules = {**case.clock_rules, JUDICIAL_WINDOW: {**window, "stopped": True}}
 
 
 def _request_review(case, user, data, stage="review"):

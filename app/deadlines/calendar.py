@@ -7,10 +7,12 @@ not a weekend day made a working day by 调休 — the reading courts apply (the
 九十八条 speaks of "the actual days off" when holidays are shifted). Rules written in 工作日 count
 working days on the same calendar. Every date is a date in Asia/Shanghai.
 
-The calendar only knows the years whose schedule has been entered. A count that examines a day in
-any other year still answers, treating that year as weekends only, but never silently: the result
-carries the years in `Due.uncovered_years`, a warning is logged, and `coverage_warning` words it
-for the user ("2027 年节假日安排尚未录入，期限按周末推算").
+The calendar only knows the 调休 of the years whose schedule has been entered. A count that
+examines a day in any other year still answers, counting that year with weekends plus the
+statutory holidays computed from the law (app/deadlines/statutory.py: 全国年节及纪念日放假办法),
+but never silently: the result carries the years in `Due.uncovered_years`, a warning is logged,
+and `coverage_warning` words it for the user
+("2027 年节假日安排尚未录入，期限按周末和法定节日推算").
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from app.deadlines.holidays_cn import bundled_data
+from app.deadlines.statutory import statutory_holidays
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +117,10 @@ class HolidayCalendar:
     def is_day_off(self, day: dt.date) -> bool:
         """Whether the day is a 法定休假日: a weekend or holiday, unless 调休 makes it a workday."""
         if not self.covers(day.year):
-            # Without the year's notice only the weekend is known; callers learn of the guess
-            # through Due.uncovered_years.
-            return day.weekday() >= 5
+            # Without the year's notice the weekend and the statutory holidays are known (the
+            # law fixes them), the 调休 is not; callers learn of the guess through
+            # Due.uncovered_years.
+            return day.weekday() >= 5 or day in statutory_holidays(day.year)
         if day in self.workdays:
             return False
         return day in self.holidays or day.weekday() >= 5
@@ -297,10 +301,10 @@ def coverage_warning(years: Iterable[int], lang: str = "zh") -> str:
         listed = ", ".join(str(y) for y in ordered)
         return (
             f"The {listed} holiday schedule has not been entered; "
-            "the deadline was counted with weekends only."
+            "the deadline was counted with weekends and statutory holidays only."
         )
     listed = "、".join(str(y) for y in ordered)
-    return f"{listed} 年节假日安排尚未录入，期限按周末推算"
+    return f"{listed} 年节假日安排尚未录入，期限按周末和法定节日推算"
 
 
 def _count(
@@ -343,7 +347,7 @@ def _count_working_days(
 def _due(due_date: dt.date, uncovered: frozenset[int]) -> Due:
     if uncovered:
         logger.warning(
-            "holiday calendar does not cover %s: due date %s was counted with weekends only",
+            "holiday calendar does not cover %s: due date %s was counted without its 调休",
             ", ".join(str(y) for y in sorted(uncovered)),
             due_date.isoformat(),
         )

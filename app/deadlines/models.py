@@ -28,6 +28,7 @@ class DeadlinePolicy(db.Model):
         UniqueConstraint("kind", "level", "clock", "variant", name="uq_deadline_policies_rule"),
         CheckConstraint("days > 0 AND days <= 366", name="days"),
         CheckConstraint("unit IN ('days', 'working_days')", name="unit"),
+        CheckConstraint("warn_percent BETWEEN 1 AND 100", name="warn_percent"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,6 +39,8 @@ class DeadlinePolicy(db.Model):
     days: Mapped[int] = mapped_column(Integer)
     unit: Mapped[str] = mapped_column(String(12), server_default="days")
     source: Mapped[str | None] = mapped_column(String(200))
+    # Yellow (黄牌) when the days left are ≤ this share of the period, rounded up, at least 1.
+    warn_percent: Mapped[int] = mapped_column(Integer, server_default="20")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

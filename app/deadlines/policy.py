@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 
 from sqlalchemy import select
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 # Clock names used by the policy table.
 ACCEPT = "accept"
+OBJECTION = "objection"
 RESOLVE = "resolve"
 EXTENSION_MAX = "extension_max"
 REVIEW_REQUEST = "review_request"
@@ -36,6 +38,9 @@ JUDICIAL_WINDOW = "judicial_window"
 # source from now on: migration 0004 seeded a frozen copy of this list, which stays as it was.
 DEFAULT_POLICY = [
     ("petition", "*", ACCEPT, "*", 15, "days", "信访工作条例 第二十二、二十三条"),
+    # A body receiving a forwarded matter outside its remit objects within 5 工作日 (第二十三条);
+    # used by dispatch. Seeded by migration 0009.
+    ("petition", "*", OBJECTION, "*", 5, "working_days", "信访工作条例 第二十三条"),
     ("petition", "*", RESOLVE, "*", 60, "days", "信访工作条例 第三十四条"),
     ("petition", "*", EXTENSION_MAX, "*", 30, "days", "信访工作条例 第三十四条（延期一次）"),
     ("petition", "*", REVIEW_REQUEST, "*", 30, "days", "信访工作条例 第三十五条"),
@@ -65,6 +70,25 @@ def rule_for(kind: str, level: str, name: str, variant: str | None = None) -> De
     ).all()
     rows.sort(key=lambda r: (r.level == "*", r.variant == "*"))
     return rows[0] if rows else None
+
+
+# Yellow (黄牌) when the days left are ≤ 20% of the period, rounded up, at least 1 (DOMAIN §4);
+# each row may set its own share (deadline_policies.warn_percent).
+DEFAULT_WARN_PERCENT = 20
+
+
+def yellow_days(days: int, percent: int | None = None) -> int:
+    """How many days left (today included) turn a clock of `days` yellow: 3 → 1, 15 → 3, 60 → 12."""
+    share = DEFAULT_WARN_PERCENT if percent is None else percent
+    return max(1, math.ceil(days * share / 100))
+
+
+def spec(kind: str, level: str, name: str, variant: str | None = None) -> dict | None:
+    """The rule a clock starts with, as a case keeps it ({"days", "unit", "percent"}), or None."""
+    row = rule_for(kind, level, name, variant)
+    if row is None:
+        return None
+    return {"days": row.days, "unit": row.unit, "percent": row.warn_percent}
 
 
 def due(
@@ -98,8 +122,10 @@ def update(policy_id: int, data: dict) -> DeadlinePolicy:
     row = db.session.get(DeadlinePolicy, policy_id)
     if row is None:
         raise NotFound("期限规则不存在")
-    before = {"days": row.days, "unit": row.unit}
+    before = {"days": row.days, "unit": row.unit, "warn_percent": row.warn_percent}
     row.days, row.unit = data["days"], data["unit"]
+    if data.get("warn_percent"):
+        row.warn_percent = data["warn_percent"]
     if data.get("source"):
         row.source = data["source"]
     row.updated_at = clock.now()
@@ -110,7 +136,7 @@ def update(policy_id: int, data: dict) -> DeadlinePolicy:
         detail={
             "rule": f"{row.kind}/{row.level}/{row.clock}/{row.variant}",
             "before": before,
-            "after": {"days": row.days, "unit": row.unit},
+            "after": {"days": row.days, "unit": row.unit, "warn_percent": row.warn_percent},
         },
     )
     db.session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -14,6 +15,11 @@ from app.deadlines.calendar import validate_year
 from app.deadlines.holidays_cn import bundled_data
 from app.deadlines.models import HolidayYear
 from app.extensions import db
+
+# Sent (year, actor=...) after a year's schedule is entered, flushed: the case clocks connect to
+# it (app/cases/services.py) and recount every running clock on the new calendar, so this module
+# needs no import of the cases.
+year_saved = Namespace().signal("holiday-year-saved")
 
 
 def calendar() -> HolidayCalendar:
@@ -82,4 +88,6 @@ def save_holiday_year(
         object_id=year,
         detail={"holidays": len(row.holidays), "workdays": len(row.workdays)},
     )
+    db.session.flush()
+    year_saved.send(year, actor=actor)
     return row, check

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.cases import services
+from app.cases.models import Case
 from app.core import clock
 from app.deadlines.calendar import SHANGHAI
 from app.deadlines.models import DeadlinePolicy
@@ -13,6 +14,8 @@ from app.extensions import db
 from tests.cases.factories import act
 from tests.cases.factories import report
 from tests.factories import bearer
+
+D = dt.date
 
 
 def at(day: str, hour: int = 10) -> dt.datetime:
@@ -180,12 +183,14 @@ def test_bad_holiday_year_is_refused(client, world):
 
 
 def test_warnings_yellow_and_red(client, world, frozen):
-    """Yellow with ≤ 3 days or ≤ 20% left; red once overdue (town level: no auto-escalation)."""
+    """Yellow with ≤ 20% of the period left; red once overdue (town level: no auto-escalation)."""
+    # 15 days from Mon 2025-03-03 → Tue 03-18; 20% of 15 = 3: yellow from Sun 03-16 (16, 17, 18
+    # left), none on 03-15 (4 left).
     frozen(at("2025-03-03"))
     number = report(client, world["mediator@town"], "petition").get_json()["number"]
     path = f"/api/v1/cases/{number}"
     assert client.get(path, headers=bearer(world["mediator@town"])).get_json()["warning"] == "none"
-    frozen(at("2025-03-15"))
+    frozen(at("2025-03-16"))
     assert services.sweep().warnings_changed == 1
     db.session.commit()
     assert (
@@ -200,3 +205,119 @@ def test_warnings_yellow_and_red(client, world, frozen):
         {"from": "none", "to": "yellow"},
         {"from": "yellow", "to": "red"},
     ]
+
+
+def test_extension_lengthens_the_period(client, world, frozen):
+    """60 + 30 = one 90-day period from the same start, rolled over once (DOMAIN §4)."""
+    # Accepted Sat 2025-08-02: 60 days → Wed 10-01, in National Day (10-01..10-08) → Thu 10-09.
+    frozen(at("2025-08-02"))
+    number = report(client, world["mediator@village"], "petition").get_json()["number"]
+    body = act(client, world["mediator@village"], number, "accept").get_json()
+    assert body["resolve_due"] == "2025-10-09"
+    act(client, world["mediator@village"], number, "request_extension", {"days": 30, "reason": "x"})
+    body = act(
+        client, world["official@town"], number, "approve_extension", {"approved": True}
+    ).get_json()
+    # 90 days from 08-02 → Fri 10-31, a working day; not the rolled 10-09 + 30 = Sat 11-08
+    # → Mon 11-10.
+    assert body["resolve_due"] == "2025-10-31"
+    assert body["extension_days"] == 30
+
+
+def test_yellow_thresholds_by_period(client, world, frozen):
+    """A 3-day clock turns yellow on its last day; a 60-day one with 12 days left."""
+    # Dispute reported Mon 2025-03-03: 3 days → Thu 03-06; ceil(0.6) = 1 day left → yellow on
+    # 03-06 only.
+    frozen(at("2025-03-03"))
+    number = report(client, world["mediator@town"]).get_json()["number"]
+    path = f"/api/v1/cases/{number}"
+    assert client.get(path, headers=bearer(world["mediator@town"])).get_json()["warning"] == "none"
+    frozen(at("2025-03-05"))
+    services.sweep()
+    db.session.commit()
+    assert client.get(path, headers=bearer(world["mediator@town"])).get_json()["warning"] == "none"
+    frozen(at("2025-03-06"))
+    services.sweep()
+    db.session.commit()
+    body = client.get(path, headers=bearer(world["mediator@town"])).get_json()
+    assert body["warning"] == "yellow"
+    # Petition accepted Mon 2025-03-03: 60 days → Fri 05-02 (劳动节 05-01..05-05) → Tue 05-06;
+    # 20% of 60 = 12: yellow from Fri 04-25 (25 … 30 = 6, 1 … 6 May = 6: 12 days left).
+    frozen(at("2025-03-03"))
+    number = report(client, world["mediator@town"], "petition").get_json()["number"]
+    body = act(client, world["mediator@town"], number, "accept").get_json()
+    assert body["resolve_due"] == "2025-05-06"
+    case = db.session.scalar(select(Case).where(Case.number == number))
+    assert (
+        services.warning_for(
+            case.resolve_from, case.resolve_due, D(2025, 4, 24), case.clock_rules["resolve"]
+        )
+        == "none"
+    )
+    assert (
+        services.warning_for(
+            case.resolve_from, case.resolve_due, D(2025, 4, 25), case.clock_rules["resolve"]
+        )
+        == "yellow"
+    )
+
+
+def test_escalating_an_incident_keeps_its_resolution_clock(client, world, frozen):
+    """An overdue incident stays overdue when escalated, and is in the overdue list."""
+    # Simple incident reported Mon 2025-03-03: 1 day → Tue 03-04.
+    frozen(at("2025-03-03"))
+    created = report(client, world["mediator@village"], "incident", complexity="simple")
+    number = created.get_json()["number"]
+    assert created.get_json()["resolve_due"] == "2025-03-04"
+    frozen(at("2025-03-06"))
+    listed = client.get("/api/v1/cases?overdue=true", headers=bearer(world["official@town"]))
+    assert number in [c["number"] for c in listed.get_json()["items"]]
+    body = act(
+        client, world["mediator@village"], number, "escalate", {"reason": "需镇级处置"}
+    ).get_json()
+    assert body["level"] == "town" and body["state"] == "reported"
+    assert body["resolve_due"] == "2025-03-04" and body["warning"] == "red"
+    listed = client.get("/api/v1/cases?overdue=true", headers=bearer(world["official@town"]))
+    assert number in [c["number"] for c in listed.get_json()["items"]]
+
+
+def test_year_warning_in_list_goes_when_entered_and_recomputed(client, world, frozen):
+    """The 2027 warning shows in the list; entering 2027 recounts the clock on the timeline."""
+    # Accepted Tue 2026-12-01: 60 days → Sat 2027-01-30 → Mon 02-01 (2027 by law: no change).
+    frozen(at("2026-12-01"))
+    number = report(client, world["mediator@village"], "petition").get_json()["number"]
+    act(client, world["mediator@village"], number, "accept")
+    listed = client.get("/api/v1/cases", headers=bearer(world["mediator@village"])).get_json()
+    row = next(c for c in listed["items"] if c["number"] == number)
+    assert "2027" in row["clock_warning"]
+    # A test notice: Mon 1 Feb 2027 made a day off → the period rolls to Tue 02-02.
+    entered = client.put(
+        "/api/v1/holiday-years/2027",
+        json={"holidays": ["2027-01-01", "2027-02-01"], "workdays": []},
+        headers=bearer(world["admin@county"]),
+    )
+    assert entered.status_code == 200
+    body = client.get(f"/api/v1/cases/{number}", headers=bearer(world["mediator@village"]))
+    body = body.get_json()
+    assert body["clock_warning"] is None and body["resolve_due"] == "2027-02-02"
+    recount = [e for e in body["events"] if e["action"] == "recompute"]
+    assert recount and recount[-1]["data"]["changes"]["resolve_due"] == ["2027-02-01", "2027-02-02"]
+
+
+def test_year_warning_goes_when_the_clock_stops(client, world, frozen):
+    """Withdrawing a case whose clock runs into 2027 takes its warning away."""
+    frozen(at("2026-12-01"))
+    number = report(client, world["mediator@village"], "petition").get_json()["number"]
+    body = act(client, world["mediator@village"], number, "accept").get_json()
+    assert "2027" in body["clock_warning"]
+    body = act(client, world["mediator@village"], number, "withdraw", {"reason": "撤回"}).get_json()
+    assert body["clock_warning"] is None
+
+
+def test_objection_clock_is_in_the_policy(client, world):
+    """The 5-working-day objection clock (信访工作条例 第二十三条) is a policy row."""
+    rows = client.get("/api/v1/deadline-policies", headers=bearer(world["mediator@village"]))
+    rules = {(r["kind"], r["clock"]): r for r in rows.get_json()}
+    assert rules[("petition", "objection")]["days"] == 5
+    assert rules[("petition", "objection")]["unit"] == "working_days"
+    assert {r["warn_percent"] for r in rows.get_json()} == {20}

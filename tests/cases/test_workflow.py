@@ -277,8 +277,14 @@ def test_assign_down_returns_the_case_to_the_village(client, world):
     assert same.status_code == 422 and "to_level" in same.get_json()["errors"]["json"]
 
 
-def test_petition_extension_once_and_capped(client, world):
+def test_petition_extension_once_and_capped(client, world, monkeypatch):
     """Petitions: at most 30 days, once; approval moves the deadline; a refusal does not."""
+    # Frozen on Fri 2025-08-01: 60 days → Tue 09-30, a working day, so the 20-day extension
+    # (one 80-day period from 08-01 → Mon 10-20) moves the last day by exactly 20. On a day
+    # whose 60th day rolls over, the lengthened period moves it by less (DOMAIN §4).
+    moment = dt.datetime(2025, 8, 1, 2, tzinfo=dt.UTC)
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    monkeypatch.setattr(clock, "today", lambda: dt.date(2025, 8, 1))
     number = report(client, world["mediator@village"], "petition").get_json()["number"]
     act(client, world["mediator@village"], number, "accept")
     too_long = act(

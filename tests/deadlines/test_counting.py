@@ -243,23 +243,24 @@ def test_unknown_unit_is_refused():
     ("start", "days", "unit", "expected"),
     [
         # Sun 20 Dec 2026 + 30: 20 + 11 = 31 Dec, + 19 = Tue 19 Jan 2027, a weekday (2027
-        # counted by weekends only).
+        # counted by weekends plus the statutory holidays; 19 Jan is neither).
         (D(2026, 12, 20), 30, "days", D(2027, 1, 19)),
         # Wed 30 Dec 2026 + 3 = Sat 2 Jan 2027 → Sun 3 → Mon 4 Jan: only the roll-over
         # reaches 2027.
         (D(2026, 12, 30), 3, "days", D(2027, 1, 4)),
-        # Working days: Thu 31 Dec 2026 (1), Fri 1 Jan 2027 (2 — 元旦 unknown, so a weekday
-        # counts), Mon 4 Jan (3). This is exactly why the result must carry a warning.
-        (D(2026, 12, 30), 3, "working_days", D(2027, 1, 4)),
+        # Working days: Thu 31 Dec 2026 (1), Fri 1 Jan 2027 off (元旦 by law, although 2027's
+        # notice is not entered), Sat 2, Sun 3 off, Mon 4 Jan (2), Tue 5 Jan (3). The 调休 is
+        # unknown: that is why the result must carry a warning.
+        (D(2026, 12, 30), 3, "working_days", D(2027, 1, 5)),
     ],
 )
-def test_uncovered_year_is_counted_by_weekends_and_flagged(start, days, unit, expected, caplog):
+def test_uncovered_year_is_counted_by_law_and_flagged(start, days, unit, expected, caplog):
     """Does a count reaching 2027 (not in the calendar) still answer, flag 2027 and log it?"""
     with caplog.at_level(logging.WARNING, logger="app.deadlines.calendar"):
         due = due_after(start, days, unit)
     assert due.date == expected
     assert due.uncovered_years == frozenset({2027})
-    assert due.warning == "2027 年节假日安排尚未录入，期限按周末推算"
+    assert due.warning == "2027 年节假日安排尚未录入，期限按周末和法定节日推算"
     assert any("2027" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
 
 
@@ -323,14 +324,14 @@ def test_admin_entry_replaces_the_bundled_year():
 @pytest.mark.parametrize(
     ("years", "lang", "expected"),
     [
-        ({2027}, "zh", "2027 年节假日安排尚未录入，期限按周末推算"),
-        ({2028, 2027}, "zh", "2027、2028 年节假日安排尚未录入，期限按周末推算"),
+        ({2027}, "zh", "2027 年节假日安排尚未录入，期限按周末和法定节日推算"),
+        ({2028, 2027}, "zh", "2027、2028 年节假日安排尚未录入，期限按周末和法定节日推算"),
         (set(), "zh", ""),
         (
             {2027},
             "en",
             "The 2027 holiday schedule has not been entered; "
-            "the deadline was counted with weekends only.",
+            "the deadline was counted with weekends and statutory holidays only.",
         ),
     ],
 )
