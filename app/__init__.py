@@ -42,6 +42,7 @@ from app.geo.cli import geo_cli
 from app.i18n import bp as i18n_views
 from app.i18n import init_i18n
 from app.ops import init_app as init_ops
+from app.ops import models as _ops_models  # noqa: F401
 from app.ops.api import blp as ops_api
 from app.ops.cli import ops_cli
 from app.ops.logging import configure_logging

@@ -12,13 +12,20 @@ from flask_migrate import upgrade
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine
 from sqlalchemy import inspect
+from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app import MIGRATIONS_DIR
 from app import create_app
+from app.cases import schemas
+from app.cases import services
+from app.cases.models import CaseEvent
 from app.extensions import db
 from app.extensions import include_object
+from tests.cases.factories import case_body
+from tests.conftest import TEST_PERSONAL_DATA_KEY
+from tests.factories import build_world
 
 
 def script_directory() -> ScriptDirectory:
@@ -88,3 +95,49 @@ def test_upgrade_downgrade_upgrade_and_models_match(scratch_url):
             assert diff == []
         finally:
             engine.dispose()
+
+
+def test_clock_rules_migration_asks_the_sweep_to_recount_existing_cases(
+    scratch_url, fsa_session, monkeypatch
+):
+    """Migrating a database that holds open cases to 0009 leaves a recount for the next sweep,
+    which records it on each changed case's timeline, once."""
+    monkeypatch.setattr(db, "session", fsa_session)  # real commits, on the scratch database
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": scratch_url,
+            "TESTING": True,
+            "PERSONAL_DATA_KEY": TEST_PERSONAL_DATA_KEY,
+        }
+    )
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+        world = build_world()
+        data = schemas.CaseIn().load(case_body())
+        data.pop("crs", None)
+        case = services.report(data, world["mediator@town"])
+        db.session.commit()
+        case_id = case.id
+        downgrade(directory=MIGRATIONS_DIR, revision="0008")
+        db.session.remove()
+        # A stale answer the old rules could have left behind.
+        db.session.execute(
+            text("UPDATE cases SET accept_due = accept_due + 40 WHERE id = :i"), {"i": case_id}
+        )
+        db.session.commit()
+        upgrade(directory=MIGRATIONS_DIR)
+        db.session.remove()
+        assert db.session.execute(text("SELECT name FROM maintenance_tasks")).scalars().all() == [
+            "recompute_clocks"
+        ]
+        first = services.sweep()
+        db.session.commit()
+        assert first.recounted == 1
+        assert db.session.execute(text("SELECT count(*) FROM maintenance_tasks")).scalar() == 0
+        events = db.session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.action == "recompute")
+        ).all()
+        assert len(events) == 1 and "0009" in events[0].note
+        assert services.sweep().recounted == 0  # once
+        db.session.remove()
+        db.engine.dispose()

@@ -24,6 +24,8 @@ def sweep_command():
         return
     overdue = sweep_inspections()
     db.session.commit()
+    if result.recounted:
+        click.echo(f"按新的期限规则重新计算了 {result.recounted} 件事件的期限（见各事件时间线）")
     click.echo(
         f"巡检完成：预警变化 {result.warnings_changed} 件，自动提级 {result.escalated} 件，"
         f"新增排查逾期风险点 {overdue} 个"

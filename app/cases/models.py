@@ -24,6 +24,7 @@ from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -53,9 +54,27 @@ STATES = (
 LEVELS = ("village", "town", "county")
 WARNINGS = ("none", "yellow", "red")
 SUPERVISION = ("none", "normal", "yellow", "red")
-SOURCES = ("grid_patrol", "visit", "letter", "phone", "online", "video", "assigned", "other")
+SOURCES = (
+    "grid_patrol",
+    "visit",
+    "letter",
+    "phone",
+    "online",
+    "video",
+    "assigned",
+    "other",
+    # 人民调解法 第十八条: a court's 委派 and the police's 委托 (migration 0010).
+    "court_referral",
+    "police_referral",
+)
 COMPLEXITY = ("simple", "ordinary", "complex")
 REVIEW_STAGES = ("none", "review", "re_review")
+# 信访工作条例 第十九条: a likely same matter waits for the handler's decision.
+SAME_MATTER_DECISIONS = ("pending", "different", "refused")
+# Why a matter was not accepted (信访工作条例 第十九、二十三、三十一条; 人民调解法 第十七条).
+REJECTION_GROUNDS = ("outside_remit", "other_route", "same_matter", "after_re_review", "other")
+# The routes a petitioner or party is told (第十九、三十一条; 人民调解法 第二十六条).
+ROUTES_TOLD = ("诉讼", "仲裁", "行政", "行政复议", "有权机关")
 
 
 class Case(db.Model):
@@ -73,6 +92,15 @@ class Case(db.Model):
         CheckConstraint(_in("source", SOURCES), name="source"),
         CheckConstraint(_in("review_stage", REVIEW_STAGES), name="review_stage"),
         CheckConstraint("complexity IS NULL OR " + _in("complexity", COMPLEXITY), name="cx"),
+        CheckConstraint(
+            "same_matter_decision IS NULL OR " + _in("same_matter_decision", SAME_MATTER_DECISIONS),
+            name="same_matter_decision",
+        ),
+        CheckConstraint(
+            "rejection_ground IS NULL OR " + _in("rejection_ground", REJECTION_GROUNDS),
+            name="rejection_ground",
+        ),
+        CheckConstraint("hearing_days >= 0", name="hearing_days"),
         Index("ix_cases_location", "location", postgresql_using="gist"),
         Index("ix_cases_village_id", "village_id"),
         Index("ix_cases_town_id", "town_id"),
@@ -151,6 +179,26 @@ class Case(db.Model):
     risk_point_id: Mapped[int | None] = mapped_column(
         ForeignKey("risk_points.id", ondelete="RESTRICT")
     )
+    # 人民调解法 第十九条: the mediator(s) named on the case (user ids; migration 0010).
+    mediator_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default="{}")
+    # 信访工作条例 第十九条: the earlier case of the likely same matter, and the decision on it.
+    same_matter_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="RESTRICT")
+    )
+    same_matter_decision: Mapped[str | None] = mapped_column(String(10))
+    same_matter_note: Mapped[str | None] = mapped_column(Text)
+    # Not accepted (第十九、二十三、三十一条): the ground, the routes told, the competent body
+    # and the written notice (不予受理告知书).
+    rejection_ground: Mapped[str | None] = mapped_column(String(20))
+    routes_told: Mapped[list[str]] = mapped_column(ARRAY(String(10)), server_default="{}")
+    competent_body: Mapped[str | None] = mapped_column(String(100))
+    rejection_notice: Mapped[str | None] = mapped_column(Text)
+    # 第三十六条: 听证 time does not count toward the 复核 clock (days added to its period).
+    hearing_started_on: Mapped[date | None] = mapped_column(Date)
+    hearing_ended_on: Mapped[date | None] = mapped_column(Date)
+    hearing_days: Mapped[int] = mapped_column(Integer, server_default="0")
+    # 第三十五条: the 复查 window runs from the day the petitioner received the written reply.
+    reply_received_on: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -160,7 +208,10 @@ class Case(db.Model):
     village: Mapped[Region] = relationship(foreign_keys=[village_id])
     town: Mapped[Region] = relationship(foreign_keys=[town_id])
     county: Mapped[Region] = relationship(foreign_keys=[county_id])
-    parent: Mapped[Case | None] = relationship(remote_side=[id])
+    parent: Mapped[Case | None] = relationship(remote_side=[id], foreign_keys=[parent_id])
+    same_matter_of: Mapped[Case | None] = relationship(
+        remote_side=[id], foreign_keys=[same_matter_of_id]
+    )
     parties: Mapped[list[Party]] = relationship(back_populates="case", order_by="Party.id")
     events: Mapped[list[CaseEvent]] = relationship(order_by="CaseEvent.id")
     follow_ups: Mapped[list[FollowUp]] = relationship(order_by="FollowUp.id")
@@ -252,7 +303,10 @@ class Party(db.Model):
     case: Mapped[Case] = relationship(back_populates="parties")
 
 
-AGREEMENT_OUTCOMES = ("pending", "applied", "confirmed", "rejected", "not_applied")
+# "invalid": the court found the agreement invalid (人民调解法 第三十三条第二款; migration 0010).
+AGREEMENT_OUTCOMES = ("pending", "applied", "confirmed", "rejected", "not_applied", "invalid")
+# 第二十八条: an agreement is written (调解协议书) or oral (口头协议, recorded by the committee).
+AGREEMENT_FORMS = ("written", "oral")
 
 
 class Agreement(db.Model):
@@ -261,21 +315,29 @@ class Agreement(db.Model):
     __tablename__ = "agreements"
     __table_args__ = (
         CheckConstraint(_in("judicial_outcome", AGREEMENT_OUTCOMES), name="judicial_outcome"),
+        CheckConstraint(_in("form", AGREEMENT_FORMS), name="form"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), unique=True)
-    facts: Mapped[str] = mapped_column(Text)
-    responsibilities: Mapped[str] = mapped_column(Text)
+    form: Mapped[str] = mapped_column(String(10), server_default="written")
+    # Written: all of 第二十九条's items; oral (第二十八条): the content (terms) and who agreed.
+    facts: Mapped[str | None] = mapped_column(Text)
+    responsibilities: Mapped[str | None] = mapped_column(Text)
     terms: Mapped[str] = mapped_column(Text)
-    performance_method: Mapped[str] = mapped_column(Text)
-    performance_due: Mapped[date] = mapped_column(Date)
+    agreed_by: Mapped[str | None] = mapped_column(Text)
+    performance_method: Mapped[str | None] = mapped_column(Text)
+    performance_due: Mapped[date | None] = mapped_column(Date)
     performed: Mapped[bool | None] = mapped_column(Boolean)
     performed_on: Mapped[date | None] = mapped_column(Date)
+    # Performed after performance_due (第三十一条: the committee follows performance up).
+    performed_late: Mapped[bool | None] = mapped_column(Boolean)
+    # The day it was signed (written) or agreed (oral).
     signed_on: Mapped[date] = mapped_column(Date)
-    signed_by_parties: Mapped[bool] = mapped_column(Boolean)
-    signed_by_mediator: Mapped[bool] = mapped_column(Boolean)
-    judicial_window_due: Mapped[date] = mapped_column(Date)
+    signed_by_parties: Mapped[bool | None] = mapped_column(Boolean)
+    signed_by_mediator: Mapped[bool | None] = mapped_column(Boolean)
+    # None for an oral agreement: 司法确认 is applied for with the written agreement.
+    judicial_window_due: Mapped[date | None] = mapped_column(Date)
     judicial_applied_on: Mapped[date | None] = mapped_column(Date)
     judicial_outcome: Mapped[str] = mapped_column(String(12), server_default="pending")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -20,6 +20,7 @@ from sqlalchemy import tuple_
 from sqlalchemy.orm import aliased
 
 from app import pii
+from app.accounts.models import User
 from app.cases import workflow
 from app.cases.models import Case
 from app.cases.models import Party
@@ -85,6 +86,12 @@ def party_of(case: Case, party_id: int) -> Party:
 def detail(case: Case, user=None) -> Case:
     """Attach what the caller-specific view needs: allowed actions, repeat-party counts."""
     case.allowed_actions = workflow.allowed_actions(case, user or current_user)
+    case.mediators = [
+        {"id": u.id, "name": u.display_name}
+        for u in db.session.scalars(
+            select(User).where(User.id.in_(case.mediator_ids or [])).order_by(User.id)
+        )
+    ]
     counts = repeat_counts(case.parties, case.id)
     for party in case.parties:
         party.repeat = counts.get(party.id, {"open": 0, "past": 0})
@@ -402,3 +409,15 @@ def nearby(lon: float, lat: float, category: str | None, scope: Scope) -> list[C
         stmt = stmt.where(Case.category == category)
     stmt = stmt.order_by(func.ST_Distance(func.Geography(Case.location), func.Geography(point)))
     return db.session.scalars(stmt.limit(20)).all()
+
+
+def mediators_for(case: Case) -> list[User]:
+    """Active mediators whose jurisdiction holds the case (the choices of 指定调解员)."""
+    prefixes = [case.region_code[:n] for n in (6, 9, 12)]
+    codes = [p + "0" * (12 - len(p)) for p in prefixes]
+    return db.session.scalars(
+        select(User)
+        .join(Region, Region.id == User.region_id)
+        .where(User.role == "mediator", User.active, Region.code.in_(codes))
+        .order_by(User.id)
+    ).all()

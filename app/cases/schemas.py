@@ -13,11 +13,14 @@ from marshmallow import validates_schema
 
 from app import jsonfields
 from app import pii
+from app.cases.models import AGREEMENT_FORMS
 from app.cases.models import COMPLEXITY
 from app.cases.models import FOLLOW_UP_METHODS
 from app.cases.models import KINDS
 from app.cases.models import LEVELS
 from app.cases.models import PARTY_ROLES
+from app.cases.models import REJECTION_GROUNDS
+from app.cases.models import ROUTES_TOLD
 from app.cases.models import SATISFACTION
 from app.cases.models import SOURCES
 from app.cases.models import STATES
@@ -141,16 +144,49 @@ class NearbyQuery(Schema):
 
 
 class AgreementIn(Schema):
-    """A mediation agreement (人民调解法 第二十九条)."""
+    """A mediation agreement: written (第二十九条) or oral (第二十八条: its content, who agreed)."""
 
-    facts = fields.String(required=True, validate=validate.Length(1, 5000))
-    responsibilities = fields.String(required=True, validate=validate.Length(1, 5000))
+    form = fields.String(load_default="written", validate=one_of(AGREEMENT_FORMS, "form "))
+    facts = fields.String(validate=validate.Length(1, 5000))
+    responsibilities = fields.String(validate=validate.Length(1, 5000))
     terms = fields.String(required=True, validate=validate.Length(1, 5000))
-    performance_method = fields.String(required=True, validate=validate.Length(1, 1000))
-    performance_due = fields.Date(required=True)
+    agreed_by = fields.String(validate=validate.Length(1, 500))
+    performance_method = fields.String(validate=validate.Length(1, 1000))
+    performance_due = fields.Date()
     signed_on = fields.Date(required=True)
-    signed_by_parties = jsonfields.Boolean(required=True)
-    signed_by_mediator = jsonfields.Boolean(required=True)
+    signed_by_parties = jsonfields.Boolean()
+    signed_by_mediator = jsonfields.Boolean()
+
+    @validates_schema
+    def check_form(self, data: dict, **kwargs) -> None:
+        """A written agreement has 第二十九条's items and signatures; an oral one, who agreed."""
+        if data.get("form") == "oral":
+            errors = {
+                name: [_("口头协议不签名（人民调解法 第二十八条）")]
+                for name in ("signed_by_parties", "signed_by_mediator")
+                if name in data
+            }
+            if not data.get("agreed_by"):
+                errors["agreed_by"] = [_("口头协议须记录达成协议的当事人（第二十八条）")]
+        else:
+            errors = {
+                name: [_("书面调解协议必填（人民调解法 第二十九条）")]
+                for name in WRITTEN_AGREEMENT_FIELDS
+                if data.get(name) is None
+            }
+        if errors:
+            raise ValidationError(errors)
+
+
+# What a written agreement must have (人民调解法 第二十九条).
+WRITTEN_AGREEMENT_FIELDS = (
+    "facts",
+    "responsibilities",
+    "performance_method",
+    "performance_due",
+    "signed_by_parties",
+    "signed_by_mediator",
+)
 
 
 class ActionIn(Schema):
@@ -166,6 +202,60 @@ class ReasonIn(ActionIn):
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
+class RejectIn(ReasonIn):
+    """不予受理: the reason, and for petitions the ground, routes, competent body and notice."""
+
+    ground = fields.String(validate=one_of(REJECTION_GROUNDS, "ground "))
+    routes_told = fields.List(fields.String(validate=one_of(ROUTES_TOLD, "routes_told ")))
+    competent_body = fields.String(validate=validate.Length(1, 100))
+    notice = fields.String(validate=validate.Length(1, 10000))
+
+
+class RefuseMediationIn(ActionIn):
+    """当事人拒绝调解 (人民调解法 第十七条)."""
+
+    refused_by = fields.String(required=True, validate=one_of(PARTY_ROLES, "refused_by "))
+    routes_told = fields.List(
+        fields.String(validate=one_of(["诉讼", "仲裁", "行政"], "routes_told ")),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+
+
+class MediatorsIn(ActionIn):
+    """指定调解员: one or more users (人民调解法 第十九条)."""
+
+    mediator_ids = fields.List(
+        jsonfields.Integer(validate=validate.Range(min=1)),
+        required=True,
+        validate=validate.Length(1, 10),
+    )
+
+
+class DifferentMatterIn(ActionIn):
+    """确认非同一事项: why it is another matter."""
+
+    note = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class HearingStartIn(ActionIn):
+    """开始听证."""
+
+    started_on = fields.Date()
+
+
+class HearingEndIn(ActionIn):
+    """结束听证."""
+
+    ended_on = fields.Date()
+
+
+class ReplyReceivedIn(ActionIn):
+    """答复送达: the day the petitioner received the written reply."""
+
+    received_on = fields.Date(required=True)
+
+
 class ResolveIn(ActionIn):
     """办结."""
 
@@ -176,6 +266,7 @@ class ResolveIn(ActionIn):
         fields.String(validate=one_of(["诉讼", "仲裁", "行政"], "routes_informed "))
     )
     agreement = fields.Nested(AgreementIn)
+    reply_received_on = fields.Date()
 
 
 class FollowUpIn(ActionIn):
@@ -222,7 +313,9 @@ class JudicialIn(ActionIn):
 
     judicial_outcome = fields.String(
         required=True,
-        validate=one_of(["applied", "confirmed", "rejected", "not_applied"], "judicial_outcome "),
+        validate=one_of(
+            ["applied", "confirmed", "rejected", "invalid", "not_applied"], "judicial_outcome "
+        ),
     )
     applied_on = fields.Date()
 
@@ -235,7 +328,7 @@ class RevealIn(Schema):
 
 ACTION_SCHEMAS: dict[str, type[Schema]] = {
     "accept": ActionIn,
-    "reject": ReasonIn,
+    "reject": RejectIn,
     "start": ActionIn,
     "resolve": ResolveIn,
     "follow_up": FollowUpIn,
@@ -251,6 +344,13 @@ ACTION_SCHEMAS: dict[str, type[Schema]] = {
     "record_judicial": JudicialIn,
     "request_review": ReasonIn,
     "request_re_review": ReasonIn,
+    "confirm_different_matter": DifferentMatterIn,
+    "refuse_mediation": RefuseMediationIn,
+    "name_mediators": MediatorsIn,
+    "reopen_invalid": ReasonIn,
+    "start_hearing": HearingStartIn,
+    "end_hearing": HearingEndIn,
+    "record_reply_received": ReplyReceivedIn,
 }
 
 
@@ -302,15 +402,18 @@ class EventOut(Schema):
 class AgreementOut(Schema):
     """A mediation agreement."""
 
-    facts = fields.String()
-    responsibilities = fields.String()
+    form = fields.String()
+    facts = fields.String(allow_none=True)
+    responsibilities = fields.String(allow_none=True)
     terms = fields.String()
-    performance_method = fields.String()
-    performance_due = fields.Date()
+    agreed_by = fields.String(allow_none=True)
+    performance_method = fields.String(allow_none=True)
+    performance_due = fields.Date(allow_none=True)
     performed = fields.Boolean(allow_none=True)
     performed_on = fields.Date(allow_none=True)
+    performed_late = fields.Boolean(allow_none=True)
     signed_on = fields.Date()
-    judicial_window_due = fields.Date()
+    judicial_window_due = fields.Date(allow_none=True)
     judicial_applied_on = fields.Date(allow_none=True)
     judicial_outcome = fields.String()
 
@@ -377,6 +480,20 @@ class CaseOut(CaseSummary):
     supervision_due = fields.Date(allow_none=True)
     review_stage = fields.String()
     parent = fields.Function(lambda c: c.parent.number if c.parent else None)
+    mediators = fields.List(fields.Dict(), metadata={"description": "指定的调解员（id, name）"})
+    same_matter_of = fields.Function(
+        lambda c: c.same_matter_of.number if c.same_matter_of else None
+    )
+    same_matter_decision = fields.String(allow_none=True)
+    same_matter_note = fields.String(allow_none=True)
+    rejection_ground = fields.String(allow_none=True)
+    routes_told = fields.List(fields.String())
+    competent_body = fields.String(allow_none=True)
+    rejection_notice = fields.String(allow_none=True)
+    hearing_started_on = fields.Date(allow_none=True)
+    hearing_ended_on = fields.Date(allow_none=True)
+    hearing_days = fields.Integer()
+    reply_received_on = fields.Date(allow_none=True)
     children = fields.List(fields.String())
     risk_point_id = fields.Integer(allow_none=True)
     parties = fields.List(fields.Nested(PartyOut))

@@ -34,6 +34,38 @@ OUTCOMES = {
     "incident": {"handled": "已处置"},
 }
 
+# Conditions on the case that some rules need beyond its state and kind (the `needs` column),
+# with what they mean; a rule whose condition fails is refused like a wrong state (409).
+NEEDS = {
+    "same_matter_pending": "a likely same matter awaits the handler's decision (第十九条)",
+    "agreement_invalid": "the court found the agreement invalid (人民调解法 第三十三条第二款)",
+    "re_review_no_hearing": "a 复核 case with no hearing running (第三十六条)",
+    "hearing_running": "a hearing is running",
+}
+NEED_NAMES = {
+    "same_matter_pending": "待判断是否同一信访事项",
+    "agreement_invalid": "调解协议被法院确认无效",
+    "re_review_no_hearing": "复核事项且未在听证",
+    "hearing_running": "正在听证",
+}
+
+
+def need_met(need: str | None, case) -> bool:
+    """Whether the case meets a rule's `needs` condition (None: nothing needed)."""
+    if need is None:
+        return True
+    if need == "same_matter_pending":
+        return case.same_matter_decision == "pending"
+    if need == "agreement_invalid":
+        return case.agreement is not None and case.agreement.judicial_outcome == "invalid"
+    running = case.hearing_started_on is not None and case.hearing_ended_on is None
+    if need == "re_review_no_hearing":
+        return case.review_stage == "re_review" and not running
+    if need == "hearing_running":
+        return running
+    raise KeyError(need)
+
+
 # Who, by level relative to the case's current level:
 #   "case"     the actor's jurisdiction is at the case's level (the unit handling it);
 #   "above"    strictly above the case's level (its supervisors);
@@ -56,6 +88,7 @@ class Rule:
     kinds: frozenset[str] = ALL_KINDS
     reporter_may: bool = False
     note: str = ""
+    needs: str | None = None  # a NEEDS condition on the case
 
     def level_ok(self, actor_level: str, case_level: str) -> bool:
         """Whether an actor at `actor_level` may act on a case at `case_level`."""
@@ -234,6 +267,93 @@ WORKFLOW: dict[str, Rule] = {
             note="on a 复查 case, within 30 days of its reply; one level up; nothing after "
             "复核 (第三十六条)",
         ),
+        Rule(
+            "confirm_different_matter",
+            "确认非同一事项",
+            frozenset({"reported"}),
+            None,
+            HANDLERS,
+            "case",
+            ("note",),
+            frozenset({"petition"}),
+            note="the handler finds the likely same matter is a different one (recorded with "
+            "the note); acceptance is possible again (信访工作条例 第十九条)",
+            needs="same_matter_pending",
+        ),
+        Rule(
+            "refuse_mediation",
+            "当事人拒绝调解",
+            frozenset({"accepted", "in_progress"}),
+            "rejected",
+            HANDLERS,
+            "case",
+            ("refused_by", "routes_told"),
+            frozenset({"dispute"}),
+            note="a party refuses: mediation cannot proceed; the other routes told "
+            "(人民调解法 第十七条); terminal",
+        ),
+        Rule(
+            "name_mediators",
+            "指定调解员",
+            frozenset({"accepted", "in_progress"}),
+            None,
+            HANDLERS,
+            "case_up",
+            ("mediator_ids",),
+            frozenset({"dispute"}),
+            note="one or more active mediators whose jurisdiction holds the case "
+            "(人民调解法 第十九条); replaces the list",
+        ),
+        Rule(
+            "reopen_invalid",
+            "协议无效后重新办理",
+            SETTLED_STATES,
+            "in_progress",
+            HANDLERS,
+            "case_up",
+            ("reason",),
+            frozenset({"dispute"}),
+            note="after a court found the agreement invalid: mediate again (a changed or new "
+            "agreement) or resolve by other routes (调解不成, 诉讼) (第三十三条第二款)",
+            needs="agreement_invalid",
+        ),
+        Rule(
+            "start_hearing",
+            "开始听证",
+            frozenset({"accepted", "in_progress"}),
+            None,
+            HANDLERS,
+            "case",
+            ("started_on",),
+            frozenset({"petition"}),
+            note="复核 only; the clock pauses (信访工作条例 第三十六条)",
+            needs="re_review_no_hearing",
+        ),
+        Rule(
+            "end_hearing",
+            "结束听证",
+            frozenset({"accepted", "in_progress"}),
+            None,
+            HANDLERS,
+            "case",
+            ("ended_on",),
+            frozenset({"petition"}),
+            note="the 复核 period is lengthened by the hearing's days (start to end, both "
+            "counted) and counted again from its start",
+            needs="hearing_running",
+        ),
+        Rule(
+            "record_reply_received",
+            "答复送达",
+            SETTLED_STATES,
+            None,
+            HANDLERS,
+            "case_up",
+            ("received_on",),
+            frozenset({"petition"}),
+            note="the day the petitioner received the written reply: the 复查/复核 request "
+            "window runs from it (第三十五、三十六条)",
+        ),
     ]
 }
 
@@ -249,8 +369,8 @@ def allowed_actions(case, user) -> list[str]:
 
 
 def state_ok(r: Rule, case) -> bool:
-    """Whether the case's state and kind allow the rule's action."""
-    return case.state in r.from_states and case.kind in r.kinds
+    """Whether the case's state and kind (and the rule's `needs`) allow the rule's action."""
+    return case.state in r.from_states and case.kind in r.kinds and need_met(r.needs, case)
 
 
 def permits(r: Rule, case, user) -> bool:
@@ -270,8 +390,9 @@ def next_level(level: str) -> str | None:
 def workflow_markdown() -> str:
     """The table and a Mermaid state diagram, for docs/workflow.md."""
     lines = [
-        "| action | 中文 | from states | to state | roles | level | kinds | required fields |",
-        "|---|---|---|---|---|---|---|---|",
+        "| action | 中文 | from states | to state | roles | level | kinds | needs "
+        "| required fields |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in WORKFLOW.values():
         roles = ", ".join(sorted(r.roles)) + (" + reporter" if r.reporter_may else "")
@@ -279,8 +400,10 @@ def workflow_markdown() -> str:
         lines.append(
             f"| `{r.action}` | {r.name} | {', '.join(sorted(r.from_states))} | "
             f"{r.to_state or '(unchanged)'} | {roles} | {r.levels} | {kinds} | "
-            f"{', '.join(r.fields) or '—'} |"
+            f"{r.needs or '—'} | {', '.join(r.fields) or '—'} |"
         )
+    lines += ["", "Conditions (`needs`):", ""]
+    lines += [f"- `{name}`: {meaning}" for name, meaning in NEEDS.items()]
     lines += ["", "```mermaid", "stateDiagram-v2", "    [*] --> reported: report"]
     for r in WORKFLOW.values():
         if r.to_state is None:

@@ -125,8 +125,10 @@ def days_left(due: dt.date | None, today: dt.date) -> int | None:
 
 # Fields each action's form has (beyond the hidden version); booleans and lists are converted.
 BOOLEAN_FIELDS = {"approved", "performed", "signed_by_parties", "signed_by_mediator"}
-LIST_FIELDS = {"routes_informed"}
+LIST_FIELDS = {"routes_informed", "routes_told", "mediator_ids"}
 AGREEMENT_FIELDS = (
+    "form",
+    "agreed_by",
     "facts",
     "responsibilities",
     "terms",
@@ -145,7 +147,9 @@ def form_payload(action: str, form) -> dict:
         if key in ("csrf_token", "version") or key.startswith("agreement."):
             continue
         if key in LIST_FIELDS:
-            values = [v for v in form.getlist(key) if v]
+            values = [v.strip() for v in form.getlist(key) if v.strip()]
+            if key == "mediator_ids":
+                values = [int(v) if v.isdigit() else v for v in values]
             if values:
                 body[key] = values
             continue
@@ -161,14 +165,15 @@ def form_payload(action: str, form) -> dict:
     typed_agreement = any(
         form.get(f"agreement.{name}", "").strip()
         for name in AGREEMENT_FIELDS
-        if not name.startswith("signed_by_")
+        if not name.startswith("signed_by_") and name != "form"
     )
     if action == "resolve" and body.get("outcome") == "agreement" and typed_agreement:
         agreement = {}
         for name in AGREEMENT_FIELDS:
             value = form.get(f"agreement.{name}", "").strip()
             if name.startswith("signed_by_"):
-                agreement[name] = value == "true"
+                if form.get("agreement.form") != "oral":
+                    agreement[name] = value == "true"
             elif value:
                 agreement[name] = value
         body["agreement"] = agreement
@@ -193,6 +198,7 @@ def render_case(case: Case, status: int = 200, failed: dict | None = None):
         if not (a == "assign_down" and not lower)
         and not (a == "escalate" and workflow.next_level(case.level) is None)
     ]
+    mediators = queries.mediators_for(case) if "name_mediators" in offered else []
     return (
         render_template(
             "cases/detail.html",
@@ -202,6 +208,7 @@ def render_case(case: Case, status: int = 200, failed: dict | None = None):
             outcomes=list(outcomes),
             failed=forms.case_failure(failed),
             lower_levels=lower,
+            mediator_choices=mediators,
             offered=offered,
             can_reveal=allows(current_user.role, "cases.reveal"),
             map=map_parts(case_map(tiles(), (case.lat, case.lon), _("事件位置"))),

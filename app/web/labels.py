@@ -37,6 +37,8 @@ SOURCES = {
     "video": _l("视频监控"),
     "assigned": _l("上级交办"),
     "other": _l("其他"),
+    "court_referral": _l("法院委派"),
+    "police_referral": _l("公安委托"),
 }
 COMPLEXITY = {"simple": _l("简单"), "ordinary": _l("一般"), "complex": _l("复杂")}
 PARTY_ROLES = {"applicant": _l("申请人"), "respondent": _l("被申请人"), "third_party": _l("第三人")}
@@ -54,6 +56,7 @@ OUTCOMES = {
     "explained": _l("解释说明"),
     "not_supported": _l("不予支持"),
     "handled": _l("已处置"),
+    "refused": _l("当事人拒绝调解"),
 }
 JUDICIAL = {
     "pending": _l("未申请"),
@@ -61,8 +64,23 @@ JUDICIAL = {
     "confirmed": _l("已确认"),
     "rejected": _l("被驳回"),
     "not_applied": _l("不申请"),
+    "invalid": _l("确认无效"),
 }
-ROUTES_INFORMED = {"诉讼": _l("诉讼"), "仲裁": _l("仲裁"), "行政": _l("行政")}
+ROUTES_INFORMED = {
+    "诉讼": _l("诉讼"),
+    "仲裁": _l("仲裁"),
+    "行政": _l("行政"),
+    "行政复议": _l("行政复议"),
+    "有权机关": _l("向有权机关提出"),
+}
+REJECTION_GROUNDS = {
+    "outside_remit": _l("不属于本机关职权范围"),
+    "other_route": _l("应通过诉讼、仲裁、行政复议解决"),
+    "same_matter": _l("同一信访事项正在办理或已复核"),
+    "after_re_review": _l("复核后同一事实和理由"),
+    "other": _l("其他"),
+}
+AGREEMENT_FORMS = {"written": _l("书面协议"), "oral": _l("口头协议")}
 ROLES = {
     "grid_worker": _l("网格员"),
     "mediator": _l("调解员"),
@@ -88,12 +106,20 @@ ACTIONS = {
     "record_judicial": _l("司法确认"),
     "request_review": _l("复查申请"),
     "request_re_review": _l("复核申请"),
+    "confirm_different_matter": _l("确认非同一事项"),
+    "refuse_mediation": _l("当事人拒绝调解"),
+    "name_mediators": _l("指定调解员"),
+    "reopen_invalid": _l("协议无效后重新办理"),
+    "start_hearing": _l("开始听证"),
+    "end_hearing": _l("结束听证"),
+    "record_reply_received": _l("答复送达"),
 }
 EVENTS = {
     **ACTIONS,
     "report": _l("登记"),
     "auto_escalate": _l("自动提级"),
     "warning": _l("预警变化"),
+    "same_matter": _l("疑似同一信访事项"),
 }
 # Case categories (app/cases/schemas.py CATEGORIES): stored in Chinese, shown translated.
 CATEGORIES = {
@@ -175,6 +201,8 @@ TABLES = {
     "outcome": OUTCOMES,
     "judicial": JUDICIAL,
     "route": ROUTES_INFORMED,
+    "ground": REJECTION_GROUNDS,
+    "agreement_form": AGREEMENT_FORMS,
     "role": ROLES,
     "action": ACTIONS,
     "event": EVENTS,

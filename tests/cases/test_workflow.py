@@ -62,6 +62,13 @@ BODIES = {
     "record_judicial": {"judicial_outcome": "applied", "applied_on": TODAY.isoformat()},
     "request_review": {"reason": "对处理意见不服，申请复查"},
     "request_re_review": {"reason": "对复查意见不服，申请复核"},
+    "confirm_different_matter": {"note": "诉求不同：此次为补偿款发放"},
+    "refuse_mediation": {"refused_by": "respondent", "routes_told": ["诉讼"]},
+    "name_mediators": {"mediator_ids": []},  # filled in by the matrix (a world user's id)
+    "reopen_invalid": {"reason": "法院确认协议无效，重新调解"},
+    "start_hearing": {},
+    "end_hearing": {},
+    "record_reply_received": {"received_on": TODAY.isoformat()},
 }
 
 
@@ -83,7 +90,13 @@ def prepare(case: Case, action: str, state: str) -> None:
         "resolve_from": TODAY,
         "resolve_due": TODAY + dt.timedelta(days=20),
         "review_request_due": TODAY + dt.timedelta(days=20),
-        "review_stage": "review" if action == "request_re_review" else "none",
+        "review_stage": {"request_re_review": "review", "start_hearing": "re_review"}.get(
+            action, "re_review" if action == "end_hearing" else "none"
+        ),
+        "hearing_started_on": TODAY if action == "end_hearing" else None,
+        "same_matter_decision": "pending" if action == "confirm_different_matter" else None,
+        "same_matter_of_id": case.id if action == "confirm_different_matter" else None,
+        "resolved_at": clock.now(),
         "extension_requested": 5 if action == "approve_extension" else None,
     }
     db.session.execute(update(Case).where(Case.id == case.id).values(**values))
@@ -93,7 +106,7 @@ def prepare(case: Case, action: str, state: str) -> None:
                 case_id=case.id, by_id=case.reporter_id, method="visit", satisfaction="dissatisfied"
             )
         )
-    if action in ("record_performance", "record_judicial"):
+    if action in ("record_performance", "record_judicial", "reopen_invalid"):
         db.session.add(
             Agreement(
                 case_id=case.id,
@@ -106,6 +119,7 @@ def prepare(case: Case, action: str, state: str) -> None:
                 signed_by_parties=True,
                 signed_by_mediator=True,
                 judicial_window_due=TODAY + dt.timedelta(days=30),
+                judicial_outcome="invalid" if action == "reopen_invalid" else "pending",
             )
         )
     db.session.commit()
@@ -152,9 +166,12 @@ def test_workflow_matrix(client, world, db_connection, action):
             try:
                 prepare(db.session.scalar(select(Case).where(Case.number == number)), action, state)
                 version = db.session.scalar(select(Case.version).where(Case.number == number))
+                body = dict(BODIES[action])
+                if action == "name_mediators":
+                    body["mediator_ids"] = [world["mediator@village"].id]
                 response = client.post(
                     f"/api/v1/cases/{number}/actions/{action}",
-                    json={"version": version, **BODIES[action]},
+                    json={"version": version, **body},
                     headers=headers[key],
                 )
                 status, body = response.status_code, response.get_json()

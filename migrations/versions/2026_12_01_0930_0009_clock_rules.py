@@ -10,12 +10,12 @@
   its resolution deadline (as the case list's `overdue` filter now does); those facts rebuilt.
 - Data: every case with a running clock or window is recounted by the new rules (an extension
   lengthens the period; years without a notice count the statutory holidays), each change a
-  `recompute` event on its timeline with the old and new dates (`flask cases recompute` does
-  the same by hand).
+  `recompute` event on its timeline with the old and new dates — by the next `flask cases
+  sweep`, asked through a `maintenance_tasks` row (`flask cases recompute` does it by hand).
 
 Revision ID: 0009
 Revises: 0008
-Create Date: 2026-12-02 09:00
+Create Date: 2026-12-01 09:30
 """
 
 import sqlalchemy as sa
@@ -185,6 +185,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table("maintenance_tasks")
     op.execute(OLD_FACTS_SQL)
     op.execute(REBUILD_PROGRESS_DUE_SQL)
     op.drop_column("cases", "clock_rules")
@@ -198,31 +199,30 @@ def downgrade():
 
 
 def _recount_running_clocks():
-    """Recount the clocks of the cases that have one, through the app's own clock code."""
-    bind = op.get_bind()
-    running = bind.execute(
-        sa.text("SELECT count(*) FROM cases WHERE state NOT IN ('closed', 'rejected', 'withdrawn')")
-    ).scalar()
-    if not running:
-        return  # a fresh database: nothing to recount
-    # Imported here, not at the top: only a database holding cases needs the app's clock code,
-    # and it needs a Flask app (`flask db upgrade` provides one).
-    from flask import has_app_context
-    from sqlalchemy.orm import Session
+    """Ask the app to recount the running clocks (the next `flask cases sweep` does it).
 
-    from app.cases import services
-    from app.extensions import db
-
-    if not has_app_context():
-        print("0009: run `flask cases recompute` to recount the running clocks")
-        return
-    # The services use db.session: point it at the migration's connection (the new columns are
-    # only visible inside this transaction), then give the default session back.
-    session = Session(bind=bind)
-    db.session.registry.set(session)
-    try:
-        changed = services.recompute_open("迁移 0009：按新的期限规则重新计算")
-        print(f"0009: clocks recounted, {changed} cases changed")
-    finally:
-        session.close()
-        db.session.registry.clear()
+    Not here: the app's clock code follows the newest schema, which a database being migrated
+    step by step does not have yet (app/ops/models.py).
+    """
+    op.create_table(
+        "maintenance_tasks",
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column(
+            "requested_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_maintenance_tasks")),
+    )
+    op.execute(
+        sa.text(
+            """
+            INSERT INTO maintenance_tasks (name, reason)
+            SELECT 'recompute_clocks', '迁移 0009：按新的期限规则重新计算'
+             WHERE EXISTS (SELECT 1 FROM cases
+                            WHERE state NOT IN ('closed', 'rejected', 'withdrawn'))
+            """
+        )
+    )
