@@ -35,6 +35,7 @@ from app.cases.models import FollowUp
 from app.cases.models import IdempotencyKey
 from app.cases.models import Party
 from app.core import clock
+from app.core import transaction
 from app.core.actions import Step
 from app.core.errors import Conflict
 from app.core.errors import Forbidden
@@ -282,6 +283,14 @@ def flag_same_matter(case: Case, actor) -> None:
         f"疑似与 {earlier.number} 为同一信访事项，待判断（信访工作条例 第十九条）",
         {"earlier": earlier.number},
     )
+
+
+def _flag_again(case_id: int, user_id: int) -> None:
+    """flag_same_matter for a case and user loaded afresh (after the request's rollback)."""
+    case = db.session.get(Case, case_id)
+    if case.same_matter_decision is None:
+        flag_same_matter(case, db.session.get(User, user_id))
+        db.session.flush()
 
 
 def same_matter_refusal(number: str):
@@ -696,7 +705,11 @@ def _level_text(levels: str, case_level: str) -> str:
 def _accept(case, user, data):
     if case.kind == "petition" and case.same_matter_decision != "different":
         earlier = case.same_matter_of if case.same_matter_decision == "pending" else None
-        earlier = earlier or same_matter(case)
+        if earlier is None and (earlier := same_matter(case)) is not None:
+            # Found only now: the flag outlives this refused acceptance, so that the handler
+            # can decide (confirm_different_matter or reject) on the next try.
+            case_id, user_id = case.id, user.id
+            transaction.keep(lambda: _flag_again(case_id, user_id))
         if earlier is not None:
             raise same_matter_refusal(earlier.number)
     moment = clock.now()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
+from sqlalchemy import text
 
 from app.cases.models import Agreement
 from app.cases.models import Case
@@ -307,3 +308,36 @@ def test_sources_refusal_and_mediators(client, world):
     )
     page = client.get(f"/api/v1/cases/{number}", headers=bearer(world["mediator@village"]))
     assert page.get_json()["mediators"][0]["id"] == mediator
+
+
+def test_same_matter_found_at_acceptance_is_kept_for_the_decision(client, world):
+    """第十九条: a likely same matter first seen at acceptance (a case from before detection)
+    is refused with 409, and the flag outlives the refusal so the handler can decide."""
+    mediator = world["mediator@village"]
+    first = report(client, mediator, "petition").get_json()["number"]
+    second = report(client, mediator, "petition").get_json()["number"]
+    db.session.execute(
+        text(
+            "UPDATE cases SET same_matter_of_id = NULL, same_matter_decision = NULL"
+            " WHERE number = :n"
+        ),
+        {"n": second},
+    )
+    db.session.commit()
+    refused = act(client, mediator, second, "accept")
+    assert refused.status_code == 409 and refused.get_json()["errors"]["same_matter"] == first
+    row = db.session.execute(
+        text(
+            "SELECT c.same_matter_decision, e.number AS earlier,"
+            " (SELECT count(*) FROM case_events v WHERE v.case_id = c.id"
+            "   AND v.action = 'same_matter') AS flagged"
+            " FROM cases c JOIN cases e ON e.id = c.same_matter_of_id WHERE c.number = :n"
+        ),
+        {"n": second},
+    ).one()
+    # Two flag events: the report's (its columns were cleared above, its event stays: the
+    # timeline is append-only) and the refused acceptance's, which outlived the 409.
+    assert (row.same_matter_decision, row.earlier, row.flagged) == ("pending", first, 2)
+    decided = act(client, mediator, second, "confirm_different_matter", {"note": "另一地块"})
+    assert decided.status_code == 200
+    assert act(client, mediator, second, "accept").status_code == 200
