@@ -1026,6 +1026,13 @@ def _record_performance(case, user, data):
     return None
 
 
+def check_date_between(day: dt.date, first: dt.date, field: str, message: str) -> None:
+    """422 naming `field` unless `first` ≤ `day` ≤ today (a date a person records afterwards)."""
+    if not first <= day <= clock.today():
+        between = _("须在 %(a)s 至 %(b)s 之间", a=first.isoformat(), b=clock.today().isoformat())
+        raise Invalid(message, {"json": {field: [between]}})
+
+
 def _record_judicial(case, user, data):
     agreement = case.agreement
     if agreement is None:
@@ -1039,21 +1046,8 @@ def _record_judicial(case, user, data):
             _("须先有司法确认申请日期"),
             {"json": {"applied_on": [_("“%(o)s”须填写申请日期", o=outcome)]}},
         )
-    if applied_on and not agreement.signed_on <= applied_on <= clock.today():
-        raise Invalid(
-            _("申请日期有误"),
-            {
-                "json": {
-                    "applied_on": [
-                        _(
-                            "须在 %(a)s 至 %(b)s 之间",
-                            a=agreement.signed_on.isoformat(),
-                            b=clock.today().isoformat(),
-                        )
-                    ]
-                }
-            },
-        )
+    if applied_on:
+        check_date_between(applied_on, agreement.signed_on, "applied_on", _("申请日期有误"))
     if applied_on and applied_on > agreement.judicial_window_due:
         raise Invalid(
             _("已超过司法确认申请期限（协议生效之日起 30 日，人民调解法 第三十三条）"),
@@ -1211,21 +1205,7 @@ def _start_hearing(case, user, data):
 
 def _end_hearing(case, user, data):
     ended = data.get("ended_on") or clock.today()
-    if ended < case.hearing_started_on or ended > clock.today():
-        raise Invalid(
-            _("听证结束日期有误"),
-            {
-                "json": {
-                    "ended_on": [
-                        _(
-                            "须在 %(a)s 至 %(b)s 之间",
-                            a=case.hearing_started_on.isoformat(),
-                            b=clock.today().isoformat(),
-                        )
-                    ]
-                }
-            },
-        )
+    check_date_between(ended, case.hearing_started_on, "ended_on", _("听证结束日期有误"))
     case.hearing_ended_on = ended
     # 第三十六条: the hearing's days (start and end day both) do not count: the 复核 period is
     # lengthened by them, counted once from its start (DOMAIN §4, as an extension).
