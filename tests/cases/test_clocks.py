@@ -165,7 +165,11 @@ def test_year_not_covered_warns_then_admin_enters_it(client, world, frozen):
     assert entered.status_code == 200, entered.get_json()
     years = client.get("/api/v1/holiday-years", headers=bearer(world["mediator@village"]))
     assert {"year": 2027, "source": "entered"}.items() <= years.get_json()[-1].items()
-    number = report(client, world["mediator@village"], "petition").get_json()["number"]
+    # Another matter (another category): the same petitioner's same matter would be refused
+    # while the first is handled (信访工作条例 第十九条).
+    number = report(client, world["mediator@village"], "petition", category="婚姻家庭").get_json()[
+        "number"
+    ]
     body = act(client, world["mediator@village"], number, "accept").get_json()
     assert body["clock_warning"] is None and body["resolve_due"] == "2027-02-01"
 

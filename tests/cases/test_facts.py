@@ -23,6 +23,7 @@ from tests.cases.factories import POINT
 from tests.cases.factories import POINT_CELL2
 from tests.cases.factories import POINT_VILLAGE_B
 from tests.cases.factories import case_body
+from tests.cases.test_workflow import BODIES as WORKFLOW_BODIES
 from tests.factories import COUNTY
 from tests.geo.factories import TOWN
 
@@ -55,7 +56,8 @@ def body_for(action: str, case: Case, rng: random.Random) -> dict:
         if case.kind == "petition":
             body["reply"] = "答复意见"
         if outcome == "agreement":
-            body["agreement"] = AGREEMENT
+            # Signed on the day it is recorded (never in the future, never before the report).
+            body["agreement"] = {**AGREEMENT, "signed_on": clock.today().isoformat()}
         if outcome == "failed":
             body["routes_informed"] = ["诉讼"]
         return body
@@ -68,6 +70,17 @@ def body_for(action: str, case: Case, rng: random.Random) -> dict:
         return {"to_level": "village", "reason": "交办"}
     if action == "supervise":
         return {"supervision": rng.choice(["none", "normal", "yellow", "red"])}
+    if action == "reject" and case.kind == "petition":
+        # 信访工作条例 第十九、二十三条: a refused petition names its ground and the notice.
+        return {
+            "reason": "理由",
+            "ground": "outside_remit",
+            "competent_body": "县人社局",
+            "routes_told": ["诉讼"],
+            "notice": "不予受理告知书",
+        }
+    if action in WORKFLOW_BODIES and schemas.ACTION_SCHEMAS[action] is not schemas.ReasonIn:
+        return dict(WORKFLOW_BODIES[action])
     if schemas.ACTION_SCHEMAS[action] is schemas.ReasonIn:
         return {"reason": "理由"}
     return {}
@@ -82,7 +95,7 @@ def schemas_outcomes(kind: str) -> set[str]:
 
 FORWARD = {"accept", "start", "resolve", "follow_up", "close"}
 SKIPPED = {"request_extension", "approve_extension", "record_performance", "record_judicial"}
-SKIPPED |= {"request_review", "request_re_review"}
+SKIPPED |= {"request_review", "request_re_review", "name_mediators"}  # no measure reads
 
 
 def shuffle_times(rng: random.Random) -> None:

@@ -101,6 +101,10 @@ class Story:
         """Take an action on case `name` on a day."""
         self.clock.at(*day)
         number = self.numbers[name]
+        if body and "agreement" in body:
+            # Signed on the day it is recorded: an agreement is never signed in the future.
+            signed = self.clock.moment.date().isoformat()
+            body = {**body, "agreement": {**body["agreement"], "signed_on": signed}}
         response = act(self.client, self.world[by], number, action, body)
         assert response.status_code == 200, (name, action, response.get_json())
         if action == "follow_up":
