@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy import text
 
+from app.cases import services
 from app.cases.models import Agreement
 from app.cases.models import Case
 from app.core import clock
@@ -341,3 +342,32 @@ def test_same_matter_found_at_acceptance_is_kept_for_the_decision(client, world)
     decided = act(client, mediator, second, "confirm_different_matter", {"note": "另一地块"})
     assert decided.status_code == 200
     assert act(client, mediator, second, "accept").status_code == 200
+
+
+def test_no_warning_while_a_hearing_runs(client, world):
+    """第三十六条: while a 听证 runs, the 复核 clock is paused: past its last day the sweep marks
+    it neither yellow nor red; once the hearing ends the clock runs (and warns) again."""
+    number = report(client, world["mediator@county"], "petition").get_json()["number"]
+    db.session.execute(
+        Case.__table__.update()
+        .where(Case.number == number)
+        .values(review_stage="re_review", resolve_from=TODAY, resolve_due=TODAY + dt.timedelta(30))
+    )
+    db.session.commit()
+    act(client, world["mediator@county"], number, "accept")
+    act(
+        client, world["mediator@county"], number, "start_hearing", {"started_on": TODAY.isoformat()}
+    )
+    # 40 days on: past the 30-day period, but the hearing has not ended.
+    services.sweep(on=TODAY + dt.timedelta(days=40))
+    db.session.commit()
+    case = db.session.scalar(select(Case).where(Case.number == number))
+    assert (case.warning, case.next_due) == ("none", None)
+    ended = act(
+        client, world["mediator@county"], number, "end_hearing", {"ended_on": TODAY.isoformat()}
+    ).get_json()
+    assert ended["hearing_days"] == 1
+    services.sweep(on=TODAY + dt.timedelta(days=40))
+    db.session.commit()
+    case = db.session.scalar(select(Case).where(Case.number == number))
+    assert case.warning == "red" and case.next_due == dt.date.fromisoformat(ended["resolve_due"])
