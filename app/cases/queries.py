@@ -13,10 +13,8 @@ import re
 
 from flask_login import current_user
 from sqlalchemy import func
-from sqlalchemy import literal_column
 from sqlalchemy import select
 from sqlalchemy import text
-from sqlalchemy import tuple_
 from sqlalchemy.orm import aliased
 
 from app import pii
@@ -177,17 +175,12 @@ def filtered(args: dict, user=None):
 
 # The list's order: nearest deadline first, cases without one last (next_due NULLS LAST), as
 # one expression so that the keyset is a single row comparison on ix_cases_due_key.
-NO_DUE = literal_column("DATE 'infinity'")
-DUE_KEY = func.coalesce(Case.next_due, NO_DUE)
+DUE_KEY = paging.due_key(Case.next_due)
 
 
 def nearest_due_first(stmt, after: str | None, limit: int):
     """`stmt` in the list's order from after the cursor, `limit + 1` rows (to know if more)."""
-    if after:
-        due, ident = paging.decode_cursor(after)
-        # One row comparison on the (due key, id) index: a seek, however deep the page.
-        stmt = stmt.where(tuple_(DUE_KEY, Case.id) > tuple_(due or NO_DUE, ident))
-    return stmt.order_by(DUE_KEY, Case.id).limit(limit + 1)
+    return paging.nearest_due_first(stmt, Case.next_due, Case.id, after, limit)
 
 
 def due_key(row) -> tuple[dt.date | None, int]:

@@ -9,9 +9,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import func
+from sqlalchemy import literal_column
+from sqlalchemy import tuple_
 
 from app.core.errors import BadRequest
+
+# A missing deadline sorts last: (coalesce(due, infinity), id) is one ascending key, so the
+# continuation is a single row comparison that an index on that expression can seek.
+NO_DUE = literal_column("DATE 'infinity'")
 
 
 def encode_cursor(due: dt.date | None, ident: int) -> str:
@@ -32,12 +38,19 @@ def decode_cursor(cursor: str, name: str = "after") -> tuple[dt.date | None, int
         ) from None
 
 
-def after(due_column, id_column, cursor: str) -> ColumnElement[bool]:
-    """Rows after the cursor in (due ASC NULLS LAST, id ASC) order."""
-    due, ident = decode_cursor(cursor)
-    if due is None:
-        return due_column.is_(None) & (id_column > ident)
-    return (due_column > due) | ((due_column == due) & (id_column > ident)) | due_column.is_(None)
+def due_key(due_column):
+    """The ordering key of a nullable deadline: nearest first, none last."""
+    return func.coalesce(due_column, NO_DUE)
+
+
+def nearest_due_first(stmt, due_column, id_column, cursor: str | None, limit: int):
+    """`stmt` ordered by (deadline, id) from after the cursor, `limit + 1` rows (to know if
+    there are more)."""
+    key = due_key(due_column)
+    if cursor:
+        due, ident = decode_cursor(cursor)
+        stmt = stmt.where(tuple_(key, id_column) > tuple_(due or NO_DUE, ident))
+    return stmt.order_by(key, id_column).limit(limit + 1)
 
 
 def page(rows: list, limit: int, key) -> tuple[list, str | None]:

@@ -208,13 +208,11 @@ def filtered(args: dict, scope: Scope):
 
 def list_page(args: dict, scope: Scope) -> dict:
     """One keyset page of the list, next inspection due first: {"items", "next"}."""
-    stmt = filtered(args, scope)
-    if args.get("after"):
-        stmt = stmt.where(paging.after(RiskPoint.next_due, RiskPoint.id, args["after"]))
     limit = args["limit"]
-    rows = db.session.scalars(
-        stmt.order_by(RiskPoint.next_due.asc().nulls_last(), RiskPoint.id).limit(limit + 1)
-    ).all()
+    stmt = paging.nearest_due_first(
+        filtered(args, scope), RiskPoint.next_due, RiskPoint.id, args.get("after"), limit
+    )
+    rows = db.session.scalars(stmt).all()
     items, after = paging.page(rows, limit, lambda p: (p.next_due, p.id))
     return {"items": decorate(items), "next": after}
 

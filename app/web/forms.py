@@ -146,18 +146,6 @@ def leaf_messages(value) -> list[str]:
     return [message_text(value)]
 
 
-def describe_errors(errors: dict, names: dict[str, str]) -> str:
-    """Field errors as one sentence, each field by its display name: "名称：必填；细类：…"."""
-    parts = []
-    for field, value in errors.items():
-        texts = _("，").join(dict.fromkeys(leaf_messages(value)))
-        if field == "_schema":
-            parts.append(texts)
-        else:
-            parts.append(_("%(field)s：%(problem)s", field=names.get(field, field), problem=texts))
-    return _("；").join(parts)
-
-
 def split_list(text: str) -> list[str]:
     """A list typed in one box, separated by commas (either width), 、 or new lines."""
     return [item.strip() for item in re.split(r"[,，、;；\n]", text) if item.strip()]
