@@ -30,6 +30,7 @@ from app.config import Config
 from app.config import without_database
 from app.core import transaction
 from app.demo.cli import seed_cli
+from app.dispatch import models as _dispatch_models  # noqa: F401
 from app.errors import register_errorhandlers
 from app.extensions import api
 from app.extensions import csrf
@@ -41,6 +42,7 @@ from app.geo.api import blp as geo_api
 from app.geo.cli import geo_cli
 from app.i18n import bp as i18n_views
 from app.i18n import init_i18n
+from app.notify import models as _notify_models  # noqa: F401
 from app.ops import init_app as init_ops
 from app.ops import models as _ops_models  # noqa: F401
 from app.ops.api import blp as ops_api

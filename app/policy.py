@@ -24,6 +24,10 @@ from app.docgen import replace_generated
 
 ALL = frozenset(ROLES)
 FIELD = frozenset({"grid_worker", "mediator", "official"})
+# Department staff (shared/DOMAIN.md §8) read and act only on the cases sent to their unit
+# (app/scoping.py): the workflow and dispatch tables say which actions are theirs.
+UNIT = frozenset({"department_staff"})
+CENTRE = frozenset({"mediator", "official"})
 
 # action → roles allowed. An action missing here is denied to everyone.
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -39,8 +43,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.read": frozenset({"admin"}),
     # cases: report, read and act (the workflow table refines each action by role and level)
     "cases.report": FIELD,
-    "cases.read": FIELD,
-    "cases.act": FIELD,
+    "cases.read": FIELD | UNIT,
+    "cases.act": FIELD | UNIT,
     # personal data in full, and the ledger export: handlers and officials only
     "cases.reveal": frozenset({"mediator", "official"}),
     "cases.export": frozenset({"mediator", "official"}),
@@ -58,7 +62,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "risks.categories": ALL,
     "risks.manage": frozenset({"admin"}),
     # attachments: the owner's visibility decides (app/attachments/services.py)
-    "attachments.read": FIELD,
+    "attachments.read": FIELD | UNIT,
+    # departments (职能部门) and their routing rules: read by staff; kept by admins
+    "departments.read": ALL,
+    "departments.manage": frozenset({"admin"}),
+    # dispatches (分拨交办): the centre sends and reviews, units sign, return and report back
+    # (the dispatch table in app/cases/workflow.py refines each step by role and level)
+    "dispatch.read": FIELD | UNIT,
+    "dispatch.act": CENTRE | UNIT,
+    # one's own tasks and notifications
+    "tasks.read": ALL,
+    "notifications.self": ALL,
 }
 
 ACTION_NAMES = {
@@ -84,6 +98,12 @@ ACTION_NAMES = {
     "risks.categories": "查看风险类别",
     "risks.manage": "维护风险类别与排查周期",
     "attachments.read": "下载附件（须能查看其所属对象）",
+    "departments.read": "查看职能部门与分拨规则",
+    "departments.manage": "维护职能部门与分拨规则",
+    "dispatch.read": "查看分拨记录",
+    "dispatch.act": "分拨交办、签收、退回、反馈、核查（按分拨流程表细分）",
+    "tasks.read": "我的待办",
+    "notifications.self": "本人通知与提醒设置",
 }
 
 

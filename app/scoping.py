@@ -3,6 +3,10 @@
 A user's jurisdiction is one region; its subtree is every code that starts with the region's
 significant digits (统计用区划代码 are hierarchical): a county's 6, a town's 9, a village's 12.
 Grid cells (15 digits) start with their village's 12, so they fall in the same subtree.
+
+Department staff (shared/DOMAIN.md §8) have no region subtree: their scope's prefix matches no
+code, so every region-scoped read shows them nothing, and only the reads that know about
+dispatches (app/cases/queries.py) add the cases sent to their unit (`department_id`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from flask_login import current_user
 from sqlalchemy import ColumnElement
 
 SIGNIFICANT_DIGITS = {"county": 6, "town": 9, "village": 12}
+# A prefix no region or cell code starts with (codes are digits): nothing by region.
+NO_REGION = "#"
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,8 @@ class Scope:
     prefix: str
     user_id: int
     grid_cell_ids: tuple[int, ...] | None = None
+    # Department staff: the unit whose dispatched cases they see (and nothing by region).
+    department_id: int | None = None
 
     def contains(self, code: str | None) -> bool:
         """True when a region or grid-cell code lies in the subtree."""
@@ -78,6 +86,8 @@ def region_prefix(code: str, level: str) -> str:
 
 def scope_for(user) -> Scope:
     """The caller's scope, from their jurisdiction region (and grid cells for grid workers)."""
+    if user.role == "department_staff":
+        return Scope(prefix=NO_REGION, user_id=user.id, department_id=user.department_id)
     prefix = region_prefix(user.region.code, user.region.level)
     cells = tuple(c.id for c in user.grid_cells) if user.role == "grid_worker" else None
     return Scope(prefix=prefix, user_id=user.id, grid_cell_ids=cells)

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 
+from sqlalchemy import select
+
 from app.accounts import services as accounts
 from app.accounts.models import User
+from app.dispatch.models import Department
 from app.extensions import db
 from app.geo import services as geo
+from app.geo.models import Region
 from tests.geo.factories import TOWN
 from tests.geo.factories import VILLAGE
 from tests.geo.factories import box
@@ -70,6 +74,44 @@ LEVEL_REGIONS = {"village": VILLAGE, "town": TOWN, "county": COUNTY}
 def make_user(username: str, role: str, region: str, cells: list[str] | None = None) -> User:
     """Create and commit a user with the test password."""
     user = accounts.create_user(username, PASSWORD, role, region, username, None, cells or [])
+    db.session.commit()
+    return user
+
+
+def make_department(
+    code: str,
+    region: str = TOWN,
+    kind: str = "labour",
+    categories: tuple[str, ...] = ("劳资纠纷",),
+    name: str | None = None,
+) -> Department:
+    """Create and commit a department (职能部门) in a region."""
+    place = db.session.scalar(select(Region).where(Region.code == region))
+    department = Department(
+        code=code,
+        name=name or code,
+        kind=kind,
+        region=place,
+        region_code=place.code,
+        categories=list(categories),
+    )
+    db.session.add(department)
+    db.session.commit()
+    return department
+
+
+def make_staff(username: str, department: Department, phone: str | None = None) -> User:
+    """Create and commit a department_staff user of a department."""
+    user = accounts.create_user(
+        username,
+        PASSWORD,
+        "department_staff",
+        department.region_code,
+        username,
+        phone,
+        [],
+        department_code=department.code,
+    )
     db.session.commit()
     return user
 

@@ -21,12 +21,13 @@ from app.extensions import db
 from app.geo.models import GridCell
 from app.geo.models import Region
 
-ROLES = ("grid_worker", "mediator", "official", "admin")
+ROLES = ("grid_worker", "mediator", "official", "admin", "department_staff")
 ROLE_NAMES = {
     "grid_worker": "网格员",
     "mediator": "调解员",
     "official": "干部",
     "admin": "系统管理员",
+    "department_staff": "部门工作人员",
 }
 
 # A grid worker patrols one or more grid cells of their village.
@@ -43,7 +44,14 @@ class User(db.Model):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('grid_worker', 'mediator', 'official', 'admin')", name="role"),
+        CheckConstraint(
+            "role IN ('grid_worker', 'mediator', 'official', 'admin', 'department_staff')",
+            name="role",
+        ),
+        # Department staff belong to one unit (shared/DOMAIN.md §8); nobody else does.
+        CheckConstraint(
+            "(role = 'department_staff') = (department_id IS NOT NULL)", name="department"
+        ),
         CheckConstraint("username ~ '^[a-z0-9_.-]{3,40}$'", name="username_format"),
         Index("ix_users_region_id", "region_id"),
     )
@@ -54,6 +62,10 @@ class User(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20))
     role: Mapped[str] = mapped_column(String(20))
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    # Department staff's unit (app/dispatch/models.py); their region is the unit's region.
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="RESTRICT")
+    )
     password_hash: Mapped[str] = mapped_column(String(255))
     password_changed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
@@ -63,6 +75,7 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     region: Mapped[Region] = relationship()
+    department = relationship("Department")
     grid_cells: Mapped[list[GridCell]] = relationship(
         secondary=user_grid_cells, order_by=GridCell.code
     )

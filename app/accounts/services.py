@@ -27,6 +27,7 @@ from app.core import transaction
 from app.core.errors import Conflict
 from app.core.errors import Invalid
 from app.core.errors import NotFound
+from app.dispatch.models import Department
 from app.extensions import db
 from app.geo.models import GridCell
 from app.geo.models import Region
@@ -55,6 +56,25 @@ def check_password_strength(password: str) -> None:
         raise invalid(_("密码不能全是数字"), "password")
 
 
+def _department_for(role: str, region: Region, code: str | None) -> Department | None:
+    """The unit of a department_staff user (required for that role, refused for the others)."""
+    if role != "department_staff":
+        if code:
+            raise invalid(_("只有部门工作人员可以属于职能部门"), "department")
+        return None
+    if not code:
+        raise invalid(_("部门工作人员须指定所属职能部门"), "department")
+    department = db.session.scalar(select(Department).where(Department.code == code))
+    if department is None or not department.active:
+        raise invalid(_("职能部门 %(code)s 不存在或已停用", code=code), "department")
+    if department.region_id != region.id:
+        raise invalid(
+            _("部门工作人员的辖区须为其部门所在区划（%(code)s）", code=department.region_code),
+            "region",
+        )
+    return department
+
+
 def create_user(
     username: str,
     password: str,
@@ -63,8 +83,12 @@ def create_user(
     display_name: str | None = None,
     phone: str | None = None,
     grid_codes: list[str] | None = None,
+    department_code: str | None = None,
 ) -> User:
-    """Create a user in a region; grid workers get one or more grid cells of their village."""
+    """Create a user in a region; grid workers get one or more grid cells of their village.
+
+    Department staff belong to one department (by its code), in the department's region.
+    """
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         raise invalid(_("用户名应为 3–40 位小写字母、数字或 _ . -"), "username")
@@ -79,6 +103,7 @@ def create_user(
         raise invalid(_("区划 %(code)s 已撤销", code=region_code), "region")
     if phone is not None and not re.match(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", phone):
         raise invalid(_("电话应为 11 位手机号或带区号的固定电话"), "phone")
+    department = _department_for(role, region, department_code)
     check_password_strength(password)
     cells = _grid_cells_for(role, region, grid_codes or [])
     user = User(
@@ -89,6 +114,7 @@ def create_user(
         region=region,
         password_hash=hasher.hash(password),
         grid_cells=cells,
+        department=department,
     )
     db.session.add(user)
     db.session.flush()

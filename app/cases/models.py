@@ -118,6 +118,7 @@ class Case(db.Model):
         Index("ix_cases_parent_id", "parent_id"),
         Index("ix_cases_reporter_id", "reporter_id"),
         Index("ix_cases_risk_point_id", "risk_point_id"),
+        Index("ix_cases_handler_id", "handler_id"),
         # Also ix_cases_text_trgm, a pg_trgm GIN index on title || description, and
         # ix_cases_due_key on (coalesce(next_due, 'infinity'), id), the case list's keyset order,
         # made by the migrations (expression indexes autogenerate cannot compare).
@@ -199,11 +200,15 @@ class Case(db.Model):
     hearing_days: Mapped[int] = mapped_column(Integer, server_default="0")
     # 第三十五条: the 复查 window runs from the day the petitioner received the written reply.
     reply_received_on: Mapped[date | None] = mapped_column(Date)
+    # The responsible person (承办人) at the case's current level (shared/DOMAIN.md §8): claimed
+    # or assigned, cleared when the case changes level (migration 0011).
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     reporter: Mapped[User] = relationship(foreign_keys=[reporter_id])
+    handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])
     grid_cell: Mapped[GridCell] = relationship()
     village: Mapped[Region] = relationship(foreign_keys=[village_id])
     town: Mapped[Region] = relationship(foreign_keys=[town_id])

@@ -26,6 +26,7 @@ from app.core import clock
 from app.core import paging
 from app.core.errors import NotFound
 from app.core.geojson import feature_collection_sql
+from app.dispatch.models import Dispatch
 from app.extensions import db
 from app.geo.models import GridCell
 from app.geo.models import Region
@@ -40,12 +41,25 @@ STATE_PARAMS = {"open_states": sorted(workflow.OPEN_STATES)}
 
 
 def scoped(stmt, scope: Scope):
-    """Restrict a select of Case to what the scope may see (the one scoping rule for cases)."""
+    """Restrict a select of Case to what the scope may see (the one scoping rule for cases).
+
+    Department staff see the cases dispatched to their unit (whatever became of the dispatch),
+    and nothing else.
+    """
+    if scope.department_id is not None:
+        sent = select(Dispatch.case_id).where(Dispatch.department_id == scope.department_id)
+        return stmt.where(Case.id.in_(sent))
     return stmt.where(scope.clause(Case.region_code, Case.grid_cell_id, (Case.reporter_id,)))
 
 
 def scope_sql(scope: Scope, alias: str = "c") -> tuple[str, dict]:
     """The same rule as `scoped`, as a SQL condition on cases `alias` with its parameters."""
+    if scope.department_id is not None:
+        return (
+            f"{alias}.id IN (SELECT d.case_id FROM dispatches d"
+            " WHERE d.department_id = :scope_department)",
+            {"scope_department": scope.department_id},
+        )
     return scope.sql(alias, cell="grid_cell_id", own=("reporter_id",))
 
 

@@ -86,6 +86,7 @@ ROLES = {
     "mediator": _l("调解员"),
     "official": _l("干部"),
     "admin": _l("系统管理员"),
+    "department_staff": _l("部门工作人员"),
 }
 # Workflow actions (app/cases/workflow.py names) and the timeline's other entries.
 ACTIONS = {

@@ -201,11 +201,15 @@ def test_me_shows_permissions_and_masks_phone(client, world):
         "cases.read",
         "cases.report",
         "deadlines.read",
+        "departments.read",
+        "dispatch.read",
         "geo.read",
+        "notifications.self",
         "risks.categories",
         "risks.inspect",
         "risks.read",
         "risks.register",
+        "tasks.read",
     ]
     assert body["region"]["code"] == VILLAGE
 

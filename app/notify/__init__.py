@@ -1,0 +1,1 @@
+"""Notifications: the in-app inbox and SMS, written in the transaction of the change."""
