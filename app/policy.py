@@ -32,7 +32,7 @@ CENTRE = frozenset({"mediator", "official"})
 # action → roles allowed. An action missing here is denied to everyone.
 PERMISSIONS: dict[str, frozenset[str]] = {
     # geography: read by everyone in scope; changed by admins
-    "geo.read": ALL,
+    "geo.read": ALL - UNIT,
     "geo.manage": frozenset({"admin"}),
     # one's own account: profile, password, API tokens
     "account.self": ALL,

@@ -59,6 +59,7 @@ class World:
     """
 
     user_ids: dict[str, int] = field(default_factory=dict)
+    department_ids: dict[str, int] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> User:
         return db.session.get(User, self.user_ids[key])
@@ -129,6 +130,10 @@ def build_world() -> World:
     for level, region in LEVEL_REGIONS.items():
         for role in ("mediator", "official", "admin"):
             ids[f"{role}@{level}"] = make_user(f"{role}-{level}", role, region).id
+    # A town unit (劳动保障所) with one member of staff: they see only what is sent to it.
+    unit = make_department("town-labour", TOWN, name="甲镇人社所")
+    ids["department_staff@town"] = make_staff("staff-town", unit).id
+    world.department_ids["town-labour"] = unit.id
     ids["outsider"] = make_user("outsider", "grid_worker", OTHER_VILLAGE, [OTHER_CELL]).id
     ids["outsider-admin"] = make_user("outsider-admin", "admin", OTHER_COUNTY).id
     return world

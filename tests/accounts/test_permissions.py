@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from app.accounts import services as accounts
 from app.cases import services as case_services
+from app.core import clock
+from app.dispatch.models import Dispatch
 from app.extensions import db
 from app.policy import PERMISSIONS
 from app.policy import allows
@@ -40,6 +42,7 @@ CALLERS = [
         for level in ("village", "town", "county")
         for role in ("mediator", "official", "admin")
     ),
+    "department_staff@town",
 ]
 OUT_OF_SCOPE_MARK = "371698"  # codes of the other county never appear in answers
 
@@ -79,6 +82,9 @@ class Route:
     out_status: int = 404
     extra: dict = field(default_factory=dict)
     ctx_body: bool = False
+    # Department staff see only what was dispatched to their unit (the in-scope case is): where
+    # the in-scope object is something else (a risk point's photo), what they get instead.
+    unit_ok: set[int] | None = None
 
 
 def fixed(path):
@@ -360,6 +366,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         "GET",
         lambda c, s: f"/api/v1/attachments/{c.in_photo if s == 'in' else c.out_photo}",
         {200},
+        unit_ok={404},  # a risk inspection's photo: units never see risk points
     ),
     # --- the pages (app/web): signed out they redirect to the login page -------------------------
     ("field.my_grid", "GET"): Route("GET", fixed("/field"), {200}, list_route=True),
@@ -614,6 +621,8 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     db.session.commit()
     in_case = case_services.report({**case_body(), **POINT}, in_user)
     out_case = case_services.report({**case_body(), **POINT_OTHER_COUNTY}, out_user)
+    # The in-scope case is dispatched to the town unit: its staff see it (shared/DOMAIN.md §8).
+    dispatch_to_unit(in_case, world.department_ids["town-labour"], world["official@town"])
     db.session.commit()
     ctx = Ctx(
         in_user.id,
@@ -656,12 +665,28 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
             if not allows(user.role, action):
                 assert status == 403, where
             elif scope == "in" or route.list_route:
-                assert status in route.ok, where
+                unit = user.role == "department_staff" and route.unit_ok is not None
+                assert status in (route.unit_ok if unit else route.ok), where
                 assert OUT_OF_SCOPE_MARK not in text, where
                 assert "outsider" not in text, where
             else:
                 assert status == route.out_status, where
                 assert OUT_OF_SCOPE_MARK not in text and "outsider" not in text, where
+
+
+def dispatch_to_unit(case, department_id: int, by) -> None:
+    """A dispatch row for the case (the matrix needs only that the unit's staff may see it)."""
+    db.session.add(
+        Dispatch(
+            case_id=case.id,
+            department_id=department_id,
+            role="lead",
+            centre_region_id=case.town_id,
+            centre_level="town",
+            dispatched_by_id=by.id,
+            dispatched_at=clock.now(),
+        )
+    )
 
 
 def ctx_is_api(path: str) -> bool:
