@@ -23,7 +23,7 @@ def test_chain_verifies_after_real_activity(client, runner, world):
     assert result.exit_code == 0, result.output
     assert "审计链完整" in result.output
     entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
-    assert len(entries) == 14  # 12 users created, 2 sign-ins
+    assert len(entries) == 15  # 13 users created, 2 sign-ins
     assert entries[0].prev_hash == audit.GENESIS
     assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
     failure = entries[-1]
