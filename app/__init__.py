@@ -47,6 +47,8 @@ from app.ops import init_app as init_ops
 from app.ops import models as _ops_models  # noqa: F401
 from app.ops.api import blp as ops_api
 from app.ops.cli import ops_cli
+from app.ops.guards import GuardedRequest
+from app.ops.guards import StrictJSONProvider
 from app.ops.logging import configure_logging
 from app.policy import policy_cli
 from app.risks import models as _risks_models  # noqa: F401
@@ -61,7 +63,14 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
 class GridGov(Flask):
-    """Flask, with the request boundary: each view's answer ends its database transaction."""
+    """Flask, with the request boundary: each view's answer ends its database transaction.
+
+    JSON bodies are parsed strictly (app/ops/guards.py): duplicate keys and absurd nesting are a
+    400 naming the problem.
+    """
+
+    json_provider_class = StrictJSONProvider
+    request_class = GuardedRequest
 
     def dispatch_request(self):
         """Run the view, then commit (success) or roll back (any other answer) once, here.

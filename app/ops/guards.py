@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 from flask import Flask
+from flask import Request
 from flask import request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -58,24 +63,107 @@ def check_api_body() -> None:
         )
 
 
+# --- JSON that parses but is not data: nesting, duplicate keys ----------------------------------
+
+# No request body of ours nests deeper than a few levels (a GeoJSON import: about six).
+MAX_JSON_DEPTH = 64
+
+
+class JSONRefused(ValueError):
+    """A JSON text that parses but cannot be taken as data; the message says why."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    """object_pairs_hook: a key given twice is ambiguous (which one wins?), so it is refused."""
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise JSONRefused(f"键 “{key}” 出现了两次")
+        out[key] = value
+    return out
+
+
+def _depth(value) -> int:
+    """The nesting depth of parsed JSON, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing duplicate keys and nesting deeper than MAX_JSON_DEPTH.
+
+    Both were accepted before: a duplicate key silently kept the last value, and JSON nested a few
+    thousand levels deep raised RecursionError (a 500) in the parser or the checks after it.
+    """
+
+    def loads(self, s, **kwargs):
+        """Parse as json.loads does; JSONRefused (a ValueError) for what is not data."""
+        kwargs.setdefault("object_pairs_hook", _no_duplicate_keys)
+        try:
+            value = json.loads(s, **kwargs)
+        except RecursionError:
+            raise JSONRefused(f"嵌套层数超过 {MAX_JSON_DEPTH}") from None
+        if _depth(value) > MAX_JSON_DEPTH:
+            raise JSONRefused(f"嵌套层数超过 {MAX_JSON_DEPTH}")
+        return value
+
+
+class GuardedRequest(Request):
+    """A request whose JSON refusals say why (the standard 400 shape, via DomainError)."""
+
+    def on_json_loading_failed(self, e: ValueError | None):
+        """400 naming the problem for JSONRefused; Flask's BadRequest for broken syntax."""
+        if isinstance(e, JSONRefused):
+            raise DomainError(400, f"请求内容不是有效的 JSON：{e}", {"json": {"_schema": [str(e)]}})
+        return super().on_json_loading_failed(e)
+
+
 NUL = "\x00"
 NUL_MESSAGE = "不能包含空字符（U+0000）"
+# A lone UTF-16 surrogate (JSON's "\ud800") is no character: PostgreSQL cannot store it, and it
+# surfaced as a UnicodeEncodeError (500) at flush.
+SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_MESSAGE = "包含无效的 Unicode 字符（单独的代理项 U+D800–U+DFFF）"
 
 
-def _nul_paths(value, path: str = "") -> list[str]:
-    """Where NUL characters hide in parsed JSON: keys and string values, by dotted path."""
-    found = []
-    if isinstance(value, str):
-        return [path or "_schema"] if NUL in value else []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            if NUL in str(key):
-                found.append(where)
-            found += _nul_paths(item, where)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += _nul_paths(item, f"{path}.{index}" if path else str(index))
+def _bad_text(text: str) -> str | None:
+    """Why a string of the body cannot be stored, or None."""
+    if NUL in text:
+        return NUL_MESSAGE
+    if SURROGATE.search(text):
+        return SURROGATE_MESSAGE
+    return None
+
+
+def _bad_paths(value) -> dict[str, str]:
+    """Where NULs and lone surrogates hide in parsed JSON: keys and strings, by dotted path.
+
+    Iterative: the depth is bounded by the parser (MAX_JSON_DEPTH), but no recursion is needed.
+    """
+    found: dict[str, str] = {}
+    stack = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if problem := _bad_text(item):
+                found[path or "_schema"] = problem
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                if problem := _bad_text(str(key)):
+                    found[where] = problem
+                stack.append((child, where))
+        elif isinstance(item, list):
+            for index, child in enumerate(item):
+                stack.append((child, f"{path}.{index}" if path else str(index)))
     return found
 
 
@@ -96,14 +184,22 @@ def check_nul_characters() -> None:
         if bad:
             raise DomainError(400, errors={"form": _nul_errors(bad)})
     elif request.is_json and has_body():
-        paths = _nul_paths(request.get_json(silent=True))
+        paths = _bad_paths(request.get_json(silent=True))
         if paths:
-            raise DomainError(422, errors={"json": _nul_errors(paths)})
+            raise DomainError(
+                422, errors={"json": {_shown(name): [why] for name, why in paths.items()}}
+            )
+
+
+def _shown(name: str) -> str:
+    """A field name as an error names it: NUL as \\0, a lone surrogate as \\uXXXX."""
+    name = name.replace(NUL, "\\0")
+    return SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", name)
 
 
 def _nul_errors(names: list[str]) -> dict:
     """Field errors by name, the NUL itself shown as \\0."""
-    return {name.replace(NUL, "\\0"): [NUL_MESSAGE] for name in names}
+    return {_shown(name): [NUL_MESSAGE] for name in names}
 
 
 def init_guards(app: Flask) -> None:

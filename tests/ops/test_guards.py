@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import pytest
@@ -183,3 +184,59 @@ def test_a_query_over_the_statement_timeout_answers_503(
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("[" * 500 + "]" * 500, "嵌套层数超过 64"),
+        ('{"a": ' * 65 + "1" + "}" * 65, "嵌套层数超过 64"),
+        ('{"title": "甲", "title": "乙"}', "键 “title” 出现了两次"),
+    ],
+)
+def test_json_that_is_not_data_is_400_saying_why(guarded_client, body, why):
+    """Deep nesting was a RecursionError (500); a duplicate key silently kept the last value."""
+    response = guarded_client.post("/api/v1/_test/echo", data=body, content_type="application/json")
+    error = assert_error(response, 400, f"请求内容不是有效的 JSON：{why}")
+    assert error["errors"] == {"json": {"_schema": [why]}}
+    # Sane nesting still passes.
+    ok = guarded_client.post(
+        "/api/v1/_test/echo", data='{"a": [[{"b": 1}]]}', content_type="application/json"
+    )
+    assert ok.status_code == 200 and ok.get_json()["json"] == {"a": [[{"b": 1}]]}
+
+
+def test_json_thousands_of_levels_deep_is_400_not_a_500(client, world):
+    """The parser's RecursionError was a 500 (issue 19 item 5)."""
+    from tests.factories import bearer
+
+    response = client.post(
+        "/api/v1/cases",
+        data="[" * 20000 + "]" * 20000,
+        content_type="application/json",
+        headers=bearer(world["grid_worker@village"]),
+    )
+    assert_error(response, 400, "请求内容不是有效的 JSON：嵌套层数超过 64")
+
+
+def test_a_lone_surrogate_is_422_naming_the_field(client, world):
+    """A title with "\\ud800" was a UnicodeEncodeError at flush (500); nothing is written now."""
+    from sqlalchemy import func
+    from sqlalchemy import select
+
+    from app.cases.models import Case
+    from tests.cases.factories import case_body
+    from tests.factories import bearer
+
+    body = json.dumps(case_body(title="漏水\ud800纠纷"))
+    assert "\\ud800" in body
+    response = client.post(
+        "/api/v1/cases",
+        data=body,
+        content_type="application/json",
+        headers=bearer(world["grid_worker@village"]),
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert "title" in response.get_json()["errors"]["json"]
+    assert "代理项" in response.get_json()["errors"]["json"]["title"][0]
+    assert db.session.scalar(select(func.count()).select_from(Case)) == 0
