@@ -34,7 +34,6 @@ from app.scoping import Scope
 
 # Units sit at a town (乡镇) or the county (县), where the 综治中心 that dispatches to them is.
 UNIT_LEVELS = ("town", "county")
-MISSING = "职能部门不存在"
 
 
 def invalid(message: str, field: str) -> Invalid:
@@ -98,9 +97,11 @@ def visible_department(department_id: int, scope: Scope) -> Department:
     """A unit the scope may read, else 404 (audited as a denial when it exists elsewhere)."""
     department = db.session.get(Department, department_id)
     if department is None:
-        raise NotFound(_(MISSING))
+        raise NotFound(_("职能部门不存在"))
     if not can_read(department, scope):
-        deny("departments.read", "department", department_id, status=404, message=_(MISSING))
+        deny(
+            "departments.read", "department", department_id, status=404, message=_("职能部门不存在")
+        )
     return department
 
 
@@ -124,6 +125,11 @@ def unit_regions(scope: Scope) -> list[Region]:
             .order_by(Region.code)
         )
     )
+
+
+def region_code_of(code: str) -> str | None:
+    """The region code of the unit with this code, if there is one."""
+    return db.session.scalar(select(Department.region_code).where(Department.code == code))
 
 
 def code_taken(code: str) -> bool:

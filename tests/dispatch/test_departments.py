@@ -5,13 +5,15 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.audit.models import AuditEntry
+from app.dispatch.department_schemas import CASE_CATEGORIES
 from app.dispatch.models import Department
 from app.dispatch.models import RoutingRule
 from app.extensions import db
+from tests.accounts.helpers import csrf_from
 from tests.accounts.helpers import login
 from tests.factories import OTHER_COUNTY
-from tests.factories import make_department
 from tests.factories import bearer
+from tests.factories import make_department
 from tests.geo.factories import COUNTY
 from tests.geo.factories import TOWN
 from tests.geo.factories import TOWN_B
@@ -218,3 +220,67 @@ def test_department_staff_are_made_by_api_and_cli(client, runner, world):
     assert "甲镇人社所" in result.output
     user = db.session.scalar(select(User).where(User.username == "cli-staff"))
     assert user.department_id == world.department_ids["town-labour"]
+
+
+def test_admin_pages_create_edit_and_route(client, world):
+    """The pages add a unit, refuse a bad one as typed, edit it with the version, and set the
+    routing table; a staff account is made with its unit from the users page."""
+    assert login(client, world["admin@town"].username).status_code == 302
+    page = client.get("/admin/departments").get_data(as_text=True)
+    assert "甲镇人社所" in page and 'href="/admin/departments"' in page  # the header link
+    token = csrf_from(page)
+    form = {
+        "csrf_token": token,
+        "name": "甲镇司法所",
+        "code": "town-justice",
+        "kind": "justice",
+        "region": TOWN,
+        "categories": ["邻里", "婚姻家庭"],
+    }
+    bad = client.post("/admin/departments", data={**form, "code": "坏 代码"})
+    assert bad.status_code == 422
+    assert 'value="坏 代码"' in bad.get_data(as_text=True)
+    assert count(Department) == 1
+    made = client.post("/admin/departments", data=form)
+    assert made.status_code == 302, made.get_data(as_text=True)
+    unit = db.session.scalar(select(Department).where(Department.code == "town-justice"))
+    assert unit.categories == ["婚姻家庭", "邻里"] and unit.region_code == TOWN
+    unit_id = unit.id
+
+    edit = {"csrf_token": token, "name": "甲镇司法所", "kind": "justice", "active": "true"}
+    stale = client.post(
+        f"/admin/departments/{unit_id}", data={**edit, "version": "9", "categories": ["邻里"]}
+    )
+    assert stale.status_code == 409
+    saved = client.post(
+        f"/admin/departments/{unit_id}", data={**edit, "version": "1", "categories": ["邻里"]}
+    )
+    assert saved.status_code == 302
+    assert db.session.get(Department, unit_id).categories == ["邻里"]
+
+    routing = client.get(f"/admin/routing?region={TOWN}").get_data(as_text=True)
+    index = routing.index("邻里")
+    assert "甲镇司法所" in routing[index:]
+    position = CASE_CATEGORIES.index("邻里")
+    done = client.post(
+        "/admin/routing",
+        data={"csrf_token": token, "region": TOWN, f"rule-{position}": "town-justice"},
+    )
+    assert done.status_code == 302
+    rule = db.session.scalar(select(RoutingRule))
+    assert (rule.category, rule.department_id) == ("邻里", unit_id)
+
+    staff = client.post(
+        "/admin/users",
+        data={
+            "csrf_token": token,
+            "username": "page-staff",
+            "password": "a-strong-password",
+            "role": "department_staff",
+            "region": VILLAGE,  # the unit's region is taken instead
+            "department": "town-justice",
+        },
+    )
+    assert staff.status_code == 302, staff.get_data(as_text=True)
+    user = db.session.scalar(select(User).where(User.username == "page-staff"))
+    assert (user.department_id, user.region.code) == (unit_id, TOWN)
