@@ -31,6 +31,7 @@ from app.config import without_database
 from app.core import transaction
 from app.demo.cli import seed_cli
 from app.dispatch import models as _dispatch_models  # noqa: F401
+from app.dispatch.departments_api import blp as departments_api
 from app.errors import register_errorhandlers
 from app.extensions import api
 from app.extensions import csrf
@@ -133,6 +134,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(attachments_api)
     api.register_blueprint(ops_api)
     api.register_blueprint(tiles_api)
+    api.register_blueprint(departments_api)
     app.register_blueprint(accounts_views)
     app.register_blueprint(i18n_views)
     init_web(app)  # the pages: app/web

@@ -32,10 +32,44 @@ def test_seed_demo_builds_county_and_is_idempotent(runner, client):
     snapshot = db.session.execute(
         text("SELECT code, md5(ST_AsBinary(geom)) FROM grid_cells ORDER BY code")
     ).all()
+    # 职能部门 (docs/departments.md): five units per town, eight at the county, every town and
+    # the county routed; each demo staff account belongs to its unit.
+    units = db.session.execute(
+        text(
+            """
+            SELECT (SELECT count(*) FROM departments d JOIN regions r ON r.id = d.region_id
+                     WHERE r.level = 'town') AS town_units,
+                   (SELECT count(*) FROM departments d JOIN regions r ON r.id = d.region_id
+                     WHERE r.level = 'county') AS county_units,
+                   (SELECT count(DISTINCT region_id) FROM routing_rules) AS routed,
+                   (SELECT d.name FROM routing_rules x JOIN departments d ON d.id = x.department_id
+                      JOIN regions r ON r.id = x.region_id
+                     WHERE r.code = '371699101000' AND x.category = '劳资') AS wages_town,
+                   (SELECT d.name FROM routing_rules x JOIN departments d ON d.id = x.department_id
+                      JOIN regions r ON r.id = x.region_id
+                     WHERE r.level = 'county' AND x.category = '劳资') AS wages_county,
+                   (SELECT d.code FROM users u JOIN departments d ON d.id = u.department_id
+                     WHERE u.username = 'zhen_renshe') AS staff_unit
+            """
+        )
+    ).one()
+    assert (units.town_units, units.county_units, units.routed) == (30, 8, 7)
+    assert (units.wages_town, units.wages_county) == ("黄河镇人社所", "示范县人社局劳动监察大队")
+    assert units.staff_unit == "371699101-labour"
+    rules = db.session.execute(
+        text("SELECT region_id, category, department_id FROM routing_rules ORDER BY 1, 2")
+    ).all()
 
     again = runner.invoke(args=["seed", "demo"])
     assert again.exit_code == 0, again.output
     assert "本次新生成 0 个" in again.output
+    assert "新增职能部门 0 个" in again.output and "新建演示账号 0 个" in again.output
+    assert (
+        db.session.execute(
+            text("SELECT region_id, category, department_id FROM routing_rules ORDER BY 1, 2")
+        ).all()
+        == rules
+    )
     assert (
         db.session.execute(
             text("SELECT code, md5(ST_AsBinary(geom)) FROM grid_cells ORDER BY code")

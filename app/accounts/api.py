@@ -117,6 +117,7 @@ def create_user(data):
         data.get("display_name"),
         data.get("phone"),
         data["grid_cells"],
+        department_code=data.get("department"),
     )
 
 

@@ -38,17 +38,26 @@ def fail(message: str) -> None:
 @click.option("--grid", "grid_codes", multiple=True, help="grid cell code (grid workers)")
 @click.option("--name", "display_name", help="display name")
 @click.option("--phone", help="mobile or landline")
-def create_command(username, role, region_code, grid_codes, display_name, phone):
+@click.option("--department", "department_code", help="unit code (department_staff)")
+def create_command(username, role, region_code, grid_codes, display_name, phone, department_code):
     """Create a user; the password is read from a prompt or stdin."""
     password = read_password()
     try:
         user = services.create_user(
-            username, password, role, region_code, display_name, phone, list(grid_codes)
+            username,
+            password,
+            role,
+            region_code,
+            display_name,
+            phone,
+            list(grid_codes),
+            department_code=department_code,
         )
     except DomainError as exc:
         fail(exc.message)
     db.session.commit()
-    click.echo(f"已创建用户 {user.username}（{role}，{user.region.name}）")
+    unit = f"，{user.department.name}" if user.department else ""
+    click.echo(f"已创建用户 {user.username}（{role}，{user.region.name}{unit}）")
 
 
 def find_user(username: str) -> User:

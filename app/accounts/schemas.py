@@ -33,6 +33,14 @@ class GridCellRefSchema(Schema):
     name = fields.String()
 
 
+class DepartmentRefSchema(Schema):
+    """A unit (职能部门) by id, code and name."""
+
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+
+
 class UserSchema(Schema):
     """A user as others see them: the phone masked."""
 
@@ -43,6 +51,9 @@ class UserSchema(Schema):
     role = fields.String()
     region = fields.Nested(RegionRefSchema)
     grid_cells = fields.List(fields.Nested(GridCellRefSchema))
+    department = fields.Nested(
+        DepartmentRefSchema, allow_none=True, metadata={"description": "部门工作人员所属部门"}
+    )
     active = fields.Boolean()
     created_at = fields.DateTime()
     deactivated_at = fields.DateTime(allow_none=True)
@@ -69,6 +80,10 @@ class UserCreateSchema(Schema):
     grid_cells = fields.List(
         fields.String(validate=validate.Regexp(r"^\d{15}$", error="应为 15 位网格代码")),
         load_default=list,
+    )
+    department = fields.String(
+        validate=validate.Length(2, 40),
+        metadata={"description": "所属职能部门的代码：部门工作人员必填，其他角色不填"},
     )
 
 

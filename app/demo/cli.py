@@ -12,7 +12,10 @@ from app.accounts import services as accounts
 from app.accounts.models import User
 from app.demo import geography
 from app.demo.cases import seed_demo_cases
+from app.demo.departments import DEMO_STAFF
+from app.demo.departments import seed_demo_departments
 from app.demo.risks import seed_demo_risks
+from app.dispatch.models import Department
 from app.extensions import db
 from app.geo import services
 
@@ -42,6 +45,7 @@ def seed_demo_command():
         f"{summary['towns']} 个乡镇，"
         f"{summary['villages']} 个村（含已撤销 {summary['abolished']} 个），"
         f"{summary['cells']} 个网格（本次新生成 {summary['new_cells']} 个），"
+        f"新增职能部门 {summary['new_departments']} 个，"
         f"新建演示账号 {summary['new_users']} 个（密码 {DEMO_PASSWORD}），"
         f"新增风险点 {summary['new_risk_points']} 个，"
         f"新增演示事件 {summary['new_cases']} 件，"
@@ -103,10 +107,12 @@ def seed_demo() -> dict:
         ),
         {"prefix": prefix},
     ).one()
+    new_departments = seed_demo_departments(geography.COUNTY_CODE)
     new_users = seed_demo_users()
     return {
         **counts._asdict(),
         "new_cells": new_cells,
+        "new_departments": new_departments,
         "new_users": new_users,
         "new_risk_points": seed_demo_risks(),
         "new_cases": seed_demo_cases(),
@@ -133,12 +139,21 @@ DEMO_USERS = [
 
 
 def seed_demo_users() -> int:
-    """Create the demo accounts that do not exist yet (password DEMO_PASSWORD)."""
+    """Create the demo accounts that do not exist yet (password DEMO_PASSWORD), the department
+    staff among them (app/demo/departments.py)."""
     created = 0
     for username, name, role, region, serials in DEMO_USERS:
         if db.session.scalar(select(User.id).where(User.username == username)):
             continue
         cells = [f"{region}{s}" for s in serials]
         accounts.create_user(username, DEMO_PASSWORD, role, region, name, None, cells)
+        created += 1
+    for username, name, unit in DEMO_STAFF:
+        if db.session.scalar(select(User.id).where(User.username == username)):
+            continue
+        region = db.session.scalar(select(Department.region_code).where(Department.code == unit))
+        accounts.create_user(
+            username, DEMO_PASSWORD, "department_staff", region, name, department_code=unit
+        )
         created += 1
     return created

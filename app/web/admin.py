@@ -1,5 +1,5 @@
-"""Administrators' pages: users and tokens, the deadline policy, regions and grid cells, categories
-and the inspection schedule.
+"""Administrators' pages: users and tokens, departments and their routing table, the deadline
+policy, regions and grid cells, categories and the inspection schedule.
 
 Each form calls the same services as the API and the command line, inside the admin's region
 subtree. A refused form comes back as typed with each field's message beside it and a summary
@@ -32,6 +32,11 @@ from app.core.errors import DomainError
 from app.core.errors import NotFound
 from app.deadlines import policy
 from app.deadlines.models import DeadlinePolicy
+from app.dispatch import department_schemas
+from app.dispatch import departments as units
+from app.dispatch.department_schemas import CASE_CATEGORIES
+from app.dispatch.models import DEPARTMENT_KINDS
+from app.dispatch.models import Department
 from app.extensions import db
 from app.geo import services as geo
 from app.geo.models import Region
@@ -74,6 +79,7 @@ def user_field_names() -> dict[str, str]:
         "new_password": _("新密码"),
         "name": _("名称"),
         "days": _("有效天数"),
+        "department": _("所属部门"),
     }
 
 
@@ -108,11 +114,15 @@ def render_users(status: int = 200, failed: Failure = NO_FAILURE):
         .where(scope.clause(Region.code), Region.valid_to.is_(None))
         .order_by(Region.code)
     ).all()
+    own_units = [
+        d for d in units.departments_in_scope(scope, active=True) if scope.contains(d.region_code)
+    ]
     page = render_template(
         "admin/users.html",
         users=rows,
         role_options=labels.choices("role", ROLES),
         region_options=[(r.code, f"{r.code} {r.name}") for r in regions],
+        department_options=[("", _("（无）"))] + [(d.code, d.name) for d in own_units],
         failed=failed,
     )
     return page, status
@@ -123,7 +133,11 @@ def render_users(status: int = 200, failed: Failure = NO_FAILURE):
 def create_user():
     """Create a user inside the admin's subtree."""
     form = request.form
-    region = form.get("region", "")
+    region, role = form.get("region", ""), form.get("role", "")
+    unit = form.get("department", "").strip() or None
+    if role == "department_staff" and unit:
+        # Staff belong to their unit's region: the page takes it from the unit chosen.
+        region = units.region_code_of(unit) or region
     if not current_scope().contains(region):
         flash(_("只能在本辖区内创建用户"), "error")
         return redirect(url_for("admin.users"))
@@ -131,11 +145,12 @@ def create_user():
         user = accounts.create_user(
             form.get("username", "").strip(),
             form.get("password", ""),
-            form.get("role", ""),
+            role,
             region,
             form.get("display_name", "").strip() or None,
             form.get("phone", "").strip() or None,
             forms.split_list(form.get("grid_cells", "")),
+            department_code=unit,
         )
     except DomainError as exc:
         lead = lambda reason: _("未能创建用户：%(reason)s", reason=reason)  # noqa: E731
@@ -228,6 +243,214 @@ def revoke_token(user_id: int, token_id: int):
     accounts.revoke_token(token, current_user)
     flash(_("已吊销令牌 %(name)s", name=token.name), "success")
     return redirect(url_for("admin.user_page", user_id=user_id))
+
+
+# --- departments and the routing table ----------------------------------------------------------
+
+
+def department_field_names() -> dict[str, str]:
+    """Display names of a unit's form fields."""
+    return {
+        "code": _("部门代码"),
+        "name": _("名称"),
+        "kind": _("类型"),
+        "region": _("所在区划"),
+        "categories": _("职责类别"),
+        "phone": _("电话"),
+        "active": _("启用"),
+    }
+
+
+def department_form(form, fields: tuple[str, ...]) -> dict:
+    """A unit's fields as typed, in the API's body shape (an empty phone is no phone)."""
+    typed = {
+        "code": form.get("code", "").strip(),
+        "name": form.get("name", "").strip(),
+        "kind": form.get("kind", ""),
+        "region": form.get("region", ""),
+        "categories": form.getlist("categories"),
+        "phone": form.get("phone", "").strip() or None,
+        "active": form.get("active") == "true",
+    }
+    return {key: typed[key] for key in fields}
+
+
+def render_departments(status: int = 200, failed: Failure = NO_FAILURE):
+    """The units the admin may read (theirs editable), and the form to add one."""
+    scope = current_scope()
+    rows = units.departments_in_scope(scope)
+    page = render_template(
+        "admin/departments.html",
+        departments=rows,
+        kind_options=labels.choices("department_kind", DEPARTMENT_KINDS),
+        region_options=[(r.code, f"{r.code} {r.name}") for r in units.unit_regions(scope)],
+        categories=CASE_CATEGORIES,
+        failed=failed,
+    )
+    return page, status
+
+
+@bp.route("/departments")
+@requires("departments.manage")
+def departments():
+    """Units (职能部门) of the admin's jurisdiction and above it; add one."""
+    return render_departments()
+
+
+@bp.route("/departments", methods=["POST"])
+@requires("departments.manage")
+def create_department():
+    """Add a unit at a town or the county (as POST /api/v1/departments does)."""
+    fields = ("code", "name", "kind", "region", "categories", "phone")
+    typed = {k: v for k, v in department_form(request.form, fields).items() if v is not None}
+    lead = lambda reason: _("未能新增部门：%(reason)s", reason=reason)  # noqa: E731
+    names = department_field_names()
+    try:
+        data = department_schemas.DepartmentIn().load(typed)
+        department = units.create_department(data, current_scope(), current_user)
+    except ValidationError as exc:
+        return render_departments(422, Failure.of("create", lead, names, errors=exc.messages))
+    except DomainError as exc:
+        status, message, errors = refusal(exc)
+        failed = Failure.of("create", lead, names, errors=errors, message=message)
+        return render_departments(status, failed)
+    flash(_("已新增部门“%(name)s”", name=department.name), "success")
+    return redirect(url_for("admin.department_page", department_id=department.id))
+
+
+def render_department(department: Department, status: int = 200, failed: Failure = NO_FAILURE):
+    """One unit: its facts, staff and routing rules, and (in the admin's subtree) its form."""
+    scope = current_scope()
+    staff = db.session.scalars(
+        select(User).where(User.department_id == department.id).order_by(User.username)
+    ).all()
+    page = render_template(
+        "admin/department.html",
+        department=department,
+        editable=scope.contains(department.region_code),
+        staff=staff,
+        rules=[r for r in units.rules_in_scope(scope) if r.department_id == department.id],
+        kind_options=labels.choices("department_kind", DEPARTMENT_KINDS),
+        categories=CASE_CATEGORIES,
+        failed=failed,
+    )
+    return page, status
+
+
+@bp.route("/departments/<int:department_id>")
+@requires("departments.manage")
+def department_page(department_id: int):
+    """One unit, and the form to change or deactivate it."""
+    return render_department(units.visible_department(department_id, current_scope()))
+
+
+@bp.route("/departments/<int:department_id>", methods=["POST"])
+@requires("departments.manage")
+def update_department(department_id: int):
+    """Change or (de)activate a unit (as PATCH /api/v1/departments/<id> does), with the version
+    the page showed."""
+    scope = current_scope()
+    department = units.manageable(units.visible_department(department_id, scope), scope)
+    typed = department_form(request.form, ("name", "kind", "categories", "phone", "active"))
+    changes = {key: value for key, value in typed.items() if value != getattr(department, key)}
+    if "categories" in changes and set(changes["categories"]) == set(department.categories):
+        del changes["categories"]
+    if not changes:
+        flash(_("部门“%(name)s”没有改动", name=department.name), "info")
+        return redirect(url_for("admin.department_page", department_id=department_id))
+    lead = lambda reason: _("未能保存：%(reason)s", reason=reason)  # noqa: E731
+    names = department_field_names()
+    try:
+        data = department_schemas.DepartmentUpdate().load(changes)
+        units.check_version(department, forms.shown_version(request.form))
+        units.update_department(department, data, current_user)
+    except ValidationError as exc:
+        return render_department(
+            department, 422, Failure.of("edit", lead, names, errors=exc.messages)
+        )
+    except DomainError as exc:
+        status, message, errors = refusal(exc)
+        stale = "version" in (exc.errors or {})
+        failed = Failure.of("edit", lead, names, errors=errors, message=message, stale=stale)
+        return render_department(department, status, failed)
+    if set(changes) == {"active"}:
+        flash(
+            _("已启用部门“%(name)s”", name=department.name)
+            if department.active
+            else _(
+                "已停用部门“%(name)s”：不能再向它分拨，它的分拨规则已删除", name=department.name
+            ),
+            "success",
+        )
+    else:
+        flash(_("已保存部门“%(name)s”", name=department.name), "success")
+    return redirect(url_for("admin.department_page", department_id=department_id))
+
+
+def render_routing(region_code: str | None, status: int = 200, failed: Failure = NO_FAILURE):
+    """One town's or the county's routing table: per category, its unit (of that region and
+    competent for it), editable."""
+    scope = current_scope()
+    regions = units.unit_regions(scope)
+    region = next((r for r in regions if r.code == region_code), regions[0] if regions else None)
+    rules, choices = {}, {}
+    if region is not None:
+        rules = {r.category: r.department.code for r in units.rules_in_scope(scope, region.code)}
+        local = units.departments_in_scope(scope, region=region.code, active=True)
+        choices = {
+            category: [("", _("（无）"))]
+            + [(d.code, d.name) for d in local if category in d.categories]
+            for category in CASE_CATEGORIES
+        }
+    page = render_template(
+        "admin/routing.html",
+        region=region,
+        region_options=[(r.code, f"{r.code} {r.name}") for r in regions],
+        categories=list(enumerate(CASE_CATEGORIES)),
+        rules=rules,
+        choices=choices,
+        failed=failed,
+    )
+    return page, status
+
+
+@bp.route("/routing")
+@requires("departments.manage")
+def routing():
+    """The routing table (分拨规则) of a town or the county of the admin's jurisdiction."""
+    return render_routing(request.args.get("region"))
+
+
+@bp.route("/routing", methods=["POST"])
+@requires("departments.manage")
+def update_routing():
+    """Replace a region's routing table (as PUT /api/v1/routing-rules does)."""
+    form = request.form
+    region = form.get("region", "")
+    chosen = [
+        (index, category, form.get(f"rule-{index}", "").strip())
+        for index, category in enumerate(CASE_CATEGORIES)
+    ]
+    chosen = [(index, category, code) for index, category, code in chosen if code]
+    rules = [{"category": category, "department": code} for _index, category, code in chosen]
+    try:
+        units.replace_rules(region, rules, current_scope(), current_user)
+    except DomainError as exc:
+        status, message, errors = refusal(exc)
+        # The service names a rule by its place in the list; the page, by its category's row.
+        by_line = errors.pop("rules", {}) if isinstance(errors.get("rules"), dict) else {}
+        for line, problems in by_line.items():
+            index = chosen[int(line)][0]
+            errors[f"rule-{index}"] = [m for texts in problems.values() for m in texts]
+        names = {f"rule-{i}": labels.label("category", c) for i, c in enumerate(CASE_CATEGORIES)}
+        names["region"] = _("区划")
+        lead = lambda reason: _("未能保存分拨规则：%(reason)s", reason=reason)  # noqa: E731
+        failed = Failure.of(
+            "routing", lead, names, errors=errors, message="" if errors else message
+        )
+        return render_routing(region, status, failed)
+    flash(_("已保存分拨规则"), "success")
+    return redirect(url_for("admin.routing", region=region))
 
 
 # --- the deadline policy -------------------------------------------------------------------------

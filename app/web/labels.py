@@ -88,6 +88,21 @@ ROLES = {
     "admin": _l("系统管理员"),
     "department_staff": _l("部门工作人员"),
 }
+# Kinds of unit (app/dispatch/models.py DEPARTMENT_KINDS).
+DEPARTMENT_KINDS = {
+    "police": _l("公安"),
+    "justice": _l("司法"),
+    "labour": _l("人社/劳动监察"),
+    "land": _l("自然资源"),
+    "market": _l("市场监管"),
+    "housing": _l("住建"),
+    "safety": _l("应急管理"),
+    "petition": _l("信访"),
+    "health": _l("卫生健康"),
+    "environment": _l("生态环境"),
+    "agriculture": _l("农业农村"),
+    "other": _l("其他"),
+}
 # Workflow actions (app/cases/workflow.py names) and the timeline's other entries.
 ACTIONS = {
     "accept": _l("受理"),
@@ -205,6 +220,7 @@ TABLES = {
     "ground": REJECTION_GROUNDS,
     "agreement_form": AGREEMENT_FORMS,
     "role": ROLES,
+    "department_kind": DEPARTMENT_KINDS,
     "action": ACTIONS,
     "event": EVENTS,
     "clock": CLOCKS,

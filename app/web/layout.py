@@ -42,6 +42,7 @@ NAV = [
     NavItem("official.risk_map", _l("风险地图"), "cases.read", frozenset({"mediator", "official"})),
     NavItem("official.workbench", _l("工作台"), "metrics.read"),
     NavItem("admin.users", _l("用户"), "users.read"),
+    NavItem("admin.departments", _l("部门"), "departments.manage"),
     NavItem("admin.regions", _l("区划与网格"), "geo.manage"),
     NavItem("admin.deadlines", _l("期限规则"), "deadlines.manage"),
     NavItem("admin.categories", _l("类别设置"), "risks.manage"),

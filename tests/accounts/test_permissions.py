@@ -27,9 +27,12 @@ from app.risks.models import RiskPoint
 from tests.cases.factories import POINT
 from tests.cases.factories import POINT_OTHER_COUNTY
 from tests.cases.factories import case_body
+from tests.factories import OTHER_TOWN
 from tests.factories import OTHER_VILLAGE
 from tests.factories import PASSWORD
 from tests.factories import bearer
+from tests.factories import make_department
+from tests.geo.factories import TOWN
 from tests.geo.factories import VILLAGE
 from tests.risks.factories import POINT_OTHER_COUNTY as RISK_POINT_OTHER_COUNTY
 from tests.risks.factories import point_with_photo
@@ -67,6 +70,8 @@ class Ctx:
     in_risk_version: str = ""  # the version a risk point page's forms carry
     category: int = 0
     category_version: str = ""
+    in_unit: int = 0
+    out_unit: int = 0
 
 
 @dataclass
@@ -85,6 +90,17 @@ class Route:
     # Department staff see only what was dispatched to their unit (the in-scope case is): where
     # the in-scope object is something else (a risk point's photo), what they get instead.
     unit_ok: set[int] | None = None
+
+
+def unit_body(region: str) -> dict:
+    """A new unit (职能部门) at a town; the same shape for the API and the admin page."""
+    return {
+        "code": "matrix-unit",
+        "name": "矩阵派出所",
+        "kind": "police",
+        "region": region,
+        "categories": ["治安"],
+    }
 
 
 def fixed(path):
@@ -467,6 +483,66 @@ ROUTES: dict[tuple[str, str], Route] = {
         {302},
         form=True,
     ),
+    # Departments (docs/departments.md): the in-scope unit is the town's, which village callers
+    # read (it serves them) but only town and county admins keep: a village admin gets 403 on
+    # the unit and 422 for a town outside their jurisdiction.
+    ("departments.list_departments", "GET"): Route(
+        "GET", fixed("/api/v1/departments"), {200}, list_route=True
+    ),
+    ("departments.get_department", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/departments/{c.in_unit if s == 'in' else c.out_unit}", {200}
+    ),
+    ("departments.create_department", "POST"): Route(
+        "POST",
+        fixed("/api/v1/departments"),
+        {201, 422},
+        body=lambda s: unit_body(TOWN if s == "in" else OTHER_TOWN),
+        out_status=422,
+    ),
+    ("departments.update_department", "PATCH"): Route(
+        "PATCH",
+        lambda c, s: f"/api/v1/departments/{c.in_unit if s == 'in' else c.out_unit}",
+        {200, 403},
+        body=lambda s: {"name": "矩阵改名", "version": 1},
+    ),
+    ("departments.list_routing_rules", "GET"): Route(
+        "GET", fixed("/api/v1/routing-rules"), {200}, list_route=True
+    ),
+    ("departments.put_routing_rules", "PUT"): Route(
+        "PUT",
+        fixed("/api/v1/routing-rules"),
+        {200, 422},
+        body=lambda s: {"region": TOWN if s == "in" else OTHER_TOWN, "rules": []},
+        out_status=422,
+    ),
+    ("admin.departments", "GET"): Route("GET", fixed("/admin/departments"), {200}, list_route=True),
+    ("admin.create_department", "POST"): Route(
+        "POST",
+        fixed("/admin/departments"),
+        {302, 422},
+        body=lambda s: unit_body(TOWN if s == "in" else OTHER_TOWN),
+        form=True,
+        out_status=422,
+    ),
+    ("admin.department_page", "GET"): Route(
+        "GET", lambda c, s: f"/admin/departments/{c.in_unit if s == 'in' else c.out_unit}", {200}
+    ),
+    ("admin.update_department", "POST"): Route(
+        "POST",
+        lambda c, s: f"/admin/departments/{c.in_unit if s == 'in' else c.out_unit}",
+        {302, 403},
+        body=lambda s: {"version": "1", "name": "矩阵改名", "kind": "labour", "active": "true"},
+        form=True,
+    ),
+    ("admin.routing", "GET"): Route("GET", fixed("/admin/routing"), {200}, list_route=True),
+    ("admin.update_routing", "POST"): Route(
+        "POST",
+        fixed("/admin/routing"),
+        {302, 422},
+        body=lambda s: {"region": TOWN if s == "in" else OTHER_TOWN},
+        form=True,
+        out_status=422,
+    ),
     ("admin.deadlines", "GET"): Route("GET", fixed("/admin/deadlines"), {200}, list_route=True),
     ("admin.update_deadline", "POST"): Route(
         "POST",
@@ -639,6 +715,8 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     ctx.in_risk_version = str(db.session.get(RiskPoint, ctx.in_risk).version)
     category = db.session.scalars(select(RiskCategory).order_by(RiskCategory.id)).first()
     ctx.category, ctx.category_version = category.id, str(category.version)
+    ctx.in_unit = world.department_ids["town-labour"]
+    ctx.out_unit = make_department("outside-unit", OTHER_TOWN, name="邻镇人社所").id
 
     anonymous = call(client, route, ctx, "in", {})
     if ctx_is_api(route.path(ctx, "in")):

@@ -55,7 +55,11 @@ def test_signed_out_pages_send_to_the_login_page(client, path):
         ("grid_worker@village", ["我的网格", "上报", "排查", "事件"], ["工作台", "用户"]),
         ("mediator@village", ["事件", "风险地图", "工作台"], ["我的网格", "用户"]),
         ("official@county", ["事件", "风险地图", "工作台"], ["我的网格", "区划与网格"]),
-        ("admin@county", ["用户", "区划与网格", "期限规则", "类别设置"], ["风险地图", "工作台"]),
+        (
+            "admin@county",
+            ["用户", "部门", "区划与网格", "期限规则", "类别设置"],
+            ["风险地图", "工作台"],
+        ),
     ],
 )
 def test_navigation_offers_each_role_its_work(client, world, key, shown, hidden):
