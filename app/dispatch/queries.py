@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.accounts.models import User
 from app.attachments import services as attachments
 from app.cases import queries as case_queries
 from app.cases import workflow
@@ -98,6 +99,17 @@ def units_for(user) -> list[Department]:
     )
 
 
+def staff_of(department_id: int) -> list[User]:
+    """A unit's active staff (who may be named its handler)."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.department_id == department_id, User.active.is_(True))
+            .order_by(User.display_name, User.id)
+        )
+    )
+
+
 def can_dispatch(case: Case, user) -> bool:
     """Whether the user may make a new dispatch of the case now (the workflow's `dispatch`)."""
     r = workflow.rule("dispatch")
@@ -117,6 +129,11 @@ def listing(case: Case, user) -> dict:
         d.case_number = case.number
         d.allowed_actions = workflow.dispatch_allowed(d, user)
         d.attachments = files.get(d.id, [])
+        d.staff_choices = (
+            [(str(u.id), u.display_name) for u in staff_of(d.department_id)]
+            if "assign_handler" in d.allowed_actions
+            else []
+        )
     return {
         "case_number": case.number,
         "case_version": case.version,

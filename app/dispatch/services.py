@@ -299,37 +299,49 @@ MAX_FILES = 10
 
 
 def act(case: Case, d: Dispatch, user, action: str, data: dict, files: list) -> Dispatch:
-    """Apply one dispatch step: the dispatch, the case's timeline, the audit log, notifications."""
-    before = d.state
+    """Apply one dispatch step: the dispatch, the case's timeline, the audit log, notifications.
+
+    One UPDATE of the dispatch (one version step): nothing flushes half-made changes, and a
+    report's files are stored once the dispatch is written.
+    """
     r = workflow.dispatch_rule(action)
-    note = STEPS[action](case, d, user, data, files)
-    if r.to_state is not None:
-        d.state = r.to_state
-    d.updated_at = clock.now()
-    case_services.refresh_dispatch(d)
-    case_services.add_event(
-        case,
-        user,
-        f"dispatch_{action}",
-        case.state,
-        case.state,
-        case.level,
-        case.level,
-        note,
-        {"dispatch": d.id, "department": d.department.name, "from": before, "to": d.state},
-    )
-    audit.record(
-        f"dispatch.{action}",
-        object_type="dispatch",
-        object_id=d.id,
-        region_code=case.region_code,
-        detail={"case": case.number, "from": before, "to": d.state},
-    )
+    before = d.state
+    with db.session.no_autoflush:
+        uploads = _checked(files) if action == "report" else []
+        if r.to_state is not None:
+            d.state = r.to_state
+        d.updated_at = clock.now()
+        case_services.refresh_dispatch(d)
+        note = STEPS[action](case, d, user, data)
+        case_services.refresh_dispatch(d)
+        case_services.add_event(
+            case,
+            user,
+            f"dispatch_{action}",
+            case.state,
+            case.state,
+            case.level,
+            case.level,
+            note,
+            {"dispatch": d.id, "department": d.department.name, "from": before, "to": d.state},
+        )
+        audit.record(
+            f"dispatch.{action}",
+            object_type="dispatch",
+            object_id=d.id,
+            region_code=case.region_code,
+            detail={"case": case.number, "from": before, "to": d.state},
+        )
     db.session.flush()
+    stored = {a.sha256 for a in attachments.for_owners("dispatch", [d.id]).get(d.id, [])}
+    for upload in uploads:
+        if upload.sha256 not in stored:  # a retried upload is not attached twice
+            attachments.store(upload, "dispatch", d.id, user)
+            stored.add(upload.sha256)
     return d
 
 
-def _sign(case, d, user, data, files):
+def _sign(case, d, user, data):
     d.signed_at = clock.now()
     d.signed_by_id = user.id
     d.signed_on_time = d.sign_due is None or clock.today() <= d.sign_due
@@ -339,7 +351,7 @@ def _sign(case, d, user, data, files):
     return f"{d.department.name} 签收{late}，承办人 {user.display_name}"
 
 
-def _return(case, d, user, data, files):
+def _return(case, d, user, data):
     today = clock.today()
     if d.return_due is not None and today > d.return_due:
         raise Conflict(
@@ -356,16 +368,10 @@ def _return(case, d, user, data, files):
     return f"{d.department.name} 退回：{data['reason']}"
 
 
-def _report(case, d, user, data, files):
-    uploads = _checked(files)
+def _report(case, d, user, data):
     d.reported_at = clock.now()
     d.reported_on_time = d.report_due is None or clock.today() <= d.report_due
     d.report_note = data["note"]
-    stored = {a.sha256 for a in attachments.for_owners("dispatch", [d.id]).get(d.id, [])}
-    for upload in uploads:
-        if upload.sha256 not in stored:  # a retried upload is not attached twice
-            attachments.store(upload, "dispatch", d.id, user)
-            stored.add(upload.sha256)
     _tell_centre(
         "dispatch_reported", case, d, user, f"{case.number} {d.department.name}已办结反馈，待核查"
     )
@@ -388,11 +394,10 @@ def _checked(files: list) -> list[attachments.Upload]:
     return uploads
 
 
-def _accept(case, d, user, data, files):
+def _accept(case, d, user, data):
     d.reviewed_at = clock.now()
     d.reviewed_by_id = user.id
     d.review_note = data.get("note")
-    d.state = "accepted"
     # The round's co-handlers and informed units end with the lead.
     for other in db.session.scalars(
         select(Dispatch).where(
@@ -413,7 +418,7 @@ def _accept(case, d, user, data, files):
     return f"核查通过：{d.department.name} 的办结反馈；事件办结"
 
 
-def _redo(case, d, user, data, files):
+def _redo(case, d, user, data):
     today = clock.today()
     wanted = data.get("report_due")
     if wanted is None and d.report_due is not None and d.report_due >= today:
@@ -440,12 +445,12 @@ def _redo(case, d, user, data, files):
     return f"重办（第 {d.redo_count} 次），限 {d.report_due.isoformat()} 前报告：{data['reason']}"
 
 
-def _claim(case, d, user, data, files):
+def _claim(case, d, user, data):
     d.handler_id = user.id
     return f"{user.display_name} 认领，为 {d.department.name} 承办人"
 
 
-def _assign_handler(case, d, user, data, files):
+def _assign_handler(case, d, user, data):
     handler = db.session.get(User, data["handler_id"])
     if (
         handler is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 from sqlalchemy import func
 from sqlalchemy import select
@@ -17,6 +18,8 @@ from app.dispatch.models import Dispatch
 from app.dispatch.models import RoutingRule
 from app.extensions import db
 from app.notify.models import Notification
+from tests.accounts.helpers import csrf_from
+from tests.accounts.helpers import login
 from tests.cases.factories import act
 from tests.cases.factories import report
 from tests.factories import COUNTY
@@ -126,6 +129,7 @@ def test_dispatch_sign_report_accept_resolves_the_case(client, world):
     signed = step(client, staff, number, mine, "sign")
     assert signed.status_code == 200, signed.get_json()
     signed = signed.get_json()
+    assert (mine["version"], signed["version"]) == (1, 2)
     assert signed["state"] == "signed" and signed["signed_on_time"] is True
     assert signed["handler"]["id"] == staff_id
     reported = step(
@@ -294,3 +298,63 @@ def test_an_unsigned_dispatch_turns_yellow_then_red(client, world, monkeypatch):
     assert len(told(staff_id, "due_soon")) == 1 and len(told(staff_id, "overdue")) == 1
     notes = [e.note for e in events(number) if e.action == "dispatch_warning"]
     assert [n.split("：")[-1] for n in notes] == ["none → yellow", "yellow → red"]
+
+
+def test_case_page_forms_dispatch_sign_and_report(client, world):
+    """The case page: the dispatch form with the suggestion chosen; a unit outside the
+    jurisdiction re-shows the form with the message beside the field and what was typed; the
+    unit signs and reports with a photo from its forms."""
+    unit_id = world.department_ids["town-labour"]
+    make_department("town-justice", TOWN, "justice", ("劳资",), "甲镇司法所")
+    outside_id = make_department("county-labour", COUNTY, "labour", ("劳资",), "县劳动监察大队").id
+    number = town_case(client, world)
+    assert login(client, world["official@town"].username).status_code == 302
+    page = client.get(f"/cases/{number}").get_data(as_text=True)
+    assert 'id="dispatch-suggestion"' in page and "甲镇司法所" in page
+    justice = re.search(r'<option value="(\d+)" selected>甲镇司法所', page)
+    assert justice, "the suggested unit is preselected"
+    form = {
+        "csrf_token": csrf_from(page),
+        "version": re.search(
+            r'action="/cases/[^"]+/dispatch">\s*<input[^>]+>\s*<input type="hidden" name="version" '
+            r'value="(\d+)"',
+            page,
+        ).group(1),
+    }
+    refused = client.post(
+        f"/cases/{number}/dispatch",
+        data={**form, "lead_department_id": str(outside_id), "instructions": "尽快核实"},
+    )
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert 'id="err-dispatch-lead_department_id"' in text and "尽快核实" in text
+    sent = client.post(
+        f"/cases/{number}/dispatch", data={**form, "lead_department_id": str(unit_id)}
+    )
+    assert sent.status_code == 302, sent.get_data(as_text=True)[:500]
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+
+    assert login(client, world["department_staff@town"].username).status_code == 302
+    page = client.get(f"/cases/{number}").get_data(as_text=True)
+    dispatch_id = db.session.scalar(select(Dispatch.id).where(Dispatch.department_id == unit_id))
+    assert f'id="action-d{dispatch_id}-sign"' in page and "待签收" in page
+    base = f"/cases/{number}/dispatches/{dispatch_id}/act"
+    signed = client.post(f"{base}/sign", data={"csrf_token": csrf_from(page), "version": "1"})
+    assert signed.status_code == 302
+    page = client.get(f"/cases/{number}").get_data(as_text=True)
+    shown = re.search(
+        rf'id="action-d{dispatch_id}-report".*?name="version" value="(\d+)"', page, re.S
+    ).group(1)
+    reported = client.post(
+        f"{base}/report",
+        data={
+            "csrf_token": csrf_from(page),
+            "version": shown,
+            "note": "已调解，企业已付清",
+            "photos": (io.BytesIO(PNG), "paid.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert reported.status_code == 302, reported.get_data(as_text=True)[:500]
+    page = client.get(f"/cases/{number}").get_data(as_text=True)
+    assert "待核查" in page and "paid.png" in page and "已调解，企业已付清" in page
