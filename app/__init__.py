@@ -32,6 +32,7 @@ from app.core import transaction
 from app.demo.cli import seed_cli
 from app.dispatch import models as _dispatch_models  # noqa: F401
 from app.dispatch.departments_api import blp as departments_api
+from app.dispatch.api import blp as dispatch_api
 from app.errors import register_errorhandlers
 from app.extensions import api
 from app.extensions import csrf
@@ -128,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(audit_api)
     api.register_blueprint(cases_api)
     api.register_blueprint(case_reports_api)
+    api.register_blueprint(dispatch_api)
     api.register_blueprint(case_maps_api)
     api.register_blueprint(case_photos_api)
     api.register_blueprint(risks_api)

@@ -27,7 +27,8 @@ def sweep_command():
     if result.recounted:
         click.echo(f"按新的期限规则重新计算了 {result.recounted} 件事件的期限（见各事件时间线）")
     click.echo(
-        f"巡检完成：预警变化 {result.warnings_changed} 件，自动提级 {result.escalated} 件，"
+        f"巡检完成：预警变化 {result.warnings_changed} 件，分拨预警变化 "
+        f"{result.dispatch_warnings_changed} 件，自动提级 {result.escalated} 件，"
         f"新增排查逾期风险点 {overdue} 个"
     )
 

@@ -320,6 +320,25 @@ class JudicialIn(ActionIn):
     applied_on = fields.Date()
 
 
+class DispatchIn(Schema):
+    """分拨交办: the lead unit, optional co-handlers and informed units, instructions, deadline.
+
+    No free `note`: the timeline's entry always names the units and the report deadline
+    (信访工作条例 第二十二条).
+    """
+
+    version = jsonfields.Integer(validate=validate.Range(min=1))
+    lead_department_id = jsonfields.Integer(required=True, validate=validate.Range(min=1))
+    co_department_ids = fields.List(
+        jsonfields.Integer(validate=validate.Range(min=1)), validate=validate.Length(max=10)
+    )
+    informed_department_ids = fields.List(
+        jsonfields.Integer(validate=validate.Range(min=1)), validate=validate.Length(max=10)
+    )
+    instructions = fields.String(validate=validate.Length(1, 2000))
+    report_due = fields.Date()
+
+
 class RevealIn(Schema):
     """Why the full values are needed (recorded in the audit log)."""
 
@@ -351,6 +370,7 @@ ACTION_SCHEMAS: dict[str, type[Schema]] = {
     "start_hearing": HearingStartIn,
     "end_hearing": HearingEndIn,
     "record_reply_received": ReplyReceivedIn,
+    "dispatch": DispatchIn,
 }
 
 

@@ -48,8 +48,11 @@ from app.deadlines import years
 from app.deadlines.calendar import coverage_warning
 from app.deadlines.calendar import due_after
 from app.deadlines.calendar import extend
+from app.dispatch.models import OPEN_DISPATCH_STATES
+from app.dispatch.models import Dispatch
 from app.extensions import db
 from app.geo.placement import place_point
+from app.notify import services as notify
 from app.ops.models import MaintenanceTask
 from app.risks import queries as risk_queries
 from app.scoping import scope_for
@@ -445,6 +448,48 @@ def warning_for(
     else:
         threshold = policy.yellow_days(max((due_date - (start or on)).days, 1))
     return "yellow" if left <= threshold else "none"
+
+
+# The clocks a dispatch keeps in its `clock_rules`: 签收 (sign), the 退回 window (return) and the
+# report (办结反馈) deadline, each with the day it started ("from").
+SIGN_CLOCK = "sign"
+RETURN_CLOCK = "return"
+REPORT_CLOCK = "report"
+
+
+def _dispatch_running(d: Dispatch) -> list[tuple[str, dt.date | None, dt.date]]:
+    """A dispatch's running clocks: (name, start, last day). Only the unit's clocks run."""
+    rules = d.clock_rules or {}
+    started = clock.local_date(d.dispatched_at) if d.dispatched_at else None
+
+    def start(name: str) -> dt.date | None:
+        day = rules.get(name, {}).get("from")
+        return dt.date.fromisoformat(day) if day else started
+
+    running = []
+    if d.state == "sent" and d.sign_due:
+        running.append((SIGN_CLOCK, start(SIGN_CLOCK), d.sign_due))
+    if d.state in ("sent", "signed") and d.report_due:
+        running.append((REPORT_CLOCK, start(REPORT_CLOCK), d.report_due))
+    return running
+
+
+def dispatch_clock(d: Dispatch, on: dt.date | None = None) -> tuple[str, dt.date | None]:
+    """(warning, next_due) of a dispatch, by the case clocks' rule (`warning_for`)."""
+    on = on or clock.today()
+    rules = d.clock_rules or {}
+    running = _dispatch_running(d)
+    levels = [
+        warning_for(s, due, on, rules.get(n) if "days" in rules.get(n, {}) else None)
+        for n, s, due in running
+    ]
+    warning = "red" if "red" in levels else "yellow" if "yellow" in levels else "none"
+    return warning, min((due for _n, _s, due in running), default=None)
+
+
+def refresh_dispatch(d: Dispatch, on: dt.date | None = None) -> None:
+    """Set a dispatch's next_due and yellow/red warning from its running clocks."""
+    d.warning, d.next_due = dispatch_clock(d, on)
 
 
 def derived_rules(case: Case) -> dict:
@@ -1257,7 +1302,17 @@ HANDLERS = {
     "request_review": _request_review,
     "request_re_review": _request_re_review,
 }
-assert set(HANDLERS) == set(workflow.WORKFLOW)
+# Workflow actions whose service belongs to a feature built on cases, which registers it when
+# imported (cases cannot import it back): the dispatch (app/dispatch/services.py).
+PLUGGED_IN = frozenset({"dispatch"})
+assert set(HANDLERS) | PLUGGED_IN == set(workflow.WORKFLOW)
+
+
+def register_handler(action: str, handler) -> None:
+    """Plug in the service of a PLUGGED_IN workflow action: handler(case, user, data) → note."""
+    if action not in PLUGGED_IN:
+        raise ValueError(f"{action!r} is not a plugged-in workflow action")
+    HANDLERS[action] = handler
 
 
 # --- the sweep -----------------------------------------------------------------------------------
@@ -1276,6 +1331,7 @@ class SweepResult:
     warnings_changed: int = 0
     escalated: int = 0
     recounted: int = 0
+    dispatch_warnings_changed: int = 0
 
 
 def sweep(on: dt.date | None = None) -> SweepResult:
@@ -1350,4 +1406,68 @@ def sweep(on: dt.date | None = None) -> SweepResult:
             )
             result.warnings_changed += 1
     session.flush()
+    result.dispatch_warnings_changed = sweep_dispatches(on)
     return result
+
+
+DISPATCH_WARNING_EVENTS = {"yellow": "due_soon", "red": "overdue"}
+
+
+def sweep_dispatches(on: dt.date) -> int:
+    """Refresh open dispatches' warnings (derived: the version stays); each change on the case's
+    timeline, and yellow/red told to the unit (its named handler, else its staff) once a day."""
+    session = db.session
+    changed = []
+    for d in session.scalars(select(Dispatch).where(Dispatch.state.in_(OPEN_DISPATCH_STATES))):
+        warning, next_due = dispatch_clock(d, on)
+        if (warning, next_due) != (d.warning, d.next_due):
+            changed.append((d, d.warning, warning, next_due))
+    for d, old, warning, next_due in changed:
+        session.execute(
+            update(Dispatch)
+            .where(Dispatch.id == d.id)
+            .values(warning=warning, next_due=next_due)
+            .execution_options(synchronize_session=False)
+        )
+        if warning == old:
+            continue
+        name = d.department.name
+        session.add(
+            CaseEvent(
+                case_id=d.case_id,
+                action="dispatch_warning",
+                note=f"{name}（分拨 #{d.id}）：{old} → {warning}",
+                data={"dispatch": d.id, "from": old, "to": warning},
+            )
+        )
+        event = DISPATCH_WARNING_EVENTS.get(warning)
+        if event is not None:
+            case = session.get(Case, d.case_id)
+            due = d.sign_due if d.state == "sent" and d.sign_due == next_due else d.report_due
+            what = "签收" if d.state == "sent" and d.sign_due == next_due else "报告办理结果"
+            notify.emit(
+                event,
+                [d.handler_id] if d.handler_id else unit_staff_ids(d.department_id),
+                title=(
+                    f"{case.number} 即将到期：请于 {due.isoformat()} 前{what}"
+                    if warning == "yellow"
+                    else f"{case.number} 已超期：{what}期限 {due.isoformat()}"
+                ),
+                body=case.title,
+                case=case,
+                dispatch=d,
+                dedup_key=f"dispatch:{d.id}:{warning}:{on.isoformat()}",
+            )
+    session.flush()
+    return sum(1 for _d, old, warning, _n in changed if warning != old)
+
+
+def unit_staff_ids(department_id: int) -> list[int]:
+    """The active staff of a unit (who is told when something lands on it)."""
+    return list(
+        db.session.scalars(
+            select(User.id)
+            .where(User.department_id == department_id, User.active.is_(True))
+            .order_by(User.id)
+        )
+    )

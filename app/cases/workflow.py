@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import exists
+from sqlalchemy import select
+
+from app.dispatch.models import OPEN_DISPATCH_STATES
+from app.dispatch.models import Dispatch
+from app.extensions import db
+
 OPEN_STATES = frozenset({"reported", "accepted", "in_progress"})
 SETTLED_STATES = frozenset({"resolved", "followed_up", "closed"})
 TERMINAL_STATES = frozenset({"rejected", "withdrawn"})
@@ -41,12 +48,14 @@ NEEDS = {
     "agreement_invalid": "the court found the agreement invalid (人民调解法 第三十三条第二款)",
     "re_review_no_hearing": "a 复核 case with no hearing running (第三十六条)",
     "hearing_running": "a hearing is running",
+    "no_open_lead_dispatch": "no lead unit's dispatch is open (the centre resolves it by 核查通过)",
 }
 NEED_NAMES = {
     "same_matter_pending": "待判断是否同一信访事项",
     "agreement_invalid": "调解协议被法院确认无效",
     "re_review_no_hearing": "复核事项且未在听证",
     "hearing_running": "正在听证",
+    "no_open_lead_dispatch": "没有在办的主办单位分拨",
 }
 
 
@@ -63,7 +72,22 @@ def need_met(need: str | None, case) -> bool:
         return case.review_stage == "re_review" and not running
     if need == "hearing_running":
         return running
+    if need == "no_open_lead_dispatch":
+        return not has_open_lead_dispatch(case.id)
     raise KeyError(need)
+
+
+def has_open_lead_dispatch(case_id: int) -> bool:
+    """Whether a lead unit (主办) holds the case now: sent, signed or reported back."""
+    return db.session.scalar(
+        select(
+            exists().where(
+                Dispatch.case_id == case_id,
+                Dispatch.role == "lead",
+                Dispatch.state.in_(OPEN_DISPATCH_STATES),
+            )
+        )
+    )
 
 
 # Who, by level relative to the case's current level:
@@ -138,7 +162,9 @@ WORKFLOW: dict[str, Rule] = {
             ("outcome", "note"),
             note="dispute: agreement (with the agreement) / failed (routes told) / referred; "
             "petition: supported / explained / not_supported with a written reply; "
-            "incident: handled",
+            "incident: handled; with a lead unit's dispatch open, the centre resolves by its "
+            "核查通过 (the dispatch table's `accept`)",
+            needs="no_open_lead_dispatch",
         ),
         Rule(
             "follow_up",
@@ -169,6 +195,20 @@ WORKFLOW: dict[str, Rule] = {
             "case",
             ("to_level", "reason"),
             note="to a lower level of the case's own town/village; acceptance clock restarts",
+        ),
+        Rule(
+            "dispatch",
+            "分拨交办",
+            frozenset({"accepted", "in_progress"}),
+            "in_progress",
+            HANDLERS,
+            "case",
+            ("lead_department_id",),
+            note="the town or county centre sends the case to one lead unit (主办), optional "
+            "co-handlers (协办) and informed units (抄告) in its jurisdiction, with the report "
+            "deadline (第二十二条; default and latest the resolution deadline); villages have no "
+            "units (409); one open lead at a time (409). `POST /api/v1/cases/<number>/"
+            "dispatches`; the dispatch table below runs each dispatch",
         ),
         Rule(
             "withdraw",
@@ -358,6 +398,150 @@ WORKFLOW: dict[str, Rule] = {
 }
 
 
+# --- the dispatch table (分拨交办, shared/DOMAIN.md §8) ------------------------------------------
+
+DISPATCH_STATE_NAMES = {
+    "sent": "待签收",
+    "signed": "办理中",
+    "reported": "待核查",
+    "accepted": "已办结",
+    "returned": "已退回",
+    "withdrawn": "已结束",
+}
+DISPATCH_ROLE_NAMES = {"lead": "主办", "co": "协办", "informed": "抄告"}
+ALL_DISPATCH_ROLES = frozenset(DISPATCH_ROLE_NAMES)
+# The levels that have a 综治中心 and units to dispatch to (villages have none).
+DISPATCH_LEVELS = frozenset({"town", "county"})
+
+# Who takes a dispatch step:
+#   "centre"  a mediator or official at the dispatch's centre level whose jurisdiction holds
+#             the case (the 综治中心 that sent it);
+#   "unit"    department staff of the unit the dispatch was sent to.
+
+
+@dataclass(frozen=True)
+class DispatchRule:
+    """One row of the dispatch table: a step on one dispatch (not on the case)."""
+
+    action: str
+    name: str
+    from_states: frozenset[str]
+    to_state: str | None  # None: the state does not change
+    who: str  # "centre" or "unit"
+    dispatch_roles: frozenset[str]  # which dispatches (lead / co / informed) take the step
+    fields: tuple[str, ...] = ()
+    note: str = ""
+
+
+DISPATCH_WORKFLOW: dict[str, DispatchRule] = {
+    r.action: r
+    for r in [
+        DispatchRule(
+            "sign",
+            "签收",
+            frozenset({"sent"}),
+            "signed",
+            "unit",
+            ALL_DISPATCH_ROLES,
+            note="stops the sign clock (1 working day), recording whether it was on time",
+        ),
+        DispatchRule(
+            "return",
+            "退回",
+            frozenset({"sent", "signed"}),
+            "returned",
+            "unit",
+            frozenset({"lead", "co"}),
+            ("reason",),
+            note="not in the unit's remit: within 5 working days of the dispatch "
+            "(信访工作条例 第二十三条), after it 409; the centre re-dispatches (next round)",
+        ),
+        DispatchRule(
+            "report",
+            "办结反馈",
+            frozenset({"signed"}),
+            "reported",
+            "unit",
+            frozenset({"lead"}),
+            ("note",),
+            note="what was done and its result, with optional photos or documents (JPEG, PNG, "
+            "PDF); records whether it came by the report deadline",
+        ),
+        DispatchRule(
+            "accept",
+            "核查通过",
+            frozenset({"reported"}),
+            "accepted",
+            "centre",
+            frozenset({"lead"}),
+            ("outcome", "note"),
+            note="the case is resolved (the workflow's `resolve`, with the outcome the centre "
+            "picks) and waits for its follow-up; the round's co-handlers and informed units end",
+        ),
+        DispatchRule(
+            "redo",
+            "重办",
+            frozenset({"reported"}),
+            "signed",
+            "centre",
+            frozenset({"lead"}),
+            ("reason",),
+            note="back to the unit with the reason and a new report deadline (default: the "
+            "old one if still ahead, else the case's resolution deadline); redo_count + 1",
+        ),
+        DispatchRule(
+            "claim",
+            "认领",
+            frozenset({"sent", "signed", "reported"}),
+            None,
+            "unit",
+            ALL_DISPATCH_ROLES,
+            note="the caller becomes the unit's named handler (承办人)",
+        ),
+        DispatchRule(
+            "assign_handler",
+            "指定承办人",
+            frozenset({"sent", "signed", "reported"}),
+            None,
+            "unit",
+            ALL_DISPATCH_ROLES,
+            ("handler_id",),
+            note="an active member of the unit's staff becomes its named handler (recorded)",
+        ),
+    ]
+}
+
+
+def dispatch_rule(action: str) -> DispatchRule | None:
+    """The dispatch table's row for an action, or None when the action is unknown."""
+    return DISPATCH_WORKFLOW.get(action)
+
+
+def dispatch_permits(r: DispatchRule, dispatch, user) -> bool:
+    """Whether the user is the rule's "centre" or "unit" for this dispatch (and its role fits).
+
+    The case itself must already be in the user's scope (the caller loaded it).
+    """
+    if dispatch.role not in r.dispatch_roles:
+        return False
+    if r.who == "unit":
+        return user.role == "department_staff" and user.department_id == dispatch.department_id
+    return (
+        user.role in HANDLERS
+        and user.region is not None
+        and user.region.level == dispatch.centre_level
+    )
+
+
+def dispatch_allowed(dispatch, user) -> list[str]:
+    """The dispatch steps this user may take on this dispatch now."""
+    return [
+        a
+        for a, r in DISPATCH_WORKFLOW.items()
+        if dispatch.state in r.from_states and dispatch_permits(r, dispatch, user)
+    ]
+
+
 def rule(action: str) -> Rule | None:
     """The rule for an action, or None when the action is unknown."""
     return WORKFLOW.get(action)
@@ -411,4 +595,36 @@ def workflow_markdown() -> str:
         for state in sorted(r.from_states):
             lines.append(f"    {state} --> {r.to_state}: {r.action}")
     lines += ["    rejected --> [*]", "    withdrawn --> [*]", "    closed --> [*]", "```"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ["", *dispatch_markdown()]) + "\n"
+
+
+def dispatch_markdown() -> list[str]:
+    """The dispatch table and its state diagram, as lines of Markdown."""
+    lines = [
+        "Dispatch steps (`POST /api/v1/cases/<number>/dispatches/<id>/actions/<action>`):",
+        "",
+        "| action | 中文 | from states | to state | who | dispatch roles | required fields "
+        "| note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in DISPATCH_WORKFLOW.values():
+        lines.append(
+            f"| `{r.action}` | {r.name} | {', '.join(sorted(r.from_states))} | "
+            f"{r.to_state or '(unchanged)'} | {r.who} | {', '.join(sorted(r.dispatch_roles))} | "
+            f"{', '.join(r.fields) or '—'} | {r.note} |"
+        )
+    lines += ["", "```mermaid", "stateDiagram-v2", "    [*] --> sent: dispatch"]
+    for r in DISPATCH_WORKFLOW.values():
+        if r.to_state is None:
+            continue
+        for state in sorted(r.from_states):
+            lines.append(f"    {state} --> {r.to_state}: {r.action}")
+    lines += [
+        "    sent --> withdrawn: lead accepted",
+        "    signed --> withdrawn: lead accepted",
+        "    returned --> [*]",
+        "    accepted --> [*]",
+        "    withdrawn --> [*]",
+        "```",
+    ]
+    return lines

@@ -23,6 +23,8 @@ from app.core import actions
 from app.core import clock
 from app.core.errors import DomainError
 from app.core.errors import NotFound
+from app.dispatch import queries as dispatch_queries
+from app.dispatch import services as dispatch_services
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
@@ -180,9 +182,14 @@ def form_payload(action: str, form) -> dict:
     return body
 
 
-def render_case(case: Case, status: int = 200, failed: dict | None = None):
-    """The case page; `failed` re-opens an action's form with what was typed and the errors."""
+def render_case(
+    case: Case, status: int = 200, failed: dict | None = None, dispatch_failed: dict | None = None
+):
+    """The case page; `failed` re-opens an action's form with what was typed and the errors
+    (`dispatch_failed` one of the dispatch panel's forms)."""
     case = queries.detail(case)
+    dispatches = dispatch_queries.listing(case, current_user)
+    units = dispatch_queries.units_for(current_user) if dispatches["can_dispatch"] else []
     today = clock.today()
     outcomes = workflow.OUTCOMES[case.kind]
     lower = [
@@ -197,6 +204,7 @@ def render_case(case: Case, status: int = 200, failed: dict | None = None):
         for a in case.allowed_actions
         if not (a == "assign_down" and not lower)
         and not (a == "escalate" and workflow.next_level(case.level) is None)
+        and a != "dispatch"  # the dispatch panel (cases/_dispatches.html) has its own form
     ]
     mediators = queries.mediators_for(case) if "name_mediators" in offered else []
     return (
@@ -210,6 +218,10 @@ def render_case(case: Case, status: int = 200, failed: dict | None = None):
             lower_levels=lower,
             mediator_choices=mediators,
             offered=offered,
+            dispatches=dispatches,
+            units=units,
+            unit_choices=[(str(u.id), u.name) for u in units],
+            dispatch_failed=forms.dispatch_failure(dispatch_failed),
             can_reveal=allows(current_user.role, "cases.reveal"),
             map=map_parts(case_map(tiles(), (case.lat, case.lon), _("事件位置"))),
         ),
@@ -253,3 +265,93 @@ def take_action(number: str, action: str):
         "success",
     )
     return redirect(url_for("casework.case_page", number=number))
+
+
+# --- the dispatch panel (分拨交办) ----------------------------------------------------------------
+
+DISPATCH_LISTS = ("co_department_ids", "informed_department_ids")
+
+
+def dispatch_payload(form) -> dict:
+    """The API body of the dispatch form: units as ids, empty fields left out."""
+    body: dict = {}
+    lead = form.get("lead_department_id", "").strip()
+    if lead:
+        body["lead_department_id"] = forms.form_int(lead)
+    for name in DISPATCH_LISTS:
+        ids = [forms.form_int(v) for v in form.getlist(name) if v.strip()]
+        if ids:
+            body[name] = ids
+    for name in ("instructions", "report_due"):
+        if form.get(name, "").strip():
+            body[name] = form[name].strip()
+    return body
+
+
+def run_from_page(case: Case, form_name: str, step, subject, body, version, stale_message):
+    """Run a dispatch form's action; the page again with the form's errors when refused."""
+    typed = {"action": form_name, "values": request.form.to_dict(flat=False)}
+    try:
+        actions.run(step, subject, body, version=version, stale_message=stale_message)
+    except DomainError as exc:
+        db.session.expire_all()
+        if exc.status == 409 and "version" in exc.errors:
+            return render_case(case, 409, dispatch_failed={**typed, "stale": exc.errors["version"]})
+        return render_case(case, exc.status, dispatch_failed=forms.refused_form(exc, typed))
+    return None
+
+
+@bp.route("/cases/<number>/dispatch", methods=["POST"])
+@requires("dispatch.act")
+def dispatch_case(number: str):
+    """分拨交办 from the dispatch form, with the case's version the page showed."""
+    case = queries.visible_case(number)
+    version = forms.shown_version(request.form)
+    step = services.action_step(case, current_user, "dispatch", version)
+    refused = run_from_page(
+        case,
+        "dispatch",
+        step,
+        case,
+        dispatch_payload(request.form),
+        version,
+        services.stale_message(),
+    )
+    if refused is not None:
+        return refused
+    flash(_("已分拨交办：事件 %(number)s", number=number), "success")
+    return redirect(url_for("casework.case_page", number=number, _anchor="dispatches-h"))
+
+
+@bp.route("/cases/<number>/dispatches/<int:dispatch_id>/act/<action>", methods=["POST"])
+@requires("dispatch.act")
+def dispatch_step(number: str, dispatch_id: int, action: str):
+    """One step on a dispatch from its form (a report's photos as `photos` files)."""
+    case = queries.visible_case(number)
+    dispatch = dispatch_queries.dispatch_of(case, dispatch_id)
+    body = form_payload("resolve" if action == "accept" else action, request.form)
+    if "handler_id" in body:
+        body["handler_id"] = forms.form_int(str(body["handler_id"]))
+    files = [f for f in request.files.getlist("photos") if f.filename or f.content_length]
+    version = forms.shown_version(request.form)
+    step = dispatch_services.step(case, dispatch, current_user, action, version, files)
+    refused = run_from_page(
+        case,
+        f"d{dispatch_id}-{action}",
+        step,
+        dispatch,
+        body,
+        version,
+        dispatch_services.stale_message(),
+    )
+    if refused is not None:
+        return refused
+    flash(
+        _(
+            "已完成“%(action)s”：%(unit)s",
+            action=labels.label("dispatch_action", action),
+            unit=dispatch.department.name,
+        ),
+        "success",
+    )
+    return redirect(url_for("casework.case_page", number=number, _anchor=f"dispatch-{dispatch_id}"))

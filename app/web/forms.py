@@ -360,6 +360,33 @@ def case_failure(failed: dict | None) -> Failure:
     return action_failure(failed or {}, labels.label("action", action), case_field_names(action))
 
 
+def dispatch_field_names() -> dict[str, str]:
+    """Display names of the dispatch panel's fields (as the page labels them)."""
+    return {
+        "lead_department_id": _("主办单位"),
+        "co_department_ids": _("协办单位"),
+        "informed_department_ids": _("抄告单位"),
+        "instructions": _("交办要求"),
+        "report_due": _("报告办理结果期限"),
+        "reason": _("理由"),
+        "note": _("办理情况及结果"),
+        "photos": _("照片或文件"),
+        "outcome": _("办结结果"),
+        "reply": _("书面答复（处理意见书）"),
+        "routes_informed": _("已告知的其他途径"),
+        "agreement": _("调解协议"),
+        "handler_id": _("承办人"),
+    }
+
+
+def dispatch_failure(failed: dict | None) -> Failure:
+    """The dispatch panel's failed form: "dispatch", or "d<id>-<step>" for a step."""
+    name = (failed or {}).get("action") or ""
+    step = name.split("-", 1)[1] if name.startswith("d") and "-" in name else ""
+    title = labels.label("dispatch_action", step) if step else labels.label("action", "dispatch")
+    return action_failure(failed or {}, title, dispatch_field_names())
+
+
 def refused_form(exc: DomainError, typed: dict) -> dict:
     """What a refused action form shows again: what was typed, the field errors, and the
     service's message — unless it is only the generic "数据有误" and the fields say it all."""

@@ -129,9 +129,37 @@ ACTIONS = {
     "start_hearing": _l("开始听证"),
     "end_hearing": _l("结束听证"),
     "record_reply_received": _l("答复送达"),
+    "dispatch": _l("分拨交办"),
 }
+# The dispatch table (app/cases/workflow.py DISPATCH_WORKFLOW): steps, states, roles.
+DISPATCH_ACTIONS = {
+    "sign": _l("签收"),
+    "return": _l("退回"),
+    "report": _l("办结反馈"),
+    "accept": _l("核查通过"),
+    "redo": _l("重办"),
+    "claim": _l("认领"),
+    "assign_handler": _l("指定承办人"),
+}
+DISPATCH_STATES = {
+    "sent": _l("待签收"),
+    "signed": _l("办理中"),
+    "reported": _l("待核查"),
+    "accepted": _l("已办结"),
+    "returned": _l("已退回"),
+    "withdrawn": _l("已结束"),
+}
+DISPATCH_ROLES = {"lead": _l("主办"), "co": _l("协办"), "informed": _l("抄告")}
 EVENTS = {
     **ACTIONS,
+    "dispatch_sign": _l("分拨签收"),
+    "dispatch_return": _l("分拨退回"),
+    "dispatch_report": _l("办结反馈"),
+    "dispatch_accept": _l("核查通过"),
+    "dispatch_redo": _l("重办"),
+    "dispatch_claim": _l("认领分拨"),
+    "dispatch_assign_handler": _l("指定承办人"),
+    "dispatch_warning": _l("分拨预警变化"),
     "report": _l("登记"),
     "auto_escalate": _l("自动提级"),
     "warning": _l("预警变化"),
@@ -222,6 +250,9 @@ TABLES = {
     "role": ROLES,
     "department_kind": DEPARTMENT_KINDS,
     "action": ACTIONS,
+    "dispatch_action": DISPATCH_ACTIONS,
+    "dispatch_state": DISPATCH_STATES,
+    "dispatch_role": DISPATCH_ROLES,
     "event": EVENTS,
     "clock": CLOCKS,
     "unit": UNITS,

@@ -72,6 +72,7 @@ class Ctx:
     category_version: str = ""
     in_unit: int = 0
     out_unit: int = 0
+    in_dispatch: int = 0  # the in-scope case's dispatch to the town unit (state sent)
 
 
 @dataclass
@@ -603,6 +604,44 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("case_maps.cases_by_region", "GET"): Route(
         "GET", fixed("/api/v1/cases/by-region.geojson?level=village"), {200}, list_route=True
     ),
+    # Dispatch (分拨交办). The in-scope case is a village case still reported: a new dispatch is
+    # refused by its state (409) or the caller's role (403); its town unit's staff sign theirs.
+    ("dispatch.list_dispatches", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/dispatches",
+        {200},
+    ),
+    ("dispatch.dispatch_case", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/dispatches",
+        {409, 403},
+        body=lambda s: {"version": 1, "lead_department_id": 1},
+    ),
+    ("dispatch.take_step", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}"
+            f"/dispatches/{c.in_dispatch}/actions/sign"
+        ),
+        {200, 403},
+        body=lambda s: {"version": 1},
+    ),
+    ("casework.dispatch_case", "POST"): Route(
+        "POST",
+        lambda c, s: f"/cases/{c.in_case if s == 'in' else c.out_case}/dispatch",
+        {409, 403},
+        body=lambda s: {"version": "1", "lead_department_id": "1"},
+        form=True,
+    ),
+    ("casework.dispatch_step", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/cases/{c.in_case if s == 'in' else c.out_case}/dispatches/{c.in_dispatch}/act/sign"
+        ),
+        {302, 403},
+        body=lambda s: {"version": "1"},
+        form=True,
+    ),
     # No file sent: in scope the answer is 422 (no photos), out of scope 404.
     ("case_photos.add_photos", "POST"): Route(
         "POST",
@@ -698,7 +737,9 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     in_case = case_services.report({**case_body(), **POINT}, in_user)
     out_case = case_services.report({**case_body(), **POINT_OTHER_COUNTY}, out_user)
     # The in-scope case is dispatched to the town unit: its staff see it (shared/DOMAIN.md §8).
-    dispatch_to_unit(in_case, world.department_ids["town-labour"], world["official@town"])
+    in_dispatch = dispatch_to_unit(
+        in_case, world.department_ids["town-labour"], world["official@town"]
+    )
     db.session.commit()
     ctx = Ctx(
         in_user.id,
@@ -710,6 +751,7 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
         in_case.parties[0].id,
         out_case.parties[0].id,
     )
+    ctx.in_dispatch = in_dispatch.id
     ctx.in_risk, ctx.in_photo = point_with_photo(in_user)
     ctx.out_risk, ctx.out_photo = point_with_photo(out_user, RISK_POINT_OTHER_COUNTY)
     ctx.in_risk_version = str(db.session.get(RiskPoint, ctx.in_risk).version)
@@ -752,19 +794,19 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
                 assert OUT_OF_SCOPE_MARK not in text and "outsider" not in text, where
 
 
-def dispatch_to_unit(case, department_id: int, by) -> None:
-    """A dispatch row for the case (the matrix needs only that the unit's staff may see it)."""
-    db.session.add(
-        Dispatch(
-            case_id=case.id,
-            department_id=department_id,
-            role="lead",
-            centre_region_id=case.town_id,
-            centre_level="town",
-            dispatched_by_id=by.id,
-            dispatched_at=clock.now(),
-        )
+def dispatch_to_unit(case, department_id: int, by) -> Dispatch:
+    """A dispatch row for the case (its unit's staff may see the case and sign for it)."""
+    dispatch = Dispatch(
+        case_id=case.id,
+        department_id=department_id,
+        role="lead",
+        centre_region_id=case.town_id,
+        centre_level="town",
+        dispatched_by_id=by.id,
+        dispatched_at=clock.now(),
     )
+    db.session.add(dispatch)
+    return dispatch
 
 
 def ctx_is_api(path: str) -> bool:

@@ -69,6 +69,7 @@ BODIES = {
     "start_hearing": {},
     "end_hearing": {},
     "record_reply_received": {"received_on": TODAY.isoformat()},
+    "dispatch": {},  # filled in by the matrix (the world's town unit)
 }
 
 
@@ -78,8 +79,8 @@ def kind_for(rule: workflow.Rule) -> str:
 
 
 def level_for(action: str) -> str:
-    """Assign-down needs a case above the village; everything else starts at the village."""
-    return "town" if action == "assign_down" else "village"
+    """Assign-down and dispatch need a case above the village; the rest start at the village."""
+    return "town" if action in ("assign_down", "dispatch") else "village"
 
 
 def prepare(case: Case, action: str, state: str) -> None:
@@ -169,6 +170,8 @@ def test_workflow_matrix(client, world, db_connection, action):
                 body = dict(BODIES[action])
                 if action == "name_mediators":
                     body["mediator_ids"] = [world["mediator@village"].id]
+                if action == "dispatch":
+                    body["lead_department_id"] = world.department_ids["town-labour"]
                 response = client.post(
                     f"/api/v1/cases/{number}/actions/{action}",
                     json={"version": version, **body},

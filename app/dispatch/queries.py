@@ -1,0 +1,145 @@
+"""The read side of dispatches: a case's dispatches as the caller sees them, the routing
+suggestion, the units a centre may send to. The case itself is loaded in scope first
+(app/cases/queries.py): whoever sees the case sees its dispatches and their files."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.accounts.models import User
+from app.attachments import services as attachments
+from app.cases import queries as case_queries
+from app.cases import workflow
+from app.cases.models import Case
+from app.core.errors import NotFound
+from app.dispatch.models import Department
+from app.dispatch.models import Dispatch
+from app.dispatch.models import RoutingRule
+from app.extensions import db
+from app.scoping import scope_for
+
+
+def dispatch_visible(dispatch_id: int, user) -> bool:
+    """Whether a user may see a dispatch (and so its report's files): they see its case."""
+    case_id = db.session.scalar(select(Dispatch.case_id).where(Dispatch.id == dispatch_id))
+    return case_id is not None and case_queries.case_visible(case_id, user)
+
+
+attachments.register_owner("dispatch", dispatch_visible)
+
+
+def of_case(case: Case) -> list[Dispatch]:
+    """A case's dispatches, by round and then as they were made (the lead first)."""
+    return list(
+        db.session.scalars(
+            select(Dispatch).where(Dispatch.case_id == case.id).order_by(Dispatch.id)
+        )
+    )
+
+
+def dispatch_of(case: Case, dispatch_id: int) -> Dispatch:
+    """One dispatch of the case; 404 for another case's (or none)."""
+    dispatch = db.session.get(Dispatch, dispatch_id)
+    if dispatch is None or dispatch.case_id != case.id:
+        raise NotFound("分拨记录不存在")
+    return dispatch
+
+
+def centre_region_id(case: Case) -> int | None:
+    """The region of the centre the case is at (its town or county); villages have none."""
+    return {"town": case.town_id, "county": case.county_id}.get(case.level)
+
+
+def suggestion(case: Case) -> dict | None:
+    """The unit the data suggests: the centre's routing rule for the category, else an active
+    unit of the centre's region competent for it (the centre confirms or overrides)."""
+    region_id = centre_region_id(case)
+    if region_id is None:
+        return None
+    ruled = db.session.scalar(
+        select(Department)
+        .join(RoutingRule, RoutingRule.department_id == Department.id)
+        .where(
+            RoutingRule.region_id == region_id,
+            RoutingRule.category == case.category,
+            Department.active.is_(True),
+        )
+    )
+    if ruled is not None:
+        return _suggested(ruled, "rule")
+    competent = db.session.scalar(
+        select(Department)
+        .where(
+            Department.region_id == region_id,
+            Department.active.is_(True),
+            Department.categories.contains([case.category]),
+        )
+        .order_by(Department.id)
+        .limit(1)
+    )
+    return _suggested(competent, "category") if competent is not None else None
+
+
+def _suggested(department: Department, source: str) -> dict:
+    return {"id": department.id, "code": department.code, "name": department.name, "source": source}
+
+
+def units_for(user) -> list[Department]:
+    """The active units a centre user may dispatch to: those in their jurisdiction."""
+    scope = scope_for(user)
+    return list(
+        db.session.scalars(
+            select(Department)
+            .where(
+                Department.active.is_(True),
+                Department.region_code.startswith(scope.prefix, autoescape=True),
+            )
+            .order_by(Department.region_code, Department.name)
+        )
+    )
+
+
+def staff_of(department_id: int) -> list[User]:
+    """A unit's active staff (who may be named its handler)."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.department_id == department_id, User.active.is_(True))
+            .order_by(User.display_name, User.id)
+        )
+    )
+
+
+def can_dispatch(case: Case, user) -> bool:
+    """Whether the user may make a new dispatch of the case now (the workflow's `dispatch`)."""
+    r = workflow.rule("dispatch")
+    return (
+        case.level in workflow.DISPATCH_LEVELS
+        and workflow.permits(r, case, user)
+        and workflow.state_ok(r, case)
+        and not workflow.has_open_lead_dispatch(case.id)
+    )
+
+
+def listing(case: Case, user) -> dict:
+    """The case's dispatches as `user` sees them: clocks, warnings, allowed steps, files."""
+    items = of_case(case)
+    files = attachments.for_owners("dispatch", [d.id for d in items])
+    for d in items:
+        d.case_number = case.number
+        d.allowed_actions = workflow.dispatch_allowed(d, user)
+        d.attachments = files.get(d.id, [])
+        d.staff_choices = (
+            [(str(u.id), u.display_name) for u in staff_of(d.department_id)]
+            if "assign_handler" in d.allowed_actions
+            else []
+        )
+    return {
+        "case_number": case.number,
+        "case_version": case.version,
+        "case_state": case.state,
+        "can_dispatch": can_dispatch(case, user),
+        "report_due_default": case.resolve_due,
+        "suggestion": suggestion(case),
+        "items": items,
+    }
