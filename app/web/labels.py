@@ -114,6 +114,7 @@ ACTIONS = {
     "start_hearing": _l("开始听证"),
     "end_hearing": _l("结束听证"),
     "record_reply_received": _l("答复送达"),
+    "record_progress": _l("办理记录"),
 }
 EVENTS = {
     **ACTIONS,

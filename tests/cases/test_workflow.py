@@ -69,6 +69,7 @@ BODIES = {
     "start_hearing": {},
     "end_hearing": {},
     "record_reply_received": {"received_on": TODAY.isoformat()},
+    "record_progress": {"note": "已约双方到村委会面谈"},
 }
 
 
@@ -250,8 +251,8 @@ def test_dispute_from_report_to_close(client, world):
         "follow_up",
         "close",
     ]
-    # Only the agreement's follow-through remains possible on a closed dispute.
-    assert closed["allowed_actions"] == ["record_performance", "record_judicial"]
+    # Only the agreement's follow-through (and progress notes) remain possible on a closed dispute.
+    assert closed["allowed_actions"] == ["record_performance", "record_judicial", "record_progress"]
 
 
 def test_escalation_village_town_county(client, world):
