@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from app.cases.measures import ratio
 from app.core import clock
+from app.dispatch.models import OPEN_DISPATCH_STATES
 from app.extensions import db
 from app.geo.models import Region
 from app.scoping import current_scope
@@ -57,7 +58,8 @@ WITH deps AS (
            count(*) FILTER (WHERE role = 'lead' AND redo_count > 0
                               AND reported_at >= :period_start AND reported_at < :period_end)
                AS redo_num,
-           count(*) FILTER (WHERE state IN ('sent', 'signed', 'reported')) AS open
+           count(*) FILTER (WHERE role IN ('lead', 'co') AND state = ANY(:open_states))
+               AS open
       FROM ds
      GROUP BY department_id
 ), follow_up_counts AS (
@@ -107,6 +109,7 @@ def department_measures(
         "period_start": clock.start_of(date_from),
         "period_end": clock.start_of(date_to + dt.timedelta(days=1)),
         "kind": kind,
+        "open_states": list(OPEN_DISPATCH_STATES),
     }
     rows = db.session.execute(
         text(DEPARTMENT_MEASURES_SQL.format(scope=condition)), params
