@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from app.accounts.models import User
 from app.attachments import services as attachments
 from app.attachments.models import Attachment
 from app.cases import queries
@@ -16,6 +17,7 @@ from app.cases.models import Case
 from app.core.errors import DomainError
 from app.core.errors import Forbidden
 from app.core.errors import Invalid
+from app.extensions import db
 
 MAX_PHOTOS = 10
 
@@ -63,4 +65,6 @@ def attach(case: Case, uploads: list[attachments.Upload], user) -> list[Attachme
         if upload.sha256 not in existing:
             existing[upload.sha256] = attachments.store(upload, "case", case.id, user)
         stored.append(existing[upload.sha256])
+    for attachment in stored:  # as queries.files_of lists them: the first uploader's name
+        attachment.uploaded_by = db.session.get(User, attachment.uploaded_by_id).display_name
     return stored

@@ -31,9 +31,4 @@ def add_photos(number: str):
     """
     case = queries.visible_case(number)
     files.check_may_attach(case, current_user)
-    stored = files.attach(
-        case, files.checked_uploads(request.files.getlist("photos")), current_user
-    )
-    for attachment in stored:
-        attachment.uploaded_by = current_user.display_name
-    return stored
+    return files.attach(case, files.checked_uploads(request.files.getlist("photos")), current_user)

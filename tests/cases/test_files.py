@@ -78,6 +78,7 @@ def test_attachments_are_listed_to_whoever_may_see_the_case(app, client, world, 
     number, case_id = report(world)
     up = upload(client, number, bearer(world["grid_worker@village"]), (PNG, "scene.png"))
     assert up.status_code == 201
+    assert up.get_json()[0]["uploaded_by"] == world["grid_worker@village"].display_name
     pdf = upload(client, number, bearer(world["mediator@village"]), (PDF, "notes.pdf"))
     assert pdf.status_code == 201, pdf.get_json()
     # A unit's report attachment (owner "dispatch"): listed when its owner type lets one see it.
