@@ -31,8 +31,8 @@ from app.config import without_database
 from app.core import transaction
 from app.demo.cli import seed_cli
 from app.dispatch import models as _dispatch_models  # noqa: F401
-from app.dispatch.departments_api import blp as departments_api
 from app.dispatch.api import blp as dispatch_api
+from app.dispatch.departments_api import blp as departments_api
 from app.errors import register_errorhandlers
 from app.extensions import api
 from app.extensions import csrf

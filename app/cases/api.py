@@ -15,7 +15,6 @@ from flask_login import current_user
 from app.cases import queries
 from app.cases import schemas
 from app.cases import services
-from app.cases import workflow
 from app.core import actions
 from app.core.errors import Conflict
 from app.core.errors import Invalid
@@ -134,7 +133,7 @@ def list_actions(number: str):
     return {
         "version": case.version,
         "state": case.state,
-        "allowed_actions": workflow.allowed_actions(case, current_user),
+        "allowed_actions": queries.allowed_actions(case, current_user),
     }
 
 

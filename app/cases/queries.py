@@ -19,6 +19,8 @@ from sqlalchemy.orm import aliased
 
 from app import pii
 from app.accounts.models import User
+from app.attachments import services as attachments
+from app.attachments.models import Attachment
 from app.cases import workflow
 from app.cases.models import Case
 from app.cases.models import Party
@@ -26,6 +28,7 @@ from app.core import clock
 from app.core import paging
 from app.core.errors import NotFound
 from app.core.geojson import feature_collection_sql
+from app.dispatch.models import OPEN_DISPATCH_STATES
 from app.dispatch.models import Dispatch
 from app.extensions import db
 from app.geo.models import GridCell
@@ -95,9 +98,61 @@ def party_of(case: Case, party_id: int) -> Party:
 # --- detail --------------------------------------------------------------------------------------
 
 
+def unit_holds(case: Case, user) -> bool:
+    """Whether the user may work on the case as far as units go: anyone but department staff;
+    department staff while their unit holds an open lead (主办) or co-handling (协办) dispatch
+    of it (an informed unit, or one that returned it, only reads)."""
+    if user.role != "department_staff":
+        return True
+    stmt = select(Dispatch.id).where(
+        Dispatch.case_id == case.id,
+        Dispatch.department_id == user.department_id,
+        Dispatch.role.in_(["lead", "co"]),
+        Dispatch.state.in_(OPEN_DISPATCH_STATES),
+    )
+    return db.session.scalar(stmt.limit(1)) is not None
+
+
+def allowed_actions(case: Case, user) -> list[str]:
+    """The workflow actions the user may take now; none for department staff whose unit does
+    not hold the case (services.check_before_fields refuses them the same way)."""
+    return workflow.allowed_actions(case, user) if unit_holds(case, user) else []
+
+
+def files_of(case: Case, user) -> list[Attachment]:
+    """The case's photos and its dispatches' report attachments that the user may download,
+    oldest first, each with `uploaded_by` (the uploader's display name).
+
+    The attachment registry decides (app/attachments/services.py), once per owner; an owner type
+    nobody registered shows nothing, as its downloads would answer 404.
+    """
+    dispatch_ids = select(Dispatch.id).where(Dispatch.case_id == case.id)
+    rows = db.session.execute(
+        select(Attachment, User.display_name)
+        .join(User, User.id == Attachment.uploaded_by_id)
+        .where(
+            ((Attachment.owner_type == "case") & (Attachment.owner_id == case.id))
+            | ((Attachment.owner_type == "dispatch") & Attachment.owner_id.in_(dispatch_ids))
+        )
+        .order_by(Attachment.created_at, Attachment.id)
+    ).all()
+    seen: dict[tuple[str, int], bool] = {}
+    out = []
+    for attachment, uploader in rows:
+        owner = (attachment.owner_type, attachment.owner_id)
+        if owner not in seen:
+            seen[owner] = attachments.visible(attachment, user)
+        if seen[owner]:
+            attachment.uploaded_by = uploader
+            out.append(attachment)
+    return out
+
+
 def detail(case: Case, user=None) -> Case:
-    """Attach what the caller-specific view needs: allowed actions, repeat-party counts."""
-    case.allowed_actions = workflow.allowed_actions(case, user or current_user)
+    """Attach what the caller-specific view needs: allowed actions, files, repeat-party counts."""
+    user = user or current_user
+    case.allowed_actions = allowed_actions(case, user)
+    case.files = files_of(case, user)
     case.mediators = [
         {"id": u.id, "name": u.display_name}
         for u in db.session.scalars(

@@ -16,6 +16,7 @@ from app.cases import ledger
 from app.cases import measures
 from app.cases import schemas
 from app.core import clock
+from app.dispatch.measures import department_measures
 from app.extensions import Blueprint
 from app.policy import allows
 from app.policy import deny
@@ -143,6 +144,28 @@ class PeriodOut(Schema):
     timezone = fields.String()
 
 
+class DepartmentMeasureValuesOut(Schema):
+    """The five measures of one department (docs/measures.md, "Measures per department")."""
+
+    on_time_signing = fields.Nested(RatioOut, metadata={"description": "签收及时率"})
+    on_time_report = fields.Nested(RatioOut, metadata={"description": "按期办结率（主办）"})
+    return_rate = fields.Nested(RatioOut, metadata={"description": "退回率（主办、协办）"})
+    redo_rate = fields.Nested(RatioOut, metadata={"description": "重办率（主办）"})
+    satisfaction = fields.Nested(SatisfactionOut, metadata={"description": "满意率"})
+
+
+class DepartmentMeasuresOut(Schema):
+    """One department (职能部门) in the caller's scope and its measures over the period."""
+
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    region = fields.Nested(schemas.CaseRegionRef)
+    open = fields.Integer(metadata={"description": "在办交办（待签收、办理中、待核查），当前"})
+    measures = fields.Nested(DepartmentMeasureValuesOut)
+
+
 class MetricsOut(Schema):
     """Measures of a region subtree over a period, by sub-region, and month by month."""
 
@@ -153,6 +176,10 @@ class MetricsOut(Schema):
     measures = fields.Nested(TotalMeasuresOut)
     breakdown = fields.Nested(BreakdownOut)
     trend = fields.List(fields.Nested(TrendMonthOut))
+    departments = fields.List(
+        fields.Nested(DepartmentMeasuresOut),
+        metadata={"description": "辖区内（所查区域内）各职能部门的指标，按区划代码、名称排序"},
+    )
 
 
 @blp.route("/metrics")
@@ -176,6 +203,7 @@ def metrics(args):
         "measures": totals,
         "breakdown": breakdown,
         "trend": trend,
+        "departments": department_measures(region, date_from, date_to, args.get("kind")),
     }
 
 

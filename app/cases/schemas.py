@@ -238,6 +238,18 @@ class DifferentMatterIn(ActionIn):
     note = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
+def not_blank(value: str) -> None:
+    """Refuse text that is only spaces."""
+    if not value.strip():
+        raise ValidationError(_("不能为空"))
+
+
+class ProgressIn(ActionIn):
+    """办理记录: what was done (photos go to POST /cases/<number>/photos)."""
+
+    note = fields.String(required=True, validate=[validate.Length(1, 2000), not_blank])
+
+
 class HearingStartIn(ActionIn):
     """开始听证."""
 
@@ -371,6 +383,7 @@ ACTION_SCHEMAS: dict[str, type[Schema]] = {
     "end_hearing": HearingEndIn,
     "record_reply_received": ReplyReceivedIn,
     "dispatch": DispatchIn,
+    "record_progress": ProgressIn,
 }
 
 
@@ -417,6 +430,22 @@ class EventOut(Schema):
     to_level = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
     data = fields.Dict()
+
+
+class CaseFileOut(Schema):
+    """A photo or document of the case or of its dispatches' reports; the bytes are at `url`."""
+
+    id = fields.Integer()
+    owner_type = fields.String(
+        metadata={"description": "case（事件照片）或 dispatch（办结反馈附件）"}
+    )
+    owner_id = fields.Integer()
+    content_type = fields.String()
+    size = fields.Integer()
+    original_name = fields.String(allow_none=True)
+    uploaded_at = fields.DateTime(attribute="created_at")
+    uploaded_by = fields.String(metadata={"description": "上传人（显示名）"})
+    url = fields.Function(lambda a: f"/api/v1/attachments/{a.id}")
 
 
 class AgreementOut(Schema):
@@ -520,6 +549,11 @@ class CaseOut(CaseSummary):
     events = fields.List(fields.Nested(EventOut))
     agreement = fields.Nested(AgreementOut, allow_none=True)
     follow_ups = fields.List(fields.Nested(FollowUpOut))
+    attachments = fields.List(
+        fields.Nested(CaseFileOut),
+        attribute="files",
+        metadata={"description": "照片与附件：事件的，及其交办单位办结反馈的（caller 可下载的）"},
+    )
     allowed_actions = fields.List(fields.String())
 
 

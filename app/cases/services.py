@@ -26,6 +26,7 @@ from app import pii
 from app.accounts.models import ROLE_NAMES
 from app.accounts.models import User
 from app.audit import services as audit
+from app.cases import queries
 from app.cases import schemas
 from app.cases import workflow
 from app.cases.models import Agreement
@@ -667,6 +668,11 @@ def check_before_fields(case: Case, user, action: str, version: int | None) -> N
                 roles=_("、").join(_role_name(x) for x in sorted(r.roles)),
             ),
         )
+    if not queries.unit_holds(case, user):
+        raise Forbidden(
+            _("本单位没有在办的主办或协办交办：只能查看此事件"),
+            {"dispatch": [_("须本单位主办或协办、且交办未退回、未撤回、未办结")]},
+        )
 
 
 def act(case: Case, user, action: str, data: dict, version: int | None) -> Case:
@@ -1276,6 +1282,11 @@ def _record_reply_received(case, user, data):
     return f"答复 {received.isoformat()} 送达"
 
 
+def _record_progress(case, user, data):
+    # 办理记录: the note is the timeline entry (act() writes it); nothing else changes.
+    return None
+
+
 HANDLERS = {
     "confirm_different_matter": _confirm_different_matter,
     "refuse_mediation": _refuse_mediation,
@@ -1301,6 +1312,7 @@ HANDLERS = {
     "record_judicial": _record_judicial,
     "request_review": _request_review,
     "request_re_review": _request_re_review,
+    "record_progress": _record_progress,
 }
 # Workflow actions whose service belongs to a feature built on cases, which registers it when
 # imported (cases cannot import it back): the dispatch (app/dispatch/services.py).

@@ -128,6 +128,7 @@ class Rule:
 HANDLERS = frozenset({"mediator", "official"})
 OFFICIALS = frozenset({"official"})
 FIELD = frozenset({"grid_worker", "mediator", "official"})
+UNIT_STAFF = frozenset({"department_staff"})  # 部门工作人员 (shared/DOMAIN.md §8)
 
 WORKFLOW: dict[str, Rule] = {
     r.action: r
@@ -393,6 +394,18 @@ WORKFLOW: dict[str, Rule] = {
             frozenset({"petition"}),
             note="the day the petitioner received the written reply: the 复查/复核 request "
             "window runs from it (第三十五、三十六条)",
+        ),
+        Rule(
+            "record_progress",
+            "办理记录",
+            OPEN_STATES | SETTLED_STATES,
+            None,
+            HANDLERS | UNIT_STAFF,
+            "any",
+            ("note",),
+            reporter_may=True,
+            note="a progress note (photos through POST …/photos); also by the reporter; a unit's "
+            "staff while their unit holds an open lead or co-handling dispatch of the case",
         ),
     ]
 }

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
+from app.cases import files
 from app.cases import queries
 from app.cases import schemas
 from app.cases import services
@@ -236,6 +237,18 @@ def case_page(number: str):
     return render_case(queries.visible_case(number))
 
 
+def photos_of(action: str) -> list:
+    """The checked photos a 办理记录 form sent (none for other actions, or none chosen); a bad
+    one is the form's error beside its field."""
+    chosen = [f for f in request.files.getlist("photos") if f.filename or f.content_length]
+    if action != "record_progress" or not chosen:
+        return []
+    try:
+        return files.checked_uploads(chosen)
+    except DomainError as exc:
+        raise DomainError(exc.status, exc.message, {"json": exc.errors}) from None
+
+
 @bp.route("/cases/<number>/act/<action>", methods=["POST"])
 @requires("cases.act")
 def take_action(number: str, action: str):
@@ -248,7 +261,11 @@ def take_action(number: str, action: str):
     version = forms.shown_version(request.form)
     step = services.action_step(case, current_user, action, version)
     try:
+        # 办理记录 may bring photos: checked before the note is written, stored with it.
+        uploads = photos_of(action)
         actions.run(step, case, body, version=version, stale_message=services.stale_message())
+        if uploads:
+            files.attach(case, uploads, current_user)
     except DomainError as exc:
         # The runner's savepoint is rolled back: show the case as it now is, with the form.
         db.session.expire(case)

@@ -307,6 +307,7 @@ def case_field_names(action: str, kind: str | None = None) -> dict[str, str]:
         "supervise": _("督办意见"),
         "resolve": _("办理情况"),
         "follow_up": _("回访记录"),
+        "record_progress": _("办理情况"),
     }.get(action, _("备注"))
     return {
         "reason": _("理由"),
@@ -334,6 +335,7 @@ def case_field_names(action: str, kind: str | None = None) -> dict[str, str]:
         "performed_on": _("履行日期"),
         "judicial_outcome": _("司法确认"),
         "applied_on": _("申请日期"),
+        "photos": _("照片"),
     }
 
 

@@ -130,6 +130,7 @@ ACTIONS = {
     "end_hearing": _l("结束听证"),
     "record_reply_received": _l("答复送达"),
     "dispatch": _l("分拨交办"),
+    "record_progress": _l("办理记录"),
 }
 # The dispatch table (app/cases/workflow.py DISPATCH_WORKFLOW): steps, states, roles.
 DISPATCH_ACTIONS = {

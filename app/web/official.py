@@ -19,6 +19,7 @@ from app.cases import schemas
 from app.cases import workflow
 from app.core import clock
 from app.core.errors import BadRequest
+from app.dispatch.measures import department_measures
 from app.extensions import db
 from app.geo.models import Region
 from app.policy import allows
@@ -188,6 +189,7 @@ def workbench():
         trend=trend,
         chart=chart,
         lists=lists,
+        departments=department_measures(region, date_from, date_to, filters.get("kind")),
         today=clock.today(),
         export_query=export_query,
         can_export=allows(current_user.role, "cases.export"),

@@ -96,6 +96,7 @@ def schemas_outcomes(kind: str) -> set[str]:
 FORWARD = {"accept", "start", "resolve", "follow_up", "close"}
 SKIPPED = {"request_extension", "approve_extension", "record_performance", "record_judicial"}
 SKIPPED |= {"request_review", "request_re_review", "name_mediators"}  # no measure reads
+SKIPPED |= {"record_progress"}  # a note changes no measure
 
 
 def shuffle_times(rng: random.Random) -> None:

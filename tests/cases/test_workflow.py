@@ -70,6 +70,7 @@ BODIES = {
     "end_hearing": {},
     "record_reply_received": {"received_on": TODAY.isoformat()},
     "dispatch": {},  # filled in by the matrix (the world's town unit)
+    "record_progress": {"note": "已约双方到村委会面谈"},
 }
 
 
@@ -253,8 +254,8 @@ def test_dispute_from_report_to_close(client, world):
         "follow_up",
         "close",
     ]
-    # Only the agreement's follow-through remains possible on a closed dispute.
-    assert closed["allowed_actions"] == ["record_performance", "record_judicial"]
+    # Only the agreement's follow-through (and progress notes) remain possible on a closed dispute.
+    assert closed["allowed_actions"] == ["record_performance", "record_judicial", "record_progress"]
 
 
 def test_escalation_village_town_county(client, world):

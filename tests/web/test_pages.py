@@ -134,7 +134,7 @@ def test_case_page_masks_parties_and_offers_the_allowed_actions(client, world):
     assert f"/api/v1/cases/{case.number}/parties/" in html  # the reveal button
     forms = set(re.findall(r'id="action-([a-z_]+)"', html))
     # No 交办 on a village case: there is no level below it.
-    assert forms == {"accept", "reject", "escalate", "withdraw"}
+    assert forms == {"accept", "reject", "escalate", "withdraw", "record_progress"}
 
 
 def test_grid_worker_sees_no_reveal_and_no_handling(client, world):
