@@ -61,7 +61,9 @@ def after_action(
         due = f"，办理期限 {case.supervision_due.isoformat()}" if case.supervision_due else ""
         emit(
             "supervised",
-            [case.handler_id] if case.handler_id else staff_at(level_region_id(case), ("mediator",)),
+            [case.handler_id]
+            if case.handler_id
+            else staff_at(level_region_id(case), ("mediator",)),
             title=f"事件 {case.number} 被督办{due}",
             body=case.supervision_note or case.title,
             case=case,

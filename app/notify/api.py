@@ -10,9 +10,7 @@ from app.notify import services
 from app.notify.models import EVENTS
 from app.policy import requires
 
-blp = Blueprint(
-    "notify_api", __name__, url_prefix="/api/v1", description="通知 (notifications)"
-)
+blp = Blueprint("notify_api", __name__, url_prefix="/api/v1", description="通知 (notifications)")
 
 
 @blp.route("/notifications")

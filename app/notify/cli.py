@@ -36,6 +36,8 @@ def deliver_command(once):
     db.session.rollback()
     click.echo(
         "短信：已发送 {sent}，待发送 {queued}，失败 {failed}".format(
-            sent=counts.get("sent", 0), queued=counts.get("queued", 0), failed=counts.get("failed", 0)
+            sent=counts.get("sent", 0),
+            queued=counts.get("queued", 0),
+            failed=counts.get("failed", 0),
         )
     )

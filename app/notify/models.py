@@ -112,7 +112,9 @@ class NotificationSetting(db.Model):
     """A user's notification preferences (absent: the defaults above)."""
 
     __tablename__ = "notification_settings"
-    __table_args__ = (CheckConstraint("(quiet_from IS NULL) = (quiet_to IS NULL)", name="quiet_pair"),)
+    __table_args__ = (
+        CheckConstraint("(quiet_from IS NULL) = (quiet_to IS NULL)", name="quiet_pair"),
+    )
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

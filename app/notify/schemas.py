@@ -30,9 +30,7 @@ class ClockTime(fields.Field):
 
 def known_event():
     """One of the notification events (app/notify/models.py EVENTS)."""
-    return validate.OneOf(
-        EVENTS, error=_l("应为以下之一：%(values)s", values=", ".join(EVENTS))
-    )
+    return validate.OneOf(EVENTS, error=_l("应为以下之一：%(values)s", values=", ".join(EVENTS)))
 
 
 class NotificationOut(Schema):

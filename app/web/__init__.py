@@ -1,8 +1,9 @@
 """The pages for people (Jinja, server-rendered) on top of the JSON API.
 
 One module per kind of work: `field` (grid workers: 我的网格, 上报, 排查), `casework` (the case
-queue and the case page), `official` (风险地图, 工作台), `admin`, `inbox` (通知). Pages call the same services the
-API does; their scripts (app/static/js) call the API with the session cookie and CSRF header.
+queue and the case page), `official` (风险地图, 工作台), `admin`, `inbox` (通知). Pages call the
+same services the API does; their scripts (app/static/js) call the API with the session cookie
+and CSRF header.
 """
 
 from __future__ import annotations

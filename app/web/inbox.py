@@ -43,7 +43,7 @@ def render_inbox(status: int = 200, failed: Failure = NO_FAILURE):
     return (
         render_template(
             "inbox/notifications.html",
-            items=items,
+            notifications=items,
             next_cursor=cursor,
             unread_only=unread,
             unread=services.unread_count(current_user.id),
@@ -95,9 +95,7 @@ def save_settings():
     lead = lambda reason: _("未能保存通知设置：%(reason)s", reason=reason)  # noqa: E731
     names = settings_field_names()
     try:
-        services.save_preferences(
-            current_user.id, schemas.NotificationSettingsSchema().load(body)
-        )
+        services.save_preferences(current_user.id, schemas.NotificationSettingsSchema().load(body))
     except ValidationError as exc:
         return render_inbox(422, Failure.of(SETTINGS_FORM, lead, names, errors=exc.messages))
     except DomainError as exc:

@@ -102,7 +102,11 @@ def test_committed_sms_is_sent_to_the_sink_once(world, monkeypatch):
         (message.id, "13800000001", message.text)
     ]
     db.session.refresh(message)
-    assert (message.state, message.attempts, message.provider_ref) == ("sent", 1, f"sink-{message.id}")
+    assert (message.state, message.attempts, message.provider_ref) == (
+        "sent",
+        1,
+        f"sink-{message.id}",
+    )
 
 
 def test_provider_failure_is_retried_with_back_off_then_sent(app, world, monkeypatch):
@@ -177,7 +181,9 @@ def test_quiet_hours_schedule_the_sms_at_their_end(world, monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: NOON)  # 12:00: inside 12–14, outside 22–07
     emit("supervised", [uid, world["official@town"].id], title="午间督办")
     db.session.commit()
-    rows = db.session.execute(select(SmsMessage.phone, SmsMessage.scheduled_at).order_by(SmsMessage.id)).all()
+    rows = db.session.execute(
+        select(SmsMessage.phone, SmsMessage.scheduled_at).order_by(SmsMessage.id)
+    ).all()
     two_pm = dt.datetime(2026, 12, 1, 14, 0, tzinfo=clock.SHANGHAI)
     assert rows == [("13800000001", morning), ("13800000001", None), ("13800000002", two_pm)]
     assert [j["scheduled_at"] for j in queued_jobs()] == [morning, None, two_pm]
