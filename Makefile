@@ -40,12 +40,15 @@ db-test: venv
 
 # The `flask` commands read .env themselves (python-dotenv); gunicorn gets it through
 # `dotenv run --no-override`. Either way a variable already in the environment wins.
-run: db ## set up, migrate, load the demo county and serve on http://127.0.0.1:$(PORT)
+run: db ## set up, migrate, load the demo county, serve on http://127.0.0.1:$(PORT) (+ the worker)
 	@DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask db upgrade && \
 	  DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask seed demo && \
+	  mkdir -p var && \
 	  $(BIN)/flask cases sweep && \
 	  { ( while sleep $${SWEEP_SECONDS:-300}; do $(BIN)/flask cases sweep >/dev/null 2>&1; done ) & \
-	    sweeper=$$!; trap 'kill $$sweeper 2>/dev/null' EXIT INT TERM; \
+	    sweeper=$$!; \
+	    $(BIN)/flask notify worker >var/notify-worker.log 2>&1 & \
+	    worker=$$!; trap 'kill $$sweeper 2>/dev/null; kill -TERM $$worker 2>/dev/null' EXIT INT TERM; \
 	    echo "==> GridGov on http://127.0.0.1:$(PORT)  (Ctrl-C stops; 'make stop' stops the database)"; \
 	    $(BIN)/dotenv --file .env run --no-override \
 	      $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-2} wsgi:app; }

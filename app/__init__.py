@@ -45,6 +45,8 @@ from app.geo.cli import geo_cli
 from app.i18n import bp as i18n_views
 from app.i18n import init_i18n
 from app.notify import models as _notify_models  # noqa: F401
+from app.notify.api import blp as notify_api
+from app.notify.cli import notify_cli
 from app.ops import init_app as init_ops
 from app.ops import models as _ops_models  # noqa: F401
 from app.ops.api import blp as ops_api
@@ -137,6 +139,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(ops_api)
     api.register_blueprint(tiles_api)
     api.register_blueprint(departments_api)
+    api.register_blueprint(notify_api)
     app.register_blueprint(accounts_views)
     app.register_blueprint(i18n_views)
     init_web(app)  # the pages: app/web
@@ -144,7 +147,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Command-line groups: geo, seed, ops, users, audit, policy, cases, risks."""
+    """Command-line groups: geo, seed, ops, users, audit, policy, cases, risks, notify."""
     app.cli.add_command(geo_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(ops_cli)
@@ -153,3 +156,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(policy_cli)
     app.cli.add_command(cases_cli)
     app.cli.add_command(risks_cli)
+    app.cli.add_command(notify_cli)

@@ -143,6 +143,16 @@ class Config:
         self.PERSONAL_DATA_KEY = os.environ.get("PERSONAL_DATA_KEY", "")
         self.ATTACHMENT_DIR = os.environ.get("ATTACHMENT_DIR", "var/attachments")
         self.AUTO_ESCALATE_OVERDUE_ACCEPTANCE = _bool("AUTO_ESCALATE_OVERDUE_ACCEPTANCE", True)
+        # Notifications (app/notify, docs/notifications.md): SMS through the local sink (the
+        # sms_sink table) or an HTTP provider; the worker delivers them.
+        self.SMS_GATEWAY = os.environ.get("SMS_GATEWAY", "sink")
+        if self.SMS_GATEWAY not in ("sink", "http"):
+            raise ValueError("SMS_GATEWAY must be sink or http")
+        self.SMS_PROVIDER_URL = os.environ.get("SMS_PROVIDER_URL", "")
+        if self.SMS_GATEWAY == "http" and not self.SMS_PROVIDER_URL:
+            raise ValueError("SMS_GATEWAY=http needs SMS_PROVIDER_URL")
+        self.SMS_PROVIDER_TOKEN = os.environ.get("SMS_PROVIDER_TOKEN") or None
+        self.SMS_PROVIDER_TIMEOUT = _int("SMS_PROVIDER_TIMEOUT", 10)
         # Map tiles: a URL template, or "none" for intranets without a tile server.
         self.TILE_URL = os.environ.get("TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
         self.TILE_ATTRIBUTION = os.environ.get(

@@ -34,6 +34,8 @@ class Base(DeclarativeBase):
 
 # Tables that belong to PostGIS (or its optional extensions), never to our models.
 POSTGIS_TABLES = {"spatial_ref_sys", "topology", "layer"}
+# The job queue's tables (procrastinate's own schema, migration 0012_notify), not our models.
+PROCRASTINATE_PREFIX = "procrastinate_"
 # Expression indexes made by hand in migrations, which autogenerate cannot compare.
 MANUAL_INDEXES = {"ix_cases_text_trgm", "ix_cases_due_key"}
 
@@ -41,6 +43,8 @@ MANUAL_INDEXES = {"ix_cases_text_trgm", "ix_cases_due_key"}
 def include_object(obj, name, type_, reflected, compare_to):
     """Alembic filter: skip PostGIS's own tables; let GeoAlchemy2 handle spatial indexes."""
     if type_ == "table" and (name in POSTGIS_TABLES or getattr(obj, "schema", None) == "tiger"):
+        return False
+    if type_ == "table" and name.startswith(PROCRASTINATE_PREFIX):
         return False
     if type_ == "index" and name in MANUAL_INDEXES:
         return False

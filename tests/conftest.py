@@ -62,7 +62,8 @@ def app(database_url, tmp_path_factory):
 
 
 def reset_schema() -> None:
-    """Drop every table, view and function of ours in public (PostGIS's stay): a fresh start.
+    """Drop every table, view, function and type of ours in public (PostGIS's stay): a fresh
+    start.
 
     Dropping rather than truncating, because the audit log refuses TRUNCATE by design.
     """
@@ -87,6 +88,17 @@ def reset_schema() -> None:
                                 AND NOT EXISTS (SELECT 1 FROM pg_depend d
                                                  WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
                         EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', r.sig);
+                    END LOOP;
+                    -- Enums and composite types (procrastinate's), not PostGIS's, not tables'.
+                    FOR r IN SELECT t.typname AS name
+                               FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                              WHERE n.nspname = 'public' AND t.typtype IN ('e', 'c', 'd')
+                                AND (t.typrelid = 0 OR EXISTS (
+                                        SELECT 1 FROM pg_class c
+                                         WHERE c.oid = t.typrelid AND c.relkind = 'c'))
+                                AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                                 WHERE d.objid = t.oid AND d.deptype = 'e') LOOP
+                        EXECUTE format('DROP TYPE IF EXISTS %I CASCADE', r.name);
                     END LOOP;
                 END $$
                 """

@@ -66,8 +66,20 @@ def scratch_url(database_url):
 
 
 def app_tables(engine) -> set[str]:
-    """Tables in public other than PostGIS's."""
-    return set(inspect(engine).get_table_names()) - {"spatial_ref_sys", "alembic_version"}
+    """Tables in public other than PostGIS's and the job queue's (procrastinate's schema)."""
+    names = set(inspect(engine).get_table_names()) - {"spatial_ref_sys", "alembic_version"}
+    return {name for name in names if not name.startswith("procrastinate_")}
+
+
+def queue_objects(engine) -> int:
+    """How many tables, functions and types of procrastinate's are in public."""
+    sql = """
+        SELECT (SELECT count(*) FROM pg_tables WHERE tablename LIKE 'procrastinate%')
+             + (SELECT count(*) FROM pg_proc WHERE proname LIKE 'procrastinate%')
+             + (SELECT count(*) FROM pg_type WHERE typname LIKE 'procrastinate%')
+    """
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar()
 
 
 def test_upgrade_downgrade_upgrade_and_models_match(scratch_url):
@@ -79,8 +91,10 @@ def test_upgrade_downgrade_upgrade_and_models_match(scratch_url):
             assert app_tables(engine) == set()
             upgrade(directory=MIGRATIONS_DIR)
             assert app_tables(engine) == set(db.metadata.tables)
+            assert queue_objects(engine) > 0
             downgrade(directory=MIGRATIONS_DIR, revision="base")
             assert app_tables(engine) == set()
+            assert queue_objects(engine) == 0
             upgrade(directory=MIGRATIONS_DIR)
             with engine.connect() as conn:
                 context = MigrationContext.configure(

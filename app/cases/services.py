@@ -26,6 +26,7 @@ from app import pii
 from app.accounts.models import ROLE_NAMES
 from app.accounts.models import User
 from app.audit import services as audit
+from app.cases import notices
 from app.cases import queries
 from app.cases import schemas
 from app.cases import workflow
@@ -680,7 +681,7 @@ def act(case: Case, user, action: str, data: dict, version: int | None) -> Case:
     check_before_fields(case, user, action, version)
     r = workflow.rule(action)
     handler = HANDLERS[action]
-    before_state, before_level = case.state, case.level
+    before_state, before_level, before_handler = case.state, case.level, case.handler_id
     # One UPDATE per action (one version step): handlers query the policy, which must not
     # flush half-made changes.
     with db.session.no_autoflush:
@@ -709,6 +710,7 @@ def act(case: Case, user, action: str, data: dict, version: int | None) -> Case:
         detail={"from": before_state, "to": case.state, "level": case.level},
     )
     db.session.flush()
+    notices.after_action(case, user, action, data, before_level, before_handler)
     # The answer shows the new timeline and agreement (read back inside the transaction).
     db.session.refresh(case)
     return case
@@ -1369,6 +1371,7 @@ def sweep(on: dt.date | None = None) -> SweepResult:
             .with_for_update(skip_locked=True)
         ).all()
         for case in overdue:
+            handler_before = case.handler_id
             _move(case, "town")
             add_event(
                 case,
@@ -1387,17 +1390,20 @@ def sweep(on: dt.date | None = None) -> SweepResult:
                 object_id=case.number,
                 region_code=case.region_code,
             )
+            notices.escalated(case, handler_before)
             result.escalated += 1
         session.flush()
     candidates = session.scalars(
         select(Case).where(Case.state.in_(workflow.OPEN_STATES)).execution_options(yield_per=500)
     )
     changed = []
+    told = {}  # case id → (number, handler, the level's region): whom a new warning is told
     for case in candidates:
         before = case.warning, case.next_due
         refresh_derived(case, on)
         if (case.warning, case.next_due) != before:
             changed.append((case.id, case.warning, case.next_due, before[0]))
+            told[case.id] = (case.number, case.handler_id, notices.level_region_id(case))
         session.expire(case)
     for case_id, warning, next_due, old in changed:
         # A warning is derived, not an edit: it must not invalidate the version users hold.
@@ -1416,6 +1422,7 @@ def sweep(on: dt.date | None = None) -> SweepResult:
                     data={"from": old, "to": warning},
                 )
             )
+            notices.warning_changed(case_id, *told[case_id], warning, on)
             result.warnings_changed += 1
     session.flush()
     result.dispatch_warnings_changed = sweep_dispatches(on)

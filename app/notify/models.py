@@ -7,6 +7,7 @@ a change that rolls back leaves no notification, and none is lost once it commit
 from __future__ import annotations
 
 from datetime import datetime
+from datetime import time
 
 from sqlalchemy import BigInteger
 from sqlalchemy import CheckConstraint
@@ -16,8 +17,10 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import Time
 from sqlalchemy import func
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -96,4 +99,47 @@ class SmsMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     provider_ref: Mapped[str | None] = mapped_column(String(100))
     error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# SMS by default for what needs acting on soon (docs/notifications.md); everything else in-app.
+DEFAULT_SMS_EVENTS = ("dispatch_received", "overdue", "supervised")
+# Quiet hours (Asia/Shanghai) of a user who set none: SMS wait until the morning.
+DEFAULT_QUIET = (time(22, 0), time(7, 0))
+
+
+class NotificationSetting(db.Model):
+    """A user's notification preferences (absent: the defaults above)."""
+
+    __tablename__ = "notification_settings"
+    __table_args__ = (
+        CheckConstraint("(quiet_from IS NULL) = (quiet_to IS NULL)", name="quiet_pair"),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Events that also go by SMS (to the user's phone), and events not told at all.
+    sms_events: Mapped[list[str]] = mapped_column(
+        ARRAY(String(30)), server_default="{dispatch_received,overdue,supervised}"
+    )
+    muted_events: Mapped[list[str]] = mapped_column(ARRAY(String(30)), server_default="{}")
+    # Asia/Shanghai wall-clock times; from > to spans midnight (22:00 → 07:00). Both or neither.
+    quiet_from: Mapped[time | None] = mapped_column(Time)
+    quiet_to: Mapped[time | None] = mapped_column(Time)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SinkMessage(db.Model):
+    """What the default SMS gateway (app/notify/sms.py SinkGateway) recorded instead of sending."""
+
+    __tablename__ = "sms_sink"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # One row per message at most: the sink receives each message once.
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("sms_messages.id", ondelete="CASCADE"), unique=True
+    )
+    phone: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

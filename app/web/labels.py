@@ -231,6 +231,23 @@ RISK_CATEGORIES = {
     "涉稳": _l("涉稳"),
 }
 
+# Notification events (app/notify/models.py EVENTS), as the inbox and its settings name them.
+NOTIFICATION_EVENTS = {
+    "case_assigned": _l("事件转入我的待办"),
+    "case_escalated": _l("事件被提级"),
+    "case_handed_down": _l("事件交办至本级"),
+    "dispatch_received": _l("收到分拨"),
+    "dispatch_returned": _l("分拨被退回"),
+    "dispatch_reported": _l("承办单位反馈"),
+    "dispatch_accepted": _l("反馈通过核查"),
+    "dispatch_redo": _l("分拨重办"),
+    "due_soon": _l("即将到期（黄牌）"),
+    "overdue": _l("已逾期（红牌）"),
+    "supervised": _l("督办"),
+    "extension_decided": _l("延期申请结果"),
+    "follow_up_dissatisfied": _l("回访不满意"),
+    "handler_assigned": _l("被指定为承办人"),
+}
 TABLES = {
     "state": STATES,
     "kind": KINDS,
@@ -262,6 +279,7 @@ TABLES = {
     "risk_status": RISK_STATUSES,
     "risk_event": RISK_EVENTS,
     "result": INSPECTION_RESULTS,
+    "notification_event": NOTIFICATION_EVENTS,
 }
 
 

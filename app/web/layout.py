@@ -4,13 +4,16 @@ and Beijing time."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
+from flask import g
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.core.clock import SHANGHAI
+from app.notify import services as notify
 from app.policy import allows
 from app.security import csp_nonce
 from maps.base import MapParts
@@ -26,12 +29,21 @@ class NavItem:
     label: object
     action: str
     roles: frozenset[str] | None = None
+    # A count shown beside the link (the unread notifications), when it has one.
+    badge: Callable[[], int] | None = None
 
     def visible_to(self, user) -> bool:
         """Whether the signed-in user gets this link."""
         if not allows(user.role, self.action):
             return False
         return self.roles is None or user.role in self.roles
+
+
+def unread_badge() -> int:
+    """The signed-in user's unread notifications (one index-only count per page)."""
+    if "unread_notifications" not in g:
+        g.unread_notifications = notify.unread_count(current_user.id)
+    return g.unread_notifications
 
 
 NAV = [
@@ -46,6 +58,7 @@ NAV = [
     NavItem("admin.regions", _l("区划与网格"), "geo.manage"),
     NavItem("admin.deadlines", _l("期限规则"), "deadlines.manage"),
     NavItem("admin.categories", _l("类别设置"), "risks.manage"),
+    NavItem("inbox.notifications", _l("通知"), "notifications.self", badge=unread_badge),
 ]
 
 

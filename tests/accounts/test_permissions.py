@@ -18,6 +18,7 @@ from app.cases import services as case_services
 from app.core import clock
 from app.dispatch.models import Dispatch
 from app.extensions import db
+from app.notify.services import emit
 from app.policy import PERMISSIONS
 from app.policy import allows
 from app.policy import permissions_markdown
@@ -73,6 +74,8 @@ class Ctx:
     in_unit: int = 0
     out_unit: int = 0
     in_dispatch: int = 0  # the in-scope case's dispatch to the town unit (state sent)
+    own_notification: int = 0  # the caller's own (set per caller)
+    out_notification: int = 0  # the outsider's: someone else's is 404
 
 
 @dataclass
@@ -642,6 +645,53 @@ ROUTES: dict[tuple[str, str], Route] = {
         body=lambda s: {"version": "1"},
         form=True,
     ),
+    # Notifications: one's own ("in") or someone else's ("out", 404).
+    ("notify_api.list_notifications", "GET"): Route(
+        "GET", fixed("/api/v1/notifications"), {200}, list_route=True
+    ),
+    ("notify_api.unread_count", "GET"): Route(
+        "GET", fixed("/api/v1/notifications/unread-count"), {200}, list_route=True
+    ),
+    ("notify_api.mark_read", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/notifications/{c.own_notification if s == 'in' else c.out_notification}/read"
+        ),
+        {200},
+    ),
+    ("notify_api.mark_all_read", "POST"): Route(
+        "POST", fixed("/api/v1/notifications/read-all"), {200}, list_route=True
+    ),
+    ("notify_api.get_settings", "GET"): Route(
+        "GET", fixed("/api/v1/me/notification-settings"), {200}, list_route=True
+    ),
+    ("notify_api.put_settings", "PUT"): Route(
+        "PUT",
+        fixed("/api/v1/me/notification-settings"),
+        {200},
+        body=lambda s: {"sms_events": ["overdue"], "quiet_from": "22:00", "quiet_to": "07:00"},
+        list_route=True,
+    ),
+    ("inbox.notifications", "GET"): Route("GET", fixed("/notifications"), {200}, list_route=True),
+    ("inbox.mark_read", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/notifications/{c.own_notification if s == 'in' else c.out_notification}/read"
+        ),
+        {302},
+        form=True,
+    ),
+    ("inbox.mark_all_read", "POST"): Route(
+        "POST", fixed("/notifications/read-all"), {302}, form=True, list_route=True
+    ),
+    ("inbox.save_settings", "POST"): Route(
+        "POST",
+        fixed("/notifications/settings"),
+        {302},
+        body=lambda s: {"sms_events": "overdue", "quiet_from": "", "quiet_to": ""},
+        form=True,
+        list_route=True,
+    ),
     # No file sent: in scope the answer is 422 (no photos), out of scope 404.
     ("case_photos.add_photos", "POST"): Route(
         "POST",
@@ -759,6 +809,9 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     ctx.category, ctx.category_version = category.id, str(category.version)
     ctx.in_unit = world.department_ids["town-labour"]
     ctx.out_unit = make_department("outside-unit", OTHER_TOWN, name="邻镇人社所").id
+    notes = {key: emit("supervised", [world[key]], title="矩阵")[0] for key in CALLERS}
+    ctx.out_notification = emit("supervised", [out_user], title="矩阵")[0]
+    db.session.commit()
 
     anonymous = call(client, route, ctx, "in", {})
     if ctx_is_api(route.path(ctx, "in")):
@@ -770,6 +823,7 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
         user = world[key]
         headers = bearer(user)
         ctx.own_token = max(t.id for t in user_tokens(user.id))
+        ctx.own_notification = notes[key]
         for scope in ("in", "out"):
             # The session's own savepoint must not enclose ours: close it first.
             db.session.remove()
