@@ -83,7 +83,7 @@ def make_department(
     code: str,
     region: str = TOWN,
     kind: str = "labour",
-    categories: tuple[str, ...] = ("劳资纠纷",),
+    categories: tuple[str, ...] = ("劳资纠纷",),  # not a case category: competent for nothing
     name: str | None = None,
 ) -> Department:
     """Create and commit a department (职能部门) in a region."""

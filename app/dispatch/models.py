@@ -84,7 +84,7 @@ class Department(db.Model):
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
     # The region's code, copied: the scoping helper filters on its prefix.
     region_code: Mapped[str] = mapped_column(String(12))
-    # Categories (case categories: 劳资纠纷, 土地纠纷...) the unit is competent for.
+    # Categories (case categories: 劳资, 土地山林水利权属...) the unit is competent for.
     categories: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
