@@ -41,12 +41,14 @@ NEEDS = {
     "agreement_invalid": "the court found the agreement invalid (人民调解法 第三十三条第二款)",
     "re_review_no_hearing": "a 复核 case with no hearing running (第三十六条)",
     "hearing_running": "a hearing is running",
+    "no_handler": "nobody is named the case's handler (承办人) at its level",
 }
 NEED_NAMES = {
     "same_matter_pending": "待判断是否同一信访事项",
     "agreement_invalid": "调解协议被法院确认无效",
     "re_review_no_hearing": "复核事项且未在听证",
     "hearing_running": "正在听证",
+    "no_handler": "未指定承办人",
 }
 
 
@@ -58,6 +60,8 @@ def need_met(need: str | None, case) -> bool:
         return case.same_matter_decision == "pending"
     if need == "agreement_invalid":
         return case.agreement is not None and case.agreement.judicial_outcome == "invalid"
+    if need == "no_handler":
+        return case.handler_id is None
     running = case.hearing_started_on is not None and case.hearing_ended_on is None
     if need == "re_review_no_hearing":
         return case.review_stage == "re_review" and not running
@@ -104,6 +108,8 @@ class Rule:
 HANDLERS = frozenset({"mediator", "official"})
 OFFICIALS = frozenset({"official"})
 FIELD = frozenset({"grid_worker", "mediator", "official"})
+# A case has a named handler (承办人) while it is open, and after resolution for the follow-up.
+HANDLER_STATES = OPEN_STATES | frozenset({"resolved"})
 
 WORKFLOW: dict[str, Rule] = {
     r.action: r
@@ -303,6 +309,29 @@ WORKFLOW: dict[str, Rule] = {
             frozenset({"dispute"}),
             note="one or more active mediators whose jurisdiction holds the case "
             "(人民调解法 第十九条); replaces the list",
+        ),
+        Rule(
+            "claim",
+            "认领",
+            HANDLER_STATES,
+            None,
+            HANDLERS,
+            "case",
+            note="the caller becomes the case's handler (承办人) at its level; cleared when the "
+            "case changes level",
+            needs="no_handler",
+        ),
+        Rule(
+            "assign_handler",
+            "指定承办人",
+            HANDLER_STATES,
+            None,
+            HANDLERS,
+            "case_up",
+            ("handler_id",),
+            note="an active mediator or official whose jurisdiction is at the case's level and "
+            "holds the case; a reassignment records the previous handler; the named person is "
+            "told (handler_assigned)",
         ),
         Rule(
             "reopen_invalid",

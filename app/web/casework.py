@@ -56,14 +56,26 @@ def queue_field_names() -> dict[str, str]:
         "overdue": _("超期"),
         "supervised": _("督办"),
         "q": _("关键词"),
+        "mine": _("我的"),
     }
+
+
+def mine_choices() -> list[tuple[str, str]]:
+    """The queue's "mine" filters with their names (app/cases/queries.mine)."""
+    return [
+        ("reported", _("我上报的")),
+        ("handed", _("我交办的")),
+        ("handling", _("我承办的")),
+    ]
 
 
 def queue_args() -> tuple[dict | None, dict, forms.Failure]:
     """The queue's filters from the query string, validated as the API validates them:
     (the query, the filters as shown, the Failure naming each filter it could not take)."""
     raw = request.args
-    default_level = current_user.region.level if current_user.role == "mediator" else "all"
+    # "Mine" lists follow a case to whatever level it went (a mediator's default is their own).
+    mediator = current_user.role == "mediator" and not raw.get("mine")
+    default_level = current_user.region.level if mediator else "all"
     shown = {
         "states": raw.get("states", "open"),
         "level": raw.get("level", default_level),
@@ -73,12 +85,13 @@ def queue_args() -> tuple[dict | None, dict, forms.Failure]:
         "overdue": raw.get("overdue", ""),
         "supervised": raw.get("supervised", ""),
         "q": raw.get("q", ""),
+        "mine": raw.get("mine", ""),
     }
     query = {"limit": PAGE_SIZE}
     states = STATE_FILTERS.get(shown["states"], OPEN)
     if states:
         query["state"] = states
-    for name in ("kind", "category", "warning", "q"):
+    for name in ("kind", "category", "warning", "q", "mine"):
         if shown[name]:
             query[name] = shown[name]
     if shown["level"] in workflow.LEVEL_RANK:
@@ -112,6 +125,7 @@ def queue():
         today=clock.today(),
         categories=sorted({c for cs in schemas.CATEGORIES.values() for c in cs}),
         can_export=allows(current_user.role, "cases.export"),
+        mine_choices=mine_choices(),
     )
     return page, 400 if failed else 200
 
@@ -158,7 +172,7 @@ def form_payload(action: str, form) -> dict:
             continue
         if key in BOOLEAN_FIELDS:
             body[key] = value == "true"
-        elif key == "days":
+        elif key in ("days", "handler_id"):
             body[key] = int(value) if value.isdigit() else value
         else:
             body[key] = value
@@ -180,6 +194,9 @@ def form_payload(action: str, form) -> dict:
     return body
 
 
+HANDLER_ACTIONS = ("claim", "assign_handler")
+
+
 def render_case(case: Case, status: int = 200, failed: dict | None = None):
     """The case page; `failed` re-opens an action's form with what was typed and the errors."""
     case = queries.detail(case)
@@ -199,6 +216,13 @@ def render_case(case: Case, status: int = 200, failed: dict | None = None):
         and not (a == "escalate" and workflow.next_level(case.level) is None)
     ]
     mediators = queries.mediators_for(case) if "name_mediators" in offered else []
+    # 认领 and 指定承办人 have their forms beside the handler (cases/_handler.html).
+    handler_actions = [a for a in offered if a in HANDLER_ACTIONS]
+    offered = [a for a in offered if a not in HANDLER_ACTIONS]
+    handlers = [
+        (str(u.id), f"{u.display_name}（{labels.label('role', u.role)}）")
+        for u in (queries.handlers_for(case) if "assign_handler" in handler_actions else [])
+    ]
     return (
         render_template(
             "cases/detail.html",
@@ -210,6 +234,8 @@ def render_case(case: Case, status: int = 200, failed: dict | None = None):
             lower_levels=lower,
             mediator_choices=mediators,
             offered=offered,
+            handler_actions=handler_actions,
+            handler_choices=handlers,
             can_reveal=allows(current_user.role, "cases.reveal"),
             map=map_parts(case_map(tiles(), (case.lat, case.lon), _("事件位置"))),
         ),

@@ -4,6 +4,7 @@ and Beijing time."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -13,6 +14,7 @@ from flask_login import current_user
 from app.core.clock import SHANGHAI
 from app.policy import allows
 from app.security import csp_nonce
+from app.tasks import queries as task_queries
 from maps.base import MapParts
 from maps.base import Tiles
 from maps.base import embed
@@ -26,6 +28,8 @@ class NavItem:
     label: object
     action: str
     roles: frozenset[str] | None = None
+    # A number shown beside the link (how many tasks): one cheap query, for the signed-in user.
+    badge: Callable[[object], int] | None = None
 
     def visible_to(self, user) -> bool:
         """Whether the signed-in user gets this link."""
@@ -35,6 +39,9 @@ class NavItem:
 
 
 NAV = [
+    NavItem(
+        "tasks.my_tasks", _l("我的待办"), "tasks.read", task_queries.TASK_ROLES, task_queries.count
+    ),
     NavItem("field.my_grid", _l("我的网格"), "cases.report", frozenset({"grid_worker"})),
     NavItem("field.report", _l("上报"), "cases.report"),
     NavItem("field.inspections", _l("排查"), "risks.inspect"),
