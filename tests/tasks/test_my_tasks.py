@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 
@@ -13,6 +14,7 @@ from app.core import clock
 from app.dispatch.models import Department
 from app.dispatch.models import Dispatch
 from app.extensions import db
+from app.web import layout
 from tests.cases.factories import act
 from tests.cases.factories import report
 from tests.factories import bearer
@@ -211,3 +213,18 @@ def test_home_page_and_header_show_my_tasks(app, client, world):
     assert number in listing and "共 1 项" in listing
     admin = signed_in(app.test_client(), world, "admin@county")
     assert "我的待办" not in admin.get("/").get_data(as_text=True)
+
+
+def test_error_pages_count_nothing(client, world, monkeypatch):
+    """An error page (the database may be what failed) does not run the header's count."""
+    reported(client, world)
+    signed_in(client, world, "mediator@village")
+
+    def broken(user):
+        raise AssertionError("counted on an error page")
+
+    item = next(i for i in layout.NAV if i.endpoint == "tasks.my_tasks")
+    swapped = dataclasses.replace(item, badge=broken)
+    monkeypatch.setattr(layout, "NAV", [swapped if i is item else i for i in layout.NAV])
+    missing = client.get("/cases/371699-2026-999999")
+    assert missing.status_code == 404 and "我的待办" in missing.get_data(as_text=True)
