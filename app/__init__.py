@@ -59,6 +59,7 @@ from app.risks import models as _risks_models  # noqa: F401
 from app.risks.api import blp as risks_api
 from app.risks.cli import risks_cli
 from app.security import init_security
+from app.tasks.api import blp as tasks_api
 from app.tiles import models as _tiles_models  # noqa: F401
 from app.tiles.api import blp as tiles_api
 from app.web import init_web
@@ -140,6 +141,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(tiles_api)
     api.register_blueprint(departments_api)
     api.register_blueprint(notify_api)
+    api.register_blueprint(tasks_api)
     app.register_blueprint(accounts_views)
     app.register_blueprint(i18n_views)
     init_web(app)  # the pages: app/web

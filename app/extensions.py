@@ -34,7 +34,7 @@ class Base(DeclarativeBase):
 
 # Tables that belong to PostGIS (or its optional extensions), never to our models.
 POSTGIS_TABLES = {"spatial_ref_sys", "topology", "layer"}
-# The job queue's tables (procrastinate's own schema, migration 0012_notify), not our models.
+# The job queue's tables (procrastinate's own schema, migration 0012), not our models.
 PROCRASTINATE_PREFIX = "procrastinate_"
 # Expression indexes made by hand in migrations, which autogenerate cannot compare.
 MANUAL_INDEXES = {"ix_cases_text_trgm", "ix_cases_due_key"}

@@ -26,6 +26,7 @@ from app.audit import services as audit
 from app.core.errors import DomainError
 from app.policy import public
 from app.policy import requires
+from app.web import tasks
 from app.web.forms import NO_FAILURE
 from app.web.forms import Failure
 
@@ -42,8 +43,8 @@ def safe_next(target: str | None) -> str:
 @bp.route("/")
 @requires("account.self")
 def home():
-    """The signed-in start page."""
-    return render_template("accounts/home.html")
+    """The signed-in start page: my tasks (我的待办) first, then the links of my work."""
+    return tasks.home_page()
 
 
 @bp.route("/login", methods=["GET", "POST"])

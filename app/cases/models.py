@@ -24,6 +24,7 @@ from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped
@@ -258,7 +259,16 @@ class CaseEvent(db.Model):
     """One entry of a case's timeline. Append-only: the database refuses changes."""
 
     __tablename__ = "case_events"
-    __table_args__ = (Index("ix_case_events_case_id", "case_id", "id"),)
+    __table_args__ = (
+        Index("ix_case_events_case_id", "case_id", "id"),
+        # 我交办的 (app/cases/queries.mine): the cases a user escalated or handed down.
+        Index(
+            "ix_case_events_handed_by",
+            "actor_id",
+            "case_id",
+            postgresql_where=text("action IN ('escalate', 'assign_down')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))

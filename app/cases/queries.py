@@ -23,6 +23,7 @@ from app.attachments import services as attachments
 from app.attachments.models import Attachment
 from app.cases import workflow
 from app.cases.models import Case
+from app.cases.models import CaseEvent
 from app.cases.models import Party
 from app.core import clock
 from app.core import paging
@@ -239,7 +240,30 @@ def filtered(args: dict, user=None):
     if args.get("party_id_number"):
         digest = pii.keyed_hash(args["party_id_number"])
         stmt = stmt.where(Case.id.in_(select(Party.case_id).where(Party.id_number_hash == digest)))
+    if args.get("mine"):
+        stmt = stmt.where(mine(args["mine"], (user or current_user).id))
     return stmt
+
+
+# 我交办的: the timeline's entries by which the caller handed a case on (to another level).
+HANDED_ACTIONS = ("escalate", "assign_down")
+
+
+def mine(which: str, user_id: int):
+    """The condition of the queue's "mine" filters: 我上报的 (reported), 我交办的 (handed: the
+    caller escalated it, handed it down or dispatched it to a unit), 我承办的 (handling).
+
+    They keep showing a case after it moved to another level (the scope still applies).
+    """
+    if which == "reported":
+        return Case.reporter_id == user_id
+    if which == "handling":
+        return Case.handler_id == user_id
+    moved = select(CaseEvent.case_id).where(
+        CaseEvent.actor_id == user_id, CaseEvent.action.in_(HANDED_ACTIONS)
+    )
+    sent = select(Dispatch.case_id).where(Dispatch.dispatched_by_id == user_id)
+    return Case.id.in_(moved) | Case.id.in_(sent)
 
 
 # The list's order: nearest deadline first, cases without one last (next_due NULLS LAST), as
@@ -471,6 +495,19 @@ def nearby(lon: float, lat: float, category: str | None, scope: Scope) -> list[C
         stmt = stmt.where(Case.category == category)
     stmt = stmt.order_by(func.ST_Distance(func.Geography(Case.location), func.Geography(point)))
     return db.session.scalars(stmt.limit(20)).all()
+
+
+def handlers_for(case: Case) -> list[User]:
+    """Active mediators and officials whose jurisdiction is at the case's level and holds it
+    (the choices of 指定承办人; app/cases/services.handler_fits is the rule)."""
+    digits = {"county": 6, "town": 9, "village": 12}[case.level]
+    code = case.region_code[:digits].ljust(12, "0")
+    return db.session.scalars(
+        select(User)
+        .join(Region, Region.id == User.region_id)
+        .where(User.role.in_(sorted(workflow.HANDLERS)), User.active, Region.code == code)
+        .order_by(User.role, User.id)
+    ).all()
 
 
 def mediators_for(case: Case) -> list[User]:

@@ -232,6 +232,12 @@ class MediatorsIn(ActionIn):
     )
 
 
+class HandlerIn(ActionIn):
+    """指定承办人: the user who becomes the case's handler at its level."""
+
+    handler_id = jsonfields.Integer(required=True, validate=validate.Range(min=1))
+
+
 class DifferentMatterIn(ActionIn):
     """确认非同一事项: why it is another matter."""
 
@@ -378,6 +384,8 @@ ACTION_SCHEMAS: dict[str, type[Schema]] = {
     "confirm_different_matter": DifferentMatterIn,
     "refuse_mediation": RefuseMediationIn,
     "name_mediators": MediatorsIn,
+    "claim": ActionIn,
+    "assign_handler": HandlerIn,
     "reopen_invalid": ReasonIn,
     "start_hearing": HearingStartIn,
     "end_hearing": HearingEndIn,
@@ -530,6 +538,11 @@ class CaseOut(CaseSummary):
     review_stage = fields.String()
     parent = fields.Function(lambda c: c.parent.number if c.parent else None)
     mediators = fields.List(fields.Dict(), metadata={"description": "指定的调解员（id, name）"})
+    handler = fields.Function(
+        lambda c: {"id": c.handler.id, "name": c.handler.display_name} if c.handler else None,
+        allow_none=True,
+        metadata={"description": "本层级的承办人（id, name）；未指定为 null"},
+    )
     same_matter_of = fields.Function(
         lambda c: c.same_matter_of.number if c.same_matter_of else None
     )
@@ -557,6 +570,10 @@ class CaseOut(CaseSummary):
     allowed_actions = fields.List(fields.String())
 
 
+# The queue's "mine" filters (app/cases/queries.filtered).
+MINE = ("reported", "handed", "handling")
+
+
 class CaseQuery(Schema):
     """Filters of the case list."""
 
@@ -574,6 +591,13 @@ class CaseQuery(Schema):
     reported_from = fields.Date()
     reported_to = fields.Date()
     q = fields.String(validate=validate.Length(1, 50), metadata={"description": "标题与描述全文"})
+    mine = fields.String(
+        validate=one_of(MINE, "mine "),
+        metadata={
+            "description": "reported 我上报的；handed 我交办的（我提级、交办或分拨的）；"
+            "handling 我承办的"
+        },
+    )
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     after = fields.String(metadata={"description": "上一页返回的 next 游标"})
 

@@ -955,7 +955,7 @@ def _escalate(case, user, data):
         raise Conflict(
             _("县级事件不能再提级"), {"allowed_actions": workflow.allowed_actions(case, user)}
         )
-    _move(case, up)
+    _move(case, up, user)
 
 
 def _assign_down(case, user, data):
@@ -971,12 +971,18 @@ def _assign_down(case, user, data):
                 }
             },
         )
-    _move(case, target)
+    _move(case, target, user)
 
 
-def _move(case, level):
-    """Change level; the case returns to `reported` and the acceptance clock restarts."""
+def _move(case, level, actor=None):
+    """Change level; the case returns to `reported` and the acceptance clock restarts.
+
+    The handler (承办人) was the old level's: nobody is named at the new one until someone
+    claims it or is assigned, and the new level's mediators and officials are told.
+    """
+    up = workflow.LEVEL_RANK[level] > workflow.LEVEL_RANK[case.level]
     case.level = level
+    case.handler_id = None
     if workflow.LEVEL_RANK[level] > workflow.LEVEL_RANK[case.max_level]:
         case.max_level = level
     case.state = "reported"
@@ -985,6 +991,27 @@ def _move(case, level):
     start_clocks_on_report(case, clock.now(), restart_resolution=case.kind != "incident")
     # 第十九条: a higher level does not accept a matter still handled below.
     flag_same_matter(case, None)
+    moved = "提级" if up else "交办"
+    notify.emit(
+        "case_assigned",
+        level_handlers(case, level),
+        title=f"事件 {case.number} {moved}至{workflow.LEVEL_NAMES[level]}，待受理：{case.title}",
+        case=case,
+        exclude=actor,
+    )
+
+
+def level_handlers(case, level: str) -> list[int]:
+    """Ids of the active mediators and officials of the case's village, town or county."""
+    region_id = {"village": case.village_id, "town": case.town_id, "county": case.county_id}[level]
+    with db.session.no_autoflush:
+        return db.session.scalars(
+            select(User.id).where(
+                User.region_id == region_id,
+                User.role.in_(sorted(workflow.HANDLERS)),
+                User.active,
+            )
+        ).all()
 
 
 def _withdraw(case, user, data):
@@ -1231,6 +1258,56 @@ def _name_mediators(case, user, data):
     return "指定调解员：" + "、".join(users[i].display_name for i in ids)
 
 
+def _claim(case, user, data):
+    case.handler_id = user.id
+    return f"认领：{user.display_name} 为承办人"
+
+
+def _assign_handler(case, user, data):
+    handler = db.session.get(User, data["handler_id"])
+    if not handler_fits(handler, case):
+        raise Invalid(
+            _("承办人有误"),
+            {
+                "json": {
+                    "handler_id": [
+                        _(
+                            "须为在职的调解员或干部，辖区在事件所在层级（%(level)s）并包含本事件",
+                            level=gettext(workflow.LEVEL_NAMES[case.level]),
+                        )
+                    ]
+                }
+            },
+        )
+    previous = case.handler
+    if previous is not None and previous.id == handler.id:
+        raise Conflict(_("%(name)s 已是本事件的承办人", name=handler.display_name))
+    case.handler_id = handler.id
+    # The timeline's entry keeps who handled it before (act copies the body into its data).
+    data["previous_handler_id"] = previous.id if previous else None
+    notify.emit(
+        "handler_assigned",
+        [handler],
+        title=f"您被指定为事件 {case.number} 的承办人：{case.title}",
+        case=case,
+        exclude=user,
+    )
+    note = f"指定承办人：{handler.display_name}"
+    return note + (f"（原承办人：{previous.display_name}）" if previous else "")
+
+
+def handler_fits(user: User | None, case) -> bool:
+    """Whether a user may be the case's handler: an active mediator or official whose
+    jurisdiction is at the case's level and holds the case."""
+    return (
+        user is not None
+        and user.active
+        and user.role in workflow.HANDLERS
+        and user.region.level == case.level
+        and case.region_code.startswith(region_prefix(user.region))
+    )
+
+
 def region_prefix(region) -> str:
     """The code prefix of a region's subtree (county 6, town 9, village 12 digits)."""
     return region.code[: {"county": 6, "town": 9}.get(region.level, 12)]
@@ -1293,6 +1370,8 @@ HANDLERS = {
     "confirm_different_matter": _confirm_different_matter,
     "refuse_mediation": _refuse_mediation,
     "name_mediators": _name_mediators,
+    "claim": _claim,
+    "assign_handler": _assign_handler,
     "reopen_invalid": _reopen_invalid,
     "start_hearing": _start_hearing,
     "end_hearing": _end_hearing,

@@ -49,6 +49,7 @@ NEEDS = {
     "re_review_no_hearing": "a 复核 case with no hearing running (第三十六条)",
     "hearing_running": "a hearing is running",
     "no_open_lead_dispatch": "no lead unit's dispatch is open (the centre resolves it by 核查通过)",
+    "no_handler": "nobody is named the case's handler (承办人) at its level",
 }
 NEED_NAMES = {
     "same_matter_pending": "待判断是否同一信访事项",
@@ -56,6 +57,7 @@ NEED_NAMES = {
     "re_review_no_hearing": "复核事项且未在听证",
     "hearing_running": "正在听证",
     "no_open_lead_dispatch": "没有在办的主办单位分拨",
+    "no_handler": "未指定承办人",
 }
 
 
@@ -67,6 +69,8 @@ def need_met(need: str | None, case) -> bool:
         return case.same_matter_decision == "pending"
     if need == "agreement_invalid":
         return case.agreement is not None and case.agreement.judicial_outcome == "invalid"
+    if need == "no_handler":
+        return case.handler_id is None
     running = case.hearing_started_on is not None and case.hearing_ended_on is None
     if need == "re_review_no_hearing":
         return case.review_stage == "re_review" and not running
@@ -129,6 +133,8 @@ HANDLERS = frozenset({"mediator", "official"})
 OFFICIALS = frozenset({"official"})
 FIELD = frozenset({"grid_worker", "mediator", "official"})
 UNIT_STAFF = frozenset({"department_staff"})  # 部门工作人员 (shared/DOMAIN.md §8)
+# A case has a named handler (承办人) while it is open, and after resolution for the follow-up.
+HANDLER_STATES = OPEN_STATES | frozenset({"resolved"})
 
 WORKFLOW: dict[str, Rule] = {
     r.action: r
@@ -344,6 +350,29 @@ WORKFLOW: dict[str, Rule] = {
             frozenset({"dispute"}),
             note="one or more active mediators whose jurisdiction holds the case "
             "(人民调解法 第十九条); replaces the list",
+        ),
+        Rule(
+            "claim",
+            "认领",
+            HANDLER_STATES,
+            None,
+            HANDLERS,
+            "case",
+            note="the caller becomes the case's handler (承办人) at its level; cleared when the "
+            "case changes level",
+            needs="no_handler",
+        ),
+        Rule(
+            "assign_handler",
+            "指定承办人",
+            HANDLER_STATES,
+            None,
+            HANDLERS,
+            "case_up",
+            ("handler_id",),
+            note="an active mediator or official whose jurisdiction is at the case's level and "
+            "holds the case; a reassignment records the previous handler; the named person is "
+            "told (handler_assigned)",
         ),
         Rule(
             "reopen_invalid",

@@ -1,9 +1,9 @@
 """The pages for people (Jinja, server-rendered) on top of the JSON API.
 
-One module per kind of work: `field` (grid workers: 我的网格, 上报, 排查), `casework` (the case
-queue and the case page), `official` (风险地图, 工作台), `admin`, `inbox` (通知). Pages call the
-same services the API does; their scripts (app/static/js) call the API with the session cookie
-and CSRF header.
+One module per kind of work: `tasks` (我的待办, also the home page), `field` (grid workers:
+我的网格, 上报, 排查), `casework` (the case queue and the case page), `official` (风险地图,
+工作台), `admin`, `inbox` (通知). Pages call the same services the API does; their scripts
+(app/static/js) call the API with the session cookie and CSRF header.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from app.web import holidays  # noqa: F401 (its routes join the admin blueprint)
 from app.web import inbox
 from app.web import labels
 from app.web import official
+from app.web import tasks
 from app.web.layout import local_time
 from app.web.layout import nav_items
 
 
 def init_web(app: Flask) -> None:
     """Register the page blueprints, and the helpers every template uses."""
-    for module in (field, casework, official, admin, inbox):
+    for module in (tasks, field, casework, official, admin, inbox):
         app.register_blueprint(module.bp)
     app.jinja_env.globals.update(
         nav_items=nav_items,

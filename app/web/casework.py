@@ -59,14 +59,26 @@ def queue_field_names() -> dict[str, str]:
         "overdue": _("超期"),
         "supervised": _("督办"),
         "q": _("关键词"),
+        "mine": _("我的"),
     }
+
+
+def mine_choices() -> list[tuple[str, str]]:
+    """The queue's "mine" filters with their names (app/cases/queries.mine)."""
+    return [
+        ("reported", _("我上报的")),
+        ("handed", _("我交办的")),
+        ("handling", _("我承办的")),
+    ]
 
 
 def queue_args() -> tuple[dict | None, dict, forms.Failure]:
     """The queue's filters from the query string, validated as the API validates them:
     (the query, the filters as shown, the Failure naming each filter it could not take)."""
     raw = request.args
-    default_level = current_user.region.level if current_user.role == "mediator" else "all"
+    # "Mine" lists follow a case to whatever level it went (a mediator's default is their own).
+    mediator = current_user.role == "mediator" and not raw.get("mine")
+    default_level = current_user.region.level if mediator else "all"
     shown = {
         "states": raw.get("states", "open"),
         "level": raw.get("level", default_level),
@@ -76,12 +88,13 @@ def queue_args() -> tuple[dict | None, dict, forms.Failure]:
         "overdue": raw.get("overdue", ""),
         "supervised": raw.get("supervised", ""),
         "q": raw.get("q", ""),
+        "mine": raw.get("mine", ""),
     }
     query = {"limit": PAGE_SIZE}
     states = STATE_FILTERS.get(shown["states"], OPEN)
     if states:
         query["state"] = states
-    for name in ("kind", "category", "warning", "q"):
+    for name in ("kind", "category", "warning", "q", "mine"):
         if shown[name]:
             query[name] = shown[name]
     if shown["level"] in workflow.LEVEL_RANK:
@@ -115,6 +128,7 @@ def queue():
         today=clock.today(),
         categories=sorted({c for cs in schemas.CATEGORIES.values() for c in cs}),
         can_export=allows(current_user.role, "cases.export"),
+        mine_choices=mine_choices(),
     )
     return page, 400 if failed else 200
 
@@ -161,7 +175,7 @@ def form_payload(action: str, form) -> dict:
             continue
         if key in BOOLEAN_FIELDS:
             body[key] = value == "true"
-        elif key == "days":
+        elif key in ("days", "handler_id"):
             body[key] = int(value) if value.isdigit() else value
         else:
             body[key] = value
@@ -181,6 +195,9 @@ def form_payload(action: str, form) -> dict:
                 agreement[name] = value
         body["agreement"] = agreement
     return body
+
+
+HANDLER_ACTIONS = ("claim", "assign_handler")
 
 
 def render_case(
@@ -208,6 +225,13 @@ def render_case(
         and a != "dispatch"  # the dispatch panel (cases/_dispatches.html) has its own form
     ]
     mediators = queries.mediators_for(case) if "name_mediators" in offered else []
+    # 认领 and 指定承办人 have their forms beside the handler (cases/_handler.html).
+    handler_actions = [a for a in offered if a in HANDLER_ACTIONS]
+    offered = [a for a in offered if a not in HANDLER_ACTIONS]
+    handlers = [
+        (str(u.id), f"{u.display_name}（{labels.label('role', u.role)}）")
+        for u in (queries.handlers_for(case) if "assign_handler" in handler_actions else [])
+    ]
     return (
         render_template(
             "cases/detail.html",
@@ -223,6 +247,8 @@ def render_case(
             units=units,
             unit_choices=[(str(u.id), u.name) for u in units],
             dispatch_failed=forms.dispatch_failure(dispatch_failed),
+            handler_actions=handler_actions,
+            handler_choices=handlers,
             can_reveal=allows(current_user.role, "cases.reveal"),
             map=map_parts(case_map(tiles(), (case.lat, case.lon), _("事件位置"))),
         ),

@@ -125,6 +125,8 @@ ACTIONS = {
     "confirm_different_matter": _l("确认非同一事项"),
     "refuse_mediation": _l("当事人拒绝调解"),
     "name_mediators": _l("指定调解员"),
+    "claim": _l("认领"),
+    "assign_handler": _l("指定承办人"),
     "reopen_invalid": _l("协议无效后重新办理"),
     "start_hearing": _l("开始听证"),
     "end_hearing": _l("结束听证"),
@@ -230,6 +232,23 @@ RISK_CATEGORIES = {
     "食品药品": _l("食品药品"),
     "涉稳": _l("涉稳"),
 }
+# My tasks (app/tasks/queries.py): kinds, and what to do (its ACTION_NAMES).
+TASK_KINDS = {
+    "case": _l("事件办理"),
+    "follow_up": _l("回访"),
+    "inspection": _l("风险点排查"),
+    "dispatch": _l("分拨"),
+}
+TASK_ACTIONS = {
+    "accept": _l("受理"),
+    "resolve": _l("办结"),
+    "follow_up": _l("回访"),
+    "inspect": _l("排查"),
+    "sign": _l("签收"),
+    "report": _l("办结反馈"),
+    "review": _l("核查"),
+    "redispatch": _l("重新分拨"),
+}
 
 # Notification events (app/notify/models.py EVENTS), as the inbox and its settings name them.
 NOTIFICATION_EVENTS = {
@@ -280,6 +299,8 @@ TABLES = {
     "risk_event": RISK_EVENTS,
     "result": INSPECTION_RESULTS,
     "notification_event": NOTIFICATION_EVENTS,
+    "task_kind": TASK_KINDS,
+    "task_action": TASK_ACTIONS,
 }
 
 

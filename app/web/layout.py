@@ -16,6 +16,7 @@ from app.core.clock import SHANGHAI
 from app.notify import services as notify
 from app.policy import allows
 from app.security import csp_nonce
+from app.tasks import queries as task_queries
 from maps.base import MapParts
 from maps.base import Tiles
 from maps.base import embed
@@ -29,8 +30,11 @@ class NavItem:
     label: object
     action: str
     roles: frozenset[str] | None = None
-    # A count shown beside the link (the unread notifications), when it has one.
-    badge: Callable[[], int] | None = None
+    # A number shown beside the link (tasks, unread notifications): one cheap query, for the
+    # signed-in user; its tooltip (with %(n)s) and, when a script updates it, its element id.
+    badge: Callable[[object], int] | None = None
+    badge_title: object = None
+    badge_id: str | None = None
 
     def visible_to(self, user) -> bool:
         """Whether the signed-in user gets this link."""
@@ -39,14 +43,22 @@ class NavItem:
         return self.roles is None or user.role in self.roles
 
 
-def unread_badge() -> int:
+def unread_badge(user) -> int:
     """The signed-in user's unread notifications (one index-only count per page)."""
     if "unread_notifications" not in g:
-        g.unread_notifications = notify.unread_count(current_user.id)
+        g.unread_notifications = notify.unread_count(user.id)
     return g.unread_notifications
 
 
 NAV = [
+    NavItem(
+        "tasks.my_tasks",
+        _l("我的待办"),
+        "tasks.read",
+        task_queries.TASK_ROLES,
+        task_queries.count,
+        _l("待办 %(n)s 项"),
+    ),
     NavItem("field.my_grid", _l("我的网格"), "cases.report", frozenset({"grid_worker"})),
     NavItem("field.report", _l("上报"), "cases.report"),
     NavItem("field.inspections", _l("排查"), "risks.inspect"),
@@ -58,7 +70,14 @@ NAV = [
     NavItem("admin.regions", _l("区划与网格"), "geo.manage"),
     NavItem("admin.deadlines", _l("期限规则"), "deadlines.manage"),
     NavItem("admin.categories", _l("类别设置"), "risks.manage"),
-    NavItem("inbox.notifications", _l("通知"), "notifications.self", badge=unread_badge),
+    NavItem(
+        "inbox.notifications",
+        _l("通知"),
+        "notifications.self",
+        badge=unread_badge,
+        badge_title=_l("%(n)s 条未读"),
+        badge_id="unread-badge",
+    ),
 ]
 
 

@@ -17,7 +17,7 @@ delta migrations would then fail on a fresh database). Upgrading procrastinate m
 revision applying its `sql/migrations/*.sql` for the versions in between;
 tests/notify/test_delivery.py fails when the installed version no longer matches this copy.
 
-Revision ID: 0012_notify
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-01 13:00
 """
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0012_notify"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None

@@ -129,6 +129,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         list_route=True,
     ),
     ("accounts_api.me", "GET"): Route("GET", fixed("/api/v1/me"), {200}, list_route=True),
+    ("tasks_api.my_tasks", "GET"): Route("GET", fixed("/api/v1/me/tasks"), {200}, list_route=True),
+    ("tasks.my_tasks", "GET"): Route("GET", fixed("/tasks"), {200}, list_route=True),
     ("accounts_api.change_own_password", "POST"): Route(
         "POST",
         fixed("/api/v1/me/password"),

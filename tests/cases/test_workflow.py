@@ -65,6 +65,8 @@ BODIES = {
     "confirm_different_matter": {"note": "诉求不同：此次为补偿款发放"},
     "refuse_mediation": {"refused_by": "respondent", "routes_told": ["诉讼"]},
     "name_mediators": {"mediator_ids": []},  # filled in by the matrix (a world user's id)
+    "claim": {},
+    "assign_handler": {"handler_id": 0},  # filled in by the matrix (a world user's id)
     "reopen_invalid": {"reason": "法院确认协议无效，重新调解"},
     "start_hearing": {},
     "end_hearing": {},
@@ -173,6 +175,8 @@ def test_workflow_matrix(client, world, db_connection, action):
                     body["mediator_ids"] = [world["mediator@village"].id]
                 if action == "dispatch":
                     body["lead_department_id"] = world.department_ids["town-labour"]
+                if action == "assign_handler":
+                    body["handler_id"] = world["mediator@village"].id
                 response = client.post(
                     f"/api/v1/cases/{number}/actions/{action}",
                     json={"version": version, **body},

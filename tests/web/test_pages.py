@@ -133,8 +133,17 @@ def test_case_page_masks_parties_and_offers_the_allowed_actions(client, world):
     assert "张*" in html and "张三" not in html and "110101199003074477" not in html
     assert f"/api/v1/cases/{case.number}/parties/" in html  # the reveal button
     forms = set(re.findall(r'id="action-([a-z_]+)"', html))
-    # No 交办 on a village case: there is no level below it.
-    assert forms == {"accept", "reject", "escalate", "withdraw", "record_progress"}
+    # No 交办 on a village case: there is no level below it. 认领 and 指定承办人 sit beside the
+    # handler (cases/_handler.html).
+    assert forms == {
+        "accept",
+        "reject",
+        "escalate",
+        "withdraw",
+        "record_progress",
+        "claim",
+        "assign_handler",
+    }
 
 
 def test_grid_worker_sees_no_reveal_and_no_handling(client, world):
