@@ -992,6 +992,7 @@ def _move(case, level, actor=None):
     # 第十九条: a higher level does not accept a matter still handled below.
     flag_same_matter(case, None)
     moved = "提级" if up else "交办"
+    end_dispatches(case, actor, f"事件{moved}至{workflow.LEVEL_NAMES[level]}")
     notify.emit(
         "case_assigned",
         level_handlers(case, level),
@@ -999,6 +1000,50 @@ def _move(case, level, actor=None):
         case=case,
         exclude=actor,
     )
+
+
+def end_dispatches(case, actor, why: str) -> int:
+    """End the case's open dispatches (withdrawn) when it leaves the centre that sent them.
+
+    A case escalated, handed down or withdrawn is no longer the sending centre's to dispatch: the
+    units stop working on it (their clocks stop), the timeline says so and they are told. The
+    new level dispatches again if it needs a unit.
+    """
+    with db.session.no_autoflush:
+        ended = db.session.scalars(
+            select(Dispatch)
+            .where(Dispatch.case_id == case.id, Dispatch.state.in_(OPEN_DISPATCH_STATES))
+            .order_by(Dispatch.id)
+        ).all()
+    if not ended:
+        return 0
+    for d in ended:
+        d.state = "withdrawn"
+        d.next_due = None
+        d.warning = "none"
+        d.updated_at = clock.now()
+    names = "、".join(d.department.name for d in ended)
+    add_event(
+        case,
+        actor,
+        "dispatch_withdrawn",
+        case.state,
+        case.state,
+        case.level,
+        case.level,
+        f"{why}：对 {names} 的分拨结束",
+        {"dispatch_ids": [d.id for d in ended]},
+    )
+    for d in ended:
+        notify.emit(
+            "dispatch_withdrawn",
+            [d.handler_id] if d.handler_id else unit_staff_ids(d.department_id),
+            title=f"事件 {case.number} 的分拨已结束（{why}）：{case.title}",
+            case=case,
+            dispatch=d,
+            exclude=actor,
+        )
+    return len(ended)
 
 
 def level_handlers(case, level: str) -> list[int]:
@@ -1017,6 +1062,7 @@ def level_handlers(case, level: str) -> list[int]:
 def _withdraw(case, user, data):
     case.closed_at = clock.now()
     case.outcome_note = data["reason"]
+    end_dispatches(case, user, "事件已撤回")
 
 
 def _request_extension(case, user, data):

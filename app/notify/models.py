@@ -36,6 +36,7 @@ EVENTS = (
     "dispatch_reported",  # the lead unit reported back (办结反馈)
     "dispatch_accepted",  # the centre accepted the report
     "dispatch_redo",  # the centre sent the report back (重办)
+    "dispatch_withdrawn",  # the case left the centre (escalated, handed down, withdrawn)
     "due_soon",  # yellow
     "overdue",  # red
     "supervised",  # 督办

@@ -358,3 +358,23 @@ def test_case_page_forms_dispatch_sign_and_report(client, world):
     assert reported.status_code == 302, reported.get_data(as_text=True)[:500]
     page = client.get(f"/cases/{number}").get_data(as_text=True)
     assert "待核查" in page and "paid.png" in page and "已调解，企业已付清" in page
+
+
+def test_escalating_ends_the_open_dispatches_and_tells_the_unit(client, world):
+    """A case escalated to the county leaves the town's units: their dispatches end, clocks off."""
+    number = town_case(client, world)
+    centre = bearer(world["mediator@town"])
+    unit_id = world.department_ids["town-labour"]
+    staff_id = world.user_ids["department_staff@town"]
+    assert send(client, centre, number, {"lead_department_id": unit_id}).status_code == 201
+    escalated = act(client, world["mediator@town"], number, "escalate", {"reason": "涉及多镇"})
+    assert escalated.status_code == 200
+    case_id = db.session.scalar(select(Case.id).where(Case.number == number))
+    ended = db.session.scalars(select(Dispatch).where(Dispatch.case_id == case_id)).all()
+    assert [(d.state, d.next_due, d.warning) for d in ended] == [("withdrawn", None, "none")]
+    # The dispatch ends first, then the escalation is recorded.
+    assert [e.action for e in events(number)][-2:] == ["dispatch_withdrawn", "escalate"]
+    assert len(told(staff_id, "dispatch_withdrawn")) == 1
+    # The unit's staff still read the case (history) but have no step left on it.
+    staff = bearer(world["department_staff@town"])
+    assert listing(client, staff, number)["items"][0]["allowed_actions"] == []
