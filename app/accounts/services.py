@@ -287,10 +287,26 @@ def reset_password(user: User, new: str) -> None:
 
 
 def _set_password(user: User, new: str, reason: str) -> None:
+    """A new password ends every login session and revokes every API token of the user.
+
+    A token is a credential like a session: one minted with the old password (on a lost phone,
+    say) must not outlive the change that was meant to lock it out (issue 19 item 7).
+    """
     user.password_hash = hasher.hash(new)
     user.password_changed_at = clock.now()
     end_login_sessions(user, reason)
+    revoke_tokens(user)
     db.session.flush()
+
+
+def revoke_tokens(user: User) -> int:
+    """Revoke every live API token of the user; answer how many."""
+    result = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+    return result.rowcount
 
 
 def deactivate(user: User) -> None:
@@ -300,11 +316,7 @@ def deactivate(user: User) -> None:
     user.active = False
     user.deactivated_at = clock.now()
     end_login_sessions(user, "deactivated")
-    db.session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=clock.now())
-    )
+    revoke_tokens(user)
     db.session.flush()
     audit.record(
         "users.deactivate", object_type="user", object_id=user.id, region_code=user.region.code

@@ -1,6 +1,7 @@
 """User administration: API and CLI, validation, scope, deactivation."""
 
 import pytest
+from sqlalchemy import func
 from sqlalchemy import select
 
 from app.accounts.models import ApiToken
@@ -224,3 +225,33 @@ def test_wrong_current_password_is_422(client, world):
     assert response.status_code == 422
     assert "current_password" in response.get_json()["errors"]["json"]
     assert login(client, "official-town", PASSWORD).status_code == 302
+
+
+def test_a_new_password_revokes_every_token(client, world):
+    """Tokens outlived a password change or an admin reset (issue 19 item 7); sessions did not."""
+    target_id = world.user_ids["official@village"]
+    phone = bearer(world["official@village"])
+    spare = bearer(world["official@village"])
+    assert client.get("/api/v1/me", headers=phone).status_code == 200
+    changed = client.post(
+        "/api/v1/me/password",
+        json={"current_password": PASSWORD, "new_password": "brand-new-pass-7"},
+        headers=phone,
+    )
+    assert changed.status_code == 204
+    assert client.get("/api/v1/me", headers=phone).status_code == 401
+    assert client.get("/api/v1/me", headers=spare).status_code == 401
+    fresh = bearer(db.session.get(User, target_id))
+    reset = client.post(
+        f"/api/v1/users/{target_id}/password",
+        json={"new_password": "set-by-the-admin"},
+        headers=bearer(world["admin@county"]),
+    )
+    assert reset.status_code == 204
+    assert client.get("/api/v1/me", headers=fresh).status_code == 401
+    live = db.session.scalar(
+        select(func.count())
+        .select_from(ApiToken)
+        .where(ApiToken.user_id == target_id, ApiToken.revoked_at.is_(None))
+    )
+    assert live == 0
