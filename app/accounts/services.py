@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import joinedload
 
+from app import pii
 from app.accounts.models import ROLES
 from app.accounts.models import ApiToken
 from app.accounts.models import LoginSession
@@ -166,6 +167,19 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
+def tried_username(typed: str | None) -> dict:
+    """What the audit keeps of a username typed at a failed or throttled sign-in.
+
+    An account's name as it is; anything else (people type their ID number or phone there) only
+    as a keyed hash, to match repeated tries, and a masked copy (issue 19 item 9).
+    """
+    name = (typed or "").strip().lower()[:40]
+    if name and db.session.scalar(select(User.id).where(User.username == name)) is not None:
+        return {"username": name}
+    masked = name[:1] + "*" * min(max(len(name) - 2, 1), 8) + name[-1:] if len(name) > 2 else "*"
+    return {"username_hash": pii.keyed_hash(name), "username_masked": masked}
+
+
 def sign_in(username: str, password: str, via: str) -> User | None:
     """`authenticate`, audited as `auth.login` (`via` "api" or "web").
 
@@ -177,7 +191,7 @@ def sign_in(username: str, password: str, via: str) -> User | None:
             "auth.login",
             outcome="failure",
             actor=False,
-            detail={"username": (username or "").strip().lower()[:40], "via": via},
+            detail={**tried_username(username), "via": via},
             keep=True,
         )
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask import request
 
+from app.accounts import services
 from app.audit import services as audit
 from app.extensions import limiter
 
@@ -30,7 +31,7 @@ def _breached(request_limit) -> None:
         "auth.login",
         outcome="denied",
         actor=False,
-        detail={"username": submitted_username(), "reason": "throttled"},
+        detail={**services.tried_username(submitted_username()), "reason": "throttled"},
         keep=True,  # the answer is 429: the request's rollback must not drop it
     )
 

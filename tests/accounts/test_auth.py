@@ -8,6 +8,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy import update
 
+from app import pii
 from app.accounts import services
 from app.accounts.models import LoginSession
 from app.accounts.models import User
@@ -293,3 +294,19 @@ def test_token_use_is_recorded_when_the_answer_is_refused(client, world):
     assert client.get("/api/v1/regions/999999999999", headers=headers).status_code == 404
     db.session.expire_all()
     assert db.session.scalar(select(services.ApiToken.last_used_at)) is not None
+
+
+def test_a_failed_sign_in_keeps_no_typed_id_number_in_clear(client, world):
+    """People type their ID number as the username; the audit kept it in clear (issue 19 #9)."""
+    typed = "110101199003074477"
+    assert login(client, typed, "whatever-it-is").status_code == 401
+    assert login(client, "mediator-town", "wrong-password!").status_code == 401
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "auth.login").order_by(AuditEntry.id)
+    ).all()
+    unknown, known = (e.detail for e in entries[-2:])
+    assert typed not in str(unknown)
+    assert unknown["username_masked"] == "1********7"
+    assert unknown["username_hash"] == pii.keyed_hash(typed)
+    # An account's own name is not personal data: kept as it is, so the log stays useful.
+    assert known == {"username": "mediator-town", "via": "web"}

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from app.audit.models import AuditEntry
 from app.extensions import db
 from tests.accounts.helpers import csrf_from
+from tests.conftest import TEST_PERSONAL_DATA_KEY
 from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,6 +170,8 @@ def start_servers(count: int, database: str, storage: str) -> tuple[list, list[s
         "DATABASE_URL": database,
         "RATELIMIT_STORAGE_URI": storage,
         "SECRET_KEY": "test-secret",
+        # A failed sign-in's audit hashes what was typed (app/accounts/services.tried_username).
+        "PERSONAL_DATA_KEY": TEST_PERSONAL_DATA_KEY,
     }
     procs, urls = [], []
     for _ in range(count):
