@@ -103,7 +103,8 @@ def ledger_file(
     else:
         body = csv_bytes(tuple(title for title, _ in columns), rows)
         mimetype = f"{CSV_MIMETYPE}; charset=utf-8"
-    response = Response(body, mimetype=mimetype)
+    # content_type, not mimetype: Werkzeug appends "; charset=utf-8" to a text/* mimetype again.
+    response = Response(body, content_type=mimetype)
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{ascii_name}-{stamp}.{fmt}"; '
         f"filename*=UTF-8''{quote(f'{sheet}-{stamp}.{fmt}')}"

@@ -218,6 +218,8 @@ def test_csv_is_utf8_with_bom_and_filters_apply(client, world, cases):
     response = export(client, world["official@county"], "csv")
     assert response.data.startswith(b"\xef\xbb\xbf")
     assert response.mimetype == "text/csv"
+    # One charset parameter (Werkzeug appended a second one: issue 19 item 9).
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.mimetype_params["charset"] == "utf-8"
     rows = csv_rows(response)
     assert rows[0] == HEADERS
