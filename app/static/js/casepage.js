@@ -17,7 +17,7 @@
         {style: {color: '#0b6e4f', weight: 2, fillOpacity: 0.08}}).addTo(handle.map);
     });
     L.circleMarker([lat, lon], {radius: 9, color: '#fff', weight: 2, fillColor: '#d7191c',
-      fillOpacity: 1}).bindTooltip(S.case || '').addTo(handle.map);
+      fillOpacity: 1}).bindTooltip(GG.el('span', {}, S.case || '')).addTo(handle.map);
   }
 
   document.querySelectorAll('button.reveal').forEach(function (button) {

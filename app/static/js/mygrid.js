@@ -17,7 +17,7 @@
               fillOpacity: own ? 0.12 : 0.03, dashArray: own ? null : '4'};
     },
     onEachFeature: function (f, layer) {
-      layer.bindTooltip(f.properties.name + ' · ' + f.properties.village_name);
+      layer.bindTooltip(GG.el('span', {}, f.properties.name + ' · ' + f.properties.village_name));
     }
   }).addTo(map);
   var cases = L.geoJSON(null, {

@@ -13,13 +13,15 @@
               dashArray: f.properties.abolished ? '4' : null, fillOpacity: 0.03};
     },
     onEachFeature: function (f, layer) {
-      layer.bindTooltip(f.properties.name + ' ' + f.properties.code +
-        (f.properties.abolished ? ' · ' + S.abolished : ''));
+      layer.bindTooltip(GG.el('span', {}, f.properties.name + ' ' + f.properties.code +
+        (f.properties.abolished ? ' · ' + S.abolished : '')));
     }
   }).addTo(map);
   var cells = L.geoJSON(null, {
     style: {color: '#0b6e4f', weight: 1, fillOpacity: 0.05},
-    onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name + ' ' + f.properties.code); }
+    onEachFeature: function (f, layer) {
+      layer.bindTooltip(GG.el('span', {}, f.properties.name + ' ' + f.properties.code));
+    }
   }).addTo(map);
   if (handle.layers) {
     handle.layers.addOverlay(towns, S.towns);

@@ -24,7 +24,7 @@
       var own = mine.indexOf(f.id) >= 0;
       return {color: own ? '#0b6e4f' : '#9aa5b1', weight: own ? 3 : 1, fillOpacity: own ? 0.1 : 0.02};
     },
-    onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name); },
+    onEachFeature: function (f, layer) { layer.bindTooltip(GG.el('span', {}, f.properties.name)); },
     interactive: false
   }).addTo(map);
   var fitted = false;
