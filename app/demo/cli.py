@@ -140,9 +140,7 @@ DEMO_USERS = [
 # Fake mobile numbers of the demo accounts (for the SMS sink: docs/notifications.md), one each.
 DEMO_PHONES = {
     username: f"1380539{i:04d}"
-    for i, username in enumerate(
-        [u[0] for u in DEMO_USERS] + [s[0] for s in DEMO_STAFF], start=1
-    )
+    for i, username in enumerate([u[0] for u in DEMO_USERS] + [s[0] for s in DEMO_STAFF], start=1)
 }
 
 

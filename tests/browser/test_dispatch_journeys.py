@@ -195,7 +195,6 @@ def test_wages_case_runs_the_closed_loop(open_as, live_server, sql):
             u=user_id(sql, username),
             e=everything,
         )
-    flask(database, "notify", "deliver", "--once")  # whatever earlier tests queued
     sink_before = sql("SELECT coalesce(max(id), 0) FROM sms_sink")[0][0]
 
     # The grid worker reports the unpaid wages on the phone.
