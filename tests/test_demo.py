@@ -1,6 +1,7 @@
 """`flask seed demo`: the demo county, idempotent, located everywhere."""
 
 import random
+import re
 
 from sqlalchemy import text
 
@@ -56,6 +57,10 @@ def test_seed_demo_builds_county_and_is_idempotent(runner, client):
     assert (units.town_units, units.county_units, units.routed) == (30, 8, 7)
     assert (units.wages_town, units.wages_county) == ("黄河镇人社所", "示范县人社局劳动监察大队")
     assert units.staff_unit == "371699101-labour"
+    # Every demo account has its own fake mobile number (the SMS sink's journeys need them).
+    phones = db.session.execute(text("SELECT phone FROM users ORDER BY username")).scalars().all()
+    assert len(phones) == 16 and len(set(phones)) == 16
+    assert all(re.fullmatch(r"1380539\d{4}", p) for p in phones)
     rules = db.session.execute(
         text("SELECT region_id, category, department_id FROM routing_rules ORDER BY 1, 2")
     ).all()

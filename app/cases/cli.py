@@ -15,14 +15,22 @@ def cases_cli():
 
 
 @cases_cli.command("sweep")
-def sweep_command():
+@click.option(
+    "--on",
+    "on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="sweep as of this day (YYYY-MM-DD; default today in Asia/Shanghai)",
+)
+def sweep_command(on):
     """Warnings, the escalation policy, and overdue risk inspections (idempotent; one at a time)."""
-    result = services.sweep()
+    on = on.date() if on else None
+    result = services.sweep(on)
     if not result.ran:
         db.session.rollback()
         click.echo("另一个巡检正在运行，本次跳过")
         return
-    overdue = sweep_inspections()
+    overdue = sweep_inspections(on)
     db.session.commit()
     if result.recounted:
         click.echo(f"按新的期限规则重新计算了 {result.recounted} 件事件的期限（见各事件时间线）")

@@ -1559,7 +1559,8 @@ DISPATCH_WARNING_EVENTS = {"yellow": "due_soon", "red": "overdue"}
 
 def sweep_dispatches(on: dt.date) -> int:
     """Refresh open dispatches' warnings (derived: the version stays); each change on the case's
-    timeline, and yellow/red told to the unit (its named handler, else its staff) once a day."""
+    timeline, and yellow/red told to the unit (its named handler, else its staff) once a day;
+    red also to the dispatcher and the case's handler."""
     session = db.session
     changed = []
     for d in session.scalars(select(Dispatch).where(Dispatch.state.in_(OPEN_DISPATCH_STATES))):
@@ -1589,9 +1590,14 @@ def sweep_dispatches(on: dt.date) -> int:
             case = session.get(Case, d.case_id)
             due = d.sign_due if d.state == "sent" and d.sign_due == next_due else d.report_due
             what = "签收" if d.state == "sent" and d.sign_due == next_due else "报告办理结果"
+            told = [d.handler_id] if d.handler_id else unit_staff_ids(d.department_id)
+            if warning == "red":
+                # Overdue is the centre's business too (跟踪督办): the dispatcher and the case's
+                # handler hear of it, so the unit can be chased.
+                told += [d.dispatched_by_id, case.handler_id]
             notify.emit(
                 event,
-                [d.handler_id] if d.handler_id else unit_staff_ids(d.department_id),
+                told,
                 title=(
                     f"{case.number} 即将到期：请于 {due.isoformat()} 前{what}"
                     if warning == "yellow"

@@ -137,6 +137,12 @@ DEMO_USERS = [
     ("xian_admin", "县系统管理员", "admin", geography.COUNTY_CODE, []),
 ]
 
+# Fake mobile numbers of the demo accounts (for the SMS sink: docs/notifications.md), one each.
+DEMO_PHONES = {
+    username: f"1380539{i:04d}"
+    for i, username in enumerate([u[0] for u in DEMO_USERS] + [s[0] for s in DEMO_STAFF], start=1)
+}
+
 
 def seed_demo_users() -> int:
     """Create the demo accounts that do not exist yet (password DEMO_PASSWORD), the department
@@ -146,14 +152,27 @@ def seed_demo_users() -> int:
         if db.session.scalar(select(User.id).where(User.username == username)):
             continue
         cells = [f"{region}{s}" for s in serials]
-        accounts.create_user(username, DEMO_PASSWORD, role, region, name, None, cells)
+        accounts.create_user(
+            username, DEMO_PASSWORD, role, region, name, DEMO_PHONES[username], cells
+        )
         created += 1
     for username, name, unit in DEMO_STAFF:
         if db.session.scalar(select(User.id).where(User.username == username)):
             continue
         region = db.session.scalar(select(Department.region_code).where(Department.code == unit))
         accounts.create_user(
-            username, DEMO_PASSWORD, "department_staff", region, name, department_code=unit
+            username,
+            DEMO_PASSWORD,
+            "department_staff",
+            region,
+            name,
+            DEMO_PHONES[username],
+            department_code=unit,
         )
         created += 1
+    # Accounts seeded before the demo had phones get theirs; a phone someone set is kept.
+    for user in db.session.scalars(
+        select(User).where(User.username.in_(DEMO_PHONES), User.phone.is_(None))
+    ):
+        user.phone = DEMO_PHONES[user.username]
     return created

@@ -90,3 +90,18 @@ def test_sweep_command(runner, world):
     """`flask cases sweep` reports what it did."""
     result = runner.invoke(args=["cases", "sweep"])
     assert result.exit_code == 0 and "巡检完成" in result.output
+
+
+def test_sweep_command_as_of_a_day(runner, client, world):
+    """`flask cases sweep --on YYYY-MM-DD` sweeps as of that day: past the acceptance deadline the
+    case is red (the town case is not escalated); a date that is not one is refused."""
+    number = report(client, world["mediator@town"]).get_json()["number"]
+    due = db.session.scalar(select(Case.accept_due).where(Case.number == number))
+    db.session.commit()
+    late = (due + dt.timedelta(days=1)).isoformat()
+    result = runner.invoke(args=["cases", "sweep", "--on", late])
+    assert result.exit_code == 0 and "预警变化 1 件" in result.output, result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Case.warning).where(Case.number == number)) == "red"
+    bad = runner.invoke(args=["cases", "sweep", "--on", "2026-13-01"])
+    assert bad.exit_code == 2 and "--on" in bad.output

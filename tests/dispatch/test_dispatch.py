@@ -275,7 +275,8 @@ def test_refusals_name_the_problem_and_write_nothing(client, world, monkeypatch)
 
 def test_an_unsigned_dispatch_turns_yellow_then_red(client, world, monkeypatch):
     """Sent on a Monday: yellow on Tuesday (its sign day), red on Wednesday; the unit is told
-    each once, the timeline shows both, and the dispatch's version does not move."""
+    each once, the dispatcher the red one, the timeline shows both, and the dispatch's version
+    does not move."""
     monday = dt.datetime(2026, 12, 7, 10, tzinfo=SHANGHAI)
     monkeypatch.setattr(clock, "now", lambda: monday.astimezone(dt.UTC))
     number = town_case(client, world)
@@ -296,6 +297,8 @@ def test_an_unsigned_dispatch_turns_yellow_then_red(client, world, monkeypatch):
     assert colours == ["none", "yellow", "yellow", "red"]
     assert db.session.get(Dispatch, lead["id"]).version == lead["version"]
     assert len(told(staff_id, "due_soon")) == 1 and len(told(staff_id, "overdue")) == 1
+    dispatcher = world.user_ids["official@town"]
+    assert (len(told(dispatcher, "due_soon")), len(told(dispatcher, "overdue"))) == (0, 1)
     notes = [e.note for e in events(number) if e.action == "dispatch_warning"]
     assert [n.split("：")[-1] for n in notes] == ["none → yellow", "yellow → red"]
 
