@@ -361,6 +361,36 @@ def test_case_page_forms_dispatch_sign_and_report(client, world):
     assert reported.status_code == 302, reported.get_data(as_text=True)[:500]
     page = client.get(f"/cases/{number}").get_data(as_text=True)
     assert "待核查" in page and "paid.png" in page and "已调解，企业已付清" in page
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+
+    # The centre accepts the report with the agreement the unit mediated (调解成功).
+    assert login(client, world["official@town"].username).status_code == 302
+    page = client.get(f"/cases/{number}").get_data(as_text=True)
+    assert 'name="agreement.terms"' in page
+    shown = re.search(
+        rf'id="action-d{dispatch_id}-accept".*?name="version" value="(\d+)"', page, re.S
+    ).group(1)
+    accepted = client.post(
+        f"{base}/accept",
+        data={
+            "csrf_token": csrf_from(page),
+            "version": shown,
+            "outcome": "agreement",
+            "note": "司法所调解，达成协议",
+            "agreement.facts": "拖欠工资三个月",
+            "agreement.responsibilities": "企业负责",
+            "agreement.terms": "企业一次付清工资",
+            "agreement.performance_method": "转账",
+            "agreement.performance_due": "2030-01-01",
+            "agreement.signed_on": clock.today().isoformat(),
+            "agreement.signed_by_parties": "true",
+            "agreement.signed_by_mediator": "true",
+        },
+    )
+    assert accepted.status_code == 302, accepted.get_data(as_text=True)[:800]
+    case = db.session.scalar(select(Case).where(Case.number == number))
+    assert (case.state, case.outcome) == ("resolved", "agreement")
+    assert case.agreement.terms == "企业一次付清工资"
 
 
 def test_escalating_ends_the_open_dispatches_and_tells_the_unit(client, world):
