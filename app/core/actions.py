@@ -31,14 +31,30 @@ from app.extensions import db
 IF_MATCH = re.compile(r'(?:W/)?"?(\d+)"?')
 
 
-def version_from(if_match: str | None, body: dict | None) -> int | None:
-    """The version the caller saw: If-Match ("3" or W/"3"), else the body's `version`."""
+def version_from(if_match: str | None, body: dict | None, *, form: bool = False) -> int | None:
+    """The version the caller saw: If-Match ("3" or W/"3"), else the body's `version`.
+
+    In a JSON body the version is a JSON integer: "1" (a string) or true is a 422 naming the
+    field, not a version that never matches (it was answered 409 as if someone else had changed
+    the object). A form body (`form`: multipart, every value text) gives it as digits.
+    """
     if if_match:
         match = IF_MATCH.fullmatch(if_match.strip())
         if not match:
             raise BadRequest('If-Match 应为版本号，如 "3"')
         return int(match.group(1))
-    return (body or {}).get("version")
+    version = (body or {}).get("version")
+    if version is None:
+        return None
+    if form and isinstance(version, str) and version.isascii() and version.isdigit():
+        version = int(version)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        where = "form" if form else "json"
+        raise Invalid(
+            "版本号有误：应为正整数，如 3",
+            {where: {"version": ["应为正整数（JSON 数字，不是字符串），如 3"]}},
+        )
+    return version
 
 
 @dataclass(frozen=True)

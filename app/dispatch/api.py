@@ -136,7 +136,9 @@ def take_step(number: str, dispatch_id: int, action: str):
     dispatch = queries.dispatch_of(case, dispatch_id)
     raw, files = step_body()
     version = actions.version_from(
-        request.headers.get("If-Match"), raw if isinstance(raw, dict) else {}
+        request.headers.get("If-Match"),
+        raw if isinstance(raw, dict) else {},
+        form=request.mimetype == "multipart/form-data",
     )
     step = services.step(case, dispatch, current_user, action, version, files)
     actions.run(step, dispatch, raw, version=version, stale_message=services.stale_message())

@@ -189,6 +189,11 @@ def inspection_body() -> tuple[dict, list]:
             )
         # Empty form fields are "not given"; the CSRF token is the security layer's.
         raw = {k: v for k, v in request.form.items() if v != "" and k != "csrf_token"}
+        # Text to the JSON types the schema takes (anything else stays text and is refused).
+        if raw.get("open_case") in ("true", "false"):
+            raw["open_case"] = raw["open_case"] == "true"
+        if str(raw.get("version", "")).isascii() and str(raw.get("version", "")).isdigit():
+            raw["version"] = int(raw["version"])
         files = [f for f in request.files.getlist("photos") if f.filename or f.content_length]
         return raw, files
     body = request.get_json(silent=True)
@@ -246,7 +251,11 @@ def record_inspection(point_id: int):
     is optional here (checked when given: If-Match or `version`)."""
     point = queries.visible_point(point_id, current_user)
     body, files = inspection_body()
-    version = version_from(request.headers.get("If-Match"), body if isinstance(body, dict) else {})
+    version = version_from(
+        request.headers.get("If-Match"),
+        body if isinstance(body, dict) else {},
+        form=request.mimetype == "multipart/form-data",
+    )
 
     def apply(p, user, data):
         return services.record_inspection(p, user, data, checked_photos(files))

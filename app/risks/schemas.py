@@ -119,8 +119,9 @@ class InspectionIn(Schema):
     inspected_on = fields.Date(metadata={"description": "排查日期；默认今天（北京时间）"})
     result = fields.String(required=True, validate=one_of(RESULTS, "result "))
     notes = fields.String(validate=validate.Length(1, 5000))
-    # Also read from multipart forms, where every value is text: the lenient field is right here.
-    open_case = fields.Boolean(load_default=False, metadata={"description": "异常时一并立案"})
+    # JSON true/false only ("yes" was taken as true); a multipart form's "true"/"false" is
+    # converted before loading (app/risks/api.py inspection_body).
+    open_case = jsonfields.Boolean(load_default=False, metadata={"description": "异常时一并立案"})
     kind = fields.String(validate=one_of(KINDS, "kind "))
     category = fields.String(validate=validate.Length(1, 40))
     title = fields.String(validate=validate.Length(1, 100))

@@ -16,6 +16,7 @@ from app.risks import actions
 from app.risks.models import RiskCategory
 from app.risks.models import RiskEvent
 from app.risks.models import RiskPoint
+from tests.cases.factories import report
 from tests.factories import bearer
 from tests.risks.factories import make_point
 from tests.risks.factories import risk_body
@@ -234,3 +235,36 @@ def test_layering():
     assert not {n for n in queries if n.startswith("app.cases")}
     api = imported(ROOT / "app" / "risks" / "api.py")
     assert not {n for n in api if n.startswith("app.web")}
+
+
+def test_json_types_are_not_guessed(client, world):
+    """ "version": "1" was answered 409 (never equal to 1) and "open_case": "yes" taken as true
+    (issue 19 item 6): both are a 422 naming the field, and nothing is written."""
+    point_id = make_point(world["grid_worker@village"]).id
+    headers = bearer(world["grid_worker@village"])
+    path = f"/api/v1/risk-points/{point_id}/inspections"
+    for body, field in [
+        ({"result": "normal", "version": "1"}, "version"),
+        ({"result": "normal", "version": True}, "version"),
+        ({"result": "abnormal", "open_case": "yes", "kind": "incident"}, "open_case"),
+    ]:
+        refused = client.post(path, json=body, headers=headers)
+        assert refused.status_code == 422, refused.get_json()
+        assert field in refused.get_json()["errors"]["json"], refused.get_json()
+    assert db.session.scalar(text("SELECT count(*) FROM inspections")) == 0
+    # The case workflow's version is checked the same way.
+    number = report(client, world["grid_worker@village"]).get_json()["number"]
+    mediator = bearer(world["mediator@village"])
+    accept = client.post(
+        f"/api/v1/cases/{number}/actions/accept", json={"version": "1"}, headers=mediator
+    )
+    assert accept.status_code == 422 and "version" in accept.get_json()["errors"]["json"]
+    assert db.session.scalar(text("SELECT state FROM cases")) == "reported"
+    # A form's digits are still a version (multipart: every value is text).
+    form = client.post(
+        path,
+        data={"result": "normal", "version": "1"},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert form.status_code == 201, form.get_json()
