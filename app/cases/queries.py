@@ -160,25 +160,32 @@ def detail(case: Case, user=None) -> Case:
             select(User).where(User.id.in_(case.mediator_ids or [])).order_by(User.id)
         )
     ]
-    counts = repeat_counts(case.parties, case.id)
+    counts = repeat_counts(case.parties, case.id, scope_for(user))
     for party in case.parties:
         party.repeat = counts.get(party.id, {"open": 0, "past": 0})
     return case
 
 
-REPEAT_SQL = text(
-    """
+REPEAT_SQL = """
     SELECT count(DISTINCT c.id) FILTER (WHERE c.state = ANY(:open_states)) AS open,
            count(DISTINCT c.id) FILTER (WHERE NOT c.state = ANY(:open_states)) AS past
       FROM parties p JOIN cases c ON c.id = p.case_id
      WHERE (p.id_number_hash = ANY(:h) OR p.phone_hash = ANY(:h))
        AND c.id <> :case
+       AND {scope}
+"""
+
+
+def repeat_counts(parties: list[Party], exclude_case: int, scope: Scope) -> dict[int, dict]:
+    """For each party: how many other open and past cases the caller may see name the same
+    person (by ID or phone).
+
+    Only cases in the caller's scope count: a count over the whole county told a grid worker,
+    who can type any ID number or phone into a report, whether that person had cases anywhere
+    (issue 19 item 2).
     """
-)
-
-
-def repeat_counts(parties: list[Party], exclude_case: int) -> dict[int, dict]:
-    """For each party: how many other open and past cases name the same person (by ID or phone)."""
+    visibility, scope_params = scope_sql(scope, "c")
+    stmt = text(REPEAT_SQL.format(scope=visibility))
     out = {}
     for party in parties:
         hashes = [h for h in (party.id_number_hash,) if h] or [h for h in (party.phone_hash,) if h]
@@ -186,7 +193,7 @@ def repeat_counts(parties: list[Party], exclude_case: int) -> dict[int, dict]:
             out[party.id] = {"open": 0, "past": 0}
             continue
         row = db.session.execute(
-            REPEAT_SQL, {**STATE_PARAMS, "h": hashes, "case": exclude_case}
+            stmt, {**STATE_PARAMS, **scope_params, "h": hashes, "case": exclude_case}
         ).one()
         out[party.id] = {"open": row.open, "past": row.past}
     return out

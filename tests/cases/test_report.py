@@ -323,3 +323,18 @@ def test_linked_risk_point_must_be_visible(client, world):
     assert refused.status_code == 422
     assert "risk_point_id" in refused.get_json()["errors"]["json"]
     assert case_count() == 1
+
+
+def test_repeat_counts_only_cases_the_caller_may_see(client, world):
+    """A count over the whole database told anyone who typed an ID number whether that person
+    had cases in another jurisdiction (issue 19 item 2): only visible cases count."""
+    outsider = report(client, world["outsider"], **POINT_OTHER_COUNTY)
+    assert outsider.status_code == 201, outsider.get_json()
+    report(client, world["grid_worker@village"])
+    body = report(client, world["grid_worker@village"]).get_json()
+    # Two other cases name the person; one is in another county.
+    assert body["parties"][0]["repeat"] == {"open": 1, "past": 0}
+    seen_there = client.get(
+        f"/api/v1/cases/{outsider.get_json()['number']}", headers=bearer(world["outsider"])
+    ).get_json()
+    assert seen_there["parties"][0]["repeat"] == {"open": 0, "past": 0}
