@@ -19,6 +19,7 @@ from openpyxl.utils import get_column_letter
 from app.core import clock
 from app.core.errors import BadRequest
 from app.extensions import db
+from app.scoping import scope_for
 
 
 def xlsx_cell(ws, value: Any):
@@ -116,6 +117,33 @@ def ledger_file(
 def audit_region(args: dict, user) -> str:
     """The region an export is audited under: the narrowest filtered, else the user's own."""
     return args.get("grid_cell") or args.get("region") or user.region.code
+
+
+def _significant(code: str) -> str:
+    """A region code's significant digits (county 6, town 9, village 12; a cell's 15)."""
+    if len(code) == 12 and code.endswith("000000"):
+        return code[:6]
+    if len(code) == 12 and code.endswith("000"):
+        return code[:9]
+    return code
+
+
+def regions_audited(args: dict, user) -> dict:
+    """What an export asked for and what it could get: the requested region (or cell) and the
+    effective one — the requested one inside the caller's scope, the caller's own when it asked
+    for more (a county code from a town), none when it lies outside."""
+    requested = args.get("grid_cell") or args.get("region")
+    own = user.region.code
+    scope = scope_for(user)
+    if requested is None:
+        effective = own
+    elif scope.contains(requested):
+        effective = requested
+    elif scope.prefix.startswith(_significant(requested)):
+        effective = own
+    else:
+        effective = None
+    return {"requested_region": requested, "effective_region": effective}
 
 
 def capped_rows(stmt, most: int, refusal: str) -> list:

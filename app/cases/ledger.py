@@ -167,6 +167,7 @@ def export_rows(args: dict, fmt: str) -> list[tuple]:
             "filters": audited_filters(args),
             "rows": len(rows),
             "revealed": bool(args["reveal"]),
+            **exports.regions_audited(args, current_user),
         },
     )
     return rows

@@ -16,6 +16,7 @@ from app.cases import ledger
 from app.cases import measures
 from app.cases import schemas
 from app.core import clock
+from app.core.errors import BadRequest
 from app.dispatch.measures import department_measures
 from app.extensions import Blueprint
 from app.policy import allows
@@ -223,7 +224,17 @@ class ExportQuery(schemas.CaseQuery):
 
 
 def export(args: dict, fmt: str):
-    """Build, audit and answer one export of the ledger."""
+    """Build, audit and answer one export of the ledger.
+
+    A revealing export is a POST (issue 19 item 4): a GET can be sent by another site (a link, an
+    image) to a signed-in mediator's browser, and the session cookie goes with it (SameSite=Lax);
+    a POST from a cookie needs the page's CSRF token (app/security.py), a bearer token none.
+    """
+    if args["reveal"] and request.method != "POST":
+        raise BadRequest(
+            "显示完整信息的导出须用 POST 请求（网页须带 CSRF 令牌）",
+            {"query": {"reveal": ["reveal=true 只能用 POST"]}},
+        )
     if args["reveal"] and not allows(current_user.role, "cases.reveal"):
         deny("cases.reveal")
     args = schemas.with_party_header(args, request.headers)
@@ -244,7 +255,20 @@ def export(args: dict, fmt: str):
 @blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 50000 条")
 @blp.alt_response(403, response="DEFAULT_ERROR", description="无导出（或查看完整信息）权限")
 def export_xlsx(args):
-    """The case ledger (台账) as Excel, with the list's filters; parties masked unless revealed."""
+    """The case ledger (台账) as Excel, with the list's filters; parties masked (`reveal=true`
+    only by POST)."""
+    return export(args, "xlsx")
+
+
+@blp.route("/cases/export.xlsx", methods=["POST"], endpoint="export_xlsx_revealed")
+@requires("cases.export")
+@blp.arguments(ExportQuery, location="query")
+@blp.response(200, BINARY, content_type=exports.XLSX_MIMETYPE, description="事件台账（Excel）")
+@blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 50000 条")
+@blp.alt_response(403, response="DEFAULT_ERROR", description="无导出（或查看完整信息）权限")
+def export_xlsx_revealed(args):
+    """The same ledger by POST, which `reveal=true` needs (with the CSRF token from a page):
+    parties in full, audited with the requested and the effective region."""
     return export(args, "xlsx")
 
 
@@ -257,5 +281,20 @@ def export_xlsx(args):
 @blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 50000 条")
 @blp.alt_response(403, response="DEFAULT_ERROR", description="无导出（或查看完整信息）权限")
 def export_csv(args):
-    """The case ledger (台账) as CSV, with the list's filters; parties masked unless revealed."""
+    """The case ledger (台账) as CSV, with the list's filters; parties masked (`reveal=true`
+    only by POST)."""
+    return export(args, "csv")
+
+
+@blp.route("/cases/export.csv", methods=["POST"], endpoint="export_csv_revealed")
+@requires("cases.export")
+@blp.arguments(ExportQuery, location="query")
+@blp.response(
+    200, BINARY, content_type=exports.CSV_MIMETYPE, description="事件台账（CSV，UTF-8 带 BOM）"
+)
+@blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 50000 条")
+@blp.alt_response(403, response="DEFAULT_ERROR", description="无导出（或查看完整信息）权限")
+def export_csv_revealed(args):
+    """The same ledger by POST, which `reveal=true` needs (with the CSRF token from a page):
+    parties in full, audited with the requested and the effective region."""
     return export(args, "csv")

@@ -267,6 +267,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("case_reports.export_xlsx", "GET"): Route(
         "GET", fixed("/api/v1/cases/export.xlsx"), {200}, list_route=True
     ),
+    # Revealing exports are POSTs (bearer callers need no CSRF token).
+    ("case_reports.export_csv_revealed", "POST"): Route(
+        "POST", fixed("/api/v1/cases/export.csv?reveal=true"), {200}, list_route=True
+    ),
+    ("case_reports.export_xlsx_revealed", "POST"): Route(
+        "POST", fixed("/api/v1/cases/export.xlsx?reveal=true"), {200}, list_route=True
+    ),
     # The z12 tile holding the in-scope case; the out-of-scope one must not leak into it.
     ("tiles.get_tile", "GET"): Route(
         "GET", fixed("/api/v1/tiles/cases/12/3390/1589.pbf"), {200}, list_route=True

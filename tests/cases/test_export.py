@@ -15,13 +15,17 @@ from app.audit.models import AuditEntry
 from app.cases import ledger
 from app.cases import reports
 from app.policy import PERMISSIONS
+from tests.accounts.helpers import csrf_header
+from tests.accounts.helpers import login
 from tests.cases.factories import ID_NUMBER
 from tests.cases.factories import PHONE
 from tests.cases.factories import POINT_OTHER_COUNTY
 from tests.cases.factories import POINT_VILLAGE_B
 from tests.cases.factories import act
 from tests.cases.factories import report
+from tests.factories import COUNTY
 from tests.factories import bearer
+from tests.geo.factories import TOWN
 
 HEADERS = [
     "编号",
@@ -69,7 +73,9 @@ def export(client, user, fmt: str = "xlsx", party_id_number: str | None = None, 
     headers = bearer(user)
     if party_id_number:
         headers["X-Party-Id-Number"] = party_id_number
-    return client.get(f"/api/v1/cases/export.{fmt}", query_string=params, headers=headers)
+    # Revealing exports are POSTs (issue 19 item 4).
+    send = client.post if params.get("reveal") == "true" else client.get
+    return send(f"/api/v1/cases/export.{fmt}", query_string=params, headers=headers)
 
 
 def sheet_rows(response) -> list[list]:
@@ -209,8 +215,31 @@ def test_every_export_is_audited(client, world, cases):
         "filters": {"kind": "dispute", "party_id_number": "110101********4477"},
         "rows": 2,
         "revealed": False,
+        "requested_region": None,
+        "effective_region": "371699000000",
     }
     assert ID_NUMBER not in str(entry.detail)
+
+
+def test_a_revealing_export_is_a_post_with_the_csrf_token(client, world, cases):
+    """A cross-site GET could make a signed-in mediator's browser download the ledger in full
+    (the cookie is SameSite=Lax): reveal=true by GET is refused, by POST it needs the page's CSRF
+    token; the audit records the requested and the effective region (issue 19 item 4)."""
+    got = client.get("/api/v1/cases/export.csv?reveal=true", headers=bearer(world["mediator@town"]))
+    assert got.status_code == 400 and "reveal" in got.get_json()["errors"]["query"]
+    assert export_audits() == []
+    assert login(client, "mediator-town").status_code == 302
+    no_token = client.post("/api/v1/cases/export.csv?reveal=true")
+    assert no_token.status_code == 400 and export_audits() == []
+    posted = client.post(
+        f"/api/v1/cases/export.csv?reveal=true&region={COUNTY}", headers=csrf_header(client)
+    )
+    assert posted.status_code == 200, posted.get_data(as_text=True)[:300]
+    assert "张三" in posted.data.decode("utf-8-sig")
+    detail = export_audits()[-1].detail
+    assert detail["revealed"] is True
+    # Asked for the whole county; a town mediator gets their town.
+    assert (detail["requested_region"], detail["effective_region"]) == (COUNTY, TOWN)
 
 
 def test_csv_is_utf8_with_bom_and_filters_apply(client, world, cases):
