@@ -59,6 +59,11 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+# A file name that hides or reorders what people see ("photo\u202egpj.exe" shows as
+# "photoexe.jpg") is refused, not cleaned (issue 19 item 6).
+HIDDEN_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
 def clean_name(name: str | None) -> str | None:
     """The file's own name without any path or control characters, at most 255 characters."""
     if not name:
@@ -70,6 +75,10 @@ def clean_name(name: str | None) -> str | None:
 def check(data: bytes, original_name: str | None = None) -> Upload:
     """Check size and content; raise AttachmentError naming the file otherwise."""
     label = clean_name(original_name) or "附件"
+    if original_name and HIDDEN_IN_NAMES.search(original_name):
+        raise AttachmentError(
+            422, f"文件名 {label} 含有控制字符、零宽字符或双向文字控制符：请改名后再上传"
+        )
     if len(data) > MAX_BYTES:
         raise AttachmentError(413, f"{label} 超过 {MAX_BYTES // (1024 * 1024)} MB 的上限")
     if not data:

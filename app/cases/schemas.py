@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema
@@ -25,6 +27,7 @@ from app.cases.models import SATISFACTION
 from app.cases.models import SOURCES
 from app.cases.models import STATES
 from app.cases.models import SUPERVISION
+from app.core import clock
 from app.core.errors import BadRequest
 from app.geo.crs import CRS_CHOICES
 
@@ -96,6 +99,21 @@ class PartyIn(Schema):
             raise ValidationError(_("电话应为 11 位手机号或带区号的固定电话（如 0543-3312345）"))
 
 
+# A matter reported now happened in living memory and not in the future (a phone whose clock is a
+# few minutes fast is forgiven): 9999 and 0001 were accepted (issue 19 item 6).
+EARLIEST_OCCURRED = dt.datetime(1949, 10, 1, tzinfo=dt.UTC)
+CLOCK_SKEW = dt.timedelta(minutes=10)
+
+
+def occurred_in_range(value: dt.datetime) -> bool:
+    """`occurred_at` lies between 1949-10-01 and now (plus a phone's clock skew)."""
+    if value < EARLIEST_OCCURRED:
+        raise ValidationError(_("发生时间过早：不早于 1949-10-01"))
+    if value > clock.now() + CLOCK_SKEW:
+        raise ValidationError(_("发生时间不能晚于现在"))
+    return True
+
+
 class CaseIn(Schema):
     """A new case, located by a point."""
 
@@ -105,7 +123,7 @@ class CaseIn(Schema):
     complexity = fields.String(validate=one_of(COMPLEXITY, "complexity "))
     title = fields.String(required=True, validate=validate.Length(1, 100))
     description = fields.String(required=True, validate=validate.Length(1, 5000))
-    occurred_at = fields.AwareDateTime()
+    occurred_at = fields.AwareDateTime(validate=lambda value: occurred_in_range(value))
     lon = jsonfields.Float(required=True, validate=validate.Range(-180, 180))
     lat = jsonfields.Float(required=True, validate=validate.Range(-90, 90))
     crs = fields.String(load_default="wgs84", validate=one_of(CRS_CHOICES, "crs "))

@@ -65,23 +65,26 @@ def feature_collection_sql(
     return body
 
 
-def is_position(p, *, lonlat: bool = False) -> bool:
-    """A GeoJSON position: 2 or 3 finite numbers (with `lonlat`, a longitude and latitude)."""
+def is_position(p, *, lonlat: bool = False, planar: bool = False) -> bool:
+    """A GeoJSON position: 2 or 3 finite numbers (with `lonlat`, a longitude and latitude;
+    with `planar`, exactly 2: an altitude would be dropped without a word)."""
     return (
         isinstance(p, list | tuple)
-        and 2 <= len(p) <= 3
+        and 2 <= len(p) <= (2 if planar else 3)
         and all(isinstance(x, int | float) and not isinstance(x, bool) for x in p)
         and all(math.isfinite(x) for x in p)
         and (not lonlat or (-180 <= p[0] <= 180 and -90 <= p[1] <= 90))
     )
 
 
-def ring_problem(ring, *, lonlat: bool = False, malformed: str) -> str | None:
+def ring_problem(ring, *, lonlat: bool = False, planar: bool = False, malformed: str) -> str | None:
     """What is wrong with a polygon's ring (positions, at least 4, closed), or None.
 
     `malformed` is the caller's message for a ring that is not a list of positions.
     """
-    if not isinstance(ring, list | tuple) or not all(is_position(p, lonlat=lonlat) for p in ring):
+    if not isinstance(ring, list | tuple) or not all(
+        is_position(p, lonlat=lonlat, planar=planar) for p in ring
+    ):
         return malformed
     if len(ring) < 4:
         return "多边形的环至少需要 4 个位置"

@@ -134,12 +134,30 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 SURROGATE_MESSAGE = "包含无效的 Unicode 字符（单独的代理项 U+D800–U+DFFF）"
 
 
-def _bad_text(text: str) -> str | None:
-    """Why a string of the body cannot be stored, or None."""
+# Characters no text of ours needs, which only hide or reorder what people see: C0/C1 control
+# characters (tab and line breaks aside) and the bidirectional overrides and isolates that make
+# "abc" display as "cba" (issue 19 item 6).
+CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROL_MESSAGE = "包含不可见的控制字符或双向文字控制符（如 U+202E）"
+# A one-line value (a title, a name, a code) takes no line break and no zero-width character
+# either: both make two values look alike.
+ONE_LINE_KEYS = frozenset(
+    {"title", "name", "display_name", "username", "code", "category", "subcategory", "phone"}
+)
+ONE_LINE = re.compile("[\r\n\u200b-\u200f\u2060\ufeff]")
+ONE_LINE_MESSAGE = "应为一行文字：不能包含换行或零宽字符"
+
+
+def _bad_text(text: str, key: str | None = None) -> str | None:
+    """Why a string of the body cannot be stored, or None (`key`: the field it is the value of)."""
     if NUL in text:
         return NUL_MESSAGE
     if SURROGATE.search(text):
         return SURROGATE_MESSAGE
+    if CONTROL.search(text):
+        return CONTROL_MESSAGE
+    if key in ONE_LINE_KEYS and ONE_LINE.search(text):
+        return ONE_LINE_MESSAGE
     return None
 
 
@@ -153,7 +171,7 @@ def _bad_paths(value) -> dict[str, str]:
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
-            if problem := _bad_text(item):
+            if problem := _bad_text(item, path.rsplit(".", 1)[-1]):
                 found[path or "_schema"] = problem
         elif isinstance(item, dict):
             for key, child in item.items():
@@ -168,7 +186,8 @@ def _bad_paths(value) -> dict[str, str]:
 
 
 def check_nul_characters() -> None:
-    """Refuse NUL characters in the path, query string, form or JSON body.
+    """Refuse NUL characters in the path, query string, form or JSON body (and control or
+    bidirectional-override characters in forms and bodies, line breaks in one-line values).
 
     PostgreSQL text cannot hold U+0000: the driver raises on such a parameter, which surfaced
     as a 500 wherever a caller's string reached a query (a search term, a username, a title).
@@ -183,6 +202,9 @@ def check_nul_characters() -> None:
         bad = [key for key, value in request.form.items(multi=True) if NUL in key + value]
         if bad:
             raise DomainError(400, errors={"form": _nul_errors(bad)})
+        hidden = [key for key, value in request.form.items(multi=True) if CONTROL.search(value)]
+        if hidden:
+            raise DomainError(400, errors={"form": {key: [CONTROL_MESSAGE] for key in hidden}})
     elif request.is_json and has_body():
         paths = _bad_paths(request.get_json(silent=True))
         if paths:

@@ -38,14 +38,17 @@ def geometry_problem(geometry) -> str | None:
     if not isinstance(coords, list):
         return "缺少坐标 coordinates"
     if gtype == "Point":
-        if coords and not geojson.is_position(coords, lonlat=True):
-            return "点的坐标应为 [经度, 纬度]（经度 -180–180，纬度 -90–90）"
+        if coords and not geojson.is_position(coords, lonlat=True, planar=True):
+            return "点的坐标应为 [经度, 纬度]（经度 -180–180，纬度 -90–90；不接受高程）"
         return None
     if sum(len(ring) if isinstance(ring, list) else 0 for ring in coords) > MAX_POSITIONS:
         return f"多边形顶点过多（最多 {MAX_POSITIONS} 个）"
     for ring in coords:
         problem = geojson.ring_problem(
-            ring, lonlat=True, malformed="多边形坐标格式错误：每个位置应为 [经度, 纬度]"
+            ring,
+            lonlat=True,
+            planar=True,
+            malformed="多边形坐标格式错误：每个位置应为 [经度, 纬度]（不接受高程）",
         )
         if problem:
             return problem

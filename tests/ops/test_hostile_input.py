@@ -344,3 +344,65 @@ def test_enormous_cells_are_refused_too(app, world):
     """The size cap holds at every level (a cell is checked before its village containment)."""
     data = collection(feature(f"{VILLAGE}009", "巨型网格", box(100.0, 30.0, 111.0, 31.0), VILLAGE))
     assert any("范围过大" in p for p in rejected(data, "grid"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"title": "漏水\u202e纠纷"}, "title"),  # a bidi override: shows the text reversed
+        ({"title": "漏水\r\n纠纷"}, "title"),  # a line break in a one-line value
+        ({"title": "漏\u200b水纠纷"}, "title"),  # zero-width: two titles that look alike
+        ({"description": "楼上\x07漏水"}, "description"),  # a control character
+        ({"occurred_at": "9999-01-01T00:00:00+08:00"}, "occurred_at"),
+        ({"occurred_at": "0001-01-01T00:00:00+08:00"}, "occurred_at"),
+        ({"occurred_at": "2099-01-01T00:00:00+08:00"}, "occurred_at"),
+    ],
+)
+def test_hidden_characters_and_impossible_times_are_refused(client, world, overrides, field):
+    """Accepted before where a 4xx belongs (issue 19 item 6): 422 naming the field, no case."""
+    response = report(client, world["grid_worker@village"], **overrides)
+    body = assert_error(response, 422)
+    assert field in body["errors"]["json"], body
+    assert db.session.execute(text("SELECT count(*) FROM cases")).scalar() == 0
+
+
+def test_a_party_name_with_a_line_break_is_refused_and_multi_line_text_is_not(client, world):
+    """One-line values refuse line breaks; a description may have them."""
+    body = case_body(description="第一行\n第二行")
+    body["parties"][0]["name"] = "张三\n李四"
+    refused = client.post("/api/v1/cases", json=body, headers=bearer(world["grid_worker@village"]))
+    assert "parties.0.name" in assert_error(refused, 422)["errors"]["json"]
+    body["parties"][0]["name"] = "张三"
+    taken = client.post("/api/v1/cases", json=body, headers=bearer(world["grid_worker@village"]))
+    assert taken.status_code == 201, taken.get_json()
+
+
+def test_a_3d_point_is_refused_not_flattened(client, world):
+    """A risk point at [lon, lat, z] lost its z without a word (issue 19 item 6)."""
+    from tests.risks.factories import register
+
+    response = register(
+        client,
+        world["grid_worker@village"],
+        geometry={"type": "Point", "coordinates": [118.01, 37.32, 12.0]},
+    )
+    body = assert_error(response, 422)
+    assert "geometry" in body["errors"]["json"]
+    assert db.session.execute(text("SELECT count(*) FROM risk_points")).scalar() == 0
+
+
+def test_a_file_name_hiding_its_extension_is_refused(client, world):
+    """ "photo\u202egpj.exe" shows as "photoexe.jpg": refused, not cleaned."""
+    import io
+
+    from tests.risks.factories import png_bytes
+
+    number = report(client, world["grid_worker@village"]).get_json()["number"]
+    response = client.post(
+        f"/api/v1/cases/{number}/photos",
+        data={"photos": (io.BytesIO(png_bytes()), "photo\u202egpj.png")},
+        content_type="multipart/form-data",
+        headers=bearer(world["grid_worker@village"]),
+    )
+    assert response.status_code == 422, response.get_json()
+    assert db.session.execute(text("SELECT count(*) FROM attachments")).scalar() == 0
