@@ -259,14 +259,3 @@ def test_database_refuses_other_shapes(world):
             ),
             {"id": made.id},
         )
-
-
-def test_a_height_is_dropped(client, world):
-    """A phone's [lon, lat, altitude] is stored in 2D."""
-    response = register(
-        client,
-        world["mediator@village"],
-        geometry={"type": "Point", "coordinates": [118.01, 37.32, 12.5]},
-    )
-    assert response.status_code == 201, response.get_json()
-    assert response.get_json()["geometry"]["coordinates"] == [118.01, 37.32]
