@@ -11,7 +11,9 @@ is a transaction boundary, like a command: a job commits its own work.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import threading
 
 import procrastinate
 from flask import Flask
@@ -72,7 +74,34 @@ def in_app_context(app: Flask):
 
 
 def run_worker(app: Flask, *, wait: bool) -> None:
-    """Run the queue's worker until stopped (SIGTERM/SIGINT: graceful), or until idle."""
+    """Run the queue's worker until stopped (SIGTERM/SIGINT: graceful), or until idle.
+
+    procrastinate runs its worker with asyncio.run(), which refuses to start inside a thread
+    whose event loop is already running (a host that embeds the command: a test session driving
+    a browser, a notebook). There it runs in a thread of its own, without signal handlers (only
+    the main thread may install them), and its error, if any, is raised here.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        _run_worker(app, wait=wait, signals=True)
+        return
+    failure: list[BaseException] = []
+
+    def target():
+        try:
+            _run_worker(app, wait=wait, signals=False)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name="gridgov-notify-worker")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _run_worker(app: Flask, *, wait: bool, signals: bool) -> None:
     with queue.replace_connector(worker_connector(app.config)) as worker_app:
         worker_app.run_worker(
             queues=[QUEUE],
@@ -80,5 +109,6 @@ def run_worker(app: Flask, *, wait: bool) -> None:
             listen_notify=wait,
             concurrency=1,
             shutdown_graceful_timeout=30,
+            install_signal_handlers=signals,
             task_middleware=[in_app_context(app)],
         )

@@ -104,13 +104,15 @@ def test_zoom_in_goes_from_town_to_villages_to_single_cases(open_as, live_server
     click_count_marker(page)
     wait_loaded(page, "l.mode === 'counts' && l.level === 'village'")
     # The status follows the last layer to answer: wait for it rather than read it once.
-    page.wait_for_function(f"{STATUS}.includes('按村汇总')")
+    # A function, not an expression string: polling an expression uses eval, which the page's CSP
+    # refuses (it passed only when the first check already held).
+    page.wait_for_function(f"() => {STATUS}.includes('按村汇总')", timeout=20000)
 
     click_count_marker(page)
     wait_loaded(page, "l.mode === 'points' || l.level === 'grid_cell'")
     assert page.evaluate("GridGovMaps.risk.map.getZoom()") >= 14
     assert page.evaluate("GridGovMaps.risk.loaded.mode") == "points"
-    page.wait_for_function(f"{STATUS}.includes('单个事件')")
+    page.wait_for_function(f"() => {STATUS}.includes('单个事件')", timeout=20000)
 
 
 def first_case(database: str) -> str:

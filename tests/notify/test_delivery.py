@@ -268,3 +268,16 @@ def test_worker_stopped_and_started_again_delivers_everything_once(
         assert set(statuses) == {"succeeded"}
         db.session.remove()
         db.engines[None].dispose()
+
+
+def test_deliver_runs_inside_a_running_event_loop(app):
+    """`asyncio.run() cannot be called from a running event loop` when a host already runs one
+    (the browser tests' driver did, in the same session): the worker then runs in its own
+    thread and still returns when the queue is idle."""
+    import asyncio
+
+    async def host():
+        jobs.run_worker(app, wait=False)
+        return "done"
+
+    assert asyncio.run(host()) == "done"
