@@ -91,6 +91,9 @@ start() {
   psql_su -d postgres <<'SQL'
 SELECT 'CREATE ROLE gridgov LOGIN CREATEDB'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gridgov') \gexec
+-- DROP DATABASE ... WITH (FORCE) of a scratch database must be able to end an autovacuum worker
+-- that just connected to it (such a worker has no role: without this the drop fails at random).
+GRANT pg_signal_backend TO gridgov;
 SELECT 'CREATE DATABASE gridgov OWNER gridgov'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'gridgov') \gexec
 SELECT 'CREATE DATABASE gridgov_test OWNER gridgov'
