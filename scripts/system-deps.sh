@@ -2,9 +2,10 @@
 # Install the Debian packages GridGov needs, if any is missing. As root it installs them; with
 # passwordless sudo it uses sudo; otherwise it prints the exact command and fails.
 set -euo pipefail
-# chromium and a CJK font: the browser tests (Playwright drives Debian's chromium) and screenshots.
+# chromium and a CJK font: the browser tests (Playwright drives Debian's chromium), screenshots, and the
+# PDFs and charts (WeasyPrint draws with pango; matplotlib and WeasyPrint both use the CJK font).
 pkgs=(postgresql-15 postgresql-15-postgis-3 python3-venv python3-dev redis-server chromium
-      fonts-wqy-microhei ${EXTRA_DEBS:-})
+      fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 ${EXTRA_DEBS:-})
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
