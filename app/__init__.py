@@ -55,6 +55,7 @@ from app.ops.guards import GuardedRequest
 from app.ops.guards import StrictJSONProvider
 from app.ops.logging import configure_logging
 from app.policy import policy_cli
+from app.resident import models as _resident_models  # noqa: F401
 from app.risks import models as _risks_models  # noqa: F401
 from app.risks.api import blp as risks_api
 from app.risks.cli import risks_cli

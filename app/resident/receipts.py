@@ -1,0 +1,101 @@
+"""Issuing and checking receipts (回执): the query code and the link to the progress page.
+
+The code is 10 characters from a 31-letter alphabet without look-alikes (0/O, 1/I/L): about 49 bits,
+so even 10,000 guesses a day against one number would need ~10^10 days on average; the progress
+lookup's rate limit keeps guesses far below that. Only `pii.keyed_hash` of the code is stored
+(HMAC with the deployment's key): a copy of the database alone does not give the codes back.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+import segno
+from flask import url_for
+from sqlalchemy import select
+from sqlalchemy import update
+
+from app import pii
+from app.core import clock
+from app.extensions import db
+from app.resident.models import Receipt
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 10
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(code: str) -> str:
+    """What a resident types: case and spaces or dashes do not matter."""
+    return "".join(ch for ch in code.upper() if ch not in " -\u3000")
+
+
+def code_hash(number: str, code: str) -> str:
+    # The number is part of the hashed text, so one code's hash says nothing about another number.
+    return pii.keyed_hash(f"receipt:{number}:{normalise_code(code)}")
+
+
+def issue(
+    *, number: str, case_id: int | None = None, self_report_id: int | None = None, actor=None
+) -> str:
+    """A receipt for `number` with a new code (returned in clear, once); earlier codes stop working.
+
+    Flushes, never commits (the request boundary does).
+    """
+    code = new_code()
+    db.session.execute(
+        update(Receipt)
+        .where(Receipt.number == number, Receipt.superseded_at.is_(None))
+        .values(superseded_at=clock.now())
+    )
+    db.session.add(
+        Receipt(
+            number=number,
+            case_id=case_id,
+            self_report_id=self_report_id,
+            code_hash=code_hash(number, code),
+            issued_by_id=getattr(actor, "id", None),
+        )
+    )
+    db.session.flush()
+    return code
+
+
+def current(number: str) -> Receipt | None:
+    return db.session.scalar(
+        select(Receipt).where(Receipt.number == number, Receipt.superseded_at.is_(None))
+    )
+
+
+def find(number: str, code: str) -> Receipt | None:
+    """The receipt in force for `number` if `code` is its code, else None (both cases alike).
+
+    An unknown number still computes a hash and a comparison, so the two failures cost the same.
+    """
+    receipt = current(number)
+    given = code_hash(number, code)
+    expected = receipt.code_hash if receipt is not None else "0" * 64
+    if hmac.compare_digest(given, expected) and receipt is not None:
+        return receipt
+    return None
+
+
+def attach_case(self_report_id: int, case_id: int) -> None:
+    """A verified self-report became a case: its receipt now follows the case."""
+    db.session.execute(
+        update(Receipt).where(Receipt.self_report_id == self_report_id).values(case_id=case_id)
+    )
+
+
+def progress_url(number: str) -> str:
+    """The public progress page for `number` (absolute; the code is never part of a URL)."""
+    return url_for("resident.progress", number=number, _external=True)
+
+
+def qr_svg(url: str, *, scale: int = 4) -> str:
+    """An inline SVG QR code for `url` (segno), for receipts and notices."""
+    return segno.make(url, error="m").svg_inline(scale=scale, dark="#000")
