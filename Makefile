@@ -14,6 +14,11 @@ EMBEDDED_TEST := $(if $(TEST_DATABASE_URL),,yes)
 DATABASE_URL ?= $(shell scripts/pg.sh url gridgov)
 TEST_DATABASE_URL ?= $(shell scripts/pg.sh url gridgov_test)
 export DATABASE_URL TEST_DATABASE_URL
+# Sign-in throttling counts across workers: the embedded set-up's private Redis (scripts/pg.sh starts
+# it with the cluster), unless RATELIMIT_STORAGE_URI is given. An outside DATABASE_URL without one
+# keeps the app's memory:// default (README: set Redis for several workers).
+RATELIMIT_STORAGE_URI ?= $(if $(EMBEDDED),$(shell scripts/pg.sh redis-url))
+export RATELIMIT_STORAGE_URI
 
 .PHONY: help run test lint format bench soak stop system-deps venv db db-test sweep screenshots
 
@@ -78,5 +83,8 @@ bench: db ## county-scale benchmarks (bench/RESULTS.md)
 soak: venv ## soak with faults: 200 users, 10 min, DB restarts + a network cut (bench/RESULTS.md)
 	@$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
-stop: ## stop the embedded database
+stop: ## stop the embedded database (and its private Redis)
 	@scripts/pg.sh stop
+
+print-%: # the value make uses for a variable: make -s print-RATELIMIT_STORAGE_URI
+	@echo '$($*)'

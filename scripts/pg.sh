@@ -6,6 +6,8 @@
 #   scripts/pg.sh start          create the cluster on first use, start it, create roles/databases
 #   scripts/pg.sh stop           stop it
 #   scripts/pg.sh status
+#   scripts/pg.sh redis-url      print the private Redis's URL (rate-limit counters; see below)
+#   scripts/pg.sh redis-start    start only the private Redis (start starts it too)
 #
 # The cluster listens on a Unix socket only (listen_addresses=''), so it never collides with a
 # server on port 5432. initdb refuses to run as root, so as root the cluster belongs to the
@@ -43,6 +45,12 @@ sock="$base/run"
 # A Unix socket path must stay under ~107 bytes.
 if ((${#sock} > 80)); then sock="/tmp/gridgov-$(printf '%s' "$base" | sha1sum | cut -c1-12)"; fi
 log="$base/postgresql.log"
+# A private Redis beside the cluster, started and stopped with it: the rate limiter's counters,
+# shared by every gunicorn worker (memory:// would count per worker). Unix socket only, no
+# persistence (counters may be lost without harm), owned by whoever runs make.
+rdir="$here/var/redis"
+rsock="$rdir/redis.sock"
+if ((${#rsock} > 80)); then rsock="/tmp/gridgov-$(printf '%s' "$here" | sha1sum | cut -c1-12)-redis.sock"; fi
 
 url() {
   local db=${1:-gridgov}
@@ -102,9 +110,39 @@ SQL
   for db in template1 gridgov gridgov_test; do
     psql_su -d "$db" -c 'CREATE EXTENSION IF NOT EXISTS postgis'
   done
+  redis_start
+}
+
+redis_url() {
+  echo "redis+unix://$rsock"
+}
+
+redis_running() {
+  [[ -f $rdir/redis.pid ]] && kill -0 "$(cat "$rdir/redis.pid")" 2>/dev/null
+}
+
+redis_start() {
+  command -v redis-server >/dev/null || { echo "redis-server is missing (make system-deps)" >&2; return 1; }
+  redis_running && return 0
+  mkdir -p "$rdir"
+  redis-server --port 0 --unixsocket "$rsock" --unixsocketperm 700 --daemonize yes \
+    --pidfile "$rdir/redis.pid" --dir "$rdir" --logfile "$rdir/redis.log" \
+    --save '' --appendonly no >/dev/null
+  for _ in $(seq 50); do [[ -S $rsock ]] && return 0; sleep 0.1; done
+  echo "the private Redis did not start (see $rdir/redis.log)" >&2
+  return 1
+}
+
+redis_stop() {
+  if redis_running; then
+    kill "$(cat "$rdir/redis.pid")"
+    for _ in $(seq 50); do redis_running || break; sleep 0.1; done
+    echo "private Redis stopped"
+  fi
 }
 
 stop() {
+  redis_stop
   if [[ -f $data/PG_VERSION ]] && as_owner "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     as_owner "$PGBIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null
     echo "embedded PostgreSQL stopped"
@@ -115,8 +153,10 @@ stop() {
 
 case ${1:-} in
   url) url "${2:-gridgov}" ;;
+  redis-url) redis_url ;;
+  redis-start) redis_start ;;
   start) start ;;
   stop) stop ;;
   status) as_owner "$PGBIN/pg_ctl" -D "$data" status ;;
-  *) echo "usage: $0 url [DB] | start | stop | status" >&2; exit 2 ;;
+  *) echo "usage: $0 url [DB] | redis-url | redis-start | start | stop | status" >&2; exit 2 ;;
 esac

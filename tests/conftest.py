@@ -50,6 +50,9 @@ def app(database_url, tmp_path_factory):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "PERSONAL_DATA_KEY": TEST_PERSONAL_DATA_KEY,
+            # Counters per test process (reset in every test), whatever make exported; the
+            # shared-Redis behaviour has its own tests (tests/accounts/test_throttle.py).
+            "RATELIMIT_STORAGE_URI": "memory://",
             # Uploaded files go to a throw-away folder, never into the project's var/.
             "ATTACHMENT_DIR": str(tmp_path_factory.mktemp("attachments")),
         }

@@ -214,10 +214,48 @@ def post_login(base: str, username: str) -> int:
         return exc.code
 
 
-@pytest.mark.parametrize(("storage", "shared"), [("redis", True), ("memory://", False)])
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_value(name: str, **env: str) -> str:
+    """What `make run` would use for a variable, in an environment without DATABASE_URL."""
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", name, "MAKEFLAGS"}}
+    out = subprocess.run(
+        ["make", "-s", "--no-print-directory", f"print-{name}"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def embedded_redis() -> str:
+    """The embedded set-up's private Redis (scripts/pg.sh), started if it is not running."""
+    subprocess.run([str(ROOT / "scripts/pg.sh"), "redis-start"], check=True, capture_output=True)
+    return subprocess.run(
+        [str(ROOT / "scripts/pg.sh"), "redis-url"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_make_run_counts_sign_in_failures_in_the_private_redis_unless_told_otherwise():
+    """As installed, every worker shares one counter (issue 19 item 8); the setting still wins."""
+    assert make_value("RATELIMIT_STORAGE_URI") == embedded_redis()
+    assert embedded_redis().startswith("redis+unix:///")
+    assert make_value("RATELIMIT_STORAGE_URI", RATELIMIT_STORAGE_URI="memory://") == "memory://"
+    # With an outside database and no setting, the app's own default (memory://) applies.
+    assert make_value("RATELIMIT_STORAGE_URI", DATABASE_URL="postgresql://x@/y") == ""
+
+
+@pytest.mark.parametrize(
+    ("storage", "shared"), [("redis", True), ("embedded", True), ("memory://", False)]
+)
 def test_throttle_holds_across_instances_sharing_storage(redis_url, scratch_db, storage, shared):
-    """Two separate processes: with Redis the 6th failure is refused; with memory it is not."""
-    procs, (a, b) = start_servers(2, scratch_db, redis_url if storage == "redis" else storage)
+    """Two separate processes: with Redis (a server, or make run's private one) the 6th failure
+    is refused; with memory it is not."""
+    chosen = {"redis": redis_url, "embedded": embedded_redis() if storage == "embedded" else ""}
+    procs, (a, b) = start_servers(2, scratch_db, chosen.get(storage, storage))
     try:
         username = f"shared-{storage[:5]}-{os.getpid()}"
         statuses = [post_login(a, username) for _ in range(3)]
