@@ -58,6 +58,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "risks.register": FIELD,
     "risks.inspect": FIELD,
     "risks.approve": frozenset({"official"}),
+    # the exact place of a key-population point: the grid worker who visits, the official who
+    # coordinates (audited; others see the grid cell's point)
+    "risks.locate": frozenset({"grid_worker", "official"}),
     "risks.export": frozenset({"mediator", "official"}),
     "risks.categories": ALL,
     "risks.manage": frozenset({"admin"}),
@@ -94,6 +97,7 @@ ACTION_NAMES = {
     "risks.register": "登记风险点、调整等级、申请消除",
     "risks.inspect": "录入排查记录",
     "risks.approve": "审批消除风险点（或直接消除）",
+    "risks.locate": "查看重点人群风险点的确切位置（留痕）",
     "risks.export": "导出风险隐患排查台账（留痕）",
     "risks.categories": "查看风险类别",
     "risks.manage": "维护风险类别与排查周期",

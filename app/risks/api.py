@@ -85,6 +85,19 @@ def get_risk_point(point_id: int):
     return shown(point_id)
 
 
+@blp.route("/risk-points/<int:point_id>/location", methods=["POST"])
+@requires("risks.locate")
+@blp.arguments(schemas.LocationIn)
+@blp.response(200, schemas.LocationOut)
+@blp.alt_response(404, response="DEFAULT_ERROR")
+def reveal_location(data, point_id: int):
+    """The exact registered place of a point (a key-population point's detail shows only its grid
+    cell's inner point). For such a point the reveal is recorded in the audit log with `reason`.
+    """
+    point = queries.visible_point(point_id, current_user)
+    return services.exact_location(point, current_user, data["reason"])
+
+
 @blp.route("/risk-points")
 @requires("risks.read")
 @blp.arguments(schemas.RiskPointQuery, location="query")

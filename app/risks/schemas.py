@@ -373,6 +373,9 @@ class RiskPointOut(RiskPointSummary):
     geometry = fields.Dict()
     lon = fields.Float(metadata={"description": "代表点（点本身，或面内一点）"})
     lat = fields.Float()
+    generalized = fields.Boolean(
+        metadata={"description": "重点人群：位置为所在网格内一点，确切位置须经留痕查看"}
+    )
     county = fields.Nested(RiskUnitOut)
     registered_at = fields.DateTime()
     registered_by = fields.Function(lambda r: r.registered_by.display_name)
@@ -398,3 +401,22 @@ class InspectionResult(Schema):
     case_number = fields.String(allow_none=True)
     next_due = fields.Date()
     overdue = fields.Boolean()
+
+
+class LocationIn(Schema):
+    """Why the exact place of a point is needed (recorded in the audit log)."""
+
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(2, 200),
+        metadata={"description": "查看确切位置的理由（如：入户走访）"},
+    )
+
+
+class LocationOut(Schema):
+    """The registered geometry of a point."""
+
+    geometry = fields.Dict()
+    lon = fields.Float()
+    lat = fields.Float()
+    generalized = fields.Boolean()

@@ -706,17 +706,57 @@ def sweep_inspections(on: dt.date | None = None) -> int:
 CASE_OWN_COLUMNS = ("reporter_id",)
 
 
+def generalized_point(point: RiskPoint) -> dict:
+    """The GeoJSON Point that stands for a restricted point: its grid cell's inner point."""
+    return json.loads(
+        db.session.scalar(
+            select(func.ST_AsGeoJSON(func.ST_PointOnSurface(GridCell.geom), 7)).where(
+                GridCell.id == point.grid_cell_id
+            )
+        )
+    )
+
+
+def exact_location(point: RiskPoint, user, reason: str) -> dict:
+    """The registered geometry of a point, for a role that needs the exact place (policy
+    `risks.locate`); for a restricted (key-population) point the reveal is audited with its reason.
+    """
+    geometry = json.loads(
+        db.session.scalar(
+            select(func.ST_AsGeoJSON(RiskPoint.geom, 7)).where(RiskPoint.id == point.id)
+        )
+    )
+    lon, lat = anchor(point)
+    if point.category.restricted:
+        audit.record(
+            "risk_point.location_revealed",
+            actor=user,
+            object_type="risk_point",
+            object_id=point.id,
+            region_code=point.region_code,
+            detail={"code": point.code, "reason": reason},
+        )
+    return {"geometry": geometry, "lon": lon, "lat": lat, "generalized": False}
+
+
 def detail(point: RiskPoint, user) -> RiskPoint:
     """A point with all the user may see attached: geometry, history, inspections, photos,
     linked cases, the pending request and the actions the user may take now."""
     db.session.refresh(point)
     decorate([point])
-    point.geometry = json.loads(
-        db.session.scalar(
-            select(func.ST_AsGeoJSON(RiskPoint.geom, 7)).where(RiskPoint.id == point.id)
+    point.generalized = point.category.restricted
+    if point.generalized:
+        # A key-population point is shown at its grid cell's inner point, never at the household
+        # (docs/risks.md); the exact place is `exact_location`, for the roles that need it, audited.
+        point.geometry = generalized_point(point)
+        point.lon, point.lat = point.geometry["coordinates"]
+    else:
+        point.geometry = json.loads(
+            db.session.scalar(
+                select(func.ST_AsGeoJSON(RiskPoint.geom, 7)).where(RiskPoint.id == point.id)
+            )
         )
-    )
-    point.lon, point.lat = anchor(point)
+        point.lon, point.lat = anchor(point)
     inspections = point.inspections
     photos = attachments.for_owners("inspection", [i.id for i in inspections])
     case_ids = [i.case_id for i in inspections if i.case_id]

@@ -113,7 +113,8 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'grid_cells') AS ver
          WHERE t.geom IS NOT NULL) AS tile
 """
 
-# Risk points: no names or descriptions on the map (a key-population point names nobody).
+# Risk points: no names or descriptions on the map (a key-population point names nobody), and a
+# key-population point is drawn at its grid cell's inner point, never at the household.
 RISK_POINTS_SQL = """
 WITH {bounds}
 SELECT (SELECT sum(version) FROM data_versions WHERE name = 'risk_points') AS version,
@@ -121,11 +122,15 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'risk_points') AS ve
           FROM (SELECT p.id, p.code, p.level, p.status, k.name AS category,
                        p.overdue_since IS NOT NULL AS overdue,
                        p.region_code AS grid_cell,
-                       ST_AsMVTGeom(ST_Transform(p.geom, 3857), bounds.env, {extent},
-                                    {buffer}, true) AS geom
+                       k.restricted AS generalized,
+                       ST_AsMVTGeom(ST_Transform(CASE WHEN k.restricted
+                                                      THEN ST_PointOnSurface(g.geom)
+                                                      ELSE p.geom END, 3857),
+                                    bounds.env, {extent}, {buffer}, true) AS geom
                   FROM risk_points p
-                  JOIN risk_categories k ON k.id = p.category_id, bounds
-                 WHERE p.geom && bounds.sel
+                  JOIN risk_categories k ON k.id = p.category_id
+                  JOIN grid_cells g ON g.id = p.grid_cell_id, bounds
+                 WHERE (p.geom && bounds.sel OR (k.restricted AND g.geom && bounds.sel))
                    AND {visibility}
                    AND (NOT :open OR p.status = 'active')) t
          WHERE t.geom IS NOT NULL) AS tile

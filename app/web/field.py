@@ -26,6 +26,7 @@ from app.policy import allows
 from app.policy import requires
 from app.risks import actions as risk_actions
 from app.risks import queries as risks
+from app.risks import services as risk_services
 from app.risks.models import LEVELS
 from app.risks.models import RiskEvent
 from app.risks.models import RiskPoint
@@ -151,14 +152,19 @@ def point_by_ref(ref: str) -> RiskPoint:
 RISK_ACTIONS = {name: rule for name, rule in risk_actions.ACTIONS.items() if rule.form}
 
 
-def render_point(point, status: int = 200, failed: dict | None = None):
-    """The risk point page; `failed` re-opens an action's form with what was typed."""
+def render_point(point, status: int = 200, failed: dict | None = None, exact: dict | None = None):
+    """The risk point page; `failed` re-opens an action's form with what was typed; `exact` is
+    a key-population point's revealed place (otherwise its grid cell's point is shown)."""
     point = risk_actions.detail(point, current_user)
+    if exact:
+        point.lon, point.lat, point.generalized = exact["lon"], exact["lat"], False
     m = case_map(tiles(), (point.lat, point.lon), _("风险点位置"))
     return (
         render_template(
             "field/risk_point.html",
             p=point,
+            can_locate=point.generalized and allows(current_user, "risks.locate"),
+            revealed=bool(exact),
             map=map_parts(m),
             today=clock.today(),
             version=point.version,
@@ -185,6 +191,25 @@ def risk_point(ref: str):
     """A risk point: level, control measures, inspections with photos, history, linked cases,
     and a short form for each action the user may take on it now."""
     return render_point(point_by_ref(ref))
+
+
+@bp.route("/risk-points/<ref>/location", methods=["POST"])
+@requires("risks.locate")
+def reveal_location(ref: str):
+    """查看确切位置: a key-population point's exact place, with the reason (audited)."""
+    point = point_by_ref(ref)
+    reason = (request.form.get("reason") or "").strip()
+    if not 2 <= len(reason) <= 200:
+        message = _("请填写查看确切位置的理由（2–200 字）")
+        failed = {
+            "action": "location",
+            "title": _("查看确切位置"),
+            "message": message,
+            "json": {"reason": [message]},
+            "values": request.form.to_dict(),
+        }
+        return render_point(point, 422, failed)
+    return render_point(point, exact=risk_services.exact_location(point, current_user, reason))
 
 
 # --- actions on a risk point (the API's /risk-points/<id>/actions/..., as forms) ----------------

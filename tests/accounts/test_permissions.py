@@ -352,6 +352,12 @@ ROUTES: dict[tuple[str, str], Route] = {
         {201},
         body=lambda s: {"result": "normal", "notes": "措施落实"},
     ),
+    ("risks.reveal_location", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/risk-points/{c.in_risk if s == 'in' else c.out_risk}/location",
+        {200},
+        body=lambda s: {"reason": "入户走访"},
+    ),
     ("risks.risk_points_geojson", "GET"): Route(
         "GET", fixed("/api/v1/risk-points.geojson?include_cleared=true"), {200}, list_route=True
     ),
@@ -403,6 +409,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("field.inspections", "GET"): Route("GET", fixed("/inspections"), {200}, list_route=True),
     ("field.risk_point", "GET"): Route(
         "GET", lambda c, s: f"/risk-points/{c.in_risk if s == 'in' else c.out_risk}", {200}
+    ),
+    ("field.reveal_location", "POST"): Route(
+        "POST",
+        lambda c, s: f"/risk-points/{c.in_risk if s == 'in' else c.out_risk}/location",
+        {200},
+        body=lambda s: {"reason": "入户走访"},
+        form=True,
     ),
     # The risk point page's action forms, with the version the page showed.
     ("field.change_level", "POST"): Route(

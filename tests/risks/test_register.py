@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.audit.models import AuditEntry
 from app.core import clock
 from app.extensions import db
 from app.geo.crs import wgs84_to_gcj02
@@ -14,12 +15,15 @@ from app.risks.models import RiskPoint
 from tests.factories import bearer
 from tests.geo.factories import VILLAGE
 from tests.geo.factories import box
+from tests.risks.factories import POINT
 from tests.risks.factories import POINT_OTHER_COUNTY
 from tests.risks.factories import POINT_VILLAGE_B
 from tests.risks.factories import POLYGON_MOSTLY_CELL1
 from tests.risks.factories import make_point
 from tests.risks.factories import register
 from tests.risks.factories import risk_body
+from tests.tiles.mvt import decode
+from tests.tiles.test_tiles import tile_of
 
 
 def written() -> tuple[int, int, int]:
@@ -219,8 +223,11 @@ def test_key_population_point_holds_no_free_text(client, world):
     feature = next(f for f in layer["features"] if f["id"] == point["code"])
     assert feature["properties"]["generalized"] is True
     assert feature["properties"]["name"] is None
-    # Shown at its grid cell's inner point, not at the household.
-    assert feature["geometry"]["coordinates"] != point["geometry"]["coordinates"]
+    # Shown at its grid cell's inner point, not at the household: on the layer and in the answer.
+    assert feature["geometry"]["coordinates"] != POINT["coordinates"]
+    assert point["generalized"] is True
+    assert point["geometry"]["coordinates"] == pytest.approx(feature["geometry"]["coordinates"])
+    assert [point["lon"], point["lat"]] == pytest.approx(feature["geometry"]["coordinates"])
     inside = db.session.scalar(
         text(
             "SELECT ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) FROM grid_cells"
@@ -233,6 +240,57 @@ def test_key_population_point_holds_no_free_text(client, world):
         },
     )
     assert inside
+
+
+def test_a_key_population_point_s_exact_place_is_given_only_on_an_audited_reveal(client, world):
+    """Issue 19 item 1: detail, page and tile show the cell's point; the grid worker (and an
+    official) may ask for the exact place with a reason, which the audit log records; a mediator
+    may not, and nothing is written for them."""
+    body = {
+        k: v
+        for k, v in risk_body(category="重点人群", subcategory="独居高龄老人").items()
+        if k not in ("name", "description")
+    }
+    worker = bearer(world["grid_worker@village"])
+    made = client.post("/api/v1/risk-points", json=body, headers=worker).get_json()
+    shown = client.get(f"/api/v1/risk-points/{made['id']}", headers=worker).get_json()
+    assert shown["generalized"] is True and shown["geometry"]["coordinates"] != POINT["coordinates"]
+    page = client.get(f"/risk-points/{made['code']}", headers=worker).get_data(as_text=True)
+    assert f'data-lon="{POINT["coordinates"][0]}"' not in page
+    # The tile draws it at the same generalized point (decoded tile coordinates, z16).
+    z, x, y = tile_of(*shown["geometry"]["coordinates"], z=16)
+    tile = client.get(f"/api/v1/tiles/risk_points/{z}/{x}/{y}.pbf", headers=worker)
+    (feature,) = decode(tile.get_data())["risk_points"]
+    assert feature["properties"]["generalized"] is True
+    household = tile_of(*POINT["coordinates"], z=16)
+    assert household != (z, x, y)  # the household is in another z16 tile: nothing drawn there
+    other = client.get(
+        f"/api/v1/tiles/risk_points/{household[0]}/{household[1]}/{household[2]}.pbf",
+        headers=worker,
+    )
+    assert decode(other.get_data()).get("risk_points", []) == []
+
+    def reveals() -> int:
+        return db.session.query(AuditEntry).filter_by(action="risk_point.location_revealed").count()
+
+    path = f"/api/v1/risk-points/{made['id']}/location"
+    refused = client.post(path, json={"reason": "核实"}, headers=bearer(world["mediator@village"]))
+    assert refused.status_code == 403 and reveals() == 0
+    missing = client.post(path, json={}, headers=worker)
+    assert missing.status_code == 422 and "reason" in str(missing.get_json()["errors"])
+    revealed = client.post(path, json={"reason": "入户走访"}, headers=worker)
+    assert revealed.status_code == 200, revealed.get_json()
+    assert revealed.get_json()["geometry"]["coordinates"] == pytest.approx(POINT["coordinates"])
+    entry = db.session.query(AuditEntry).filter_by(action="risk_point.location_revealed").one()
+    assert (
+        entry.detail["reason"] == "入户走访" and entry.actor_id == world["grid_worker@village"].id
+    )
+    out = client.post(
+        f"/api/v1/risk-points/{made['id']}/location",
+        json={"reason": "核实"},
+        headers=bearer(world["official@town"]),
+    )
+    assert out.status_code == 200 and reveals() == 2
 
 
 def test_risk_points_have_no_columns_for_sensitive_personal_data():
