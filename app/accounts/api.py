@@ -155,19 +155,6 @@ def reset_user_password(data, user_id: int):
     services.reset_password(services.scoped_user(user_id), data["new_password"])
 
 
-@blp.route("/users/<int:user_id>/tokens", methods=["POST"])
-@requires("users.manage")
-@blp.arguments(schemas.TokenCreateSchema)
-@blp.response(201, schemas.NewTokenSchema)
-@blp.alt_response(404, response="DEFAULT_ERROR")
-@blp.alt_response(422, response="DEFAULT_ERROR")
-def create_user_token(data, user_id: int):
-    """Create a bearer token for a user (an integration, a phone set up by the admin)."""
-    user = services.scoped_user(user_id)
-    token, secret = services.create_token(user, data["name"], data.get("days"), current_user)
-    return token_answer(token, secret)
-
-
 @blp.route("/users/<int:user_id>/tokens/<int:token_id>", methods=["DELETE"])
 @requires("users.manage")
 @blp.response(204)

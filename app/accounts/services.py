@@ -342,10 +342,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(
-    user: User, name: str, days: int | None = None, created_by: User | None = None
-) -> tuple[ApiToken, str]:
-    """A new bearer token; the secret is returned once and only its hash is kept."""
+def create_token(user: User, name: str, days: int | None = None) -> tuple[ApiToken, str]:
+    """A new bearer token of `user`, made by that user (docs/security.md: nobody mints a token
+    for someone else, so every action done with a token is its owner's); the secret is returned
+    once and only its hash is kept."""
     if not user.active:
         raise invalid(_("用户 %(name)s 已停用", name=user.username), "user")
     days = days or current_app.config["API_TOKEN_DAYS"]
@@ -357,14 +357,14 @@ def create_token(
         name=(name or "token").strip()[:60],
         token_hash=hash_token(secret),
         prefix=secret[:12],
-        created_by_id=(created_by or user).id,
+        created_by_id=user.id,
         expires_at=clock.now() + timedelta(days=days),
     )
     db.session.add(token)
     db.session.flush()
     audit.record(
         "tokens.create",
-        actor=created_by or user,
+        actor=user,
         object_type="api_token",
         object_id=token.id,
         region_code=user.region.code,
@@ -387,6 +387,10 @@ def check_token(secret: str) -> User | None:
     if token is None or token.revoked_at is not None or token.expires_at <= moment:
         return None
     if not token.user.active:
+        return None
+    if token.created_by_id not in (None, token.user_id):
+        # Minted by an administrator for this user (allowed before issue 19): such a token
+        # would act in its owner's name without them, so it no longer authenticates.
         return None
     if token.last_used_at is None or moment - token.last_used_at > timedelta(minutes=5):
         token_id = token.id

@@ -1,4 +1,4 @@
-"""Sign-in pages: login, logout, password change.
+"""Sign-in pages: login, logout, password change, one's own API tokens.
 
 The request boundary commits (app/core/transaction.py); a refused sign-in's audit entry is kept
 through the rollback of its 401.
@@ -135,3 +135,50 @@ def password():
         session["_user_id"] = login_session.id
     flash(_("密码已修改，其他设备上的登录已失效"), "success")
     return redirect(url_for("accounts.home"))
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@requires("account.self")
+def tokens():
+    """One's own API tokens (a phone app, an integration account's): list, create (the secret is
+    shown on that answer only), revoke. Nobody can make a token for someone else."""
+    secret, failed, status = None, NO_FAILURE, 200
+    if request.method == "POST":
+        days = request.form.get("days", "").strip()
+        try:
+            if days and not (days.isdigit() and int(days) > 0):
+                raise services.invalid(_("有效期应为 1–366 天"), "days")
+            _token, secret = services.create_token(
+                current_user,
+                request.form.get("name", "").strip() or "web",
+                int(days) if days else None,
+            )
+        except DomainError as exc:
+            fields = exc.errors.get("json") or {}
+            failed = Failure.of(
+                "token",
+                lambda reason: _("未能创建令牌：%(reason)s", reason=reason),
+                {"name": _("名称"), "days": _("有效天数")},
+                errors=fields,
+                message="" if fields else exc.message,
+            )
+            status = 422
+    return (
+        render_template(
+            "accounts/tokens.html",
+            tokens=services.own_tokens(current_user),
+            new_secret=secret,
+            failed=failed,
+        ),
+        status,
+    )
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@requires("account.self")
+def revoke_own_token(token_id: int):
+    """Revoke one of one's own tokens."""
+    token = services.token_of(current_user, token_id)
+    services.revoke_token(token, current_user)
+    flash(_("已吊销令牌 %(name)s", name=token.name), "success")
+    return redirect(url_for("accounts.tokens"))

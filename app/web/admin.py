@@ -159,14 +159,12 @@ def create_user():
     return redirect(url_for("admin.user_page", user_id=user.id))
 
 
-def render_user(user: User, status: int = 200, failed: Failure = NO_FAILURE, secret=None):
+def render_user(user: User, status: int = 200, failed: Failure = NO_FAILURE):
     """One user's page: details, tokens, the forms (`failed` re-opened as typed)."""
     tokens = db.session.scalars(
         select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
     ).all()
-    page = render_template(
-        "admin/user.html", user=user, tokens=tokens, new_secret=secret, failed=failed
-    )
+    page = render_template("admin/user.html", user=user, tokens=tokens, failed=failed)
     return page, status
 
 
@@ -207,29 +205,6 @@ def reset_password(user_id: int):
         return render_user(user, 422, failed)
     flash(_("已重置 %(name)s 的密码，其登录已失效", name=user.username), "success")
     return redirect(url_for("admin.user_page", user_id=user_id))
-
-
-@bp.route("/users/<int:user_id>/tokens", methods=["POST"])
-@requires("users.manage")
-def create_token(user_id: int):
-    """Create a bearer token for a user; its secret is shown once, on this answer only."""
-    user = accounts.scoped_user(user_id)
-    days = request.form.get("days", "").strip()
-    try:
-        # Left empty, the default validity; typed, it must be a whole number the service takes
-        # (0 would otherwise read as "empty").
-        if days and not (days.isdigit() and int(days) > 0):
-            raise accounts.invalid(_("有效期应为 1–366 天"), "days")
-        _token, secret = accounts.create_token(
-            user,
-            request.form.get("name", "").strip() or "web",
-            int(days) if days else None,
-            current_user,
-        )
-    except DomainError as exc:
-        lead = lambda reason: _("未能创建令牌：%(reason)s", reason=reason)  # noqa: E731
-        return render_user(user, 422, account_refused("token", lead, exc))
-    return render_user(user, secret=secret)
 
 
 @bp.route("/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["POST"])

@@ -209,22 +209,66 @@ def test_token_login_with_password(client, world):
 def test_csrf_required_for_cookie_requests_not_for_bearer(client, world):
     """Cookie-authenticated unsafe requests need the CSRF token; bearer requests do not."""
     login(client, "admin-county")
-    body = {"name": "集成"}
+    body = {"new_password": "a-new-long-password"}
     target = world["official@county"].id
-    response = client.post(f"/api/v1/users/{target}/tokens", json=body)
+    response = client.post(f"/api/v1/users/{target}/password", json=body)
     assert response.status_code == 400
     assert "CSRF" in response.get_json()["message"]
     response = client.post(
-        f"/api/v1/users/{target}/tokens", json=body, headers={"X-CSRFToken": "forged"}
+        f"/api/v1/users/{target}/password", json=body, headers={"X-CSRFToken": "forged"}
     )
     assert response.status_code == 400
-    ok = client.post(f"/api/v1/users/{target}/tokens", json=body, headers=csrf_header(client))
-    assert ok.status_code == 201
+    ok = client.post(f"/api/v1/users/{target}/password", json=body, headers=csrf_header(client))
+    assert ok.status_code == 204
     fresh = client.application.test_client()
     with_token = fresh.post(
-        f"/api/v1/users/{target}/tokens", json=body, headers=bearer(world["admin@county"])
+        f"/api/v1/users/{target}/password", json=body, headers=bearer(world["admin@county"])
     )
-    assert with_token.status_code == 201
+    assert with_token.status_code == 204
+
+
+def test_nobody_mints_a_token_for_someone_else(client, world):
+    """Issue 19 item 3: an admin cannot make a token that acts in a mediator's name (there is no
+    such route, on the API or the pages), and a token minted so before still fails to sign in."""
+    admin = bearer(world["admin@county"])
+    mediator_id = world["mediator@village"].id
+    minted = client.post(f"/api/v1/users/{mediator_id}/tokens", json={"name": "x"}, headers=admin)
+    assert minted.status_code in (404, 405)
+    minted_for = select(services.ApiToken).where(
+        services.ApiToken.user_id == mediator_id, services.ApiToken.created_by_id != mediator_id
+    )
+    assert db.session.scalars(minted_for).all() == []
+    # A token an admin minted before this rule (created_by is not its owner) no longer works.
+    token, secret = services.create_token(db.session.get(User, mediator_id), "legacy")
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    db.session.execute(
+        update(services.ApiToken)
+        .where(services.ApiToken.id == token.id)
+        .values(created_by_id=world["admin@county"].id)
+    )
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_a_user_makes_and_revokes_their_own_token_on_the_page(client, world):
+    """我的令牌: the secret is shown once, the token is the user's own and works; revoke ends it."""
+    login(client, "mediator-village")
+    page = client.get("/account/tokens").get_data(as_text=True)
+    made = client.post("/account/tokens", data={"csrf_token": csrf_from(page), "name": "手机"})
+    assert made.status_code == 200
+    secret = re.search(r'<code id="new-token">([^<]+)</code>', made.get_data(as_text=True)).group(1)
+    fresh = client.application.test_client()
+    me = fresh.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.status_code == 200 and me.get_json()["username"] == "mediator-village"
+    assert secret not in client.get("/account/tokens").get_data(as_text=True)
+    bad = client.post("/account/tokens", data={"csrf_token": csrf_from(page), "days": "0"})
+    assert bad.status_code == 422 and "1–366" in bad.get_data(as_text=True)
+    token_id = db.session.scalar(
+        select(services.ApiToken.id).where(services.ApiToken.prefix == secret[:12])
+    )
+    done = client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf_from(page)})
+    assert done.status_code == 302
+    assert fresh.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
 
 def test_login_form_needs_csrf(client, world):

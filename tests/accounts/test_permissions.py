@@ -128,6 +128,21 @@ ROUTES: dict[tuple[str, str], Route] = {
         form=True,
         list_route=True,
     ),
+    ("accounts.tokens", "GET"): Route("GET", fixed("/account/tokens"), {200}, list_route=True),
+    ("accounts.tokens", "POST"): Route(
+        "POST",
+        fixed("/account/tokens"),
+        {200},
+        body=lambda s: {"name": "page"},
+        form=True,
+        list_route=True,
+    ),
+    ("accounts.revoke_own_token", "POST"): Route(
+        "POST",
+        lambda c, s: f"/account/tokens/{c.own_token if s == 'in' else c.out_token}/revoke",
+        {302},
+        form=True,
+    ),
     ("accounts_api.me", "GET"): Route("GET", fixed("/api/v1/me"), {200}, list_route=True),
     ("tasks_api.my_tasks", "GET"): Route("GET", fixed("/api/v1/me/tasks"), {200}, list_route=True),
     ("tasks.my_tasks", "GET"): Route("GET", fixed("/tasks"), {200}, list_route=True),
@@ -174,12 +189,6 @@ ROUTES: dict[tuple[str, str], Route] = {
         lambda c, s: f"/api/v1/users/{c.in_user if s == 'in' else c.out_user}/password",
         {204},
         body=lambda s: {"new_password": "reset-by-admin-1"},
-    ),
-    ("accounts_api.create_user_token", "POST"): Route(
-        "POST",
-        lambda c, s: f"/api/v1/users/{c.in_user if s == 'in' else c.out_user}/tokens",
-        {201},
-        body=lambda s: {"name": "matrix"},
     ),
     ("accounts_api.revoke_user_token", "DELETE"): Route(
         "DELETE",
@@ -490,13 +499,6 @@ ROUTES: dict[tuple[str, str], Route] = {
         lambda c, s: f"/admin/users/{c.in_user if s == 'in' else c.out_user}/password",
         {302},
         body=lambda s: {"new_password": "reset-by-page-1"},
-        form=True,
-    ),
-    ("admin.create_token", "POST"): Route(
-        "POST",
-        lambda c, s: f"/admin/users/{c.in_user if s == 'in' else c.out_user}/tokens",
-        {200},
-        body=lambda s: {"name": "page"},
         form=True,
     ),
     ("admin.revoke_token", "POST"): Route(
