@@ -2,6 +2,7 @@
 
 from flask import Response
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy import text
 
 from app.core.errors import NotFound
@@ -10,12 +11,14 @@ from app.extensions import Blueprint
 from app.extensions import db
 from app.geo import placement
 from app.geo.crs import to_wgs84
+from app.geo.models import Region
 from app.geo.schemas import FeatureCollectionSchema
 from app.geo.schemas import FeatureSchema
 from app.geo.schemas import GridCellQuery
 from app.geo.schemas import LocateQuery
 from app.geo.schemas import LocateResult
 from app.geo.schemas import RegionQuery
+from app.policy import deny
 from app.policy import requires
 from app.scoping import current_scope
 
@@ -137,6 +140,9 @@ def list_regions(level=None, parent=None, include_abolished=False):
 def get_region(code: str):
     """One region of the caller's subtree as a GeoJSON Feature (abolished ones marked so)."""
     if not current_scope().contains(code):
+        if db.session.scalar(select(Region.id).where(Region.code == code)) is not None:
+            # Outside the caller's jurisdiction: the same 404, audited as a denial (docs/audit.md).
+            deny("geo.read", "region", code, status=404, message="区划不存在")
         raise NotFound("区划不存在")
     # The one Feature of a one-region collection (NULL when there is no such region).
     body = db.session.execute(

@@ -2,7 +2,10 @@
 
 import pytest
 from shapely.geometry import shape
+from sqlalchemy import select
 
+from app.audit.models import AuditEntry
+from app.extensions import db
 from app.geo.crs import wgs84_to_gcj02
 from tests.factories import bearer
 from tests.factories import make_user
@@ -156,6 +159,20 @@ def test_regions_list_and_detail(client, geo):
     assert feat["type"] == "Feature" and feat["properties"]["level"] == "village"
     assert shape(feat["geometry"]).is_valid
     assert_error_shape(client.get("/api/v1/regions/371699999999", headers=geo), 404)
+
+
+def test_a_region_outside_the_scope_is_404_like_a_missing_one_and_audited(client, geo):
+    """Issue 19 item 9: a village official asking for the other town's region gets the missing
+    region's answer, and the denial is in the audit log (an unknown code is not a denial)."""
+    village = bearer(make_user("village-official", "official", VILLAGE))
+    outside = client.get("/api/v1/regions/371699102000", headers=village)
+    missing = client.get("/api/v1/regions/371699999999", headers=village)
+    assert outside.status_code == missing.status_code == 404
+    assert outside.get_json() == missing.get_json()
+    denials = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.outcome == "denied", AuditEntry.object_type == "region")
+    ).all()
+    assert [(d.action, d.object_id) for d in denials] == [("geo.read", "371699102000")]
 
 
 def test_unknown_route_and_wrong_method(client):
