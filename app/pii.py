@@ -61,6 +61,32 @@ def decrypt(blob: bytes | None) -> str | None:
     return AESGCM(key).decrypt(blob[1:13], blob[13:], KEY_VERSION).decode()
 
 
+FILE_MAGIC = b"GGA1"  # an encrypted attachment file: magic + 12-byte nonce + ciphertext and tag
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    """An attachment's bytes encrypted at rest like party data (AES-256-GCM, the same key)."""
+    key, _ = _keys()
+    nonce = os.urandom(12)
+    return FILE_MAGIC + nonce + AESGCM(key).encrypt(nonce, data, FILE_MAGIC)
+
+
+def decrypt_bytes(blob: bytes) -> bytes:
+    """The plaintext of encrypt_bytes()'s output; bytes written before encryption (no magic)
+    are returned as they are."""
+    if not blob.startswith(FILE_MAGIC):
+        return blob
+    key, _ = _keys()
+    return AESGCM(key).decrypt(blob[4:16], blob[16:], FILE_MAGIC)
+
+
+def file_name_key(sha256: str) -> str:
+    """The name an attachment's file is stored under: a keyed hash of its content hash, so the
+    folder does not tell whether a known photo is in it."""
+    _, key = _keys()
+    return hmac.new(key, b"file:" + sha256.encode(), hashlib.sha256).hexdigest()
+
+
 def keyed_hash(value: str | None) -> str | None:
     """HMAC-SHA256 of a normalised value, for exact search without decryption."""
     if value is None:

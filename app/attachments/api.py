@@ -31,10 +31,10 @@ def download_attachment(attachment_id: int):
         raise DomainError(404, "附件不存在")
     if not services.visible(attachment, current_user):
         deny("attachments.read", "attachment", attachment_id, status=404, message="附件不存在")
-    path = services.path_for(attachment.sha256)
-    if not path.is_file():
+    data = services.read_bytes(attachment)
+    if data is None:
         raise DomainError(404, "附件文件缺失，请联系管理员")
-    response = Response(path.read_bytes(), mimetype=attachment.content_type)
+    response = Response(data, mimetype=attachment.content_type)
     # Images show inline; a PDF is downloaded. nosniff keeps browsers to the checked type.
     disposition = "inline" if attachment.content_type.startswith("image/") else "attachment"
     ascii_name = f"attachment-{attachment.id}.{services.EXTENSIONS[attachment.content_type]}"

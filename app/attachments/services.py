@@ -1,14 +1,18 @@
 """Store uploads by content hash, and decide who may download them.
 
 Files are checked by their content (magic bytes), never by their name or declared type: JPEG, PNG
-and PDF only, at most 10 MB each. The bytes are written once under ATTACHMENT_DIR by SHA-256
-(the same photo uploaded twice is stored once); each upload still gets its own row naming its
-owner. Services flush; the caller commits.
+and PDF only, at most 10 MB each; a JPEG or PNG must also decode as an image. Photos lose their
+metadata on the way in — EXIF (GPS position, camera, time), XMP, IPTC, comments, PNG text chunks —
+losslessly (the picture's bytes are not re-encoded); a JPEG keeps only its orientation. The bytes
+are encrypted at rest with the personal-data key (app/pii.encrypt_bytes) and written once under
+ATTACHMENT_DIR by a keyed hash of their SHA-256 (the same photo uploaded twice is stored once);
+each upload still gets its own row naming its owner. Services flush; the caller commits.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -17,8 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from PIL import Image
+from PIL import UnidentifiedImageError
 from sqlalchemy import select
 
+from app import pii
 from app.attachments.models import Attachment
 from app.extensions import db
 
@@ -88,7 +95,79 @@ def check(data: bytes, original_name: str | None = None) -> Upload:
         raise AttachmentError(
             422, f"{label} 不是 JPEG、PNG 或 PDF 文件（按文件内容判断，与文件名无关）"
         )
+    if content_type != "application/pdf":
+        data = scrub_image(data, content_type, label)
     return Upload(data, content_type, hashlib.sha256(data).hexdigest(), clean_name(original_name))
+
+
+# JPEG markers kept: APP0 (JFIF), APP2 (ICC colour profile), APP14 (Adobe colour transform).
+# Dropped: APP1 (EXIF: GPS, camera, time; XMP), APP3–APP13 (IPTC and vendors'), APP15, COM.
+_JPEG_KEEP = {0xE0, 0xE2, 0xEE}
+# PNG chunks dropped: text, time, EXIF.
+_PNG_DROP = {b"tEXt", b"zTXt", b"iTXt", b"tIME", b"eXIf"}
+
+
+def scrub_image(data: bytes, content_type: str, label: str = "图片") -> bytes:
+    """The image without its metadata (losslessly); 422 when it does not decode as an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            orientation = image.getexif().get(0x0112) if content_type == "image/jpeg" else None
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise AttachmentError(422, f"{label} 不是有效的图片（无法解码）") from exc
+    try:
+        if content_type == "image/jpeg":
+            return _scrub_jpeg(data, orientation)
+        return _scrub_png(data)
+    except (IndexError, ValueError) as exc:
+        raise AttachmentError(422, f"{label} 不是有效的图片（结构损坏）") from exc
+
+
+def _scrub_jpeg(data: bytes, orientation: int | None) -> bytes:
+    out = bytearray(data[:2])  # SOI
+    if orientation and orientation != 1:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        payload = b"Exif\x00\x00" + exif.tobytes()
+        out += b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    i = 2
+    while i < len(data):
+        if data[i] != 0xFF:
+            raise ValueError("not a marker")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xDA:  # start of scan: the picture itself, to the end, untouched
+            out += data[i:]
+            return bytes(out)
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            out += data[i : i + 2]
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        segment = data[i : i + 2 + length]
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE) or marker in _JPEG_KEEP:
+            out += segment
+        i += 2 + length
+    raise ValueError("no image data")
+
+
+def _scrub_png(data: bytes) -> bytes:
+    out = bytearray(data[:8])
+    i = 8
+    while i < len(data):
+        length = int.from_bytes(data[i : i + 4], "big")
+        kind = data[i + 4 : i + 8]
+        chunk = data[i : i + 12 + length]
+        if len(chunk) < 12 + length:
+            raise ValueError("truncated chunk")
+        if kind not in _PNG_DROP:
+            out += chunk
+        i += 12 + length
+        if kind == b"IEND":
+            break
+    return bytes(out)
 
 
 def read_upload(file) -> Upload:
@@ -106,12 +185,28 @@ def storage_dir() -> Path:
 
 
 def path_for(sha256: str) -> Path:
-    """Where the bytes with this hash live: ab/cd/abcd…, so no folder grows too large."""
+    """Where the bytes with this hash live: ab/cd/abcd… of the keyed name, so no folder grows
+    too large and a file's name does not reveal its content hash."""
+    name = pii.file_name_key(sha256)
+    return storage_dir() / name[:2] / name[2:4] / name
+
+
+def legacy_path(sha256: str) -> Path:
+    """Where files stored before encryption live (by the plain content hash, unencrypted)."""
     return storage_dir() / sha256[:2] / sha256[2:4] / sha256
 
 
+def read_bytes(attachment: Attachment) -> bytes | None:
+    """An attachment's bytes in clear, or None when its file is missing."""
+    for path in (path_for(attachment.sha256), legacy_path(attachment.sha256)):
+        if path.is_file():
+            return pii.decrypt_bytes(path.read_bytes())
+    return None
+
+
 def write_bytes(upload: Upload) -> Path:
-    """Write the bytes under their hash unless they are there already; atomic (rename)."""
+    """Write the bytes, encrypted, under their keyed name unless they are there already; atomic
+    (rename)."""
     path = path_for(upload.sha256)
     if path.exists():
         return path
@@ -119,7 +214,7 @@ def write_bytes(upload: Upload) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(upload.data)
+            f.write(pii.encrypt_bytes(upload.data))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

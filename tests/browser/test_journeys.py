@@ -15,9 +15,10 @@ from sqlalchemy import text
 from app.config import sqlalchemy_url
 from tests.browser.conftest import DESKTOP
 from tests.browser.conftest import PHONE
+from tests.risks.factories import png_bytes
 
 STORY: dict = {}
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)  # enough for the content check (magic bytes)
+PNG = png_bytes()  # a real image: uploads must decode
 VILLAGE = "371699101200"
 
 

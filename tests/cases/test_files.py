@@ -20,8 +20,9 @@ from tests.accounts.helpers import login
 from tests.cases.factories import POINT
 from tests.cases.factories import case_body
 from tests.factories import bearer
+from tests.risks.factories import png_bytes
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png_bytes()  # a real image: uploads must decode
 PDF = b"%PDF-1.4\n" + b"0" * 64
 
 
@@ -84,7 +85,7 @@ def test_attachments_are_listed_to_whoever_may_see_the_case(app, client, world, 
     # A unit's report attachment (owner "dispatch"): listed when its owner type lets one see it.
     dispatch_id = dispatch_to(case_id, world)
     monkeypatch.setitem(attachments.OWNER_VISIBILITY, "dispatch", lambda _id, _user: True)
-    upload_ = attachments.check(PNG + b"report", "report.png")
+    upload_ = attachments.check(png_bytes(2, 3), "report.png")
     attachments.store(upload_, "dispatch", dispatch_id, world["department_staff@town"])
     db.session.commit()
 
@@ -156,7 +157,7 @@ def test_progress_note_with_a_photo_through_the_api_and_the_page_form(client, wo
             "csrf_token": csrf_from(page),
             "version": version,
             "note": "已核实欠薪名单，共 12 人",
-            "photos": (io.BytesIO(PNG + b"list"), "list.png"),
+            "photos": (io.BytesIO(png_bytes(3, 2)), "list.png"),
         },
         content_type="multipart/form-data",
     )

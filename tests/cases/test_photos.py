@@ -9,8 +9,9 @@ from app.extensions import db
 from tests.cases.factories import POINT
 from tests.cases.factories import case_body
 from tests.factories import bearer
+from tests.risks.factories import png_bytes
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png_bytes()  # a real image: uploads must decode
 
 
 def test_photos_attach_once_and_download_in_scope(app, client, world, tmp_path, monkeypatch):

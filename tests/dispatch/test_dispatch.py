@@ -27,8 +27,9 @@ from tests.factories import bearer
 from tests.factories import make_department
 from tests.factories import make_staff
 from tests.geo.factories import TOWN
+from tests.risks.factories import png_bytes
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png_bytes()  # a real image: uploads must decode
 
 
 def town_case(client, world, **overrides) -> str:
