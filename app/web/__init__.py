@@ -18,6 +18,7 @@ from app.web import forms
 from app.web import holidays  # noqa: F401 (its routes join the admin blueprint)
 from app.web import inbox
 from app.web import labels
+from app.web import notices
 from app.web import official
 from app.web import tasks
 from app.web.layout import local_time
@@ -26,7 +27,7 @@ from app.web.layout import nav_items
 
 def init_web(app: Flask) -> None:
     """Register the page blueprints, and the helpers every template uses."""
-    for module in (tasks, field, casework, official, admin, inbox):
+    for module in (tasks, field, casework, official, admin, inbox, notices):
         app.register_blueprint(module.bp)
     app.jinja_env.globals.update(
         nav_items=nav_items,
