@@ -98,7 +98,9 @@ def case_notices(number: str):
     parameters=[NUMBER_PARAMETER, KIND_PARAMETER],
 )
 @requires("cases.reveal")
-@blp.response(200, BINARY, content_type="application/pdf", description="文书 PDF（当事人姓名完整，留痕）")
+@blp.response(
+    200, BINARY, content_type="application/pdf", description="文书 PDF（当事人姓名完整，留痕）"
+)
 @blp.alt_response(404, response="DEFAULT_ERROR")
 @blp.alt_response(422, response="DEFAULT_ERROR", description="此事件现在不适用该文书")
 def case_notice(number: str, kind: str):

@@ -14,7 +14,9 @@ class NoticeTemplateOut(Schema):
 
     kind = fields.String()
     title = fields.String()
-    body = fields.String(metadata={"description": "Jinja HTML 片段（沙箱渲染；变量见 docs/notices.md）"})
+    body = fields.String(
+        metadata={"description": "Jinja HTML 片段（沙箱渲染；变量见 docs/notices.md）"}
+    )
     version = fields.Integer()
     updated_at = fields.DateTime()
     updated_by = fields.Function(lambda t: t.updated_by.username if t.updated_by else None)

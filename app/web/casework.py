@@ -24,9 +24,9 @@ from app.core import actions
 from app.core import clock
 from app.core.errors import DomainError
 from app.core.errors import NotFound
-from app.documents import kinds as notice_kinds
 from app.dispatch import queries as dispatch_queries
 from app.dispatch import services as dispatch_services
+from app.documents import kinds as notice_kinds
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires

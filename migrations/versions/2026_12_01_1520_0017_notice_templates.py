@@ -92,9 +92,7 @@ def upgrade():
         sa.Column("title", sa.String(60), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
-        sa.Column(
-            "updated_by_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")
-        ),
+        sa.Column("updated_by_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL")),
         sa.Column(
             "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),

@@ -74,9 +74,7 @@ def test_each_notice_follows_its_path_and_prints_the_cases_chinese_text(client, 
     assert applicable(client, med, petition) == ["acceptance"]
     page = client.get(f"/cases/{petition}", headers=bearer(med())).get_data(as_text=True)
     assert f"/cases/{petition}/notices/acceptance.pdf" in page
-    text = pdf_text(
-        client.get(f"/cases/{petition}/notices/acceptance.pdf", headers=bearer(med()))
-    )
+    text = pdf_text(client.get(f"/cases/{petition}/notices/acceptance.pdf", headers=bearer(med())))
     for wanted in ("测试县", petition, "受理告知书", "征地补偿款未发放", "张三", "第二十三条"):
         assert wanted in text, wanted
     reply = "经调查核实，补偿款已于本月发放到位"
@@ -111,7 +109,15 @@ def test_each_notice_follows_its_path_and_prints_the_cases_chinese_text(client, 
     assert notice(client, med, settled, "termination").status_code == 422
     text = pdf_text(notice(client, med, settled, "agreement"))
     terms = AGREEMENT["terms"].replace(" ", "")
-    for wanted in ("调解协议书", settled, terms, "张三", "李四", "人民调解员（签名）", "第二十九条"):
+    for wanted in (
+        "调解协议书",
+        settled,
+        terms,
+        "张三",
+        "李四",
+        "人民调解员（签名）",
+        "第二十九条",
+    ):
         assert wanted in text, wanted
 
     # A dispute whose mediation failed (终止调解告知书), with the routes the parties were told.
