@@ -111,12 +111,12 @@ def render_body(body: str, context: dict) -> Markup:
 
 
 def template_line(exc: Exception) -> int | None:
-    """The template's line a rendering error happened at (Jinja marks its frames)."""
+    """The template's line a rendering error happened at (Jinja rewrites the traceback so that
+    its frames in "<template>" carry the template's own line numbers)."""
     tb, line = exc.__traceback__, None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_frame.f_globals.get("__jinja_template__")
-            line = line.get_corresponding_lineno(tb.tb_lineno) if line is not None else None
+            line = tb.tb_lineno
         tb = tb.tb_next
     return line
 

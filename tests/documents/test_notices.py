@@ -183,7 +183,10 @@ def test_an_admin_edits_a_template_and_the_next_notice_shows_it(client, world):
     bad = put({"version": version, "body": "<p>{{ number }}</p>\n{% if %}"})
     assert bad.status_code == 422 and "第 2 行" in bad.get_json()["errors"]["json"]["body"][0]
     unknown = put({"version": version, "body": "<p>{{ nosuch }}</p>"})
-    assert unknown.status_code == 422 and "nosuch" in unknown.get_json()["message"]
+    assert unknown.status_code == 422 and "第 1 行" in unknown.get_json()["message"]
+    assert "nosuch" in unknown.get_json()["message"]  # StrictUndefined: a typo fails on saving
+    escape = put({"version": version, "body": "{{ number.__class__.__mro__ }}"})
+    assert escape.status_code == 422 and "unsafe" in escape.get_json()["message"]  # sandboxed
     assert put({"body": "<p>x</p>"}).status_code == 428
 
     edited = current.get_json()["body"] + "<p>本机关特别提示：请保管好回执。</p>"
