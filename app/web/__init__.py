@@ -2,8 +2,9 @@
 
 One module per kind of work: `tasks` (我的待办, also the home page), `field` (grid workers:
 我的网格, 上报, 排查), `casework` (the case queue and the case page), `official` (风险地图,
-工作台), `admin`, `inbox` (通知). Pages call the same services the API does; their scripts
-(app/static/js) call the API with the session cookie and CSRF header.
+工作台), `admin`, `inbox` (通知), `notices` (文书模板, a case's notice PDFs). Pages call the
+same services the API does; their scripts (app/static/js) call the API with the session cookie
+and CSRF header.
 """
 
 from __future__ import annotations
