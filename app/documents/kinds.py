@@ -2,7 +2,7 @@
 
 Each kind names its legal basis, the kinds of case it is for, and the condition on the case's
 state and record that makes it apply. The case page's link list, the API's list and the PDF
-routes all ask `applies`/`refusal`; nothing else decides it.
+routes all ask `applicable`/`why_not`; nothing else decides it.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ KINDS: dict[str, NoticeKind] = {
 }
 
 
-def refusal(case, kind: str) -> str | None:
+def why_not(case, kind: str) -> str | None:
     """Why the notice does not apply to the case now (a message), or None when it applies."""
     spec = KINDS[kind]
     if case.kind in spec.case_kinds and spec.test(case):
@@ -97,4 +97,4 @@ def refusal(case, kind: str) -> str | None:
 
 def applicable(case) -> list[NoticeKind]:
     """The notices that apply to the case now, in the order of the kinds."""
-    return [spec for kind, spec in KINDS.items() if refusal(case, kind) is None]
+    return [spec for kind, spec in KINDS.items() if why_not(case, kind) is None]

@@ -91,7 +91,7 @@ def update_template(row: NoticeTemplate, data: dict, user) -> NoticeTemplate:
     return row
 
 
-def preview(title: str, body: str) -> Markup:
+def preview(body: str) -> Markup:
     """A template rendered with the sample variables, as the edit page shows it (422 if bad)."""
     return render.render_body(body, render.SAMPLE)
 
@@ -224,7 +224,7 @@ def spec(kind: str) -> kinds.NoticeKind:
 def notice_pdf(case: Case, kind: str, user) -> bytes:
     """The notice as PDF, if it applies to the case now (else 422); audited as a reveal."""
     spec(kind)
-    why_not = kinds.refusal(case, kind)
+    why_not = kinds.why_not(case, kind)
     if why_not is not None:
         allowed = [k.kind for k in kinds.applicable(case)]
         raise Invalid(why_not, {"kind": [why_not], "applicable": allowed})

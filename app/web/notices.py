@@ -50,7 +50,7 @@ def render_edit(kind: str, status: int = 200, failed: Failure = NO_FAILURE, type
     row = services.template(kind)
     title, body = (typed or {}).get("title", row.title), (typed or {}).get("body", row.body)
     try:
-        preview, preview_error = services.preview(title, body), None
+        preview, preview_error = services.preview(body), None
     except DomainError as exc:
         preview, preview_error = None, exc.message
     page = render_template(
