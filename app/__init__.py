@@ -33,6 +33,8 @@ from app.demo.cli import seed_cli
 from app.dispatch import models as _dispatch_models  # noqa: F401
 from app.dispatch.api import blp as dispatch_api
 from app.dispatch.departments_api import blp as departments_api
+from app.documents import models as _documents_models  # noqa: F401
+from app.documents.api import blp as documents_api
 from app.errors import register_errorhandlers
 from app.extensions import api
 from app.extensions import csrf
@@ -143,6 +145,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(departments_api)
     api.register_blueprint(notify_api)
     api.register_blueprint(tasks_api)
+    api.register_blueprint(documents_api)
     app.register_blueprint(accounts_views)
     app.register_blueprint(i18n_views)
     init_web(app)  # the pages: app/web

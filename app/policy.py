@@ -76,6 +76,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # one's own tasks and notifications
     "tasks.read": ALL,
     "notifications.self": ALL,
+    # written notices (issue 15 item 5, docs/notices.md): admins keep the templates; generating
+    # a notice names the parties in full, so it needs `cases.reveal` in scope
+    "notices.manage": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -108,6 +111,7 @@ ACTION_NAMES = {
     "dispatch.act": "分拨交办、签收、退回、反馈、核查（按分拨流程表细分）",
     "tasks.read": "我的待办",
     "notifications.self": "本人通知与提醒设置",
+    "notices.manage": "维护书面告知文书模板",
 }
 
 

@@ -2,8 +2,9 @@
 
 One module per kind of work: `tasks` (我的待办, also the home page), `field` (grid workers:
 我的网格, 上报, 排查), `casework` (the case queue and the case page), `official` (风险地图,
-工作台), `admin`, `inbox` (通知). Pages call the same services the API does; their scripts
-(app/static/js) call the API with the session cookie and CSRF header.
+工作台), `admin`, `inbox` (通知), `notices` (文书模板, a case's notice PDFs). Pages call the
+same services the API does; their scripts (app/static/js) call the API with the session cookie
+and CSRF header.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.web import forms
 from app.web import holidays  # noqa: F401 (its routes join the admin blueprint)
 from app.web import inbox
 from app.web import labels
+from app.web import notices
 from app.web import official
 from app.web import tasks
 from app.web.layout import local_time
@@ -26,7 +28,7 @@ from app.web.layout import nav_items
 
 def init_web(app: Flask) -> None:
     """Register the page blueprints, and the helpers every template uses."""
-    for module in (tasks, field, casework, official, admin, inbox):
+    for module in (tasks, field, casework, official, admin, inbox, notices):
         app.register_blueprint(module.bp)
     app.jinja_env.globals.update(
         nav_items=nav_items,

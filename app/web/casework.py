@@ -26,6 +26,7 @@ from app.core.errors import DomainError
 from app.core.errors import NotFound
 from app.dispatch import queries as dispatch_queries
 from app.dispatch import services as dispatch_services
+from app.documents import kinds as notice_kinds
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
@@ -250,6 +251,7 @@ def render_case(
             handler_actions=handler_actions,
             handler_choices=handlers,
             can_reveal=allows(current_user.role, "cases.reveal"),
+            notices=notice_kinds.applicable(case),
             map=map_parts(case_map(tiles(), (case.lat, case.lon), _("事件位置"))),
         ),
         status,

@@ -78,6 +78,7 @@ NAV = [
         badge_title=_l("%(n)s 条未读"),
         badge_id="unread-badge",
     ),
+    NavItem("notice_pages.templates", _l("文书模板"), "notices.manage"),  # issue 15 item 5
 ]
 
 

@@ -722,6 +722,50 @@ ROUTES: dict[tuple[str, str], Route] = {
         lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/photos",
         {422},
     ),
+    # Written notices (issue 15 item 5): templates are global data kept by admins; a notice
+    # needs `cases.reveal` in scope, and none applies to the reported case (422; out: 404).
+    ("documents.list_templates", "GET"): Route(
+        "GET", fixed("/api/v1/notice-templates"), {200}, list_route=True
+    ),
+    ("documents.get_template", "GET"): Route(
+        "GET", fixed("/api/v1/notice-templates/acceptance"), {200}, list_route=True
+    ),
+    ("documents.update_template", "PUT"): Route(
+        "PUT",
+        fixed("/api/v1/notice-templates/acceptance"),
+        {200},
+        body=lambda s: {"title": "矩阵受理告知书", "version": 1},
+        list_route=True,
+    ),
+    ("documents.case_notices", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/notices",
+        {200},
+    ),
+    ("documents.case_notice", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/notices/acceptance",
+        {422},
+    ),
+    ("notice_pages.templates", "GET"): Route(
+        "GET", fixed("/admin/notice-templates"), {200}, list_route=True
+    ),
+    ("notice_pages.edit", "GET"): Route(
+        "GET", fixed("/admin/notice-templates/acceptance"), {200}, list_route=True
+    ),
+    ("notice_pages.update", "POST"): Route(
+        "POST",
+        fixed("/admin/notice-templates/acceptance"),
+        {302},
+        body=lambda s: {"version": "1", "title": "矩阵受理告知书", "body": "<p>{{ number }}</p>"},
+        form=True,
+        list_route=True,
+    ),
+    ("notice_pages.case_notice", "GET"): Route(
+        "GET",
+        lambda c, s: f"/cases/{c.in_case if s == 'in' else c.out_case}/notices/acceptance.pdf",
+        {422},
+    ),
 }
 
 # Public routes: reachable signed out; none of them returns people's data.
