@@ -2,7 +2,7 @@
 
 Seeded with a default for each of the five kinds (docs/notices.md lists the variables).
 
-Revision ID: 0017
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-01 15:20
 """
@@ -10,7 +10,7 @@ Create Date: 2026-12-01 15:20
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
