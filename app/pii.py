@@ -61,6 +61,17 @@ def decrypt(blob: bytes | None) -> str | None:
     return AESGCM(key).decrypt(blob[1:13], blob[13:], KEY_VERSION).decode()
 
 
+# Why someone needs a party's full values (a reveal names one; "other" needs the words). Stored
+# in the audit entry of every reveal (docs/audit.md), so a review can ask whether it held.
+REVEAL_PURPOSES = {
+    "contact": "联系当事人",
+    "mediation": "调解或办理需要",
+    "verify": "核实身份",
+    "document": "制作法律文书",
+    "transfer": "移交有关部门",
+    "other": "其他（须说明）",
+}
+
 FILE_MAGIC = b"GGA1"  # an encrypted attachment file: magic + 12-byte nonce + ciphertext and tag
 
 

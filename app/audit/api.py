@@ -15,6 +15,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="审计日�
 @requires("audit.read")
 @blp.arguments(schemas.AuditQuery, location="query", as_kwargs=True)
 @blp.response(200, schemas.AuditEntrySchema(many=True))
-def list_audit(limit: int, action=None, outcome=None, before_id=None):
-    """Newest audit entries about the caller's subtree (by region or by an in-scope actor)."""
-    return queries.entries(current_scope(), limit, action, outcome, before_id)
+def list_audit(limit: int, **filters):
+    """Newest audit entries about the caller's subtree (by region or by an in-scope actor),
+    filtered by action (or a family: `cases.`), outcome, actor, object and days."""
+    return queries.entries(current_scope(), limit, **filters)

@@ -174,13 +174,15 @@ def take_action(number: str, action: str):
     parameters=[schemas.NUMBER_PARAMETER],
 )
 @requires("cases.reveal")
-@blp.arguments(schemas.RevealIn, required=False)
+@blp.arguments(schemas.RevealIn)
 @blp.response(200, schemas.PartyRevealed)
 @blp.alt_response(404, response="DEFAULT_ERROR")
 def reveal_party(data: dict, number: str, party_id: int):
     """A party's full name, ID number, phone and address; every reveal is audited."""
     case = queries.visible_case(number)
-    return services.reveal(case, queries.party_of(case, party_id), data.get("reason"))
+    return services.reveal(
+        case, queries.party_of(case, party_id), data["purpose"], data.get("reason")
+    )
 
 
 # --- lists ---------------------------------------------------------------------------------------

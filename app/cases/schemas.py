@@ -376,9 +376,25 @@ class DispatchIn(Schema):
 
 
 class RevealIn(Schema):
-    """Why the full values are needed (recorded in the audit log)."""
+    """Why the full values are needed (recorded in the audit log): a purpose from the list, and
+    the words when it is "other"."""
 
-    reason = fields.String(validate=validate.Length(1, 200))
+    purpose = fields.String(
+        required=True,
+        validate=validate.OneOf(tuple(pii.REVEAL_PURPOSES)),
+        metadata={
+            "description": "查看目的："
+            + "、".join(f"{k}={v}" for k, v in pii.REVEAL_PURPOSES.items())
+        },
+    )
+    reason = fields.String(
+        validate=validate.Length(1, 200), metadata={"description": "说明（目的为 other 时必填）"}
+    )
+
+    @validates_schema
+    def _other_needs_words(self, data, **_kwargs):
+        if data.get("purpose") == "other" and not (data.get("reason") or "").strip():
+            raise ValidationError({"reason": [_l("目的为“其他”时须说明理由")]})
 
 
 ACTION_SCHEMAS: dict[str, type[Schema]] = {

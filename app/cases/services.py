@@ -189,14 +189,14 @@ def new_party(data: dict) -> Party:
     )
 
 
-def reveal(case: Case, party: Party, reason: str | None) -> dict:
-    """A party's full values; every reveal is audited."""
+def reveal(case: Case, party: Party, purpose: str, reason: str | None = None) -> dict:
+    """A party's full values; every reveal is audited with its purpose (pii.REVEAL_PURPOSES)."""
     audit.record(
         "cases.reveal",
         object_type="party",
         object_id=party.id,
         region_code=case.region_code,
-        detail={"case": case.number, "reason": reason},
+        detail={"case": case.number, "purpose": purpose, "reason": reason},
     )
     return {
         "id": party.id,

@@ -2,9 +2,9 @@
 
 One module per kind of work: `tasks` (我的待办, also the home page), `field` (grid workers:
 我的网格, 上报, 排查), `casework` (the case queue and the case page), `official` (风险地图,
-工作台), `admin`, `inbox` (通知), `notices` (文书模板, a case's notice PDFs). Pages call the
-same services the API does; their scripts (app/static/js) call the API with the session cookie
-and CSRF header.
+工作台), `admin`, `auditlog` (审计日志), `inbox` (通知), `notices` (文书模板, a case's notice
+PDFs). Pages call the same services the API does; their scripts (app/static/js) call the API
+with the session cookie and CSRF header.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from flask import Flask
 
 from app.policy import allows
 from app.web import admin
+from app.web import auditlog
 from app.web import casework
 from app.web import field
 from app.web import forms
@@ -28,7 +29,7 @@ from app.web.layout import nav_items
 
 def init_web(app: Flask) -> None:
     """Register the page blueprints, and the helpers every template uses."""
-    for module in (tasks, field, casework, official, admin, inbox, notices):
+    for module in (tasks, field, casework, official, admin, auditlog, inbox, notices):
         app.register_blueprint(module.bp)
     app.jinja_env.globals.update(
         nav_items=nav_items,

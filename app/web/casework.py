@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
+from app import pii
 from app.cases import files
 from app.cases import queries
 from app.cases import schemas
@@ -251,6 +252,7 @@ def render_case(
             handler_actions=handler_actions,
             handler_choices=handlers,
             can_reveal=allows(current_user.role, "cases.reveal"),
+            reveal_purposes=pii.REVEAL_PURPOSES,
             notices=notice_kinds.applicable(case),
             map=map_parts(case_map(tiles(), (case.lat, case.lon), _("事件位置"))),
         ),

@@ -269,8 +269,17 @@ NOTIFICATION_EVENTS = {
     "follow_up_dissatisfied": _l("回访不满意"),
     "handler_assigned": _l("被指定为承办人"),
 }
+REVEAL_PURPOSES = {
+    "contact": _l("联系当事人"),
+    "mediation": _l("调解或办理需要"),
+    "verify": _l("核实身份"),
+    "document": _l("制作法律文书"),
+    "transfer": _l("移交有关部门"),
+    "other": _l("其他（须说明）"),
+}
 TABLES = {
     "state": STATES,
+    "reveal_purpose": REVEAL_PURPOSES,
     "kind": KINDS,
     "level": LEVELS,
     "region_level": REGION_LEVELS,

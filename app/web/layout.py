@@ -79,6 +79,7 @@ NAV = [
         badge_id="unread-badge",
     ),
     NavItem("notice_pages.templates", _l("文书模板"), "notices.manage"),  # issue 15 item 5
+    NavItem("auditlog.audit_page", _l("审计日志"), "audit.read"),
 ]
 
 

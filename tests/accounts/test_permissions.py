@@ -200,6 +200,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         {204},
     ),
     ("audit.list_audit", "GET"): Route("GET", fixed("/api/v1/audit"), {200}, list_route=True),
+    ("auditlog.audit_page", "GET"): Route("GET", fixed("/audit"), {200}, list_route=True),
+    ("auditlog.audit_csv", "GET"): Route("GET", fixed("/audit.csv"), {200}, list_route=True),
     ("geo.locate", "GET"): Route(
         "GET",
         lambda c, s: (
@@ -264,6 +266,7 @@ ROUTES: dict[tuple[str, str], Route] = {
             else f"/api/v1/cases/{c.out_case}/parties/{c.out_party}/reveal"
         ),
         {200},
+        body=lambda s: {"purpose": "mediation"},
     ),
     ("case_reports.metrics", "GET"): Route(
         "GET",

@@ -68,7 +68,11 @@ def test_out_of_scope_detail_and_actions_are_404_like_missing(client, world):
     assert outside.get_json() == missing.get_json()
     acted = act(client, world["mediator@village"], numbers["west"], "accept", version=1)
     assert acted.status_code == 404
-    revealed = client.post(f"/api/v1/cases/{numbers['west']}/parties/1/reveal", headers=headers)
+    revealed = client.post(
+        f"/api/v1/cases/{numbers['west']}/parties/1/reveal",
+        json={"purpose": "contact"},
+        headers=headers,
+    )
     assert revealed.status_code == 404
 
 

@@ -214,7 +214,7 @@ def test_reveal_reason_is_validated(client, world):
     party = created["parties"][0]["id"]
     response = client.post(
         f"/api/v1/cases/{created['number']}/parties/{party}/reveal",
-        json={"reason": ["调解"]},
+        json={"purpose": "mediation", "reason": ["调解"]},
         headers=bearer(world["mediator@village"]),
     )
     assert "reason" in assert_error(response, 422)["errors"]["json"]

@@ -23,7 +23,11 @@
   document.querySelectorAll('button.reveal').forEach(function (button) {
     button.addEventListener('click', function () {
       button.disabled = true;
-      GG.api('POST', button.dataset.url, {reason: 'case page'}).then(function (r) {
+      var purpose = document.getElementById('reveal-purpose');
+      var reason = document.getElementById('reveal-reason');
+      var body = {purpose: purpose ? purpose.value : 'mediation'};
+      if (reason && reason.value.trim()) { body.reason = reason.value.trim(); }
+      GG.api('POST', button.dataset.url, body).then(function (r) {
         var row = button.closest('.party');
         if (!r.ok) {
           button.disabled = false;
