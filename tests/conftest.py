@@ -27,7 +27,26 @@ def database_url() -> str:
     """The test database (make test points TEST_DATABASE_URL at the embedded cluster)."""
     if not TEST_DATABASE_URL:
         pytest.exit("TEST_DATABASE_URL is not set: run the suite with `make test`", returncode=2)
-    return sqlalchemy_url(TEST_DATABASE_URL)
+    url = sqlalchemy_url(TEST_DATABASE_URL)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        # `make test` runs the suite in parallel (pytest-xdist): each worker process gets its own
+        # database beside the given one, created on first use (PostGIS comes with template1).
+        from sqlalchemy import create_engine  # noqa: PLC0415 - only the parallel run needs it
+        from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+        base = make_url(url)
+        name = f"{base.database}_{worker}"
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if (
+                conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+                is None
+            ):
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = base.set(database=name).render_as_string(hide_password=False)
+    return url
 
 
 class IsolatedClient(FlaskClient):
