@@ -73,6 +73,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # one's own tasks and notifications
     "tasks.read": ALL,
     "notifications.self": ALL,
+    # 工作简报 (briefings slice, docs/briefings.md): officials brief their scope; admins keep the
+    # template
+    "briefings.read": frozenset({"official"}),
+    "briefings.create": frozenset({"official"}),
+    "briefings.template": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -104,6 +109,9 @@ ACTION_NAMES = {
     "dispatch.act": "分拨交办、签收、退回、反馈、核查（按分拨流程表细分）",
     "tasks.read": "我的待办",
     "notifications.self": "本人通知与提醒设置",
+    "briefings.read": "查看并下载工作简报",
+    "briefings.create": "生成工作简报",
+    "briefings.template": "维护工作简报模板",
 }
 
 
