@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from flask import Response
 from flask import url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema
 from marshmallow import fields
@@ -89,7 +90,7 @@ def document(job_id: int, which: str) -> Response:
     """One of a finished job's documents as a download (409 until it is done)."""
     job = services.visible_job(job_id, current_user)
     if job.state != "done":
-        raise Conflict("简报尚未生成完毕")
+        raise Conflict(_("简报尚未生成完毕"))
     body, mimetype = (job.docx, DOCX_MIMETYPE) if which == "docx" else (job.pdf, "application/pdf")
     name = f"工作简报-{job.region.name}-{job.date_from}-{job.date_to}.{which}"
     response = Response(body, content_type=mimetype)
