@@ -16,9 +16,9 @@ first inspection the risk demo recorded.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 
+from sqlalchemy import insert
 from sqlalchemy import text
 
 from app import pii
@@ -259,7 +259,14 @@ def plan_case(rng, clocks, day, cells, users, people, last_day) -> dict:
         "handler_id": handler,
         "mediator_ids": [handler] if kind == "dispute" else [],
     }
-    plan = {"case": case, "events": events, "agreement": None, "follow_up": None, "parties": []}
+    plan = {
+        "case": case,
+        "events": events,
+        "agreement": None,
+        "follow_up": None,
+        "parties": [],
+        "dispatch": None,
+    }
     for role in ("applicant", "respondent"):
         plan["parties"].append((role, *rng.choice(people)))
     on_time = accept_due is None or clock.local_date(decided) <= accept_due
@@ -285,6 +292,9 @@ def plan_case(rng, clocks, day, cells, users, people, last_day) -> dict:
     case["resolve_from"], case["resolve_due"] = start if rule else None, resolve_due
     started = later(decided, rng, 0, 1)
     events.append(("start", started, handler, "accepted", "in_progress", level, level, None))
+    # Above the village about half the matters go to the routed unit (分拨交办), lead role.
+    if level != "village" and rng.random() < 0.5:
+        plan["dispatch"] = {"at": started, "sign_days": rng.choice([0, 0, 0, 1, 2])}
     span = {
         "dispute": (2, 34),
         "petition": (10, 64),
@@ -421,7 +431,7 @@ def insert_plans(plans: list[dict]) -> None:
             "created_at": c["reported_at"],
             "updated_at": c["closed_at"],
         }
-        c["clock_rules"] = _json(c["clock_rules"])
+        c["location"] = f"SRID=4326;POINT({c.pop('lon')} {c.pop('lat')})"
         case_rows.append(c)
         for action, at, actor, from_s, to_s, from_l, to_l, note in plan["events"]:
             event_rows.append(
@@ -451,65 +461,78 @@ def insert_plans(plans: list[dict]) -> None:
                 }
             )
         if plan["agreement"]:
-            agreement_rows.append({"case_id": case_id, **plan["agreement"]})
+            agreement_rows.append(
+                {
+                    "case_id": case_id,
+                    **plan["agreement"],
+                    "signed_by_parties": True,
+                    "signed_by_mediator": True,
+                }
+            )
         if plan["follow_up"]:
             follow_rows.append({"case_id": case_id, **plan["follow_up"]})
-    db.session.execute(
-        text(
-            """
-            INSERT INTO cases (id, number, kind, category, source, complexity, title, description,
-                reported_at, reporter_id, location, grid_cell_id, village_id, town_id, county_id,
-                region_code, origin_level, level, max_level, state, accept_from, accept_due,
-                resolve_from, resolve_due, accepted_at, accepted_on_time, resolved_at,
-                resolved_on_time, closed_at, outcome, outcome_note, reply, reply_received_on,
-                rejection_ground, handler_id, mediator_ids, clock_rules, created_at, updated_at)
-            VALUES (:id, :number, :kind, :category, :source, :complexity, :title, :description,
-                :reported_at, :reporter_id, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
-                :grid_cell_id, :village_id, :town_id, :county_id, :region_code, :origin_level,
-                :level, :max_level, :state, :accept_from, :accept_due, :resolve_from,
-                :resolve_due, :accepted_at, :accepted_on_time, :resolved_at, :resolved_on_time,
-                :closed_at, :outcome, :outcome_note, :reply, :reply_received_on,
-                :rejection_ground, :handler_id, CAST(:mediator_ids AS integer[]),
-                CAST(:clock_rules AS jsonb), :created_at, :updated_at)
-            """
-        ),
-        case_rows,
-    )
-    db.session.execute(
-        text(
-            "INSERT INTO case_events (case_id, at, actor_id, action, from_state, to_state,"
-            " from_level, to_level, note) VALUES (:case_id, :at, :actor_id, :action,"
-            " :from_state, :to_state, :from_level, :to_level, :note)"
-        ),
-        event_rows,
-    )
-    db.session.execute(
-        text(
-            "INSERT INTO parties (case_id, role, name_enc, name_masked, name_hash, phone_enc,"
-            " phone_masked, phone_hash) VALUES (:case_id, :role, :name_enc, :name_masked,"
-            " :name_hash, :phone_enc, :phone_masked, :phone_hash)"
-        ),
-        party_rows,
-    )
-    if agreement_rows:
-        db.session.execute(
-            text(
-                "INSERT INTO agreements (case_id, facts, responsibilities, terms,"
-                " performance_method, performance_due, performed, performed_on, signed_on,"
-                " signed_by_parties, signed_by_mediator, judicial_outcome) VALUES (:case_id,"
-                " :facts, :responsibilities, :terms, :performance_method, :performance_due,"
-                " :performed, :performed_on, :signed_on, true, true, :judicial_outcome)"
-            ),
-            agreement_rows,
+    bulk("cases", case_rows)
+    bulk("case_events", event_rows)
+    bulk("parties", party_rows)
+    bulk("agreements", agreement_rows)
+    bulk("follow_ups", follow_rows)
+    insert_dispatches(ids, plans)
+
+
+def insert_dispatches(ids: list[int], plans: list[dict]) -> int:
+    """The planned dispatches, each to the unit the routing table names for the case's category
+    at its centre (town or county); a case whose category has no route stays undispatched."""
+    routes = {
+        (row.region_id, row.category): row.department_id
+        for row in db.session.execute(
+            text("SELECT region_id, category, department_id FROM routing_rules")
         )
-    if follow_rows:
-        db.session.execute(
-            text(
-                "INSERT INTO follow_ups (case_id, at, by_id, method, satisfaction)"
-                " VALUES (:case_id, :at, :by_id, :method, :satisfaction)"
-            ),
-            follow_rows,
+    }
+    calendar = years.calendar()
+    rows = []
+    for case_id, plan in zip(ids, plans, strict=True):
+        wanted, case = plan["dispatch"], plan["case"]
+        if not wanted or case["resolved_at"] is None:
+            continue
+        cell = case["cell"]
+        centre = cell.town_id if case["level"] == "town" else cell.county_id
+        department = routes.get((centre, case["category"]))
+        if department is None:
+            continue
+        resolved = case["resolved_at"]
+        sent = min(wanted["at"], resolved - dt.timedelta(hours=6))
+        sign_due = due_after(sent, 1, "working_days", calendar=calendar).date
+        signed = min(sent + dt.timedelta(days=wanted["sign_days"], hours=1), resolved)
+        reported = max(signed, resolved - dt.timedelta(hours=3))
+        report_due = case["resolve_due"] or clock.local_date(resolved)
+        rows.append(
+            {
+                "case_id": case_id,
+                "department_id": department,
+                "role": "lead",
+                "state": "accepted",
+                "centre_region_id": centre,
+                "centre_level": case["level"],
+                "dispatched_by_id": case["handler_id"],
+                "dispatched_at": sent,
+                "sign_due": sign_due,
+                "report_due": report_due,
+                "clock_rules": {
+                    "sign": {"days": 1, "unit": "working_days", "percent": None, "years": []}
+                },
+                "signed_at": signed,
+                "signed_on_time": clock.local_date(signed) <= sign_due,
+                "reported_at": reported,
+                "reported_on_time": clock.local_date(reported) <= report_due,
+                "report_note": "已按要求办结",
+                "reviewed_at": resolved,
+                "reviewed_by_id": case["handler_id"],
+                "created_at": sent,
+                "updated_at": resolved,
+            }
         )
+    bulk("dispatches", rows)
+    return len(rows)
 
 
 def add_inspections(rng: random.Random, inspector_id: int) -> int:
@@ -545,17 +568,12 @@ def add_inspections(rng: random.Random, inspector_id: int) -> int:
                 }
             )
             day += dt.timedelta(days=rng.randint(20, 32))
-    if rows:
-        db.session.execute(
-            text(
-                "INSERT INTO inspections (risk_point_id, inspected_on, inspector_id, result, notes)"
-                " VALUES (:risk_point_id, :inspected_on, :inspector_id, :result, :notes)"
-            ),
-            rows,
-        )
+    bulk("inspections", rows)
     return len(rows)
 
 
-def _json(value) -> str:
-    """A dict as JSON text for a jsonb parameter."""
-    return json.dumps(value)
+def bulk(table: str, rows: list[dict]) -> None:
+    """Insert rows with one Core INSERT per batch (SQLAlchemy's insertmanyvalues: multi-row
+    VALUES, not a round trip per row)."""
+    if rows:
+        db.session.execute(insert(db.metadata.tables[table]), rows)
