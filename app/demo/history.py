@@ -193,7 +193,7 @@ def plan_case(rng, clocks, day, cells, users, people, last_day) -> dict:
     cell = rng.choice(cells)
     reported = at_day(day, rng)
     origin = "village" if rng.random() < 0.86 else "town" if rng.random() < 0.8 else "county"
-    reporter = {"village": "cun_wangge", "town": "zhen_tiaojie", "county": "xian_tiaojie"}[origin]
+    reporter = actor("cun_wangge", origin, cell.code)
     complexity = (
         rng.choice(["simple", "ordinary", "ordinary", "complex"]) if kind == "incident" else None
     )
@@ -208,7 +208,7 @@ def plan_case(rng, clocks, day, cells, users, people, last_day) -> dict:
             (
                 "escalate",
                 moment,
-                users[mediator(level)],
+                users[actor(MEDIATORS[level], level, cell.code)],
                 "reported",
                 "reported",
                 level,
@@ -217,7 +217,7 @@ def plan_case(rng, clocks, day, cells, users, people, last_day) -> dict:
             )
         )
         level = up
-    handler = users[mediator(level)]
+    handler = users[actor(MEDIATORS[level], level, cell.code)]
     accept_rule = clocks.spec(kind, level, policy.ACCEPT)
     accept_from = clock.local_date(moment)
     accept_due, uncovered = clocks.due(accept_rule, accept_from)
@@ -347,9 +347,10 @@ def plan_case(rng, clocks, day, cells, users, people, last_day) -> dict:
     )
     closing = later(resolved, rng, 1, 8)
     if rng.random() < 0.85:
+        visitor = users[actor("cun_wangge", "village", cell.code)]
         plan["follow_up"] = {
             "at": closing,
-            "by_id": users["cun_wangge"],
+            "by_id": visitor,
             "method": rng.choice(["phone", "phone", "visit"]),
             "satisfaction": pick(rng, SATISFACTION)[0],
         }
@@ -357,7 +358,7 @@ def plan_case(rng, clocks, day, cells, users, people, last_day) -> dict:
             (
                 "follow_up",
                 closing,
-                users["cun_wangge"],
+                visitor,
                 "resolved",
                 "followed_up",
                 level,
@@ -371,8 +372,19 @@ def plan_case(rng, clocks, day, cells, users, people, last_day) -> dict:
     return settle_before(plan, last_day)
 
 
-def mediator(level: str) -> str:
-    return {"village": "cun_tiaojie", "town": "zhen_tiaojie", "county": "xian_tiaojie"}[level]
+MEDIATORS = {"village": "cun_tiaojie", "town": "zhen_tiaojie", "county": "xian_tiaojie"}
+DEMO_VILLAGE = "371699101200"
+DEMO_TOWN = "371699101"
+
+
+def actor(village_user: str, level: str, cell_code: str) -> str:
+    """Who acts at `level` for a cell: the demo accounts have jurisdiction only in 黄河镇 and its
+    one village, so elsewhere the nearest demo account above acts (the county's mediator)."""
+    if level == "village" and cell_code.startswith(DEMO_VILLAGE):
+        return village_user
+    if level in ("village", "town") and cell_code.startswith(DEMO_TOWN):
+        return "zhen_tiaojie"
+    return "xian_tiaojie"
 
 
 def settle_before(plan: dict, last_day: dt.date) -> dict:
