@@ -79,6 +79,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # written notices (issue 15 item 5, docs/notices.md): admins keep the templates; generating
     # a notice names the parties in full, so it needs `cases.reveal` in scope
     "notices.manage": frozenset({"admin"}),
+    # 工作简报 (briefings slice, docs/briefings.md): officials brief their scope; admins keep the
+    # template
+    "briefings.read": frozenset({"official"}),
+    "briefings.create": frozenset({"official"}),
+    "briefings.template": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -112,6 +117,9 @@ ACTION_NAMES = {
     "tasks.read": "我的待办",
     "notifications.self": "本人通知与提醒设置",
     "notices.manage": "维护书面告知文书模板",
+    "briefings.read": "查看并下载工作简报",
+    "briefings.create": "生成工作简报",
+    "briefings.template": "维护工作简报模板",
 }
 
 

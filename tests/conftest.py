@@ -74,6 +74,9 @@ def app(database_url, tmp_path_factory):
             "RATELIMIT_STORAGE_URI": "memory://",
             # Uploaded files go to a throw-away folder, never into the project's var/.
             "ATTACHMENT_DIR": str(tmp_path_factory.mktemp("attachments")),
+            # `flask seed demo` without its two years of history (tests/test_demo_history.py
+            # loads it once); the history takes seconds the suite cannot spend each time.
+            "DEMO_HISTORY": False,
         }
     )
     app.test_client_class = IsolatedClient

@@ -25,6 +25,7 @@ from app.geo.models import Region
 from app.policy import deny
 from app.scoping import current_scope
 from app.scoping import region_prefix
+from app.scoping import scope_for
 
 DEFAULT_PERIOD_DAYS = 30
 MAX_PERIOD_DAYS = 1096  # three years: keeps the monthly trend and the scans bounded
@@ -265,13 +266,16 @@ def compute_metrics(
     date_to: dt.date,
     kind: str | None,
     source: str = "auto",
+    user=None,
 ):
     """Every measure for the caller's scope within `region` over [date_from, date_to].
 
     `source`: "facts" reads the pre-aggregated counts (app/cases/facts.py), "live" scans the
-    cases; "auto" takes the facts wherever they can answer (counties and towns).
+    cases; "auto" takes the facts wherever they can answer (counties and towns). `user`: whose
+    scope, when not the signed-in user's (a briefing made in the background, app/briefings).
     """
-    scope = current_scope()
+    user = user or current_user
+    scope = scope_for(user)
     visibility, params = queries.scope_sql(scope, "c")
     child_level, key = BREAKDOWN[region.level]
     today = clock.today()
@@ -288,7 +292,7 @@ def compute_metrics(
         "settled_for_good": SETTLED_FOR_GOOD,
     }
     if source == "auto":
-        source = "facts" if facts.usable(region.level, current_user.role) else "live"
+        source = "facts" if facts.usable(region.level, user.role) else "live"
     if source == "facts":
         cases_by_key, trend_rows = facts.case_rows(region.level, visibility, params)
         follow_ups_by_key = cases_by_key

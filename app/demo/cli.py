@@ -5,6 +5,7 @@ import sys
 import time
 
 import click
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import text
 
@@ -14,6 +15,7 @@ from app.demo import geography
 from app.demo.cases import seed_demo_cases
 from app.demo.departments import DEMO_STAFF
 from app.demo.departments import seed_demo_departments
+from app.demo.history import seed_demo_history
 from app.demo.risks import seed_demo_risks
 from app.dispatch.models import Department
 from app.extensions import db
@@ -28,11 +30,18 @@ def seed_cli():
 
 
 @seed_cli.command("demo")
-def seed_demo_command():
+@click.option(
+    "--history/--no-history",
+    default=None,
+    help="Also load two years of history (app/demo/history.py); default: config DEMO_HISTORY.",
+)
+def seed_demo_command(history: bool | None):
     """Build (or bring up to date) the demo county: geography, grid cells, demo accounts."""
     started = time.monotonic()
+    if history is None:
+        history = current_app.config.get("DEMO_HISTORY", True)
     try:
-        summary = seed_demo()
+        summary = seed_demo(history=history)
     except (services.ImportRejected, services.GridError) as exc:
         db.session.rollback()
         click.echo(f"演示数据生成失败：{exc}", err=True)
@@ -49,12 +58,16 @@ def seed_demo_command():
         f"新建演示账号 {summary['new_users']} 个（密码 {DEMO_PASSWORD}），"
         f"新增风险点 {summary['new_risk_points']} 个，"
         f"新增演示事件 {summary['new_cases']} 件，"
+        f"新增历史事件 {summary['new_history']} 件，"
         f"用时 {time.monotonic() - started:.1f} 秒"
     )
 
 
-def seed_demo() -> dict:
-    """Create or update the demo geography; grid cells only for villages that have none."""
+def seed_demo(history: bool = True) -> dict:
+    """Create or update the demo geography; grid cells only for villages that have none.
+
+    `history`: also the two years of settled cases and inspections (app/demo/history.py).
+    """
     features = geography.build()
     services.import_geojson(geography.collection(features["county"]), "county")
     services.import_geojson(geography.collection(features["town"]), "town")
@@ -116,6 +129,7 @@ def seed_demo() -> dict:
         "new_users": new_users,
         "new_risk_points": seed_demo_risks(),
         "new_cases": seed_demo_cases(),
+        "new_history": seed_demo_history() if history else 0,
     }
 
 

@@ -65,6 +65,8 @@ NAV = [
     NavItem("casework.queue", _l("事件"), "cases.read"),
     NavItem("official.risk_map", _l("风险地图"), "cases.read", frozenset({"mediator", "official"})),
     NavItem("official.workbench", _l("工作台"), "metrics.read"),
+    NavItem("briefing_pages.briefings", _l("工作简报"), "briefings.read"),
+    NavItem("admin.briefing_template", _l("简报模板"), "briefings.template"),
     NavItem("admin.users", _l("用户"), "users.read"),
     NavItem("admin.departments", _l("部门"), "departments.manage"),
     NavItem("admin.regions", _l("区划与网格"), "geo.manage"),

@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from app.accounts import services as accounts
+from app.briefings.models import BriefingJob
 from app.cases import services as case_services
 from app.core import clock
 from app.dispatch.models import Dispatch
 from app.extensions import db
+from app.geo.models import Region
 from app.notify.services import emit
 from app.policy import PERMISSIONS
 from app.policy import allows
@@ -76,6 +78,8 @@ class Ctx:
     in_dispatch: int = 0  # the in-scope case's dispatch to the town unit (state sent)
     own_notification: int = 0  # the caller's own (set per caller)
     out_notification: int = 0  # the outsider's: someone else's is 404
+    in_briefing: int = 0  # a finished briefing of the in-scope village (briefings slice)
+    out_briefing: int = 0  # one of the other county's village
 
 
 @dataclass
@@ -769,6 +773,65 @@ ROUTES: dict[tuple[str, str], Route] = {
         lambda c, s: f"/cases/{c.in_case if s == 'in' else c.out_case}/notices/acceptance.pdf",
         {422},
     ),
+    # 工作简报 (briefings slice): officials brief their scope; admins keep the template.
+    ("briefings.create_briefing", "POST"): Route(
+        "POST",
+        fixed("/api/v1/briefings"),
+        {202},
+        body=lambda s: {
+            "region": VILLAGE if s == "in" else OTHER_VILLAGE,
+            "from": "2026-01-01",
+            "to": "2026-01-31",
+        },
+    ),
+    ("briefings.get_briefing", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/briefings/{c.in_briefing if s == 'in' else c.out_briefing}",
+        {200},
+    ),
+    ("briefings.briefing_docx", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/briefings/{c.in_briefing if s == 'in' else c.out_briefing}.docx",
+        {200},
+    ),
+    ("briefings.briefing_pdf", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/briefings/{c.in_briefing if s == 'in' else c.out_briefing}.pdf",
+        {200},
+    ),
+    ("briefings.get_template", "GET"): Route(
+        "GET", fixed("/api/v1/briefing-template"), {200}, list_route=True
+    ),
+    ("briefings.put_template", "PUT"): Route(
+        "PUT",
+        fixed("/api/v1/briefing-template"),
+        {200},
+        body=lambda s: {"title": "简报", "body": "{{ region }}", "version": 1},
+        list_route=True,
+    ),
+    ("briefing_pages.briefings", "GET"): Route("GET", fixed("/briefings"), {200}, list_route=True),
+    ("briefing_pages.create_briefing", "POST"): Route(
+        "POST",
+        fixed("/briefings"),
+        {302},
+        body=lambda s: {
+            "region": VILLAGE if s == "in" else OTHER_VILLAGE,
+            "from": "2026-01-01",
+            "to": "2026-01-31",
+        },
+        form=True,
+    ),
+    ("admin.briefing_template", "GET"): Route(
+        "GET", fixed("/admin/briefing-template"), {200}, list_route=True
+    ),
+    ("admin.save_briefing_template", "POST"): Route(
+        "POST",
+        fixed("/admin/briefing-template"),
+        {302},
+        body=lambda s: {"title": "简报", "body": "{{ region }}", "version": "1"},
+        form=True,
+        list_route=True,
+    ),
 }
 
 # Public routes: reachable signed out; none of them returns people's data.
@@ -882,6 +945,7 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     ctx.out_unit = make_department("outside-unit", OTHER_TOWN, name="邻镇人社所").id
     notes = {key: emit("supervised", [world[key]], title="矩阵")[0] for key in CALLERS}
     ctx.out_notification = emit("supervised", [out_user], title="矩阵")[0]
+    ctx.in_briefing, ctx.out_briefing = briefing_jobs(world)
     db.session.commit()
 
     anonymous = call(client, route, ctx, "in", {})
@@ -917,6 +981,27 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
             else:
                 assert status == route.out_status, where
                 assert OUT_OF_SCOPE_MARK not in text and "outsider" not in text, where
+
+
+def briefing_jobs(world) -> tuple[int, int]:
+    """A finished (tiny) briefing of the in-scope village and one of the other county's."""
+    ids = []
+    for region, key in ((VILLAGE, "official@county"), (OTHER_VILLAGE, "outsider")):
+        job = BriefingJob(
+            region_id=db.session.scalar(select(Region.id).where(Region.code == region)),
+            region_code=region,
+            date_from=clock.today(),
+            date_to=clock.today(),
+            state="done",
+            progress=100,
+            docx=b"docx",
+            pdf=b"%PDF",
+            created_by_id=world[key].id,
+        )
+        db.session.add(job)
+        db.session.flush()
+        ids.append(job.id)
+    return ids[0], ids[1]
 
 
 def dispatch_to_unit(case, department_id: int, by) -> Dispatch:

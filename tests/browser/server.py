@@ -88,7 +88,7 @@ def server_env(database: str) -> dict:
 def prepare(database: str) -> None:
     """Migrate the database and load the demo county, its accounts, risk points and cases."""
     env = server_env(database)
-    for args in (["db", "upgrade"], ["seed", "demo"]):
+    for args in (["db", "upgrade"], ["seed", "demo", "--no-history"]):
         subprocess.run(
             [str(BIN / "flask"), *args], cwd=ROOT, env=env, check=True, capture_output=True
         )

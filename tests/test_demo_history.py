@@ -1,0 +1,66 @@
+"""`flask seed demo --history`: two years of settled cases and inspections, in bulk, once."""
+
+import time
+
+from sqlalchemy import text
+
+from app.cases import facts
+from app.demo.history import MARK
+from app.extensions import db
+
+FACT_SUMS = "SELECT metric, sum(n) FROM measure_facts GROUP BY metric ORDER BY metric"
+
+
+def test_history_loads_fast_covers_every_path_and_is_made_once(runner):
+    """A few thousand demo cases on every path, seasonal 劳资, facts current; a rerun adds none."""
+    started = time.monotonic()
+    first = runner.invoke(args=["seed", "demo", "--history"])
+    elapsed = time.monotonic() - started
+    assert first.exit_code == 0, first.output
+    assert elapsed < 60, elapsed
+    count = lambda sql: db.session.execute(text(sql), {"m": MARK + "%"}).scalar()  # noqa: E731
+    history = count("SELECT count(*) FROM cases WHERE title LIKE :m")
+    assert 2000 <= history <= 5000
+    assert f"新增历史事件 {history} 件" in first.output
+    paths = db.session.execute(
+        text("SELECT DISTINCT kind, state, max_level FROM cases WHERE title LIKE :m"),
+        {"m": MARK + "%"},
+    ).all()
+    assert {p.kind for p in paths} == {"dispute", "petition", "incident"}
+    assert {p.state for p in paths} == {"closed", "rejected"}
+    assert {p.max_level for p in paths} == {"village", "town", "county"}
+    # Mediated agreements, answered petitions, follow-ups, escalations recorded as events.
+    assert count(
+        "SELECT count(*) FROM agreements a JOIN cases c ON c.id = a.case_id WHERE c.title LIKE :m"
+    )
+    assert not count(
+        "SELECT count(*) FROM cases WHERE title LIKE :m AND kind = 'petition'"
+        " AND state = 'closed' AND reply IS NULL"
+    )
+    assert count(
+        "SELECT count(*) FROM follow_ups f JOIN cases c ON c.id = f.case_id WHERE c.title LIKE :m"
+    )
+    assert count(
+        "SELECT count(*) FROM case_events e JOIN cases c ON c.id = e.case_id"
+        " WHERE c.title LIKE :m AND e.action = 'escalate'"
+    )
+    assert count("SELECT count(*) FROM inspections WHERE notes LIKE :m")
+    # 劳资 before the Spring Festival: January's share well above July's.
+    wages = db.session.execute(
+        text(
+            "SELECT extract(month FROM reported_at AT TIME ZONE 'Asia/Shanghai') AS m,"
+            " avg((category = '劳资')::int) AS share FROM cases WHERE title LIKE :m"
+            " AND kind = 'dispute' GROUP BY 1"
+        ),
+        {"m": MARK + "%"},
+    ).all()
+    share = {int(row.m): row.share for row in wages}
+    assert share[1] > 2 * share[7]
+    # The triggers kept the measure facts: a rebuild from scratch finds the same counts.
+    before = db.session.execute(text(FACT_SUMS)).all()
+    facts.rebuild()
+    assert db.session.execute(text(FACT_SUMS)).all() == before
+
+    again = runner.invoke(args=["seed", "demo", "--history"])
+    assert again.exit_code == 0 and "新增历史事件 0 件" in again.output
+    assert count("SELECT count(*) FROM cases WHERE title LIKE :m") == history
