@@ -19,6 +19,8 @@ from app.attachments.api import blp as attachments_api
 from app.audit import models as _audit_models  # noqa: F401
 from app.audit.api import blp as audit_api
 from app.audit.cli import audit_cli
+from app.campaigns import models as _campaigns_models  # noqa: F401
+from app.campaigns.api import blp as campaigns_api
 from app.cases import facts as _cases_facts  # noqa: F401
 from app.cases import models as _cases_models  # noqa: F401
 from app.cases.aggregates import blp as case_maps_api
@@ -142,6 +144,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(tiles_api)
     api.register_blueprint(departments_api)
     api.register_blueprint(notify_api)
+    api.register_blueprint(campaigns_api)
     api.register_blueprint(tasks_api)
     app.register_blueprint(accounts_views)
     app.register_blueprint(i18n_views)

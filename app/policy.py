@@ -73,6 +73,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # one's own tasks and notifications
     "tasks.read": ALL,
     "notifications.self": ALL,
+    # campaigns (专项排查, docs/campaigns.md): officials launch and close them over their region;
+    # field staff read them in scope; the cell's grid workers record findings; ledger export
+    "campaigns.read": FIELD,
+    "campaigns.launch": frozenset({"official"}),
+    "campaigns.record": frozenset({"grid_worker"}),
+    "campaigns.export": frozenset({"mediator", "official"}),
 }
 
 ACTION_NAMES = {
@@ -104,6 +110,10 @@ ACTION_NAMES = {
     "dispatch.act": "分拨交办、签收、退回、反馈、核查（按分拨流程表细分）",
     "tasks.read": "我的待办",
     "notifications.self": "本人通知与提醒设置",
+    "campaigns.read": "查看专项排查及进度",
+    "campaigns.launch": "发起、结束专项排查",
+    "campaigns.record": "录入专项排查发现（本网格）",
+    "campaigns.export": "导出专项排查台账（留痕）",
 }
 
 

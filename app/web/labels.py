@@ -239,6 +239,7 @@ TASK_KINDS = {
     "follow_up": _l("回访"),
     "inspection": _l("风险点排查"),
     "dispatch": _l("分拨"),
+    "campaign_task": _l("专项排查"),
 }
 TASK_ACTIONS = {
     "accept": _l("受理"),
@@ -249,6 +250,7 @@ TASK_ACTIONS = {
     "report": _l("办结反馈"),
     "review": _l("核查"),
     "redispatch": _l("重新分拨"),
+    "campaign_check": _l("录入排查结果"),
 }
 
 # Notification events (app/notify/models.py EVENTS), as the inbox and its settings name them.
@@ -268,6 +270,7 @@ NOTIFICATION_EVENTS = {
     "extension_decided": _l("延期申请结果"),
     "follow_up_dissatisfied": _l("回访不满意"),
     "handler_assigned": _l("被指定为承办人"),
+    "campaign_overdue": _l("专项排查任务逾期"),
 }
 TABLES = {
     "state": STATES,
