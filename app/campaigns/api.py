@@ -29,6 +29,7 @@ blp = Blueprint("campaigns", __name__, url_prefix="/api/v1", description="专项
 
 GEOJSON = "application/geo+json"
 BINARY = {"type": "string", "format": "binary"}
+FINDING = schemas.CampaignFindingIn
 
 
 def json_body() -> dict:
@@ -138,11 +139,11 @@ def get_task(task_id: int):
 
 @blp.route("/campaign-tasks/<int:task_id>/findings", methods=["POST"])
 @requires("campaigns.record")
-@blp.doc(
-    requestBody={"required": True, "content": {"application/json": {"schema": schemas.CampaignFindingIn}}}
-)
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": FINDING}}})
 @blp.response(201, schemas.CampaignFindingOut)
-@blp.alt_response(200, schema=schemas.CampaignFindingOut, description="同一 client_key 的重试：原记录")
+@blp.alt_response(
+    200, schema=schemas.CampaignFindingOut, description="同一 client_key 重试：原记录"
+)
 @blp.alt_response(403, response="DEFAULT_ERROR", description="不是本网格的网格员")
 @blp.alt_response(404, response="DEFAULT_ERROR")
 @blp.alt_response(409, response="DEFAULT_ERROR", description="专项排查已结束")
@@ -159,7 +160,7 @@ def record_finding(task_id: int):
         existing = queries.finding_with_key(task.id, key)
         if existing is not None:
             return finding_answer(task, existing.id), 200
-    step = Step(schemas.CampaignFindingIn, lambda t, data: services.record_finding(t, current_user, data))
+    step = Step(FINDING, lambda t, data: services.record_finding(t, current_user, data))
     finding = run(step, task, body)
     return finding_answer(task, finding.id), 201
 
