@@ -252,6 +252,14 @@ TASK_ACTIONS = {
     "redispatch": _l("重新分拨"),
     "campaign_check": _l("录入排查结果"),
 }
+# Campaigns (专项排查, app/campaigns/models.py): findings, checklist answers, states.
+CAMPAIGN_RESULTS = {
+    "none": _l("未发现问题"),
+    "risk_point": _l("登记风险点"),
+    "case": _l("上报事件"),
+}
+CAMPAIGN_ANSWERS = {"yes": _l("是"), "no": _l("否"), "na": _l("不适用")}
+CAMPAIGN_STATES = {"active": _l("进行中"), "closed": _l("已结束")}
 
 # Notification events (app/notify/models.py EVENTS), as the inbox and its settings name them.
 NOTIFICATION_EVENTS = {
@@ -306,6 +314,9 @@ TABLES = {
     "notification_event": NOTIFICATION_EVENTS,
     "task_kind": TASK_KINDS,
     "task_action": TASK_ACTIONS,
+    "campaign_result": CAMPAIGN_RESULTS,
+    "campaign_answer": CAMPAIGN_ANSWERS,
+    "campaign_state": CAMPAIGN_STATES,
 }
 
 

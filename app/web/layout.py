@@ -78,6 +78,13 @@ NAV = [
         badge_title=_l("%(n)s 条未读"),
         badge_id="unread-badge",
     ),
+    # campaigns (专项排查): officials' list and progress pages
+    NavItem(
+        "campaign_pages.campaign_list",
+        _l("专项排查"),
+        "campaigns.read",
+        frozenset({"mediator", "official"}),
+    ),
 ]
 
 

@@ -748,6 +748,36 @@ ROUTES: dict[tuple[str, str], Route] = {
         {201},
         body=lambda s: {"result": "none", "answers": {"是否存在拖欠工资": "no"}},
     ),
+    ("campaign_pages.campaign_list", "GET"): Route(
+        "GET", fixed("/campaigns"), {200}, list_route=True
+    ),
+    ("campaign_pages.launch", "POST"): Route(
+        "POST",
+        fixed("/campaigns"),
+        {302},
+        body=lambda s: {
+            **campaign_body(VILLAGE if s == "in" else OTHER_VILLAGE),
+            "checklist": "是否存在拖欠工资",
+        },
+        form=True,
+        out_status=403,
+    ),
+    ("campaign_pages.campaign", "GET"): Route(
+        "GET", lambda c, s: f"/campaigns/{campaign_of(c, s)}", {200}
+    ),
+    ("campaign_pages.close", "POST"): Route(
+        "POST", lambda c, s: f"/campaigns/{campaign_of(c, s)}/close", {302}, form=True
+    ),
+    ("campaign_pages.task", "GET"): Route(
+        "GET", lambda c, s: f"/campaign-tasks/{campaign_task_of(c, s)}", {200}
+    ),
+    ("campaign_pages.record", "POST"): Route(
+        "POST",
+        lambda c, s: f"/campaign-tasks/{campaign_task_of(c, s)}/findings",
+        {302},
+        body=lambda s: {"result": "none", "a-0": "no"},
+        form=True,
+    ),
 }
 
 # Public routes: reachable signed out; none of them returns people's data.
