@@ -11,6 +11,7 @@ from sqlalchemy import text
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.demo import geography
+from app.demo.campaigns import seed_demo_campaigns
 from app.demo.cases import seed_demo_cases
 from app.demo.departments import DEMO_STAFF
 from app.demo.departments import seed_demo_departments
@@ -49,6 +50,7 @@ def seed_demo_command():
         f"新建演示账号 {summary['new_users']} 个（密码 {DEMO_PASSWORD}），"
         f"新增风险点 {summary['new_risk_points']} 个，"
         f"新增演示事件 {summary['new_cases']} 件，"
+        f"新增演示专项排查 {summary['new_campaigns']} 项，"
         f"用时 {time.monotonic() - started:.1f} 秒"
     )
 
@@ -116,6 +118,7 @@ def seed_demo() -> dict:
         "new_users": new_users,
         "new_risk_points": seed_demo_risks(),
         "new_cases": seed_demo_cases(),
+        "new_campaigns": seed_demo_campaigns(),
     }
 
 
