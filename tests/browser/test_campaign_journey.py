@@ -8,6 +8,7 @@ The database is read directly; the demo county's seed provides the accounts and 
 from __future__ import annotations
 
 import datetime as dt
+import io
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
@@ -71,7 +72,10 @@ def test_campaign_runs_from_launch_to_ledger(open_as, live_server, sql):  # noqa
     assert official.locator('#by-cell tr[data-state="done"]').count() == 1
     with official.expect_download() as download:
         official.click("#ledger-link")
-    workbook = load_workbook(download.value.path())
+    assert download.value.suggested_filename.endswith(".xlsx")
+    # The download's temporary file has no extension: openpyxl reads it from memory.
+    with open(download.value.path(), "rb") as saved:
+        workbook = load_workbook(io.BytesIO(saved.read()))
     rows = list(workbook.active.iter_rows(values_only=True))
     assert rows[0][:6] == ("镇", "村", "网格", "网格员", "完成时间", "发现")
     found = [r for r in rows[1:] if r[5] == "未发现问题"]
