@@ -84,6 +84,7 @@ def get_campaign(campaign_id: int):
 @blp.alt_response(403, response="DEFAULT_ERROR", description="不是本人辖区发起的专项排查")
 @blp.alt_response(404, response="DEFAULT_ERROR")
 @blp.alt_response(409, response="DEFAULT_ERROR", description="已结束，或版本已过期")
+@blp.alt_response(422, response="DEFAULT_ERROR", description="版本号有误")
 def close_campaign(campaign_id: int):
     """Close an active campaign (If-Match or `version`, optional: checked when given)."""
     campaign = queries.visible_campaign(campaign_id, current_user)

@@ -115,7 +115,7 @@ class CampaignCellProgress(CampaignRegionProgress):
     state = fields.String(metadata={"description": "done / pending / overdue"})
     village = fields.String()
     town = fields.String()
-    done_at = fields.DateTime()
+    done_at = fields.DateTime(allow_none=True)
 
 
 class CampaignProgressOut(Schema):
@@ -145,7 +145,7 @@ class CampaignOut(Schema):
     state = fields.String()
     created_by = fields.String()
     created_at = fields.DateTime()
-    closed_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
     version = fields.Integer()
     total = fields.Integer()
     done = fields.Integer()
