@@ -21,6 +21,8 @@ from app.audit.api import blp as audit_api
 from app.audit.cli import audit_cli
 from app.briefings import models as _briefings_models  # noqa: F401
 from app.briefings.api import blp as briefings_api
+from app.campaigns import models as _campaigns_models  # noqa: F401
+from app.campaigns.api import blp as campaigns_api
 from app.cases import facts as _cases_facts  # noqa: F401
 from app.cases import models as _cases_models  # noqa: F401
 from app.cases.aggregates import blp as case_maps_api
@@ -146,6 +148,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(tiles_api)
     api.register_blueprint(departments_api)
     api.register_blueprint(notify_api)
+    api.register_blueprint(campaigns_api)
     api.register_blueprint(tasks_api)
     api.register_blueprint(documents_api)
     api.register_blueprint(briefings_api)

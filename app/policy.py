@@ -84,6 +84,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "briefings.read": frozenset({"official"}),
     "briefings.create": frozenset({"official"}),
     "briefings.template": frozenset({"admin"}),
+    # campaigns (专项排查, docs/campaigns.md): officials launch and close them over their region;
+    # field staff read them in scope; the cell's grid workers record findings; ledger export
+    "campaigns.read": FIELD,
+    "campaigns.launch": frozenset({"official"}),
+    "campaigns.record": frozenset({"grid_worker"}),
+    "campaigns.export": frozenset({"mediator", "official"}),
 }
 
 ACTION_NAMES = {
@@ -120,6 +126,10 @@ ACTION_NAMES = {
     "briefings.read": "查看并下载工作简报",
     "briefings.create": "生成工作简报",
     "briefings.template": "维护工作简报模板",
+    "campaigns.read": "查看专项排查及进度",
+    "campaigns.launch": "发起、结束专项排查",
+    "campaigns.record": "录入专项排查发现（本网格）",
+    "campaigns.export": "导出专项排查台账（留痕）",
 }
 
 

@@ -22,6 +22,8 @@ CASE_COLOURS = {"open": "#0b6e4f", "yellow": "#e6c229", "red": "#d7191c", "settl
 CLUSTER_COLOUR = "#486581"
 # Count bubbles of the risk map by the worst warning among their cases (app.css .agg-marker).
 COUNT_COLOURS = {"none": "#0b6e4f", "yellow": "#d6a000", "red": "#c81e1e"}
+# Campaign progress by grid cell (app/static/js/campaign.js reads the same).
+CAMPAIGN_COLOURS = {"done": "#0b6e4f", "pending": "#e6c229", "overdue": "#d7191c"}
 
 
 @dataclass(frozen=True)
@@ -115,4 +117,10 @@ def case_legend(
 def count_legend(title: str, names: dict[str, str], key: str = "") -> Legend:
     """Count bubbles (cases per town, village or grid cell) by their worst warning."""
     items = [LegendItem(COUNT_COLOURS[k], names[k], "circle") for k in COUNT_COLOURS if k in names]
+    return Legend(title, items, key=key)
+
+
+def campaign_legend(title: str, names: dict[str, str], key: str = "") -> Legend:
+    """A campaign's grid cells: done, pending, overdue."""
+    items = [LegendItem(CAMPAIGN_COLOURS[k], names[k]) for k in CAMPAIGN_COLOURS if k in names]
     return Legend(title, items, key=key)

@@ -10,6 +10,7 @@ from maps.base import EmbeddedMap
 from maps.base import Tiles
 from maps.base import base_map
 from maps.base import finish
+from maps.legends import campaign_legend
 from maps.legends import case_legend
 from maps.legends import count_legend
 from maps.legends import risk_level_legend
@@ -84,3 +85,18 @@ def regions_map(tiles: Tiles, label: str, centre: tuple[float, float] = DEMO_CEN
     """The admin's view of regions and grid cells."""
     m = base_map(tiles, key="regions", centre=centre, zoom=10, aria_label=label)
     return finish(m, collapsed=False)
+
+
+def campaign_map(
+    tiles: Tiles,
+    label: str,
+    *,
+    centre: tuple[float, float] = DEMO_CENTRE,
+    zoom: int = 12,
+    legend_title: str,
+    state_names: dict[str, str],
+) -> EmbeddedMap:
+    """A campaign's progress: the script colours its grid cells done / pending / overdue."""
+    m = base_map(tiles, key="campaign", centre=centre, zoom=zoom, aria_label=label)
+    campaign_legend(legend_title, state_names).add_to(m)
+    return finish(m, layer_control=False)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 
+from app.campaigns import queries as campaign_queries
 from app.cases import measures
 from app.cases import queries as case_queries
 from app.core import clock
@@ -96,11 +97,16 @@ def risk_numbers(region, date_from: dt.date, date_to: dt.date, user) -> dict:
 Provider = Callable[[object, dt.date, dt.date, object], dict]
 
 # (key, title, provider): "cases" is filled from the measures the generator computes once.
+def campaign_numbers(region, date_from: dt.date, date_to: dt.date, _user) -> dict:
+    """专项排查 over the region or inside it (app/campaigns/queries.counts), findings flattened."""
+    counts = campaign_queries.counts(region.id, date_from, date_to)
+    findings = counts.pop("findings")
+    return counts | {f"findings_{result}": n for result, n in findings.items()}
+
+
 SECTIONS: list[tuple[str, str, Provider]] = [
     ("risks", "风险隐患排查", risk_numbers),
-    # Added at merge, one line each (see the module's docstring):
-    # ("campaigns", "专项排查", ...),
-    # ("warnings", "研判预警", ...),
+    ("campaigns", "专项排查", campaign_numbers),
 ]
 BUILT_IN = {"cases", "risks"}
 

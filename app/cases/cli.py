@@ -2,6 +2,7 @@
 
 import click
 
+from app.campaigns.services import sweep_overdue as sweep_campaigns
 from app.cases import services
 from app.cases import workflow
 from app.docgen import replace_generated
@@ -23,7 +24,8 @@ def cases_cli():
     help="sweep as of this day (YYYY-MM-DD; default today in Asia/Shanghai)",
 )
 def sweep_command(on):
-    """Warnings, the escalation policy, and overdue risk inspections (idempotent; one at a time)."""
+    """Warnings, the escalation policy, overdue risk inspections and campaign tasks (idempotent;
+    one at a time)."""
     on = on.date() if on else None
     result = services.sweep(on)
     if not result.ran:
@@ -31,13 +33,14 @@ def sweep_command(on):
         click.echo("另一个巡检正在运行，本次跳过")
         return
     overdue = sweep_inspections(on)
+    campaign_tasks = sweep_campaigns(on)
     db.session.commit()
     if result.recounted:
         click.echo(f"按新的期限规则重新计算了 {result.recounted} 件事件的期限（见各事件时间线）")
     click.echo(
         f"巡检完成：预警变化 {result.warnings_changed} 件，分拨预警变化 "
         f"{result.dispatch_warnings_changed} 件，自动提级 {result.escalated} 件，"
-        f"新增排查逾期风险点 {overdue} 个"
+        f"新增排查逾期风险点 {overdue} 个，新增逾期专项排查任务 {campaign_tasks} 个"
     )
 
 

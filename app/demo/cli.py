@@ -12,6 +12,7 @@ from sqlalchemy import text
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.demo import geography
+from app.demo.campaigns import seed_demo_campaigns
 from app.demo.cases import seed_demo_cases
 from app.demo.departments import DEMO_STAFF
 from app.demo.departments import seed_demo_departments
@@ -59,6 +60,7 @@ def seed_demo_command(history: bool | None):
         f"新增风险点 {summary['new_risk_points']} 个，"
         f"新增演示事件 {summary['new_cases']} 件，"
         f"新增历史事件 {summary['new_history']} 件，"
+        f"新增演示专项排查 {summary['new_campaigns']} 项，"
         f"用时 {time.monotonic() - started:.1f} 秒"
     )
 
@@ -130,6 +132,7 @@ def seed_demo(history: bool = True) -> dict:
         "new_risk_points": seed_demo_risks(),
         "new_cases": seed_demo_cases(),
         "new_history": seed_demo_history() if history else 0,
+        "new_campaigns": seed_demo_campaigns(),
     }
 
 

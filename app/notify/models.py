@@ -43,6 +43,8 @@ EVENTS = (
     "extension_decided",  # an extension was approved or refused
     "follow_up_dissatisfied",  # an unsatisfied follow-up
     "handler_assigned",  # I was named the responsible person
+    # campaigns (专项排查): a cell's task is past the deadline (its grid workers, the launcher)
+    "campaign_overdue",
 )
 SMS_STATES = ("queued", "sent", "failed", "skipped")
 

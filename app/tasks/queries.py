@@ -25,6 +25,8 @@ from sqlalchemy import select
 from sqlalchemy import union_all
 from sqlalchemy.orm import aliased
 
+from app.campaigns.models import Campaign
+from app.campaigns.models import CampaignTask
 from app.cases import queries as case_queries
 from app.cases import workflow
 from app.cases.models import Case
@@ -36,7 +38,7 @@ from app.extensions import db
 from app.risks.models import RiskPoint
 from app.scoping import scope_for
 
-KINDS = ("case", "follow_up", "inspection", "dispatch")
+KINDS = ("case", "follow_up", "inspection", "dispatch", "campaign_task")
 # The roles that can have tasks (admins keep the system, they have none).
 TASK_ROLES = frozenset(workflow.FIELD | {"department_staff"})
 # The next step of an open case at its level, by state (a handler's 受理, then 办结).
@@ -51,7 +53,10 @@ ACTION_NAMES = {
     "report": "办结反馈",
     "review": "核查",
     "redispatch": "重新分拨",
+    "campaign_check": "专项排查",
 }
+# A campaign task turns yellow this many days before its deadline.
+CAMPAIGN_WARNING_DAYS = 3
 
 
 def _columns(kind: str, action, key, due, warning, number, title, link) -> list:
@@ -233,6 +238,38 @@ def _centre_dispatch_tasks(user, scope, level: str):
     return case_queries.scoped(stmt, scope)
 
 
+def _campaign_tasks(user, today: dt.date):
+    """Pending tasks of active campaigns in the grid worker's cells, due on the deadline."""
+    cells = [c.id for c in user.grid_cells]
+    if user.role != "grid_worker" or not cells:
+        return None
+    soon = today + dt.timedelta(days=CAMPAIGN_WARNING_DAYS)
+    return (
+        select(
+            *_columns(
+                "campaign_task",
+                literal("campaign_check", String),
+                CampaignTask.id,
+                Campaign.deadline,
+                when(
+                    (Campaign.deadline < today, "red"),
+                    (Campaign.deadline <= soon, "yellow"),
+                    else_="none",
+                ),
+                Campaign.category,
+                Campaign.title,
+                literal("/campaign-tasks/", String) + cast(CampaignTask.id, String),
+            )
+        )
+        .join(Campaign, Campaign.id == CampaignTask.campaign_id)
+        .where(
+            CampaignTask.cell_id.in_(cells),
+            CampaignTask.state == "pending",
+            Campaign.state == "active",
+        )
+    )
+
+
 def _may(rule: workflow.Rule, user, level: str) -> bool:
     """Whether the user's role and level may take a rule's action on a case at `level`."""
     return user.role in rule.roles and rule.level_ok(user.region.level, level)
@@ -255,6 +292,7 @@ def tasks_of(user, today: dt.date | None = None):
         ]
         if user.role in workflow.HANDLERS:
             sources.append(_centre_dispatch_tasks(user, scope, level))
+        sources.append(_campaign_tasks(user, today))
     sources = [s for s in sources if s is not None]
     return union_all(*sources).subquery("tasks")
 

@@ -21,12 +21,13 @@ class TaskOut(Schema):
 
     kind = fields.String(
         metadata={
-            "description": "case 事件办理 / follow_up 回访 / inspection 风险点排查 / dispatch 分拨"
+            "description": "case 事件办理 / follow_up 回访 / inspection 风险点排查 / "
+            "dispatch 分拨 / campaign_task 专项排查"
         }
     )
     action = fields.String(metadata={"description": "要做的操作"})
     action_name = fields.String(metadata={"description": "操作名称"})
-    number = fields.String(metadata={"description": "事件编号（排查：风险点编号）"})
+    number = fields.String(metadata={"description": "事件编号（排查：风险点编号；专项排查：类别）"})
     title = fields.String()
     due = fields.Date(allow_none=True, metadata={"description": "期限（最后一日，北京时间）"})
     warning = fields.String(metadata={"description": "none / yellow / red"})

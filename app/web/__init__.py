@@ -15,6 +15,7 @@ from app.policy import allows
 from app.web import admin
 from app.web import auditlog
 from app.web import briefings
+from app.web import campaigns
 from app.web import casework
 from app.web import field
 from app.web import forms
@@ -30,7 +31,19 @@ from app.web.layout import nav_items
 
 def init_web(app: Flask) -> None:
     """Register the page blueprints, and the helpers every template uses."""
-    for module in (tasks, field, casework, official, admin, auditlog, inbox, notices, briefings):
+    modules = (
+        tasks,
+        field,
+        casework,
+        official,
+        admin,
+        auditlog,
+        inbox,
+        notices,
+        briefings,
+        campaigns,
+    )
+    for module in modules:
         app.register_blueprint(module.bp)
     app.jinja_env.globals.update(
         nav_items=nav_items,

@@ -239,6 +239,7 @@ TASK_KINDS = {
     "follow_up": _l("回访"),
     "inspection": _l("风险点排查"),
     "dispatch": _l("分拨"),
+    "campaign_task": _l("专项排查"),
 }
 TASK_ACTIONS = {
     "accept": _l("受理"),
@@ -249,7 +250,16 @@ TASK_ACTIONS = {
     "report": _l("办结反馈"),
     "review": _l("核查"),
     "redispatch": _l("重新分拨"),
+    "campaign_check": _l("录入排查结果"),
 }
+# Campaigns (专项排查, app/campaigns/models.py): findings, checklist answers, states.
+CAMPAIGN_RESULTS = {
+    "none": _l("未发现问题"),
+    "risk_point": _l("登记风险点"),
+    "case": _l("上报事件"),
+}
+CAMPAIGN_ANSWERS = {"yes": _l("是"), "no": _l("否"), "na": _l("不适用")}
+CAMPAIGN_STATES = {"active": _l("进行中"), "closed": _l("已结束")}
 
 # Notification events (app/notify/models.py EVENTS), as the inbox and its settings name them.
 NOTIFICATION_EVENTS = {
@@ -268,6 +278,7 @@ NOTIFICATION_EVENTS = {
     "extension_decided": _l("延期申请结果"),
     "follow_up_dissatisfied": _l("回访不满意"),
     "handler_assigned": _l("被指定为承办人"),
+    "campaign_overdue": _l("专项排查任务逾期"),
 }
 REVEAL_PURPOSES = {
     "contact": _l("联系当事人"),
@@ -312,6 +323,9 @@ TABLES = {
     "notification_event": NOTIFICATION_EVENTS,
     "task_kind": TASK_KINDS,
     "task_action": TASK_ACTIONS,
+    "campaign_result": CAMPAIGN_RESULTS,
+    "campaign_answer": CAMPAIGN_ANSWERS,
+    "campaign_state": CAMPAIGN_STATES,
 }
 
 

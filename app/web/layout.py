@@ -82,6 +82,13 @@ NAV = [
     ),
     NavItem("notice_pages.templates", _l("文书模板"), "notices.manage"),  # issue 15 item 5
     NavItem("auditlog.audit_page", _l("审计日志"), "audit.read"),
+    # campaigns (专项排查): officials' list and progress pages
+    NavItem(
+        "campaign_pages.campaign_list",
+        _l("专项排查"),
+        "campaigns.read",
+        frozenset({"mediator", "official"}),
+    ),
 ]
 
 

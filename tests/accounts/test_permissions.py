@@ -7,6 +7,7 @@ ROUTES, or without a policy decision, fails the suite.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -15,6 +16,8 @@ from sqlalchemy import select
 
 from app.accounts import services as accounts
 from app.briefings.models import BriefingJob
+from app.campaigns import services as campaign_services
+from app.campaigns.models import CampaignTask
 from app.cases import services as case_services
 from app.core import clock
 from app.dispatch.models import Dispatch
@@ -80,6 +83,12 @@ class Ctx:
     out_notification: int = 0  # the outsider's: someone else's is 404
     in_briefing: int = 0  # a finished briefing of the in-scope village (briefings slice)
     out_briefing: int = 0  # one of the other county's village
+    # campaigns: one over the in-scope village (its task of the grid worker's cell), one in the
+    # other county
+    in_campaign: int = 0
+    out_campaign: int = 0
+    in_campaign_task: int = 0
+    out_campaign_task: int = 0
 
 
 @dataclass
@@ -832,6 +841,68 @@ ROUTES: dict[tuple[str, str], Route] = {
         form=True,
         list_route=True,
     ),
+    # --- campaigns (专项排查) ---
+    ("campaigns.launch_campaign", "POST"): Route(
+        "POST",
+        fixed("/api/v1/campaigns"),
+        {201},
+        body=lambda s: campaign_body(VILLAGE if s == "in" else OTHER_VILLAGE),
+        out_status=403,
+    ),
+    ("campaigns.list_campaigns", "GET"): Route(
+        "GET", fixed("/api/v1/campaigns"), {200}, list_route=True
+    ),
+    ("campaigns.get_campaign", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/campaigns/{campaign_of(c, s)}", {200}
+    ),
+    ("campaigns.close_campaign", "POST"): Route(
+        "POST", lambda c, s: f"/api/v1/campaigns/{campaign_of(c, s)}/close", {200}
+    ),
+    ("campaigns.campaign_cells", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/campaigns/{campaign_of(c, s)}/cells.geojson", {200}
+    ),
+    ("campaigns.campaign_ledger", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/campaigns/{campaign_of(c, s)}/ledger.xlsx", {200}
+    ),
+    ("campaigns.get_task", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/campaign-tasks/{campaign_task_of(c, s)}", {200}
+    ),
+    ("campaigns.record_finding", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/campaign-tasks/{campaign_task_of(c, s)}/findings",
+        {201},
+        body=lambda s: {"result": "none", "answers": {"是否存在拖欠工资": "no"}},
+    ),
+    ("campaign_pages.campaign_list", "GET"): Route(
+        "GET", fixed("/campaigns"), {200}, list_route=True
+    ),
+    ("campaign_pages.launch", "POST"): Route(
+        "POST",
+        fixed("/campaigns"),
+        {302},
+        body=lambda s: {
+            **campaign_body(VILLAGE if s == "in" else OTHER_VILLAGE),
+            "checklist": "是否存在拖欠工资",
+        },
+        form=True,
+        out_status=403,
+    ),
+    ("campaign_pages.campaign", "GET"): Route(
+        "GET", lambda c, s: f"/campaigns/{campaign_of(c, s)}", {200}
+    ),
+    ("campaign_pages.close", "POST"): Route(
+        "POST", lambda c, s: f"/campaigns/{campaign_of(c, s)}/close", {302}, form=True
+    ),
+    ("campaign_pages.task", "GET"): Route(
+        "GET", lambda c, s: f"/campaign-tasks/{campaign_task_of(c, s)}", {200}
+    ),
+    ("campaign_pages.record", "POST"): Route(
+        "POST",
+        lambda c, s: f"/campaign-tasks/{campaign_task_of(c, s)}/findings",
+        {302},
+        body=lambda s: {"result": "none", "a-0": "no"},
+        form=True,
+    ),
 }
 
 # Public routes: reachable signed out; none of them returns people's data.
@@ -849,6 +920,47 @@ PUBLIC = {
     ("static", "GET"): "/static/css/app.css",
     ("i18n.switch", "GET"): "/language/en",
 }
+
+
+def campaign_body(region: str) -> dict:
+    """A campaign over a region, due in a week."""
+    return {
+        "title": "矩阵专项排查",
+        "region": region,
+        "category": "欠薪",
+        "checklist": ["是否存在拖欠工资"],
+        "deadline": (clock.today() + dt.timedelta(days=7)).isoformat(),
+    }
+
+
+def campaign_of(ctx: Ctx, scope: str) -> int:
+    return ctx.in_campaign if scope == "in" else ctx.out_campaign
+
+
+def campaign_task_of(ctx: Ctx, scope: str) -> int:
+    return ctx.in_campaign_task if scope == "in" else ctx.out_campaign_task
+
+
+def add_campaigns(ctx: Ctx, world) -> None:
+    """A campaign over the in-scope village and one in the other county, with a task each."""
+    inside = campaign_services.launch(
+        {**campaign_body(VILLAGE), "deadline": clock.today() + dt.timedelta(days=7)},
+        world["official@town"],
+    )
+    outside = campaign_services.launch(
+        {**campaign_body(OTHER_VILLAGE), "deadline": clock.today() + dt.timedelta(days=7)},
+        world["outsider-admin"],
+    )
+    tasks = {
+        t.campaign_id: t.id
+        for t in db.session.scalars(
+            select(CampaignTask).where(
+                CampaignTask.region_code.in_([f"{VILLAGE}001", "371698101200001"])
+            )
+        )
+    }
+    ctx.in_campaign, ctx.out_campaign = inside.id, outside.id
+    ctx.in_campaign_task, ctx.out_campaign_task = tasks[inside.id], tasks[outside.id]
 
 
 def all_routes(app) -> set[tuple[str, str]]:
@@ -946,6 +1058,7 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     notes = {key: emit("supervised", [world[key]], title="矩阵")[0] for key in CALLERS}
     ctx.out_notification = emit("supervised", [out_user], title="矩阵")[0]
     ctx.in_briefing, ctx.out_briefing = briefing_jobs(world)
+    add_campaigns(ctx, world)
     db.session.commit()
 
     anonymous = call(client, route, ctx, "in", {})
