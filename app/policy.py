@@ -73,6 +73,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # one's own tasks and notifications
     "tasks.read": ALL,
     "notifications.self": ALL,
+    # 研判预警 (issue 16 item 1, docs/warnings.md): handlers and officials read warnings in
+    # scope; officials acknowledge and handle them; admins keep the rules (thresholds)
+    "warnings.read": frozenset({"mediator", "official"}),
+    "warnings.act": frozenset({"official"}),
+    "warnings.manage": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -104,6 +109,9 @@ ACTION_NAMES = {
     "dispatch.act": "分拨交办、签收、退回、反馈、核查（按分拨流程表细分）",
     "tasks.read": "我的待办",
     "notifications.self": "本人通知与提醒设置",
+    "warnings.read": "查看研判预警与预警地图",
+    "warnings.act": "签收、处置研判预警",
+    "warnings.manage": "维护预警规则（阈值）",
 }
 
 

@@ -43,6 +43,8 @@ EVENTS = (
     "extension_decided",  # an extension was approved or refused
     "follow_up_dissatisfied",  # an unsatisfied follow-up
     "handler_assigned",  # I was named the responsible person
+    # 研判预警 (issue 16 item 1, app/warnings): a warning for my village or town was raised
+    "warning_raised",
 )
 SMS_STATES = ("queued", "sent", "failed", "skipped")
 

@@ -268,6 +268,7 @@ NOTIFICATION_EVENTS = {
     "extension_decided": _l("延期申请结果"),
     "follow_up_dissatisfied": _l("回访不满意"),
     "handler_assigned": _l("被指定为承办人"),
+    "warning_raised": _l("研判预警"),
 }
 TABLES = {
     "state": STATES,
