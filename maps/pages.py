@@ -84,3 +84,11 @@ def regions_map(tiles: Tiles, label: str, centre: tuple[float, float] = DEMO_CEN
     """The admin's view of regions and grid cells."""
     m = base_map(tiles, key="regions", centre=centre, zoom=10, aria_label=label)
     return finish(m, collapsed=False)
+
+
+def warnings_map(
+    tiles: Tiles, label: str, *, centre: tuple[float, float] = DEMO_CENTRE, zoom: int = 11
+) -> EmbeddedMap:
+    """研判: live warnings at their cell, village or case point (the script loads the layer)."""
+    m = base_map(tiles, key="warnings", centre=centre, zoom=zoom, aria_label=label)
+    return finish(m, layer_control=False)

@@ -73,3 +73,14 @@ def check_rule_version(rule, version: int | None) -> None:
         raise PreconditionRequired(str(MISSING_VERSION))
     if version != rule.version:
         raise stale(version, rule.version, str(RULE_STALE))
+
+
+def rule_step(rule, user, version: int | None) -> runner.Step:
+    """Changing a rule as one step of the runner (the admin page's form): version, body, apply."""
+    return runner.Step(
+        schemas.RuleUpdate,
+        lambda r, data: services.update_rule(
+            r, user, {k: v for k, v in data.items() if k != "version"}
+        ),
+        check=lambda: check_rule_version(rule, version),
+    )

@@ -12,6 +12,7 @@ from flask import Flask
 
 from app.policy import allows
 from app.web import admin
+from app.web import analysis
 from app.web import casework
 from app.web import field
 from app.web import forms
@@ -26,7 +27,7 @@ from app.web.layout import nav_items
 
 def init_web(app: Flask) -> None:
     """Register the page blueprints, and the helpers every template uses."""
-    for module in (tasks, field, casework, official, admin, inbox):
+    for module in (tasks, field, casework, official, admin, inbox, analysis):
         app.register_blueprint(module.bp)
     app.jinja_env.globals.update(
         nav_items=nav_items,

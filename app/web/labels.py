@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from app.warnings.rules import KIND_NAMES
+
 STATES = {
     "reported": _l("待受理"),
     "accepted": _l("已受理"),
@@ -270,6 +272,10 @@ NOTIFICATION_EVENTS = {
     "handler_assigned": _l("被指定为承办人"),
     "warning_raised": _l("研判预警"),
 }
+# 研判预警 (app/warnings): the kinds (app/warnings/rules.py names them) and states.
+WARNING_KINDS = KIND_NAMES
+WARNING_STATES = {"open": _l("待签收"), "acknowledged": _l("已签收"), "handled": _l("已处置")}
+WARNING_ACTIONS = {"acknowledge": _l("签收"), "handle": _l("处置")}
 TABLES = {
     "state": STATES,
     "kind": KINDS,
@@ -304,6 +310,9 @@ TABLES = {
     "notification_event": NOTIFICATION_EVENTS,
     "task_kind": TASK_KINDS,
     "task_action": TASK_ACTIONS,
+    "warning_kind": WARNING_KINDS,
+    "warning_state": WARNING_STATES,
+    "warning_action": WARNING_ACTIONS,
 }
 
 
