@@ -8,6 +8,7 @@ app/warnings/services.py reads the stored values. docs/warnings.md's thresholds 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -116,5 +117,6 @@ def markdown() -> str:
     lines = ["| kind | parameter | default | meaning |", "|---|---|---|---|"]
     for kind, params in PARAMS.items():
         for key, p in params.items():
-            lines.append(f"| `{kind}` | `{key}` | `{p.default}` | {p.meaning} |")
+            default = json.dumps(p.default, ensure_ascii=False)
+            lines.append(f"| `{kind}` | `{key}` | `{default}` | {p.meaning} |")
     return "\n".join(lines) + "\n"

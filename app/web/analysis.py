@@ -162,6 +162,11 @@ def save_rule(kind: str):
         db.session.expire(rule)
         if exc.status == 409 and "version" in exc.errors:
             return render_rules(409, {**typed, "stale": exc.errors["version"]})
+        problems = (exc.errors.get("json") or {}).get("params")
+        if isinstance(problems, dict):  # each parameter's message beside the one text field
+            exc.errors = {
+                "json": {"params": [f"{key}：{'；'.join(m)}" for key, m in problems.items()]}
+            }
         return render_rules(exc.status, forms.refused_form(exc, typed))
     flash(_("已保存预警规则：%(name)s", name=labels.label("warning_kind", kind)), "success")
     return redirect(url_for("analysis.warning_rules"))
