@@ -140,6 +140,14 @@ def test_risk_point_warnings(client, world):
     point = make_point(worker)
     for _ in range(3):
         risk_services.record_inspection(point, worker, {"result": "abnormal", "notes": "隐患未改"})
+    queued = db.session.scalar(
+        text(
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'warnings.scan_risk_point'"
+            " AND (args->>'point_id')::int = :id"
+        ),
+        {"id": point.id},
+    )
+    assert queued == 3  # one job per inspection, in its transaction
     red = make_point(worker, level="red", name="东村加油站")
     db.session.execute(
         text("UPDATE risk_points SET next_due = :d WHERE id = :id"),
