@@ -52,11 +52,11 @@ def list_warnings(args):
 
 @blp.route("/warnings.geojson")
 @requires("warnings.read")
-@blp.arguments(schemas.WarningQuery, location="query")
+@blp.arguments(schemas.WarningGeoQuery, location="query")
 @blp.response(200, FeatureCollectionSchema, content_type="application/geo+json")
 def warnings_geojson(args):
     """The map layer: live warnings (or those of `state`) at their cell, village or case point,
-    each with its explanation."""
+    each with its explanation; `truncated` when more than `limit` (default 1000)."""
     body = queries.geojson(args, current_scope())
     return Response(body, mimetype="application/geo+json")
 

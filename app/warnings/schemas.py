@@ -12,6 +12,7 @@ from app.warnings.models import KINDS
 from app.warnings.models import STATES
 
 MAX_LIST_LIMIT = 200
+MAX_MAP_LIMIT = 5000
 VERSION = {
     "validate": validate.Range(min=1),
     "metadata": {"description": "调用方看到的版本（或用 If-Match 头）"},
@@ -33,6 +34,18 @@ class WarningQuery(Schema):
         validate=validate.Range(1, MAX_LIST_LIMIT, error=f"limit 应在 1 到 {MAX_LIST_LIMIT} 之间"),
     )
     after = fields.String(metadata={"description": "上一页返回的 next 游标"})
+
+
+class WarningGeoQuery(WarningQuery):
+    """The map layer's filters: up to MAX_MAP_LIMIT features, no paging."""
+
+    class Meta:
+        exclude = ("after",)
+
+    limit = fields.Integer(
+        load_default=1000,
+        validate=validate.Range(1, MAX_MAP_LIMIT, error=f"limit 应在 1 到 {MAX_MAP_LIMIT} 之间"),
+    )
 
 
 class WarningOut(Schema):

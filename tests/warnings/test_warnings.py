@@ -263,3 +263,18 @@ def test_counts_for_the_briefing(client, world):
     assert got["group"] == {"raised": 1, "acknowledged": 0, "handled": 0}
     assert got["total"]["raised"] == 1 and got["hotspot"]["raised"] == 0
     assert counts(other, today, today)["total"]["raised"] == 0
+
+
+def test_full_pass_command(client, world, runner):
+    """`flask warnings scan` raises what no job has scanned yet, and a second pass nothing."""
+    worker = world["grid_worker@village"]
+    for _ in range(2):
+        report(client, worker, group_visit=True, parties=[])
+    first = runner.invoke(args=["warnings", "scan"])
+    assert first.exit_code == 0 and "新预警 2 条" in first.output, first.output
+    second = runner.invoke(args=["warnings", "scan"])
+    assert "新预警 0 条，更新 0 条" in second.output
+    layer = client.get(
+        "/api/v1/warnings.geojson?limit=1000", headers=bearer(world["official@town"])
+    )
+    assert layer.status_code == 200 and len(layer.get_json()["features"]) == 2
