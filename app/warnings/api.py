@@ -93,6 +93,7 @@ def json_body(schema) -> dict:
 @blp.response(200, schemas.WarningOut)
 @blp.alt_response(404, response="DEFAULT_ERROR")
 @blp.alt_response(409, response="DEFAULT_ERROR", description="版本已过期，或已签收、已处置")
+@blp.alt_response(422, response="DEFAULT_ERROR", description="说明 note 有误")
 @blp.alt_response(428, response="DEFAULT_ERROR", description="缺少版本（If-Match 或 version）")
 def acknowledge_warning(warning_id: int):
     """签收: the official has seen the warning (`note` optional)."""
