@@ -50,7 +50,8 @@ run: db ## set up, migrate, load the demo county, serve on http://127.0.0.1:$(PO
 	  DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask seed demo && \
 	  mkdir -p var && \
 	  $(BIN)/flask cases sweep && \
-	  { ( while sleep $${SWEEP_SECONDS:-300}; do $(BIN)/flask cases sweep >/dev/null 2>&1; done ) & \
+	  { ( while sleep $${SWEEP_SECONDS:-300}; do $(BIN)/flask cases sweep >/dev/null 2>&1; \
+	      $(BIN)/flask warnings scan >/dev/null 2>&1; done ) & \
 	    sweeper=$$!; \
 	    $(BIN)/flask notify worker >var/notify-worker.log 2>&1 & \
 	    worker=$$!; trap 'kill $$sweeper 2>/dev/null; kill -TERM $$worker 2>/dev/null' EXIT INT TERM; \

@@ -69,6 +69,9 @@ from app.security import init_security
 from app.tasks.api import blp as tasks_api
 from app.tiles import models as _tiles_models  # noqa: F401
 from app.tiles.api import blp as tiles_api
+from app.warnings import models as _warnings_models  # noqa: F401
+from app.warnings.api import blp as warnings_api
+from app.warnings.cli import warnings_cli
 from app.web import init_web
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -152,6 +155,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(tasks_api)
     api.register_blueprint(documents_api)
     api.register_blueprint(briefings_api)
+    api.register_blueprint(warnings_api)
     app.register_blueprint(accounts_views)
     app.register_blueprint(i18n_views)
     init_web(app)  # the pages: app/web
@@ -159,7 +163,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Command-line groups: geo, seed, ops, users, audit, policy, cases, risks, notify."""
+    """Command-line groups: geo, seed, ops, users, audit, policy, cases, risks, notify, warnings."""
     app.cli.add_command(geo_cli)
     app.cli.add_command(seed_cli)
     app.cli.add_command(ops_cli)
@@ -169,3 +173,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(cases_cli)
     app.cli.add_command(risks_cli)
     app.cli.add_command(notify_cli)
+    app.cli.add_command(warnings_cli)

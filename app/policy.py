@@ -90,6 +90,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "campaigns.launch": frozenset({"official"}),
     "campaigns.record": frozenset({"grid_worker"}),
     "campaigns.export": frozenset({"mediator", "official"}),
+    # 研判预警 (issue 16 item 1, docs/warnings.md): handlers and officials read warnings in
+    # scope; officials acknowledge and handle them; admins keep the rules (thresholds)
+    "warnings.read": frozenset({"mediator", "official"}),
+    "warnings.act": frozenset({"official"}),
+    "warnings.manage": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -130,6 +135,9 @@ ACTION_NAMES = {
     "campaigns.launch": "发起、结束专项排查",
     "campaigns.record": "录入专项排查发现（本网格）",
     "campaigns.export": "导出专项排查台账（留痕）",
+    "warnings.read": "查看研判预警与预警地图",
+    "warnings.act": "签收、处置研判预警",
+    "warnings.manage": "维护预警规则（阈值）",
 }
 
 

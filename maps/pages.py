@@ -100,3 +100,11 @@ def campaign_map(
     m = base_map(tiles, key="campaign", centre=centre, zoom=zoom, aria_label=label)
     campaign_legend(legend_title, state_names).add_to(m)
     return finish(m, layer_control=False)
+
+
+def warnings_map(
+    tiles: Tiles, label: str, *, centre: tuple[float, float] = DEMO_CENTRE, zoom: int = 11
+) -> EmbeddedMap:
+    """研判: live warnings at their cell, village or case point (the script loads the layer)."""
+    m = base_map(tiles, key="warnings", centre=centre, zoom=zoom, aria_label=label)
+    return finish(m, layer_control=False)

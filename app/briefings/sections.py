@@ -28,6 +28,7 @@ from app.extensions import db
 from app.risks import queries as risk_queries
 from app.scoping import region_prefix
 from app.scoping import scope_for
+from app.warnings import queries as warning_queries
 
 # The rates a briefing states, in the order its measures table lists them: (key, name).
 RATES = [
@@ -96,6 +97,7 @@ def risk_numbers(region, date_from: dt.date, date_to: dt.date, user) -> dict:
 
 Provider = Callable[[object, dt.date, dt.date, object], dict]
 
+
 # (key, title, provider): "cases" is filled from the measures the generator computes once.
 def campaign_numbers(region, date_from: dt.date, date_to: dt.date, _user) -> dict:
     """专项排查 over the region or inside it (app/campaigns/queries.counts), findings flattened."""
@@ -104,9 +106,18 @@ def campaign_numbers(region, date_from: dt.date, date_to: dt.date, _user) -> dic
     return counts | {f"findings_{result}": n for result, n in findings.items()}
 
 
+def warning_numbers(region, date_from: dt.date, date_to: dt.date, _user) -> dict:
+    """研判预警 raised, acknowledged and handled (app/warnings/queries.counts): the totals, and
+    each kind's as `<kind>_<count>`."""
+    counts = warning_queries.counts(region.id, date_from, date_to)
+    total = counts.pop("total")
+    return total | {f"{kind}_{k}": n for kind, row in counts.items() for k, n in row.items()}
+
+
 SECTIONS: list[tuple[str, str, Provider]] = [
     ("risks", "风险隐患排查", risk_numbers),
     ("campaigns", "专项排查", campaign_numbers),
+    ("warnings", "研判预警", warning_numbers),
 ]
 BUILT_IN = {"cases", "risks"}
 

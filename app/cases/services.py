@@ -58,6 +58,7 @@ from app.notify import services as notify
 from app.ops.models import MaintenanceTask
 from app.risks import queries as risk_queries
 from app.scoping import scope_for
+from app.warnings import jobs as warning_jobs
 
 # --- reporting -----------------------------------------------------------------------------------
 
@@ -152,6 +153,7 @@ def report(data: dict, user) -> Case:
         region_code=case.region_code,
         detail={"kind": case.kind, "level": level},
     )
+    warning_jobs.defer_scan(case.id)  # 研判预警: the worker evaluates what this case touches
     return case
 
 

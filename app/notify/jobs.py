@@ -25,6 +25,8 @@ from app.notify import delivery
 from app.notify import sms
 
 QUEUE = "notify"
+# Queues of other features run by the same worker: the 研判 scans (app/warnings/jobs.py).
+OTHER_QUEUES = ("warnings",)
 # Provider errors are retried with exponential back-off: 10 s, 100 s, 17 min, ~2.8 h, ~28 h.
 RETRY = procrastinate.RetryStrategy(
     max_attempts=5, exponential_wait=10, retry_exceptions=[sms.GatewayError]
@@ -104,7 +106,7 @@ def run_worker(app: Flask, *, wait: bool) -> None:
 def _run_worker(app: Flask, *, wait: bool, signals: bool) -> None:
     with queue.replace_connector(worker_connector(app.config)) as worker_app:
         worker_app.run_worker(
-            queues=[QUEUE],
+            queues=[QUEUE, *OTHER_QUEUES],
             wait=wait,
             listen_notify=wait,
             concurrency=1,

@@ -45,6 +45,8 @@ EVENTS = (
     "handler_assigned",  # I was named the responsible person
     # campaigns (专项排查): a cell's task is past the deadline (its grid workers, the launcher)
     "campaign_overdue",
+    # 研判预警 (issue 16 item 1, app/warnings): a warning for my village or town was raised
+    "warning_raised",
 )
 SMS_STATES = ("queued", "sent", "failed", "skipped")
 

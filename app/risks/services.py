@@ -51,6 +51,7 @@ from app.risks.queries import is_overdue
 from app.risks.queries import schedule
 from app.scoping import Scope
 from app.scoping import scope_for
+from app.warnings import jobs as warning_jobs
 
 __all__ = ["anchor", "decorate", "is_overdue", "schedule"]  # read helpers the writes use too
 
@@ -617,6 +618,7 @@ def record_inspection(
         point.last_inspected_on = on
     point.updated_at = clock.now()
     refresh_due(point, periods)
+    warning_jobs.defer_risk_point_scan(point.id)  # 研判预警: abnormal streaks (app/warnings)
     case = None
     if data.get("open_case"):
         case = open_case(point, user, data)

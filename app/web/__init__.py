@@ -13,6 +13,7 @@ from flask import Flask
 
 from app.policy import allows
 from app.web import admin
+from app.web import analysis
 from app.web import auditlog
 from app.web import briefings
 from app.web import campaigns
@@ -42,6 +43,7 @@ def init_web(app: Flask) -> None:
         notices,
         briefings,
         campaigns,
+        analysis,
     )
     for module in modules:
         app.register_blueprint(module.bp)

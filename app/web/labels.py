@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from app.warnings.rules import KIND_NAMES
+
 STATES = {
     "reported": _l("待受理"),
     "accepted": _l("已受理"),
@@ -279,6 +281,7 @@ NOTIFICATION_EVENTS = {
     "follow_up_dissatisfied": _l("回访不满意"),
     "handler_assigned": _l("被指定为承办人"),
     "campaign_overdue": _l("专项排查任务逾期"),
+    "warning_raised": _l("研判预警"),
 }
 REVEAL_PURPOSES = {
     "contact": _l("联系当事人"),
@@ -288,6 +291,10 @@ REVEAL_PURPOSES = {
     "transfer": _l("移交有关部门"),
     "other": _l("其他（须说明）"),
 }
+# 研判预警 (app/warnings): the kinds (app/warnings/rules.py names them) and states.
+WARNING_KINDS = KIND_NAMES
+WARNING_STATES = {"open": _l("待签收"), "acknowledged": _l("已签收"), "handled": _l("已处置")}
+WARNING_ACTIONS = {"acknowledge": _l("签收"), "handle": _l("处置")}
 TABLES = {
     "state": STATES,
     "reveal_purpose": REVEAL_PURPOSES,
@@ -326,6 +333,9 @@ TABLES = {
     "campaign_result": CAMPAIGN_RESULTS,
     "campaign_answer": CAMPAIGN_ANSWERS,
     "campaign_state": CAMPAIGN_STATES,
+    "warning_kind": WARNING_KINDS,
+    "warning_state": WARNING_STATES,
+    "warning_action": WARNING_ACTIONS,
 }
 
 

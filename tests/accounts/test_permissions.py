@@ -43,6 +43,7 @@ from tests.geo.factories import VILLAGE
 from tests.risks.factories import POINT_OTHER_COUNTY as RISK_POINT_OTHER_COUNTY
 from tests.risks.factories import point_with_photo
 from tests.risks.factories import risk_body
+from tests.warnings.factories import make_warning
 
 CALLERS = [
     "grid_worker@village",
@@ -89,6 +90,8 @@ class Ctx:
     out_campaign: int = 0
     in_campaign_task: int = 0
     out_campaign_task: int = 0
+    in_warning: int = 0  # 研判预警 (tests/warnings): a group warning in scope, one outside
+    out_warning: int = 0
 
 
 @dataclass
@@ -732,6 +735,63 @@ ROUTES: dict[tuple[str, str], Route] = {
         form=True,
         list_route=True,
     ),
+    # 研判预警 (issue 16 item 1): the warning in scope, or the other county's (404).
+    ("warnings.list_warnings", "GET"): Route(
+        "GET", fixed("/api/v1/warnings"), {200}, list_route=True
+    ),
+    ("warnings.warnings_geojson", "GET"): Route(
+        "GET", fixed("/api/v1/warnings.geojson"), {200}, list_route=True
+    ),
+    ("warnings.get_warning", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/warnings/{c.in_warning if s == 'in' else c.out_warning}",
+        {200},
+    ),
+    ("warnings.acknowledge_warning", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/warnings/{c.in_warning if s == 'in' else c.out_warning}/actions/acknowledge"
+        ),
+        {200},
+        body=lambda s: {"version": 1},
+    ),
+    ("warnings.handle_warning", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/warnings/{c.in_warning if s == 'in' else c.out_warning}/actions/handle"
+        ),
+        {200},
+        body=lambda s: {"version": 1, "note": "矩阵处置"},
+    ),
+    ("warnings.list_rules", "GET"): Route(
+        "GET", fixed("/api/v1/warning-rules"), {200}, list_route=True
+    ),
+    ("warnings.update_rule", "PUT"): Route(
+        "PUT",
+        fixed("/api/v1/warning-rules/group"),
+        {200},
+        body=lambda s: {"version": 1, "params": {"min_people": 6}},
+        list_route=True,
+    ),
+    ("analysis.analysis", "GET"): Route("GET", fixed("/analysis"), {200}, list_route=True),
+    ("analysis.act", "POST"): Route(
+        "POST",
+        lambda c, s: f"/analysis/{c.in_warning if s == 'in' else c.out_warning}/acknowledge",
+        {302},
+        body=lambda s: {"version": "1"},
+        form=True,
+    ),
+    ("analysis.warning_rules", "GET"): Route(
+        "GET", fixed("/admin/warning-rules"), {200}, list_route=True
+    ),
+    ("analysis.save_rule", "POST"): Route(
+        "POST",
+        fixed("/admin/warning-rules/group"),
+        {302},
+        body=lambda s: {"version": "1", "enabled": "on", "params": '{"min_people": 6}'},
+        form=True,
+        list_route=True,
+    ),
     # No file sent: in scope the answer is 422 (no photos), out of scope 404.
     ("case_photos.add_photos", "POST"): Route(
         "POST",
@@ -1055,6 +1115,8 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     ctx.category, ctx.category_version = category.id, str(category.version)
     ctx.in_unit = world.department_ids["town-labour"]
     ctx.out_unit = make_department("outside-unit", OTHER_TOWN, name="邻镇人社所").id
+    ctx.in_warning = make_warning(in_user, POINT)
+    ctx.out_warning = make_warning(out_user, POINT_OTHER_COUNTY)
     notes = {key: emit("supervised", [world[key]], title="矩阵")[0] for key in CALLERS}
     ctx.out_notification = emit("supervised", [out_user], title="矩阵")[0]
     ctx.in_briefing, ctx.out_briefing = briefing_jobs(world)

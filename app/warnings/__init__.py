@@ -1,0 +1,1 @@
+"""研判预警: early warnings computed from cases and risk points, with thresholds as data."""

@@ -1,0 +1,687 @@
+"""Raise, update, acknowledge and handle early warnings (flush, never commit).
+
+`scan_case(case_id)` evaluates only what one case touches: its cell's and village's counts of
+its category, its parties' keyed hashes, its level, its people. `scan_risk_points()` looks at
+the points whose last inspection was abnormal or whose red inspection is overdue, and `scan()`
+is the full pass (`flask warnings scan`). Each rule reads its thresholds from `warning_rules`.
+
+Never raised twice for the same thing: every warning has a key (docs/warnings.md); while a
+warning with that key is open or acknowledged, new evidence updates it (observed count, cases,
+last seen) and nobody is told again. A handled key may warn again only on new evidence: cases a
+handled hotspot or repeat-party warning counted are not counted again, a risk point's abnormal
+streak restarts after the handled warning, and an overdue warning belongs to one due date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from dataclasses import field
+
+from flask_babel import gettext as _
+from geoalchemy2 import WKTElement
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+
+from app.audit import services as audit
+from app.cases import workflow
+from app.cases.models import Case
+from app.cases.notices import staff_at
+from app.core import clock
+from app.core.errors import Conflict
+from app.extensions import db
+from app.geo.models import GridCell
+from app.geo.models import Region
+from app.notify.services import emit
+from app.risks.models import RiskPoint
+from app.warnings import rules
+from app.warnings.models import LIVE_STATES
+from app.warnings.models import EarlyWarning
+from app.warnings.models import WarningRule
+
+LIVE_SQL = "state IN ('open', 'acknowledged')"
+OPEN_STATES = sorted(workflow.OPEN_STATES)
+
+
+def params(kind: str) -> dict | None:
+    """The kind's thresholds (defaults under any key not stored), or None when it is off."""
+    row = db.session.scalar(select(WarningRule).where(WarningRule.kind == kind))
+    if row is not None and not row.enabled:
+        return None
+    return {**rules.DEFAULTS[kind], **(row.params if row else {})}
+
+
+def poisson_tail(k: int, lam: float) -> float:
+    """P(X ≥ k) for X ~ Poisson(lam), summed upward in log space (no scipy, no overflow)."""
+    if k <= 0:
+        return 1.0
+    if lam <= 0:
+        return 0.0
+    total = 0.0
+    for i in range(k, k + 400):
+        term = math.exp(i * math.log(lam) - lam - math.lgamma(i + 1))
+        total += term
+        if i > lam and term < total * 1e-12:
+            break
+    return min(total, 1.0)
+
+
+def about(value: float) -> str:
+    """An expected count as a sentence shows it: one decimal, two below 0.1."""
+    return f"{value:.2f}" if value < 0.1 else f"{value:.1f}"
+
+
+# --- where a warning is --------------------------------------------------------------------------
+
+
+@dataclass
+class Place:
+    """The regions of a warning, its scoping code, its map point and the name it is called by."""
+
+    level: str
+    town_id: int
+    county_id: int
+    region_code: str
+    wkt: str
+    name: str
+    village_id: int | None = None
+    grid_cell_id: int | None = None
+
+
+def _names(town_id: int, village_id: int | None) -> str:
+    ids = [i for i in (town_id, village_id) if i]
+    found = dict(db.session.execute(select(Region.id, Region.name).where(Region.id.in_(ids))).all())
+    return "".join(found[i] for i in ids)
+
+
+def case_place(case: Case, level: str) -> Place:
+    """A warning about one case: at the case's point."""
+    wkt = db.session.scalar(
+        text("SELECT ST_AsText(location) FROM cases WHERE id = :id"), {"id": case.id}
+    )
+    return Place(
+        level,
+        case.town_id,
+        case.county_id,
+        case.region_code,
+        wkt,
+        _names(case.town_id, case.village_id),
+        case.village_id,
+        case.grid_cell_id,
+    )
+
+
+def cell_place(cell_id: int, case: Case) -> Place:
+    """A warning about a grid cell: at a point inside the cell."""
+    code, name, wkt = db.session.execute(
+        select(GridCell.code, GridCell.name, text("ST_AsText(ST_PointOnSurface(geom))")).where(
+            GridCell.id == cell_id
+        )
+    ).one()
+    town = _names(case.town_id, None)
+    return Place(
+        "village", case.town_id, case.county_id, code, wkt, town + name, case.village_id, cell_id
+    )
+
+
+def village_place(village_id: int, case: Case) -> Place:
+    """A warning about a village: at a point inside the village."""
+    code, wkt = db.session.execute(
+        select(Region.code, text("ST_AsText(ST_PointOnSurface(boundary))")).where(
+            Region.id == village_id
+        )
+    ).one()
+    return Place(
+        "village",
+        case.town_id,
+        case.county_id,
+        code,
+        wkt,
+        _names(case.town_id, village_id),
+        village_id,
+    )
+
+
+# --- raise or update -----------------------------------------------------------------------------
+
+
+@dataclass
+class Finding:
+    """What a rule found: the warning's key and its evidence."""
+
+    kind: str
+    key: str
+    place: Place
+    observed: int
+    explanation: str
+    expected: float | None = None
+    p_value: float | None = None
+    category: str | None = None
+    case_ids: list[int] = field(default_factory=list)
+    risk_point_id: int | None = None
+    party_hash: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What one scan did: the warnings raised and those updated with new evidence."""
+
+    raised: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+
+    def add(self, other: Outcome) -> None:
+        """Fold another scan's outcome into this one."""
+        self.raised += [i for i in other.raised if i not in self.raised]
+        self.updated += [i for i in other.updated if i not in self.updated + self.raised]
+
+
+def record(finding: Finding, outcome: Outcome) -> EarlyWarning:
+    """Raise the finding's warning, or update the live one with its key; tell on raising only.
+
+    The insert skips on the live-key index (uq_warnings_live_key), so two scans racing on the
+    same thing make one warning.
+    """
+    moment = clock.now()
+    place = finding.place
+    evidence = {
+        "observed": finding.observed,
+        "expected": finding.expected,
+        "p_value": finding.p_value,
+        "explanation": finding.explanation,
+    }
+    new_id = db.session.scalar(
+        insert(EarlyWarning)
+        .values(
+            kind=finding.kind,
+            dedup_key=finding.key,
+            state="open",
+            level=place.level,
+            grid_cell_id=place.grid_cell_id,
+            village_id=place.village_id,
+            town_id=place.town_id,
+            county_id=place.county_id,
+            region_code=place.region_code,
+            category=finding.category,
+            case_ids=sorted(set(finding.case_ids)),
+            risk_point_id=finding.risk_point_id,
+            party_hash=finding.party_hash,
+            geom=WKTElement(place.wkt, srid=4326),
+            first_seen_at=moment,
+            last_seen_at=moment,
+            version=1,
+            **evidence,
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"], index_where=text(LIVE_SQL))
+        .returning(EarlyWarning.id)
+    )
+    if new_id is not None:
+        warning = db.session.get(EarlyWarning, new_id)
+        notify(warning)
+        outcome.raised.append(new_id)
+        return warning
+    warning = db.session.scalars(
+        select(EarlyWarning)
+        .where(EarlyWarning.dedup_key == finding.key, EarlyWarning.state.in_(LIVE_STATES))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    cases = sorted(set(warning.case_ids) | set(finding.case_ids))
+    if cases == sorted(warning.case_ids) and finding.observed == warning.observed:
+        return warning  # nothing new: a rescan changes nothing (and bumps no version)
+    for key, value in evidence.items():
+        setattr(warning, key, value)
+    warning.case_ids = cases
+    warning.last_seen_at = moment
+    db.session.flush()
+    if warning.id not in outcome.raised + outcome.updated:
+        outcome.updated.append(warning.id)
+    return warning
+
+
+def recipients(warning: EarlyWarning) -> list[int]:
+    """The officials of the warning's level (its village's, or its town's), else the next up."""
+    chain = {
+        "village": [warning.village_id, warning.town_id, warning.county_id],
+        "town": [warning.town_id, warning.county_id],
+        "county": [warning.county_id],
+    }[warning.level]
+    for region_id in chain:
+        if region_id and (people := staff_at(region_id, ("official",))):
+            return people
+    return []
+
+
+def notify(warning: EarlyWarning) -> None:
+    """Tell the responsible officials that a warning was raised (once: keyed by the warning)."""
+    emit(
+        "warning_raised",
+        recipients(warning),
+        title=f"研判预警（{rules.KIND_NAMES[warning.kind]}）",
+        body=warning.explanation,
+        link=f"/analysis?warning={warning.id}",
+        dedup_key=f"warning:{warning.id}",
+    )
+
+
+def spent_cases(key: str) -> list[int]:
+    """The cases handled warnings with this key counted: they do not count again."""
+    return list(
+        db.session.scalar(
+            text(
+                "SELECT coalesce(array_agg(DISTINCT x), '{}') FROM warnings w, unnest(w.case_ids) x"
+                " WHERE w.dedup_key = :key AND w.state = 'handled'"
+            ),
+            {"key": key},
+        )
+    )
+
+
+HOTSPOT_SPENT_SQL = """
+SELECT coalesce(array_agg(DISTINCT x), '{}') FROM warnings w, unnest(w.case_ids) x
+ WHERE w.kind = 'hotspot' AND w.state = 'handled' AND w.category = :category
+   AND w.village_id = :village
+   AND (w.grid_cell_id IS NULL OR :cell IS NULL OR w.grid_cell_id = :cell)
+"""
+
+
+def hotspot_spent(case: Case, cell_id: int | None) -> list[int]:
+    """The cases handled hotspot warnings of this category counted, in the cell (its own and its
+    village's warnings) or in the village (its own and all its cells'): not counted again."""
+    return list(
+        db.session.scalar(
+            text(HOTSPOT_SPENT_SQL),
+            {"category": case.category, "village": case.village_id, "cell": cell_id},
+        )
+    )
+
+
+# --- the rules about one case --------------------------------------------------------------------
+
+HOTSPOT_SQL = """
+SELECT count(*) FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(:spent)) AS observed,
+       count(*) FILTER (WHERE c.reported_at < :win) AS baseline,
+       coalesce(array_agg(c.id ORDER BY c.id)
+                FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(:spent)), '{{}}') AS ids
+  FROM cases c
+ WHERE c.{column} = :unit AND c.category = :category AND c.parent_id IS NULL
+   AND c.reported_at >= :base AND c.reported_at <= :now
+"""
+
+
+def hotspot(case: Case, p: dict, outcome: Outcome, seen: set) -> None:
+    """新发热点: the case's category in its cell, then its village, against their own baseline.
+
+    A village is not warned while a live cell warning of the same category lies in it: the
+    narrower warning already explains the rise.
+    """
+    if p["cell"] and ("cell", case.grid_cell_id, case.category) not in seen:
+        seen.add(("cell", case.grid_cell_id, case.category))
+        unit_hotspot("grid_cell_id", case.grid_cell_id, case, p, outcome)
+    if p["village"] and ("village", case.village_id, case.category) not in seen:
+        seen.add(("village", case.village_id, case.category))
+        covered = db.session.scalar(
+            select(EarlyWarning.id)
+            .where(
+                EarlyWarning.kind == "hotspot",
+                EarlyWarning.state.in_(LIVE_STATES),
+                EarlyWarning.village_id == case.village_id,
+                EarlyWarning.category == case.category,
+                EarlyWarning.grid_cell_id.isnot(None),
+            )
+            .limit(1)
+        )
+        if covered is None:
+            unit_hotspot("village_id", case.village_id, case, p, outcome)
+
+
+def unit_hotspot(column: str, unit_id: int, case: Case, p: dict, outcome: Outcome) -> None:
+    """Count the unit's cases of the category in the window and in the baseline before it."""
+    unit = "cell" if column == "grid_cell_id" else "village"
+    key = f"hotspot:{unit}:{unit_id}:{case.category}"
+    now = clock.now()
+    window = dt.timedelta(days=p["window_days"])
+    baseline_days = round(p["baseline_months"] * 365.25 / 12)
+    win = now - window
+    row = db.session.execute(
+        text(HOTSPOT_SQL.format(column=column)),
+        {
+            "unit": unit_id,
+            "category": case.category,
+            "win": win,
+            "base": win - dt.timedelta(days=baseline_days),
+            "now": now,
+            "spent": hotspot_spent(case, unit_id if unit == "cell" else None),
+        },
+    ).one()
+    if row.observed < p["min_cases"]:
+        return
+    expected = max(row.baseline, p["min_baseline"]) * p["window_days"] / baseline_days
+    chance = poisson_tail(row.observed, expected)
+    if chance >= p["p_value"]:
+        return
+    place = cell_place(unit_id, case) if unit == "cell" else village_place(unit_id, case)
+    explanation = (
+        f"{place.name} {case.category}：近 {p['window_days']} 天 {row.observed} 件，"
+        f"按过去 {p['baseline_months']} 个月应约 {about(expected)} 件"
+    )
+    record(
+        Finding(
+            "hotspot",
+            key,
+            place,
+            row.observed,
+            explanation,
+            expected=expected,
+            p_value=chance,
+            category=case.category,
+            case_ids=list(row.ids),
+        ),
+        outcome,
+    )
+
+
+PARTY_SQL = """
+SELECT c.id, c.number, c.state, c.reported_at >= :since AS recent
+  FROM cases c
+ WHERE c.parent_id IS NULL AND (c.reported_at >= :since OR c.state = ANY(:open_states))
+   AND EXISTS (SELECT 1 FROM parties p WHERE p.case_id = c.id
+                AND (p.id_number_hash = :h OR p.phone_hash = :h))
+ ORDER BY c.id
+"""
+
+
+def repeat_party(case: Case, p: dict, outcome: Outcome, seen: set) -> None:
+    """重复当事人: a party (by ID number, else phone, keyed hash) in several cases, or in a new
+    case while another of theirs is open."""
+    since = clock.now() - dt.timedelta(days=round(p["months"] * 365.25 / 12))
+    warned: list[set[int]] = []  # two parties of the same cases (the same neighbours): one warning
+    for party in case.parties:
+        by, h = (
+            ("身份证号", party.id_number_hash)
+            if party.id_number_hash
+            else ("电话", party.phone_hash)
+        )
+        if not h or h in seen:
+            continue
+        seen.add(h)
+        key = f"repeat_party:{h}"
+        spent = set(spent_cases(key))
+        rows = [
+            r
+            for r in db.session.execute(
+                text(PARTY_SQL), {"since": since, "open_states": OPEN_STATES, "h": h}
+            )
+            if r.id not in spent
+        ]
+        recent = [r for r in rows if r.recent]
+        open_others = [r for r in rows if r.state in OPEN_STATES and r.id != case.id]
+        fires = len(recent) >= p["min_cases"] or (
+            p["while_open"] and open_others and case.id in {r.id for r in rows}
+        )
+        if not fires or {r.id for r in rows} in warned:
+            continue
+        warned.append({r.id for r in rows})
+        numbers = "、".join(r.number for r in rows)
+        explanation = (
+            f"{_names(case.town_id, case.village_id)} 同一当事人（按{by}比对）"
+            f"近 {p['months']} 个月 {len(recent)} 件事件（{numbers}）"
+        )
+        if open_others:
+            explanation += f"，另有 {len(open_others)} 件在办时又有新事件"
+        record(
+            Finding(
+                "repeat_party",
+                key,
+                case_place(case, "village"),
+                len(rows),
+                explanation,
+                case_ids=[r.id for r in rows],
+                party_hash=h,
+            ),
+            outcome,
+        )
+
+
+def group(case: Case, p: dict, outcome: Outcome) -> None:
+    """群体性事件: many people on one case, or a group visit (集体访)."""
+    people = len(case.parties)
+    visit = p["group_visit"] and case.group_visit
+    if people < p["min_people"] and not visit:
+        return
+    what = "集体访" if visit else "群体性事件"
+    explanation = (
+        f"{_names(case.town_id, case.village_id)} {what}：{case.number}「{case.title}」"
+        f"涉及 {people} 名当事人"
+    )
+    record(
+        Finding(
+            "group",
+            f"group:case:{case.id}",
+            case_place(case, "town"),
+            people,
+            explanation,
+            category=case.category,
+            case_ids=[case.id],
+        ),
+        outcome,
+    )
+
+
+def bypass(case: Case, p: dict, outcome: Outcome) -> None:
+    """越级: a resident's matter first reported at county level, past the village and town."""
+    if case.origin_level not in p["levels"] or case.source not in p["sources"]:
+        return
+    level = workflow.LEVEL_NAMES[case.origin_level]
+    explanation = (
+        f"{_names(case.town_id, case.village_id)} 越级：{case.number}「{case.title}」"
+        f"首次在{level}上报，未经村、镇两级"
+    )
+    record(
+        Finding(
+            "bypass",
+            f"bypass:case:{case.id}",
+            case_place(case, "town"),
+            1,
+            explanation,
+            category=case.category,
+            case_ids=[case.id],
+        ),
+        outcome,
+    )
+
+
+def scan_case(case_id: int, seen: set | None = None) -> Outcome:
+    """Evaluate the rules one case touches (the job after each report calls this)."""
+    outcome = Outcome()
+    case = db.session.get(Case, case_id)
+    if case is None:
+        return outcome
+    seen = set() if seen is None else seen
+    if (p := params("hotspot")) is not None:
+        hotspot(case, p, outcome, seen)
+    if (p := params("repeat_party")) is not None:
+        repeat_party(case, p, outcome, seen)
+    if (p := params("group")) is not None:
+        group(case, p, outcome)
+    if (p := params("bypass")) is not None:
+        bypass(case, p, outcome)
+    return outcome
+
+
+# --- risk points ---------------------------------------------------------------------------------
+
+CANDIDATES_SQL = """
+SELECT rp.id FROM risk_points rp
+ WHERE rp.status = 'active'
+   AND ((:red_overdue AND rp.level = 'red' AND rp.next_due < :today)
+        OR (SELECT i.result FROM inspections i WHERE i.risk_point_id = rp.id
+             ORDER BY i.inspected_on DESC, i.id DESC LIMIT 1) = 'abnormal')
+ ORDER BY rp.id
+"""
+
+STREAK_SQL = """
+SELECT i.result FROM inspections i
+ WHERE i.risk_point_id = :id
+   AND i.created_at > coalesce((SELECT max(w.handled_at) FROM warnings w
+                                 WHERE w.dedup_key = :key AND w.state = 'handled'), '-infinity')
+ ORDER BY i.inspected_on DESC, i.id DESC LIMIT :n
+"""
+
+
+def risk_place(point: RiskPoint, level: str) -> Place:
+    """A warning about a risk point: at a point on it."""
+    wkt = db.session.scalar(
+        text("SELECT ST_AsText(ST_PointOnSurface(geom)) FROM risk_points WHERE id = :id"),
+        {"id": point.id},
+    )
+    return Place(
+        level,
+        point.town_id,
+        point.county_id,
+        point.region_code,
+        wkt,
+        _names(point.town_id, point.village_id),
+        point.village_id,
+        point.grid_cell_id,
+    )
+
+
+def scan_risk_point(point_id: int) -> Outcome:
+    """风险点: N abnormal inspections in a row, or a red point's inspection overdue."""
+    outcome = Outcome()
+    p = params("risk_point")
+    point = db.session.get(RiskPoint, point_id)
+    if p is None or point is None or point.status != "active":
+        return outcome
+    key = f"risk_point:{point.id}:abnormal"
+    n = p["abnormal_in_row"]
+    results = db.session.scalars(text(STREAK_SQL), {"id": point.id, "key": key, "n": n}).all()
+    if len(results) == n and all(r == "abnormal" for r in results):
+        record(
+            Finding(
+                "risk_point",
+                key,
+                risk_place(point, "village"),
+                n,
+                f"{_names(point.town_id, point.village_id)} 风险点 {point.code}「{point.name}」"
+                f"连续 {n} 次排查异常",
+                risk_point_id=point.id,
+            ),
+            outcome,
+        )
+    today = clock.today()
+    if p["red_overdue"] and point.level == "red" and point.next_due and point.next_due < today:
+        late = (today - point.next_due).days
+        record(
+            Finding(
+                "risk_point",
+                f"risk_point:{point.id}:overdue:{point.next_due.isoformat()}",
+                risk_place(point, "town"),
+                late,
+                f"{_names(point.town_id, point.village_id)} 红色风险点 {point.code}「{point.name}」"
+                f"排查已逾期 {late} 天（应于 {point.next_due.isoformat()} 前排查）",
+                risk_point_id=point.id,
+            ),
+            outcome,
+        )
+    return outcome
+
+
+def scan_risk_points() -> Outcome:
+    """Every active point whose last inspection was abnormal or whose red inspection is late."""
+    outcome = Outcome()
+    p = params("risk_point")
+    if p is None:
+        return outcome
+    ids = db.session.scalars(
+        text(CANDIDATES_SQL), {"red_overdue": p["red_overdue"], "today": clock.today()}
+    ).all()
+    for point_id in ids:
+        outcome.add(scan_risk_point(point_id))
+    return outcome
+
+
+def scan() -> Outcome:
+    """The full pass: every case reported in the longest window, then the risk points.
+
+    Each cell, village and party is evaluated once per pass (`seen`), however many of its
+    cases the window holds.
+    """
+    outcome = Outcome()
+    hot = params("hotspot") or rules.DEFAULTS["hotspot"]
+    since = clock.now() - dt.timedelta(days=hot["window_days"])
+    seen: set = set()
+    for case_id in db.session.scalars(
+        select(Case.id).where(Case.reported_at >= since).order_by(Case.id)
+    ):
+        outcome.add(scan_case(case_id, seen))
+    outcome.add(scan_risk_points())
+    return outcome
+
+
+# --- acknowledge, handle, the rules --------------------------------------------------------------
+
+
+def require_state(warning: EarlyWarning, states: tuple[str, ...]) -> None:
+    """409 when the warning is not in one of these states."""
+    if warning.state not in states:
+        message = _("该预警已处置") if warning.state == "handled" else _("该预警已签收")
+        raise Conflict(message, errors={"state": {"current": warning.state}})
+
+
+def acknowledge(warning: EarlyWarning, user, data: dict) -> EarlyWarning:
+    """签收: the official has seen it (an optional note)."""
+    warning.state = "acknowledged"
+    warning.acknowledged_by_id = user.id
+    warning.acknowledged_at = clock.now()
+    if data.get("note"):
+        warning.note = data["note"]
+    _audit(warning, user, "warnings.acknowledge")
+    return warning
+
+
+def handle(warning: EarlyWarning, user, data: dict) -> EarlyWarning:
+    """处置: what was done about it (the note is required); the key may warn again on new
+    evidence only."""
+    if warning.acknowledged_at is None:
+        warning.acknowledged_by_id = user.id
+        warning.acknowledged_at = clock.now()
+    warning.state = "handled"
+    warning.handled_by_id = user.id
+    warning.handled_at = clock.now()
+    warning.note = data["note"]
+    _audit(warning, user, "warnings.handle")
+    return warning
+
+
+def _audit(warning: EarlyWarning, user, action: str) -> None:
+    audit.record(
+        action,
+        actor=user,
+        object_type="warning",
+        object_id=warning.id,
+        region_code=warning.region_code,
+        detail={"kind": warning.kind, "note": warning.note},
+    )
+
+
+def update_rule(rule: WarningRule, user, data: dict) -> WarningRule:
+    """Switch a rule on or off and change its thresholds (merged over the stored ones)."""
+    before = {"enabled": rule.enabled, "params": dict(rule.params)}
+    if "params" in data:
+        rule.params = {**rule.params, **rules.validated(rule.kind, data["params"])}
+    if "enabled" in data:
+        rule.enabled = data["enabled"]
+    rule.updated_by_id = user.id
+    rule.updated_at = clock.now()
+    audit.record(
+        "warnings.rule_update",
+        actor=user,
+        object_type="warning_rule",
+        object_id=rule.kind,
+        detail={"before": before, "after": {"enabled": rule.enabled, "params": rule.params}},
+    )
+    db.session.flush()
+    return rule

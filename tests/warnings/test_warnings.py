@@ -1,0 +1,280 @@
+"""研判预警 (docs/warnings.md): raised once with its explanation, told, mapped, scoped, handled."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
+
+from app.core import clock
+from app.extensions import db
+from app.geo.models import Region
+from app.notify.models import Notification
+from app.risks import services as risk_services
+from app.risks.models import RiskPoint
+from app.warnings import services
+from app.warnings.models import EarlyWarning
+from app.warnings.queries import counts
+from tests.cases.factories import POINT_OTHER_COUNTY
+from tests.cases.factories import report
+from tests.factories import OTHER_TOWN
+from tests.factories import bearer
+from tests.factories import make_user
+from tests.risks.factories import make_point
+from tests.warnings.factories import case_id
+from tests.warnings.factories import old_case
+from tests.warnings.factories import scan
+from tests.warnings.factories import warnings_of
+
+LABOUR = {"category": "劳资", "title": "工地拖欠工资", "parties": []}
+
+
+def told(event: str) -> list[int]:
+    """Who got a notification of this event, in order."""
+    return list(
+        db.session.scalars(
+            select(Notification.user_id)
+            .where(Notification.event == event)
+            .order_by(Notification.id)
+        )
+    )
+
+
+def test_five_labour_cases_in_a_cell_raise_one_hotspot(client, world):
+    """Five 劳资 cases in one cell within three days, against a baseline of three in the past
+    year: one hotspot warning with its explanation, in the village official's inbox and on the
+    map; the job was queued by each report; a sixth updates the warning and raises no second."""
+    worker = world["grid_worker@village"]
+    for days_ago in (40, 120, 250):
+        old_case(worker, days_ago, **LABOUR)
+    numbers = []
+    for _ in range(5):
+        answer = report(client, worker, **LABOUR)
+        assert answer.status_code == 201, answer.get_json()
+        numbers.append(answer.get_json()["number"])
+        scan(numbers[-1])
+    queued = db.session.scalar(
+        text(
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'warnings.scan_case'"
+            " AND (args->>'case_id')::int = ANY(:ids)"
+        ),
+        {"ids": [case_id(n) for n in numbers]},
+    )
+    assert queued == 5
+
+    [hot] = warnings_of("hotspot")
+    assert hot.explanation == "甲镇东村第1网格 劳资：近 14 天 5 件，按过去 12 个月应约 0.1 件"
+    assert (hot.observed, hot.level, hot.state) == (5, "village", "open")
+    assert hot.p_value < 0.01 and 0.11 < hot.expected < 0.12
+    assert hot.region_code == "371699101200001" and hot.category == "劳资"
+    assert told("warning_raised") == [world.user_ids["official@village"]]
+
+    headers = bearer(world["official@town"])
+    layer = client.get("/api/v1/warnings.geojson", headers=headers)
+    assert layer.status_code == 200 and layer.mimetype == "application/geo+json"
+    [feature] = layer.get_json()["features"]
+    assert feature["properties"]["explanation"] == hot.explanation
+    lon, lat = feature["geometry"]["coordinates"]
+    assert 118.0 < lon < 118.025 and 37.3 < lat < 37.35  # inside cell …001
+
+    sixth = report(client, worker, **LABOUR).get_json()["number"]
+    outcome = scan(sixth)
+    assert outcome.raised == [] and outcome.updated == [hot.id]
+    assert db.session.scalar(select(func.count()).select_from(EarlyWarning)) == 1
+    db.session.expire_all()
+    hot = db.session.get(EarlyWarning, hot.id)
+    assert hot.observed == 6 and len(hot.case_ids) == 6
+    assert "近 14 天 6 件" in hot.explanation
+    assert told("warning_raised") == [world.user_ids["official@village"]]  # told once
+    assert scan(sixth).updated == []  # a rescan changes nothing
+
+    # Handled: the six are spent; the same key warns again only on three new ones.
+    hot_id, version = hot.id, hot.version
+    done = client.post(
+        f"/api/v1/warnings/{hot_id}/actions/handle",
+        json={"version": version, "note": "已约谈包工头，工资三日内结清"},
+        headers=bearer(world["official@village"]),
+    )
+    assert done.status_code == 200, done.get_json()
+    seventh = report(client, worker, **LABOUR).get_json()["number"]
+    assert scan(seventh).raised == []
+
+
+def test_repeat_party_bypass_and_group(client, world):
+    """The same person (by ID number) in three cases in a year warns once; a county-level
+    report brought by a resident is 越级; a 集体访 is a group matter told to the town."""
+    worker = world["grid_worker@village"]
+    old_case(worker, 200, category="邻里")
+    old_case(worker, 100, category="婚姻家庭")
+    # Both older cases are still open: the new one is "a new case while another is open" too.
+    number = report(client, worker).get_json()["number"]
+    outcome = scan(number)
+    [repeat] = warnings_of("repeat_party")
+    assert outcome.raised[0] == repeat.id
+    assert repeat.observed == 3 and repeat.party_hash and len(repeat.case_ids) == 3
+    assert "同一当事人（按身份证号比对）近 12 个月 3 件事件" in repeat.explanation
+    assert "另有 2 件在办时又有新事件" in repeat.explanation
+    assert "张三" not in repeat.explanation and "110101" not in repeat.explanation
+    assert scan(number).raised == []
+
+    county = world["official@county"]
+    up = report(client, county, source="visit", parties=[], title="到县里反映征地补偿")
+    assert up.status_code == 201, up.get_json()
+    scan(up.get_json()["number"])
+    [bypass] = warnings_of("bypass")
+    assert bypass.explanation.startswith("甲镇东村 越级：")
+    assert "首次在县级上报，未经村、镇两级" in bypass.explanation
+    assert told("warning_raised")[-1:] == [world.user_ids["official@town"]]
+
+    visit = report(client, worker, group_visit=True, title="村民集体反映土地承包").get_json()
+    scan(visit["number"])
+    [group] = warnings_of("group")
+    assert group.level == "town" and "集体访" in group.explanation
+
+
+def test_risk_point_warnings(client, world):
+    """Three abnormal inspections in a row warn; a red point's overdue inspection warns (once)."""
+    worker = world["grid_worker@village"]
+    point = make_point(worker)
+    for _ in range(3):
+        risk_services.record_inspection(point, worker, {"result": "abnormal", "notes": "隐患未改"})
+    queued = db.session.scalar(
+        text(
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'warnings.scan_risk_point'"
+            " AND (args->>'point_id')::int = :id"
+        ),
+        {"id": point.id},
+    )
+    assert queued == 3  # one job per inspection, in its transaction
+    red = make_point(worker, level="red", name="东村加油站")
+    db.session.execute(
+        text("UPDATE risk_points SET next_due = :d WHERE id = :id"),
+        {"d": clock.today() - dt.timedelta(days=3), "id": red.id},
+    )
+    db.session.commit()
+    db.session.expire_all()
+    outcome = services.scan_risk_points()
+    db.session.commit()
+    assert len(outcome.raised) == 2
+    abnormal, overdue = warnings_of("risk_point")
+    assert abnormal.risk_point_id == point.id and "连续 3 次排查异常" in abnormal.explanation
+    assert overdue.level == "town" and "排查已逾期 3 天" in overdue.explanation
+    assert db.session.get(RiskPoint, red.id).level == "red"
+    again = services.scan_risk_points()
+    assert again.raised == [] and again.updated == []
+
+
+def test_scope_actions_and_versions(client, world):
+    """Another town's official sees nothing; acknowledge and handle need the version (428),
+    refuse a stale one (409) and a handled warning (409); handling needs a note (422)."""
+    worker = world["grid_worker@village"]
+    number = report(client, worker, group_visit=True, parties=[]).get_json()["number"]
+    scan(number)
+    [warning] = warnings_of("group")
+    wid = warning.id
+    outside = client.get(f"/api/v1/warnings/{wid}", headers=bearer(world["outsider-admin"]))
+    assert outside.status_code == 403  # admins do not read warnings
+    stranger = make_user("other-town-official", "official", OTHER_TOWN)
+    theirs = bearer(stranger)
+    assert client.get("/api/v1/warnings", headers=theirs).get_json()["items"] == []
+    assert client.get(f"/api/v1/warnings/{wid}", headers=theirs).status_code == 404
+    layer = client.get("/api/v1/warnings.geojson", headers=theirs).get_json()
+    assert layer["features"] == []
+
+    mine = bearer(world["official@town"])
+    listed = client.get("/api/v1/warnings?kind=group&state=open", headers=mine).get_json()
+    assert [w["id"] for w in listed["items"]] == [wid]
+    one = client.get(f"/api/v1/warnings/{wid}", headers=mine)
+    assert one.headers["ETag"] == '"1"' and one.get_json()["case_numbers"] == [number]
+    path = f"/api/v1/warnings/{wid}/actions"
+    assert client.post(f"{path}/acknowledge", json={}, headers=mine).status_code == 428
+    stale = client.post(f"{path}/acknowledge", json={"version": 7}, headers=mine)
+    assert stale.status_code == 409 and stale.get_json()["errors"]["version"]["current"] == 1
+    ack = client.post(f"{path}/acknowledge", json={"version": 1}, headers=mine)
+    assert ack.status_code == 200 and ack.get_json()["state"] == "acknowledged"
+    assert client.post(f"{path}/acknowledge", json={"version": 2}, headers=mine).status_code == 409
+    no_note = client.post(f"{path}/handle", json={"version": 2}, headers=mine)
+    assert no_note.status_code == 422 and "note" in no_note.get_json()["errors"]["json"]
+    done = client.post(f"{path}/handle", json={"version": 2, "note": "已化解"}, headers=mine)
+    assert done.status_code == 200 and done.get_json()["state"] == "handled"
+    again = client.post(f"{path}/handle", json={"version": 3, "note": "再处置"}, headers=mine)
+    assert again.status_code == 409
+    db.session.expire_all()
+    row = db.session.get(EarlyWarning, wid)
+    assert (row.state, row.note, row.handled_by_id) == (
+        "handled",
+        "已化解",
+        world.user_ids["official@town"],
+    )
+    # Mediators read but do not act.
+    mediator = bearer(world["mediator@town"])
+    assert client.get(f"/api/v1/warnings/{wid}", headers=mediator).status_code == 200
+    assert (
+        client.post(f"{path}/acknowledge", json={"version": 3}, headers=mediator).status_code == 403
+    )
+    assert report(client, world["outsider"], **POINT_OTHER_COUNTY).status_code == 201
+
+
+def test_rule_edit_changes_the_threshold(client, world):
+    """An admin raises the group threshold: version required, stale 409, a bad key 422 naming
+    it; afterwards five people no longer warn, and switching the rule off stops it."""
+    admin = bearer(world["admin@county"])
+    rules = client.get("/api/v1/warning-rules", headers=admin).get_json()
+    group = next(r for r in rules if r["kind"] == "group")
+    assert group["params"] == {"min_people": 5, "group_visit": True} and group["version"] == 1
+    path = "/api/v1/warning-rules/group"
+    assert client.put(path, json={"params": {"min_people": 8}}, headers=admin).status_code == 428
+    assert client.put(path, json={"version": 4, "enabled": False}, headers=admin).status_code == 409
+    bad = client.put(path, json={"version": 1, "params": {"min_pople": 8}}, headers=admin)
+    assert bad.status_code == 422
+    assert "min_pople" in bad.get_json()["errors"]["json"]["params"]
+    wrong = client.put(path, json={"version": 1, "params": {"min_people": "8"}}, headers=admin)
+    assert wrong.status_code == 422 and "min_people" in wrong.get_json()["errors"]["json"]["params"]
+    ok = client.put(path, json={"version": 1, "params": {"min_people": 8}}, headers=admin)
+    assert ok.status_code == 200 and ok.get_json()["params"]["min_people"] == 8
+    assert ok.headers["ETag"] == '"2"'
+
+    five = [{"role": "applicant", "name": f"村民{i}"} for i in range(5)]
+    worker = world["grid_worker@village"]
+    number = report(client, worker, parties=five, category="村(社)务管理").get_json()["number"]
+    scan(number)
+    assert warnings_of("group") == []
+    client.put(path, json={"version": 2, "params": {"min_people": 5}}, headers=admin)
+    off = client.put(path, json={"version": 3, "enabled": False}, headers=admin)
+    assert off.status_code == 200 and off.get_json()["enabled"] is False
+    scan(number)
+    assert warnings_of("group") == []
+    assert (
+        client.get("/api/v1/warning-rules", headers=bearer(world["official@town"])).status_code
+        == 403
+    )
+
+
+def test_counts_for_the_briefing(client, world):
+    """counts(region, start, end): raised, acknowledged, handled by kind in the region."""
+    worker = world["grid_worker@village"]
+    scan(report(client, worker, group_visit=True, parties=[]).get_json()["number"])
+    town = db.session.scalar(select(Region.id).where(Region.code == "371699101000"))
+    other = db.session.scalar(select(Region.id).where(Region.code == "371699102000"))
+    today = clock.today()
+    got = counts(town, today - dt.timedelta(days=7), today)
+    assert got["group"] == {"raised": 1, "acknowledged": 0, "handled": 0}
+    assert got["total"]["raised"] == 1 and got["hotspot"]["raised"] == 0
+    assert counts(other, today, today)["total"]["raised"] == 0
+
+
+def test_full_pass_command(client, world, runner):
+    """`flask warnings scan` raises what no job has scanned yet, and a second pass nothing."""
+    worker = world["grid_worker@village"]
+    for _ in range(2):
+        report(client, worker, group_visit=True, parties=[])
+    first = runner.invoke(args=["warnings", "scan"])
+    assert first.exit_code == 0 and "新预警 2 条" in first.output, first.output
+    second = runner.invoke(args=["warnings", "scan"])
+    assert "新预警 0 条，更新 0 条" in second.output
+    layer = client.get(
+        "/api/v1/warnings.geojson?limit=1000", headers=bearer(world["official@town"])
+    )
+    assert layer.status_code == 200 and len(layer.get_json()["features"]) == 2
