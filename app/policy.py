@@ -73,6 +73,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # one's own tasks and notifications
     "tasks.read": ALL,
     "notifications.self": ALL,
+    # selfreport (issue 15 item 4, 随手拍): the cell's grid workers and the village/town staff
+    # above it read, verify and decline residents' reports (app/resident/selfreports.py)
+    "selfreports.read": FIELD,
+    "selfreports.act": FIELD,
 }
 
 ACTION_NAMES = {
@@ -104,6 +108,8 @@ ACTION_NAMES = {
     "dispatch.act": "分拨交办、签收、退回、反馈、核查（按分拨流程表细分）",
     "tasks.read": "我的待办",
     "notifications.self": "本人通知与提醒设置",
+    "selfreports.read": "查看随手拍（网格员：本网格）",
+    "selfreports.act": "核实随手拍（立案）或不予受理",
 }
 
 
