@@ -35,6 +35,7 @@ from tests.factories import bearer
 from tests.factories import make_department
 from tests.geo.factories import TOWN
 from tests.geo.factories import VILLAGE
+from tests.resident.factories import make_self_report
 from tests.risks.factories import POINT_OTHER_COUNTY as RISK_POINT_OTHER_COUNTY
 from tests.risks.factories import point_with_photo
 from tests.risks.factories import risk_body
@@ -76,6 +77,10 @@ class Ctx:
     in_dispatch: int = 0  # the in-scope case's dispatch to the town unit (state sent)
     own_notification: int = 0  # the caller's own (set per caller)
     out_notification: int = 0  # the outsider's: someone else's is 404
+    # selfreport: a resident's report in the grid worker's cell and one in the other county
+    in_self_report: str = ""
+    out_self_report: str = ""
+    in_self_report_photo: int = 0
 
 
 @dataclass
@@ -707,6 +712,58 @@ ROUTES: dict[tuple[str, str], Route] = {
         lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/photos",
         {422},
     ),
+    # selfreport (随手拍): the cell's grid worker and the village/town staff verify or decline;
+    # the county's staff may read but not decide (403 from the service).
+    ("selfreport_api.get_self_report", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}",
+        {200},
+    ),
+    ("selfreport_api.self_report_photo", "GET"): Route(
+        "GET",
+        lambda c, s: (
+            f"/api/v1/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}"
+            f"/photos/{c.in_self_report_photo}"
+        ),
+        {200},
+    ),
+    ("selfreport_api.verify_self_report", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}/verify"
+        ),
+        {200, 403},
+        body=lambda s: {"version": 1},
+    ),
+    ("selfreport_api.decline_self_report", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}/decline"
+        ),
+        {200, 403},
+        body=lambda s: {"version": 1, "reason": "经核查不属实"},
+    ),
+    ("selfreport_pages.self_report", "GET"): Route(
+        "GET",
+        lambda c, s: f"/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}",
+        {200},
+    ),
+    ("selfreport_pages.verify", "POST"): Route(
+        "POST",
+        lambda c, s: f"/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}/verify",
+        {302, 403},
+        body=lambda s: {"version": "1"},
+        form=True,
+    ),
+    ("selfreport_pages.decline", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}/decline"
+        ),
+        {302, 403},
+        body=lambda s: {"version": "1", "reason": "经核查不属实"},
+        form=True,
+    ),
 }
 
 # Public routes: reachable signed out; none of them returns people's data.
@@ -723,6 +780,10 @@ PUBLIC = {
     ("metrics.metrics", "GET"): "/metrics",
     ("static", "GET"): "/static/css/app.css",
     ("i18n.switch", "GET"): "/language/en",
+    # selfreport (随手拍): the resident's page, phone code and report (no account)
+    ("selfreport_pages.report_page", "GET"): "/report/public",
+    ("selfreport_api.request_phone_code", "POST"): "/api/v1/public/phone-codes",
+    ("selfreport_api.submit_report", "POST"): "/api/v1/public/reports",
 }
 
 
@@ -820,6 +881,8 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     ctx.out_unit = make_department("outside-unit", OTHER_TOWN, name="邻镇人社所").id
     notes = {key: emit("supervised", [world[key]], title="矩阵")[0] for key in CALLERS}
     ctx.out_notification = emit("supervised", [out_user], title="矩阵")[0]
+    ctx.in_self_report, ctx.in_self_report_photo = make_self_report(POINT)
+    ctx.out_self_report, _photo = make_self_report(POINT_OTHER_COUNTY)
     db.session.commit()
 
     anonymous = call(client, route, ctx, "in", {})
