@@ -147,7 +147,7 @@ def send_code(phone: str) -> dict:
         )
     )
     text_resident(phone, f"您的随手拍验证码是 {code}，10 分钟内有效。如非本人操作，请忽略。")
-    audit.record("resident.phone_code", actor=False, detail={"phone": pii.mask_phone(phone)})
+    audit.record("resident.phone_code", actor=False)  # no phone in the log, not even masked
     return {"sent": True, "expires_in": int(CODE_TTL.total_seconds())}
 
 

@@ -239,6 +239,7 @@ TASK_KINDS = {
     "follow_up": _l("回访"),
     "inspection": _l("风险点排查"),
     "dispatch": _l("分拨"),
+    "self_report": _l("随手拍"),  # selfreport (issue 15 item 4)
 }
 TASK_ACTIONS = {
     "accept": _l("受理"),
@@ -249,6 +250,7 @@ TASK_ACTIONS = {
     "report": _l("办结反馈"),
     "review": _l("核查"),
     "redispatch": _l("重新分拨"),
+    "verify": _l("核实随手拍"),  # selfreport (issue 15 item 4)
 }
 
 # Notification events (app/notify/models.py EVENTS), as the inbox and its settings name them.

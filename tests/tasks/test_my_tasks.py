@@ -75,7 +75,13 @@ def test_a_mediators_tasks_nearest_due_first_by_pages(client, world):
         (dispute, "accept", "受理"),
         (incident, "accept", "受理"),
     ]
-    assert first["counts"] == {"case": 3, "follow_up": 0, "inspection": 0, "dispatch": 0}
+    assert first["counts"] == {
+        "case": 3,
+        "follow_up": 0,
+        "inspection": 0,
+        "dispatch": 0,
+        "self_report": 0,
+    }
     assert first["total"] == 3 and first["next"]
     item = first["items"][0]
     assert item["kind"] == "case" and item["link"] == f"/cases/{dispute}"
