@@ -97,7 +97,7 @@ def _breached(request_limit) -> None:
     )
 
 
-def _refused(response) -> bool:
+def _counted(response) -> bool:
     # Failed reports (a wrong code, a bad point) count against the address; good ones too.
     return response.status_code != 429
 
@@ -122,7 +122,7 @@ def report_throttled(view):
     return limiter.shared_limit(
         lambda: current_app.config["SELF_REPORT_LIMIT_ADDRESS"],
         scope="self-report-address",
-        deduct_when=_refused,
+        deduct_when=_counted,
         on_breach=_breached,
     )(view)
 

@@ -19,16 +19,15 @@ from app.resident import selfreports
 from app.resident.models import Receipt
 from app.resident.selfreport_models import PhoneCode
 from app.resident.selfreport_models import SelfReport
+from tests.accounts.helpers import csrf_from
+from tests.accounts.helpers import login
 from tests.cases.factories import POINT
 from tests.cases.factories import POINT_OTHER_COUNTY
 from tests.factories import bearer
+from tests.resident.factories import PNG
+from tests.resident.factories import make_self_report
 
 PHONE = "13912345678"
-# The smallest real PNG: a photo as far as the content check goes.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d4944415478da63f8cf00000301010018dd8db40000000049454e44ae426082"
-)
 
 
 def code_for(client, phone: str = PHONE) -> str:
@@ -202,3 +201,25 @@ def test_flooding_code_requests_is_throttled(client, world):
     assert flood.status_code == 429
     assert db.session.scalar(select(func.count()).select_from(SmsMessage)) == sent
     assert client.get("/report/public").status_code == 200
+
+
+def test_the_grid_workers_page_verifies_by_its_form(client, world):
+    """The report page shows the point and photo and offers 核实; its form opens the case."""
+    number, _photo = make_self_report(POINT)
+    db.session.commit()
+    login(client, world["grid_worker@village"].username)
+    page = client.get(f"/self-reports/{number}").get_data(as_text=True)
+    assert 'id="selfreport-point"' in page and "/photos/" in page and "139****5678" in page
+    token = csrf_from(page)
+    done = client.post(
+        f"/self-reports/{number}/verify",
+        data={"version": "1", "applicant_name": "张三", "csrf_token": token},
+    )
+    assert done.status_code == 302
+    case_id = db.session.scalar(select(SelfReport.case_id).where(SelfReport.number == number))
+    assert db.session.get(Case, case_id).reporter_id == world["grid_worker@village"].id
+    again = client.post(
+        f"/self-reports/{number}/decline",
+        data={"version": "2", "reason": "重复", "csrf_token": token},
+    )
+    assert again.status_code == 409  # already verified: nothing declined
