@@ -279,24 +279,11 @@ def _replay(data: dict) -> tuple[SelfReport, str] | None:
     return report, receipts.issue(number=report.number, self_report_id=report.id)
 
 
-def submit(data: dict, uploads: list[attachments.Upload]) -> tuple[SelfReport, str, bool]:
-    """File a resident's report; answer it, the receipt code (clear, once) and whether replayed.
-
-    Checked in order: the phone, the code, the point (in some cell), then written all at once.
-    """
-    phone = check_mobile(data["phone"])
-    replayed = _replay(data)
-    if replayed is not None:
-        return replayed[0], replayed[1], True
-    code = confirm_code(phone, data["code"])
-    placement = cell_at(data["lon"], data["lat"])
-    if placement is None:
-        message = _("该点不在任何网格内：请在本县范围内选点")
-        raise Invalid(message, errors={"json": {"location": [message]}})
+def new_report(data: dict, placement, phone: str, uploads=()) -> SelfReport:
+    """The self-report row for a placed point, with its photos (flushed; no receipt yet)."""
     moment = clock.now()
-    county_code = placement.county.code[:6]
     report = SelfReport(
-        number=next_number(county_code, clock.local_date(moment).year),
+        number=next_number(placement.county.code[:6], clock.local_date(moment).year),
         location=from_shape(Point(data["lon"], data["lat"]), srid=4326),
         grid_cell_id=placement.cell.id,
         village_id=placement.village.id,
@@ -326,7 +313,26 @@ def submit(data: dict, uploads: list[attachments.Upload]) -> tuple[SelfReport, s
                 original_name=upload.original_name,
             )
         )
-    code.used_at = moment
+    db.session.flush()
+    return report
+
+
+def submit(data: dict, uploads: list[attachments.Upload]) -> tuple[SelfReport, str, bool]:
+    """File a resident's report; answer it, the receipt code (clear, once) and whether replayed.
+
+    Checked in order: the phone, the code, the point (in some cell), then written all at once.
+    """
+    phone = check_mobile(data["phone"])
+    replayed = _replay(data)
+    if replayed is not None:
+        return replayed[0], replayed[1], True
+    code = confirm_code(phone, data["code"])
+    placement = cell_at(data["lon"], data["lat"])
+    if placement is None:
+        message = _("该点不在任何网格内：请在本县范围内选点")
+        raise Invalid(message, errors={"json": {"location": [message]}})
+    report = new_report(data, placement, phone, uploads)
+    code.used_at = report.reported_at
     code.self_report_id = report.id
     receipt_code = receipts.issue(number=report.number, self_report_id=report.id)
     text_resident(
