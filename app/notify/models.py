@@ -43,6 +43,8 @@ EVENTS = (
     "extension_decided",  # an extension was approved or refused
     "follow_up_dissatisfied",  # an unsatisfied follow-up
     "handler_assigned",  # I was named the responsible person
+    # selfreport (issue 15 item 4)
+    "self_report_received",  # a resident's 随手拍 waits in my cell (待核实)
 )
 SMS_STATES = ("queued", "sent", "failed", "skipped")
 

@@ -29,6 +29,8 @@ from sqlalchemy import update
 from werkzeug.routing import BuildError
 
 from app import pii
+from app.accounts.models import User
+from app.accounts.models import user_grid_cells
 from app.attachments import services as attachments
 from app.attachments.models import Attachment
 from app.audit import services as audit
@@ -48,6 +50,7 @@ from app.deadlines.calendar import due_after
 from app.extensions import db
 from app.geo.placement import cell_at
 from app.notify import jobs
+from app.notify import services as notify
 from app.notify.models import SmsMessage
 from app.notify.services import SMS_PREFIX
 from app.resident import receipts
@@ -340,6 +343,13 @@ def submit(data: dict, uploads: list[attachments.Upload]) -> tuple[SelfReport, s
         f"您的随手拍已提交，编号 {report.number}，查询码 {receipt_code}。"
         f"网格员将在期限内核实，进度可查：{progress_link(report.number)}",
     )
+    notify.emit(
+        "self_report_received",
+        cell_workers(report.grid_cell_id),
+        title=f"新随手拍待核实：{report.number}",  # stored in Chinese, as case notices are
+        body=f"{report.category}：{report.description[:60]}",
+        link=f"/self-reports/{report.number}",
+    )
     audit.record(
         "resident.self_report",
         actor=False,
@@ -350,6 +360,21 @@ def submit(data: dict, uploads: list[attachments.Upload]) -> tuple[SelfReport, s
     )
     db.session.flush()
     return report, receipt_code, False
+
+
+def cell_workers(grid_cell_id: int) -> list[int]:
+    """The active grid workers of a cell (their inbox gets the new report)."""
+    return list(
+        db.session.scalars(
+            select(User.id)
+            .join(user_grid_cells, user_grid_cells.c.user_id == User.id)
+            .where(
+                user_grid_cells.c.grid_cell_id == grid_cell_id,
+                User.role == "grid_worker",
+                User.active.is_(True),
+            )
+        )
+    )
 
 
 def public_state(report: SelfReport) -> dict:

@@ -270,6 +270,7 @@ NOTIFICATION_EVENTS = {
     "extension_decided": _l("延期申请结果"),
     "follow_up_dissatisfied": _l("回访不满意"),
     "handler_assigned": _l("被指定为承办人"),
+    "self_report_received": _l("新随手拍待核实"),  # selfreport (issue 15 item 4)
 }
 TABLES = {
     "state": STATES,

@@ -13,6 +13,7 @@ from app.cases.models import Case
 from app.cases.models import Party
 from app.core import clock
 from app.extensions import db
+from app.notify.models import Notification
 from app.notify.models import SmsMessage
 from app.resident import receipts
 from app.resident import selfreports
@@ -80,6 +81,13 @@ def test_a_resident_reports_and_the_grid_worker_verifies_it_into_a_case(client, 
     replay = client.post("/api/v1/public/reports", data=form(code, client_key="k-2"))
     assert replay.status_code == 422 and "code" in replay.get_json()["errors"]["json"]
 
+    told = db.session.scalars(
+        select(Notification.link).where(
+            Notification.user_id == world["grid_worker@village"].id,
+            Notification.event == "self_report_received",
+        )
+    ).all()
+    assert told == [f"/self-reports/{number}"]
     worker = bearer(world["grid_worker@village"])
     tasks = client.get("/api/v1/me/tasks", headers=worker).get_json()
     mine = [t for t in tasks["items"] if t["kind"] == "self_report"]
