@@ -72,6 +72,36 @@ class SelfReportOut(Schema):
     may_decide = fields.Boolean()
 
 
+REPORT_FIELDS = {
+    "phone": {"type": "string", "description": "11 位手机号"},
+    "code": {"type": "string", "description": "短信验证码"},
+    "lon": {"type": "number"},
+    "lat": {"type": "number"},
+    "category": {"type": "string", "enum": list(selfreports.PUBLIC_CATEGORIES)},
+    "description": {"type": "string", "minLength": 5, "maxLength": 2000},
+    "client_key": {"type": "string", "description": "重试用的客户端键"},
+}
+REQUIRED = ["phone", "code", "lon", "lat", "category", "description"]
+REPORT_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": REQUIRED,
+                "properties": {
+                    **REPORT_FIELDS,
+                    "photos": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+        "application/json": {
+            "schema": {"type": "object", "required": REQUIRED, "properties": REPORT_FIELDS}
+        },
+    },
+}
+
+
 # --- rate limits: per phone and per address (Flask-Limiter, as the login throttle) ----------------
 
 
@@ -145,6 +175,7 @@ def request_phone_code(data):
 @blp.route("/public/reports", methods=["POST"])
 @public
 @report_throttled
+@blp.doc(requestBody=REPORT_BODY)
 @blp.response(201, ReceiptOut)
 @blp.alt_response(413, response="DEFAULT_ERROR", description="照片超过 10 MB")
 @blp.alt_response(422, response="DEFAULT_ERROR", description="验证码不对、点不在网格内或照片有误")
