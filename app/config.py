@@ -153,6 +153,13 @@ class Config:
             raise ValueError("SMS_GATEWAY=http needs SMS_PROVIDER_URL")
         self.SMS_PROVIDER_TOKEN = os.environ.get("SMS_PROVIDER_TOKEN") or None
         self.SMS_PROVIDER_TIMEOUT = _int("SMS_PROVIDER_TIMEOUT", 10)
+        # Self-reports (随手拍, docs/resident.md): phone codes and their limits, the time limit.
+        self.PHONE_CODE_LIMIT_PHONE = os.environ.get(
+            "PHONE_CODE_LIMIT_PHONE", "3 per 10 minutes;10 per day"
+        )
+        self.PHONE_CODE_LIMIT_ADDRESS = os.environ.get("PHONE_CODE_LIMIT_ADDRESS", "20 per hour")
+        self.SELF_REPORT_LIMIT_ADDRESS = os.environ.get("SELF_REPORT_LIMIT_ADDRESS", "20 per hour")
+        self.SELF_REPORT_WORKING_DAYS = _int("SELF_REPORT_WORKING_DAYS", 2)
         # Map tiles: a URL template, or "none" for intranets without a tile server.
         self.TILE_URL = os.environ.get("TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
         self.TILE_ATTRIBUTION = os.environ.get(

@@ -95,6 +95,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "warnings.read": frozenset({"mediator", "official"}),
     "warnings.act": frozenset({"official"}),
     "warnings.manage": frozenset({"admin"}),
+    # selfreport (issue 15 item 4, 随手拍): the cell's grid workers and the village/town staff
+    # above it read, verify and decline residents' reports (app/resident/selfreports.py)
+    "selfreports.read": FIELD,
+    "selfreports.act": FIELD,
 }
 
 ACTION_NAMES = {
@@ -138,6 +142,8 @@ ACTION_NAMES = {
     "warnings.read": "查看研判预警与预警地图",
     "warnings.act": "签收、处置研判预警",
     "warnings.manage": "维护预警规则（阈值）",
+    "selfreports.read": "查看随手拍（网格员：本网格）",
+    "selfreports.act": "核实随手拍（立案）或不予受理",
 }
 
 

@@ -1,12 +1,16 @@
 """`flask cases sweep`, `flask cases recompute` and `flask cases docs`."""
 
+import datetime as dt
+
 import click
 
 from app.campaigns.services import sweep_overdue as sweep_campaigns
 from app.cases import services
 from app.cases import workflow
+from app.core import clock
 from app.docgen import replace_generated
 from app.extensions import db
+from app.resident import selfreports
 from app.risks.services import sweep_inspections
 
 
@@ -34,13 +38,15 @@ def sweep_command(on):
         return
     overdue = sweep_inspections(on)
     campaign_tasks = sweep_campaigns(on)
+    late_reports = selfreports.sweep(clock.start_of(on + dt.timedelta(days=1)) if on else None)
     db.session.commit()
     if result.recounted:
         click.echo(f"按新的期限规则重新计算了 {result.recounted} 件事件的期限（见各事件时间线）")
     click.echo(
         f"巡检完成：预警变化 {result.warnings_changed} 件，分拨预警变化 "
         f"{result.dispatch_warnings_changed} 件，自动提级 {result.escalated} 件，"
-        f"新增排查逾期风险点 {overdue} 个，新增逾期专项排查任务 {campaign_tasks} 个"
+        f"新增排查逾期风险点 {overdue} 个，新增逾期专项排查任务 {campaign_tasks} 个，"
+        f"随手拍超时 {late_reports} 件"
     )
 
 

@@ -47,6 +47,8 @@ EVENTS = (
     "campaign_overdue",
     # 研判预警 (issue 16 item 1, app/warnings): a warning for my village or town was raised
     "warning_raised",
+    # selfreport (issue 15 item 4)
+    "self_report_received",  # a resident's 随手拍 waits in my cell (待核实)
 )
 SMS_STATES = ("queued", "sent", "failed", "skipped")
 
@@ -93,8 +95,11 @@ class SmsMessage(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # Neither for a resident (a self-report's code, receipt and outcome: migration 0016).
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     phone: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(10), server_default="queued")

@@ -199,10 +199,12 @@ def check_nul_characters() -> None:
     if bad:
         raise DomainError(400, errors={"query": _nul_errors(bad)})
     if request.mimetype in FORM_TYPES:
-        bad = [key for key, value in request.form.items(multi=True) if NUL in key + value]
+        # A multipart part may come without a name (werkzeug keys it None): it is still looked at.
+        fields = [(key or "", value or "") for key, value in request.form.items(multi=True)]
+        bad = [key for key, value in fields if NUL in key + value]
         if bad:
             raise DomainError(400, errors={"form": _nul_errors(bad)})
-        hidden = [key for key, value in request.form.items(multi=True) if CONTROL.search(value)]
+        hidden = [key for key, value in fields if CONTROL.search(value)]
         if hidden:
             raise DomainError(400, errors={"form": {key: [CONTROL_MESSAGE] for key in hidden}})
     elif request.is_json and has_body():

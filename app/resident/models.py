@@ -46,8 +46,10 @@ class Receipt(db.Model):
     # What the resident types: the case number, or the self-report's number until it is a case.
     number: Mapped[str] = mapped_column(String(24))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    # A self-report (issue 15 item 4); its table and foreign key come with that feature.
-    self_report_id: Mapped[int | None] = mapped_column(BigInteger)
+    # A self-report (issue 15 item 4, app/resident/selfreport_models.py; foreign key: 0016).
+    self_report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("self_reports.id", ondelete="CASCADE")
+    )
     code_hash: Mapped[str] = mapped_column(String(64))
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

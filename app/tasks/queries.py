@@ -35,10 +35,12 @@ from app.core import paging
 from app.dispatch.models import OPEN_DISPATCH_STATES
 from app.dispatch.models import Dispatch
 from app.extensions import db
+from app.resident.selfreport_models import OPEN_STATES as OPEN_SELF_REPORTS
+from app.resident.selfreport_models import SelfReport
 from app.risks.models import RiskPoint
 from app.scoping import scope_for
 
-KINDS = ("case", "follow_up", "inspection", "dispatch", "campaign_task")
+KINDS = ("case", "follow_up", "inspection", "dispatch", "campaign_task", "self_report")
 # The roles that can have tasks (admins keep the system, they have none).
 TASK_ROLES = frozenset(workflow.FIELD | {"department_staff"})
 # The next step of an open case at its level, by state (a handler's 受理, then 办结).
@@ -54,6 +56,7 @@ ACTION_NAMES = {
     "review": "核查",
     "redispatch": "重新分拨",
     "campaign_check": "专项排查",
+    "verify": "核实随手拍",
 }
 # A campaign task turns yellow this many days before its deadline.
 CAMPAIGN_WARNING_DAYS = 3
@@ -270,6 +273,31 @@ def _campaign_tasks(user, today: dt.date):
     )
 
 
+def _self_report_tasks(user, scope, level: str):
+    """Residents' self-reports (随手拍) to verify: a grid worker's in their cells, and the
+    village's mediators and officials. Due at the report's time limit (its last day); red once
+    the sweep marked it 已超时."""
+    if user.role == "grid_worker":
+        mine = SelfReport.grid_cell_id.in_(list(scope.grid_cell_ids or ()))
+    elif user.role in workflow.HANDLERS and level == "village":
+        mine = scope.clause(SelfReport.region_code)
+    else:
+        return None
+    last_day = func.timezone("Asia/Shanghai", SelfReport.due_at) - dt.timedelta(seconds=1)
+    return select(
+        *_columns(
+            "self_report",
+            literal("verify", String),
+            SelfReport.id,
+            last_day,
+            when((SelfReport.state == "expired", "red"), else_="none"),
+            SelfReport.number,
+            func.left(SelfReport.category + "：" + SelfReport.description, 60),
+            literal("/self-reports/", String) + SelfReport.number,
+        )
+    ).where(mine, SelfReport.state.in_(OPEN_SELF_REPORTS))
+
+
 def _may(rule: workflow.Rule, user, level: str) -> bool:
     """Whether the user's role and level may take a rule's action on a case at `level`."""
     return user.role in rule.roles and rule.level_ok(user.region.level, level)
@@ -293,6 +321,7 @@ def tasks_of(user, today: dt.date | None = None):
         if user.role in workflow.HANDLERS:
             sources.append(_centre_dispatch_tasks(user, scope, level))
         sources.append(_campaign_tasks(user, today))
+        sources.append(_self_report_tasks(user, scope, level))
     sources = [s for s in sources if s is not None]
     return union_all(*sources).subquery("tasks")
 

@@ -22,7 +22,7 @@ class TaskOut(Schema):
     kind = fields.String(
         metadata={
             "description": "case 事件办理 / follow_up 回访 / inspection 风险点排查 / "
-            "dispatch 分拨 / campaign_task 专项排查"
+            "dispatch 分拨 / campaign_task 专项排查 / self_report 随手拍核实"
         }
     )
     action = fields.String(metadata={"description": "要做的操作"})

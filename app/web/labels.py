@@ -242,6 +242,7 @@ TASK_KINDS = {
     "inspection": _l("风险点排查"),
     "dispatch": _l("分拨"),
     "campaign_task": _l("专项排查"),
+    "self_report": _l("随手拍"),  # selfreport (issue 15 item 4)
 }
 TASK_ACTIONS = {
     "accept": _l("受理"),
@@ -253,6 +254,7 @@ TASK_ACTIONS = {
     "review": _l("核查"),
     "redispatch": _l("重新分拨"),
     "campaign_check": _l("录入排查结果"),
+    "verify": _l("核实随手拍"),  # selfreport (issue 15 item 4)
 }
 # Campaigns (专项排查, app/campaigns/models.py): findings, checklist answers, states.
 CAMPAIGN_RESULTS = {
@@ -282,6 +284,7 @@ NOTIFICATION_EVENTS = {
     "handler_assigned": _l("被指定为承办人"),
     "campaign_overdue": _l("专项排查任务逾期"),
     "warning_raised": _l("研判预警"),
+    "self_report_received": _l("新随手拍待核实"),  # selfreport (issue 15 item 4)
 }
 REVEAL_PURPOSES = {
     "contact": _l("联系当事人"),

@@ -40,6 +40,7 @@ from tests.factories import bearer
 from tests.factories import make_department
 from tests.geo.factories import TOWN
 from tests.geo.factories import VILLAGE
+from tests.resident.factories import make_self_report
 from tests.risks.factories import POINT_OTHER_COUNTY as RISK_POINT_OTHER_COUNTY
 from tests.risks.factories import point_with_photo
 from tests.risks.factories import risk_body
@@ -92,6 +93,10 @@ class Ctx:
     out_campaign_task: int = 0
     in_warning: int = 0  # 研判预警 (tests/warnings): a group warning in scope, one outside
     out_warning: int = 0
+    # selfreport: a resident's report in the grid worker's cell and one in the other county
+    in_self_report: str = ""
+    out_self_report: str = ""
+    in_self_report_photo: int = 0
 
 
 @dataclass
@@ -963,6 +968,58 @@ ROUTES: dict[tuple[str, str], Route] = {
         body=lambda s: {"result": "none", "a-0": "no"},
         form=True,
     ),
+    # selfreport (随手拍): the cell's grid worker and the village/town staff verify or decline;
+    # the county's staff may read but not decide (403 from the service).
+    ("selfreport_api.get_self_report", "GET"): Route(
+        "GET",
+        lambda c, s: f"/api/v1/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}",
+        {200},
+    ),
+    ("selfreport_api.self_report_photo", "GET"): Route(
+        "GET",
+        lambda c, s: (
+            f"/api/v1/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}"
+            f"/photos/{c.in_self_report_photo}"
+        ),
+        {200},
+    ),
+    ("selfreport_api.verify_self_report", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}/verify"
+        ),
+        {200, 403},
+        body=lambda s: {"version": 1},
+    ),
+    ("selfreport_api.decline_self_report", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/api/v1/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}/decline"
+        ),
+        {200, 403},
+        body=lambda s: {"version": 1, "reason": "经核查不属实"},
+    ),
+    ("selfreport_pages.self_report", "GET"): Route(
+        "GET",
+        lambda c, s: f"/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}",
+        {200},
+    ),
+    ("selfreport_pages.verify", "POST"): Route(
+        "POST",
+        lambda c, s: f"/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}/verify",
+        {302, 403},
+        body=lambda s: {"version": "1"},
+        form=True,
+    ),
+    ("selfreport_pages.decline", "POST"): Route(
+        "POST",
+        lambda c, s: (
+            f"/self-reports/{c.in_self_report if s == 'in' else c.out_self_report}/decline"
+        ),
+        {302, 403},
+        body=lambda s: {"version": "1", "reason": "经核查不属实"},
+        form=True,
+    ),
 }
 
 # Public routes: reachable signed out; none of them returns people's data.
@@ -979,6 +1036,10 @@ PUBLIC = {
     ("metrics.metrics", "GET"): "/metrics",
     ("static", "GET"): "/static/css/app.css",
     ("i18n.switch", "GET"): "/language/en",
+    # selfreport (随手拍): the resident's page, phone code and report (no account)
+    ("selfreport_pages.report_page", "GET"): "/report/public",
+    ("selfreport_api.request_phone_code", "POST"): "/api/v1/public/phone-codes",
+    ("selfreport_api.submit_report", "POST"): "/api/v1/public/reports",
 }
 
 
@@ -1121,6 +1182,8 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     ctx.out_notification = emit("supervised", [out_user], title="矩阵")[0]
     ctx.in_briefing, ctx.out_briefing = briefing_jobs(world)
     add_campaigns(ctx, world)
+    ctx.in_self_report, ctx.in_self_report_photo = make_self_report(POINT)
+    ctx.out_self_report, _photo = make_self_report(POINT_OTHER_COUNTY)
     db.session.commit()
 
     anonymous = call(client, route, ctx, "in", {})

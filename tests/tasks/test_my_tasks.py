@@ -81,6 +81,7 @@ def test_a_mediators_tasks_nearest_due_first_by_pages(client, world):
         "inspection": 0,
         "dispatch": 0,
         "campaign_task": 0,
+        "self_report": 0,
     }
     assert first["total"] == 3 and first["next"]
     item = first["items"][0]
