@@ -196,8 +196,9 @@ def legacy_path(sha256: str) -> Path:
     return storage_dir() / sha256[:2] / sha256[2:4] / sha256
 
 
-def read_bytes(attachment: Attachment) -> bytes | None:
-    """An attachment's bytes in clear, or None when its file is missing."""
+def read_bytes(attachment) -> bytes | None:
+    """An attachment's (or any row with its `sha256`'s) bytes in clear, or None when its file
+    is missing."""
     for path in (path_for(attachment.sha256), legacy_path(attachment.sha256)):
         if path.is_file():
             return pii.decrypt_bytes(path.read_bytes())

@@ -270,10 +270,10 @@ def decline_self_report(number: str):
 def self_report_photo(number: str, photo_id: int):
     """One photo of a self-report in the caller's scope."""
     photo = selfreports.photo_of(selfreports.visible(number, current_user), photo_id)
-    path = attachments.path_for(photo.sha256)
-    if not path.is_file():
+    data = attachments.read_bytes(photo)  # decrypted (the store encrypts at rest)
+    if data is None:
         raise DomainError(404, "照片文件缺失，请联系管理员")
-    response = Response(path.read_bytes(), mimetype=photo.content_type)
+    response = Response(data, mimetype=photo.content_type)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

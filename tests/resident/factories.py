@@ -6,11 +6,9 @@ from app.attachments import services as attachments
 from app.geo.placement import cell_at
 from app.resident import receipts
 from app.resident import selfreports
+from tests.risks.factories import png_bytes
 
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d4944415478da63f8cf00000301010018dd8db40000000049454e44ae426082"
-)
+PNG = png_bytes()  # a real image: uploads must decode
 
 
 def make_self_report(point: dict, phone: str = "13912345678") -> tuple[str, int]:
