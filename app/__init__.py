@@ -56,6 +56,8 @@ from app.ops.guards import StrictJSONProvider
 from app.ops.logging import configure_logging
 from app.policy import policy_cli
 from app.resident import models as _resident_models  # noqa: F401
+from app.resident import views as resident_views
+from app.resident.api import blp as resident_api
 from app.risks import models as _risks_models  # noqa: F401
 from app.risks.api import blp as risks_api
 from app.risks.cli import risks_cli
@@ -143,8 +145,10 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(departments_api)
     api.register_blueprint(notify_api)
     api.register_blueprint(tasks_api)
+    api.register_blueprint(resident_api)
     app.register_blueprint(accounts_views)
     app.register_blueprint(i18n_views)
+    app.register_blueprint(resident_views.bp)
     init_web(app)  # the pages: app/web
     init_ops(app)  # app-wide: request ids and logs, metrics and /metrics, request-body checks
 

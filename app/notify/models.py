@@ -43,6 +43,8 @@ EVENTS = (
     "extension_decided",  # an extension was approved or refused
     "follow_up_dissatisfied",  # an unsatisfied follow-up
     "handler_assigned",  # I was named the responsible person
+    # issue 15 (resident): a resident rated the outcome 不满意 (the level's officials)
+    "resident_dissatisfied",
 )
 SMS_STATES = ("queued", "sent", "failed", "skipped")
 
@@ -79,7 +81,11 @@ class Notification(db.Model):
 
 
 class SmsMessage(db.Model):
-    """One text message to send for a notification: the worker delivers it (at most once)."""
+    """One text message to send: the worker delivers it (at most once).
+
+    A message for a notification has its user; one to a resident (a receipt, docs/resident.md)
+    has neither a notification nor a user, only the phone.
+    """
 
     __tablename__ = "sms_messages"
     __table_args__ = (
@@ -89,8 +95,10 @@ class SmsMessage(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     phone: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(10), server_default="queued")

@@ -29,6 +29,7 @@ from app.dispatch import services as dispatch_services
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
+from app.resident import queries as resident_queries
 from app.web import forms
 from app.web import labels
 from app.web.layout import map_parts
@@ -250,6 +251,8 @@ def render_case(
             handler_actions=handler_actions,
             handler_choices=handlers,
             can_reveal=allows(current_user.role, "cases.reveal"),
+            ratings=resident_queries.ratings_of(case.id),
+            can_act=allows(current_user.role, "cases.act") and bool(case.allowed_actions),
             map=map_parts(case_map(tiles(), (case.lat, case.lon), _("事件位置"))),
         ),
         status,

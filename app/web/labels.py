@@ -268,6 +268,7 @@ NOTIFICATION_EVENTS = {
     "extension_decided": _l("延期申请结果"),
     "follow_up_dissatisfied": _l("回访不满意"),
     "handler_assigned": _l("被指定为承办人"),
+    "resident_dissatisfied": _l("群众评价不满意"),
 }
 TABLES = {
     "state": STATES,
@@ -281,6 +282,11 @@ TABLES = {
     "party_role": PARTY_ROLES,
     "method": FOLLOW_UP_METHODS,
     "satisfaction": SATISFACTION,
+    "resident_rating": {
+        "satisfied": _l("满意"),
+        "basically": _l("基本满意"),
+        "dissatisfied": _l("不满意"),
+    },
     "outcome": OUTCOMES,
     "judicial": JUDICIAL,
     "route": ROUTES_INFORMED,

@@ -707,6 +707,27 @@ ROUTES: dict[tuple[str, str], Route] = {
         lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/photos",
         {422},
     ),
+    # --- issue 15, the resident's side (docs/resident.md) ----------------------------------------
+    # The public outcome text: staff with no workflow action open on the case now are refused.
+    ("resident_api.put_public_outcome", "PUT"): Route(
+        "PUT",
+        lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/public-outcome",
+        {200, 403},
+        body=lambda s: {"public_outcome": "已上门查看", "version": 1},
+    ),
+    ("resident.public_outcome", "POST"): Route(
+        "POST",
+        lambda c, s: f"/cases/{c.in_case if s == 'in' else c.out_case}/public-outcome",
+        {302},
+        body=lambda s: {"public_outcome": "已上门查看", "version": "1"},
+        form=True,
+    ),
+    ("resident.print_receipt", "POST"): Route(
+        "POST",
+        lambda c, s: f"/cases/{c.in_case if s == 'in' else c.out_case}/receipt",
+        {200},
+        form=True,
+    ),
 }
 
 # Public routes: reachable signed out; none of them returns people's data.
@@ -723,6 +744,12 @@ PUBLIC = {
     ("metrics.metrics", "GET"): "/metrics",
     ("static", "GET"): "/static/css/app.css",
     ("i18n.switch", "GET"): "/language/en",
+    # issue 15: the resident's progress lookup and rating (number + code; no personal data)
+    ("resident_api.progress", "POST"): "/api/v1/public/progress",
+    ("resident_api.rate", "POST"): "/api/v1/public/rating",
+    ("resident.progress", "GET"): "/q",
+    ("resident.progress", "POST"): "/q",
+    ("resident.rate", "POST"): "/q/371699-2026-000001/rating",
 }
 
 
