@@ -129,7 +129,7 @@ def test_progress_follows_the_case_without_personal_data(client, world):
 
 
 def test_a_wrong_code_and_an_unknown_number_get_the_same_answer(client, world):
-    number, _code, _body = registered(client, world)
+    number, code, _body = registered(client, world)
     wrong = client.post(PROGRESS, json={"number": number, "code": "WRONG23456"})
     unknown = client.post(PROGRESS, json={"number": "371699-2026-999999", "code": "WRONG23456"})
     assert wrong.status_code == unknown.status_code == 404
@@ -151,6 +151,14 @@ def test_a_wrong_code_and_an_unknown_number_get_the_same_answer(client, world):
         return html.replace(typed, "N")
 
     assert shown(wrong_page, number) == shown(unknown_page, "371699-2026-999999")
+    # In English too, from the header's switcher (the stage words come translated).
+    client.get(f"/language/en?next=/q/{number}")
+    english = client.get(f"/q/{number}").get_data(as_text=True)
+    assert "Progress lookup" in english and "Query code" in english
+    assert (
+        client.post(PROGRESS, json={"number": number, "code": code}).get_json()["stage_name"]
+        == "Registered"
+    )
     # The wrong code was counted on the number, through the 404's rollback.
     db.session.expire_all()
     assert db.session.scalar(select(Receipt.failed_attempts).where(Receipt.number == number)) == 2
