@@ -21,6 +21,7 @@ from app.core import clock
 from app.core import transaction
 from app.core.errors import Conflict
 from app.core.errors import Forbidden
+from app.core.errors import Invalid
 from app.core.errors import NotFound
 from app.core.errors import PreconditionRequired
 from app.core.errors import stale
@@ -34,6 +35,8 @@ from app.resident import receipts
 from app.resident.models import RATING_NAMES
 from app.resident.models import Rating
 from app.resident.models import Receipt
+
+PUBLIC_OUTCOME_MAX = 2000
 
 
 def not_found() -> NotFound:
@@ -149,7 +152,13 @@ def set_public_outcome(case: Case, user, text: str | None, version: int | None) 
         )
     if version != case.version:
         raise stale(version, case.version, _("该事件已被他人修改，请刷新后重试"))
-    case.public_outcome = (text or "").strip() or None
+    text = (text or "").strip()
+    if len(text) > PUBLIC_OUTCOME_MAX:
+        raise Invalid(
+            _("公开办理结果过长"),
+            {"json": {"public_outcome": [_("最多 %(n)s 字", n=PUBLIC_OUTCOME_MAX)]}},
+        )
+    case.public_outcome = text or None
     db.session.flush()
     audit.record(
         "cases.public_outcome",

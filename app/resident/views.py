@@ -19,6 +19,7 @@ from marshmallow import ValidationError
 
 from app.cases import queries as case_queries
 from app.core.errors import DomainError
+from app.extensions import db
 from app.policy import public
 from app.policy import requires
 from app.resident import queries
@@ -27,8 +28,11 @@ from app.resident import services
 from app.resident.models import RATING_NAMES
 from app.resident.models import RATINGS
 from app.resident.throttle import lookup_throttled
+from app.web.casework import render_case
 from app.web.forms import NO_FAILURE
 from app.web.forms import Failure
+from app.web.forms import action_failure
+from app.web.forms import refused_form
 from app.web.forms import shown_version
 
 bp = Blueprint("resident", __name__)
@@ -136,16 +140,20 @@ def print_receipt(number: str):
 @bp.route("/cases/<number>/public-outcome", methods=["POST"])
 @requires("cases.act")
 def public_outcome(number: str):
-    """Save the outcome text residents see (with the version the case page showed)."""
+    """Save the outcome text residents see (with the version the case page showed); a refusal
+    shows the case page again with the message beside the field and the text as typed."""
     case = case_queries.visible_case(number)
     text = request.form.get("public_outcome", "")
-    if len(text) > 2000:
-        flash(_("公开办理结果最多 2000 字"), "error")
-        return redirect(url_for("casework.case_page", number=number))
     try:
         services.set_public_outcome(case, current_user, text, shown_version(request.form))
     except DomainError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("casework.case_page", number=number))
+        db.session.expire(case)
+        typed = {"action": "public_outcome", "values": request.form.to_dict(flat=False)}
+        failed = action_failure(
+            refused_form(exc, {**typed, "json": exc.errors.get("json") or {}}),
+            _("修改公开办理结果"),
+            {"public_outcome": _("公开办理结果")},
+        )
+        return render_case(case, exc.status, failed)
     flash(_("已保存公开办理结果"), "success")
     return redirect(url_for("casework.case_page", number=number))

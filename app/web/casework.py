@@ -202,7 +202,10 @@ HANDLER_ACTIONS = ("claim", "assign_handler")
 
 
 def render_case(
-    case: Case, status: int = 200, failed: dict | None = None, dispatch_failed: dict | None = None
+    case: Case,
+    status: int = 200,
+    failed: dict | forms.Failure | None = None,
+    dispatch_failed: dict | None = None,
 ):
     """The case page; `failed` re-opens an action's form with what was typed and the errors
     (`dispatch_failed` one of the dispatch panel's forms)."""
@@ -240,7 +243,8 @@ def render_case(
             today=today,
             days_left=days_left(case.next_due, today),
             outcomes=list(outcomes),
-            failed=forms.case_failure(failed),
+            # A Failure already made (the resident panel's form) or a take_action dict.
+            failed=failed if isinstance(failed, forms.Failure) else forms.case_failure(failed),
             lower_levels=lower,
             mediator_choices=mediators,
             offered=offered,
