@@ -63,6 +63,8 @@ from app.ops.logging import configure_logging
 from app.policy import policy_cli
 from app.resident import models as _resident_models  # noqa: F401
 from app.resident import selfreport_models as _selfreport_models  # noqa: F401
+from app.resident import views as resident_views
+from app.resident.api import blp as resident_api
 from app.resident.selfreport_api import blp as selfreport_api
 from app.resident.selfreport_views import bp as selfreport_pages
 from app.risks import models as _risks_models  # noqa: F401
@@ -160,9 +162,11 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(briefings_api)
     api.register_blueprint(warnings_api)
     api.register_blueprint(selfreport_api)
+    api.register_blueprint(resident_api)
     app.register_blueprint(accounts_views)
     app.register_blueprint(i18n_views)
     app.register_blueprint(selfreport_pages)
+    app.register_blueprint(resident_views.bp)
     init_web(app)  # the pages: app/web
     init_ops(app)  # app-wide: request ids and logs, metrics and /metrics, request-body checks
 

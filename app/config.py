@@ -135,6 +135,11 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = True
         self.LOGIN_LIMIT_ACCOUNT = os.environ.get("LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes")
         self.LOGIN_LIMIT_ADDRESS = os.environ.get("LOGIN_LIMIT_ADDRESS", "30 per 15 minutes")
+        # The residents' progress lookup (docs/resident.md): per address; wrong codes per number.
+        self.RESIDENT_LIMIT_ADDRESS = os.environ.get(
+            "RESIDENT_LIMIT_ADDRESS", "30 per 10 minutes; 200 per day"
+        )
+        self.RESIDENT_LIMIT_NUMBER = os.environ.get("RESIDENT_LIMIT_NUMBER", "10 per day")
         # CSRF tokens live as long as the login session (checked only for cookie auth).
         self.WTF_CSRF_CHECK_DEFAULT = False
         self.WTF_CSRF_TIME_LIMIT = None

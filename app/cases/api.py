@@ -72,7 +72,11 @@ def report_case(data):
     case = services.report(data, current_user)
     body = schemas.CaseOut().dump(queries.detail(case))
     if key is not None:
-        services.remember_answer(current_user, key, 201, body)
+        # A replay answers without the receipt's code: it is stored only hashed (reprint it).
+        services.remember_answer(
+            current_user, key, 201, {**body, "receipt": {**case.receipt, "code": None}}
+        )
+    body["receipt"] = case.receipt
     # A failed report raised above: the boundary rolls back, and the key with it (not burnt).
     response = with_etag(body, 201)
     response.headers["Location"] = url_for("cases.get_case", number=case.number)

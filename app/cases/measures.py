@@ -127,6 +127,23 @@ SELECT GROUPING(sc.k) = 1 AS is_total, sc.k,
  GROUP BY GROUPING SETS ((), (sc.k))
 """
 
+# Residents' ratings (评价, docs/resident.md): the second channel of 满意率, shown apart.
+RATINGS_SQL = """
+SELECT GROUPING(sc.k) = 1 AS is_total, sc.k,
+       count(*) AS total,
+       count(*) FILTER (WHERE r.rating = 'satisfied') AS satisfied,
+       count(*) FILTER (WHERE r.rating = 'basically') AS basically_satisfied,
+       count(*) FILTER (WHERE r.rating = 'dissatisfied') AS dissatisfied
+  FROM resident_ratings r
+  JOIN (SELECT c.id, {key} AS k
+          FROM cases c
+         WHERE {visibility}
+           AND c.region_code LIKE :region_prefix || '%'
+           AND (CAST(:kind AS text) IS NULL OR c.kind = :kind)) sc ON sc.id = r.case_id
+ WHERE r.created_at >= :period_start AND r.created_at < :period_end
+ GROUP BY GROUPING SETS ((), (sc.k))
+"""
+
 # Month by month (Asia/Shanghai), each month clipped to the period.
 TREND_SQL = """
 WITH months AS (
@@ -180,10 +197,27 @@ def median(value: float | None, count: int) -> dict:
     return {"median_days": None if value is None else round(value, 2), "count": count}
 
 
-def measures_of(row: Row | dict | None, follow_ups: Row | dict | None) -> dict:
+def satisfaction_of(f) -> dict:
+    """满意率 of one channel: (满意 + 基本满意) / all, with each count."""
+
+    def n(name: str) -> int:
+        return f.get(name) or 0
+
+    return {
+        **ratio(n("satisfied") + n("basically_satisfied"), n("total")),
+        "satisfied": n("satisfied"),
+        "basically_satisfied": n("basically_satisfied"),
+        "dissatisfied": n("dissatisfied"),
+    }
+
+
+def measures_of(
+    row: Row | dict | None, follow_ups: Row | dict | None, ratings: Row | dict | None = None
+) -> dict:
     """The measures from one row of each aggregate (a missing row means nothing counted)."""
     r = getattr(row, "_mapping", row) or {}
     f = getattr(follow_ups, "_mapping", follow_ups) or {}
+    g = getattr(ratings, "_mapping", ratings) or {}
 
     def n(mapping, name: str) -> int:
         return mapping.get(name) or 0
@@ -195,12 +229,9 @@ def measures_of(row: Row | dict | None, follow_ups: Row | dict | None) -> dict:
         "on_time_acceptance": ratio(n(r, "accept_num"), n(r, "accept_den")),
         "on_time_resolution": ratio(n(r, "resolve_num"), n(r, "resolve_den")),
         "success_rate": ratio(n(r, "success_num"), n(r, "success_den")),
-        "satisfaction": {
-            **ratio(n(f, "satisfied") + n(f, "basically_satisfied"), n(f, "total")),
-            "satisfied": n(f, "satisfied"),
-            "basically_satisfied": n(f, "basically_satisfied"),
-            "dissatisfied": n(f, "dissatisfied"),
-        },
+        # Two channels, never mixed: staff follow-ups (回访) and residents' own ratings (评价).
+        "satisfaction": satisfaction_of(f),
+        "resident_satisfaction": satisfaction_of(g),
         "backlog": {
             "open": n(r, "open"),
             "overdue_acceptance": n(r, "overdue_acceptance"),
@@ -307,7 +338,14 @@ def compute_metrics(
         trend_rows = db.session.execute(text(TREND_SQL.format(visibility=visibility)), params).all()
         cases_by_key = {None if row.is_total else row.k: row for row in case_rows}
         follow_ups_by_key = {None if row.is_total else row.k: row for row in follow_up_rows}
-    totals = measures_of(cases_by_key.get(None), follow_ups_by_key.get(None))
+    # Residents' ratings are few: always counted live, whichever source the rest comes from.
+    rating_rows = db.session.execute(
+        text(RATINGS_SQL.format(key=key, visibility=visibility)), params
+    ).all()
+    ratings_by_key = {None if row.is_total else row.k: row for row in rating_rows}
+    totals = measures_of(
+        cases_by_key.get(None), follow_ups_by_key.get(None), ratings_by_key.get(None)
+    )
     totals["risk"] = None  # hook: risk points (DOMAIN.md §6 "risk") arrive with app/risks
 
     # Every current child gets a row (zeros included); a child with cases but abolished or
@@ -315,12 +353,16 @@ def compute_metrics(
     children = sub_regions(region, today)
     names = {child.code: child.name for child in children}
     current = {child.code for child in children if child.current}
-    codes = sorted(current | (set(cases_by_key) | set(follow_ups_by_key)) - {None})
+    codes = sorted(
+        current | (set(cases_by_key) | set(follow_ups_by_key) | set(ratings_by_key)) - {None}
+    )
     items = [
         {
             "code": code,
             "name": names.get(code),
-            "measures": measures_of(cases_by_key.get(code), follow_ups_by_key.get(code)),
+            "measures": measures_of(
+                cases_by_key.get(code), follow_ups_by_key.get(code), ratings_by_key.get(code)
+            ),
         }
         for code in codes
     ]

@@ -169,6 +169,8 @@ class Case(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str | None] = mapped_column(String(20))
     outcome_note: Mapped[str | None] = mapped_column(Text)
+    # The outcome in words for the resident's progress page (docs/resident.md): never names.
+    public_outcome: Mapped[str | None] = mapped_column(Text)
     reply: Mapped[str | None] = mapped_column(Text)
     extension_days: Mapped[int] = mapped_column(Integer, server_default="0")
     extension_requested: Mapped[int | None] = mapped_column(Integer)

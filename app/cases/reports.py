@@ -89,7 +89,10 @@ class MeasuresOut(Schema):
     on_time_acceptance = fields.Nested(RatioOut, metadata={"description": "受理及时率"})
     on_time_resolution = fields.Nested(RatioOut, metadata={"description": "按期办结率"})
     success_rate = fields.Nested(RatioOut, metadata={"description": "化解成功率（矛盾纠纷）"})
-    satisfaction = fields.Nested(SatisfactionOut, metadata={"description": "满意率"})
+    satisfaction = fields.Nested(SatisfactionOut, metadata={"description": "满意率（回访）"})
+    resident_satisfaction = fields.Nested(
+        SatisfactionOut, metadata={"description": "满意率（群众评价，docs/resident.md）"}
+    )
     backlog = fields.Nested(BacklogOut)
     speed = fields.Nested(SpeedOut)
 

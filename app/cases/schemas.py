@@ -303,6 +303,8 @@ class ResolveIn(ActionIn):
     )
     agreement = fields.Nested(AgreementIn)
     reply_received_on = fields.Date()
+    # What residents read on the progress page (docs/resident.md): no names, no parties' data.
+    public_outcome = fields.String(validate=validate.Length(1, 2000))
 
 
 class FollowUpIn(ActionIn):
@@ -563,6 +565,9 @@ class CaseOut(CaseSummary):
     closed_at = fields.DateTime(allow_none=True)
     outcome = fields.String(allow_none=True)
     outcome_note = fields.String(allow_none=True)
+    public_outcome = fields.String(
+        allow_none=True, metadata={"description": "公开办理结果：群众在进度查询页看到的文字"}
+    )
     reply = fields.String(allow_none=True)
     extension_days = fields.Integer()
     extension_requested = fields.Integer(allow_none=True)

@@ -56,6 +56,7 @@ from app.extensions import db
 from app.geo.placement import place_point
 from app.notify import services as notify
 from app.ops.models import MaintenanceTask
+from app.resident import services as resident
 from app.risks import queries as risk_queries
 from app.scoping import scope_for
 from app.warnings import jobs as warning_jobs
@@ -154,6 +155,8 @@ def report(data: dict, user) -> Case:
         detail={"kind": case.kind, "level": level},
     )
     warning_jobs.defer_scan(case.id)  # 研判预警: the worker evaluates what this case touches
+    # The receipt (回执, docs/resident.md): its code is answered once, by the adapters.
+    case.receipt = resident.issue_at_registration(case, data.get("parties", []), user)
     return case
 
 
@@ -863,6 +866,8 @@ def _resolve(case, user, data):
     case.resolved_on_time = case.resolve_due is None or clock.local_date(moment) <= case.resolve_due
     case.outcome = outcome
     case.outcome_note = data.get("note")
+    if data.get("public_outcome"):
+        case.public_outcome = data["public_outcome"]
     case.reply = data.get("reply")
     if case.kind == "petition":
         case.reply_received_on = received if received else None
@@ -1115,8 +1120,11 @@ def _reopen(case, user, data):
     last = db.session.scalar(
         select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.id.desc())
     )
-    if last is None or last.satisfaction != "dissatisfied":
-        raise Conflict(_("只有回访“不满意”的事件可以重新办理"))
+    by_follow_up = last is not None and last.satisfaction == "dissatisfied"
+    # A resident's 不满意 of this resolution (docs/resident.md) also lets the official reopen.
+    by_resident = resident.rated_dissatisfied(case.id, case.resolved_at)
+    if not (by_follow_up or by_resident):
+        raise Conflict(_("只有回访或群众评价“不满意”的事件可以重新办理"))
     case.closed_at = None
     case.resolved_at = None
     case.resolved_on_time = None

@@ -7,11 +7,9 @@ always in Chinese, whatever the page's language: they are legal documents.
 
 from __future__ import annotations
 
-from flask import request
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
-from werkzeug.routing import BuildError
 
 from app import pii
 from app.accounts.models import User
@@ -100,16 +98,8 @@ def preview(body: str) -> Markup:
 
 
 def progress_link(number: str) -> str:
-    """The public progress page for the case (/q/<number>).
-
-    Until the resident pages' `resident.progress` endpoint is on this branch, the link is built
-    from the request's host: the same URL that endpoint will answer. (Remove the fallback when
-    both are merged.)
-    """
-    try:
-        return receipts.progress_url(number)
-    except BuildError:
-        return f"{request.host_url}q/{number}"
+    """The public progress page of a number (/q/<number>)."""
+    return receipts.progress_url(number)
 
 
 def names(case: Case, role: str) -> list[str]:

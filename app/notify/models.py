@@ -49,6 +49,8 @@ EVENTS = (
     "warning_raised",
     # selfreport (issue 15 item 4)
     "self_report_received",  # a resident's 随手拍 waits in my cell (待核实)
+    # issue 15 (resident): a resident rated the outcome 不满意 (the level's officials)
+    "resident_dissatisfied",
 )
 SMS_STATES = ("queued", "sent", "failed", "skipped")
 
@@ -85,7 +87,11 @@ class Notification(db.Model):
 
 
 class SmsMessage(db.Model):
-    """One text message to send for a notification: the worker delivers it (at most once)."""
+    """One text message to send: the worker delivers it (at most once).
+
+    A message for a notification has its user; one to a resident (a receipt, docs/resident.md)
+    has neither a notification nor a user, only the phone.
+    """
 
     __tablename__ = "sms_messages"
     __table_args__ = (

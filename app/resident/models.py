@@ -18,6 +18,8 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
 from sqlalchemy import func
 from sqlalchemy import text
 from sqlalchemy.orm import Mapped
@@ -56,3 +58,30 @@ class Receipt(db.Model):
     superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # How many times a wrong code was tried against this number (kept by the progress lookup).
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+RATINGS = ("satisfied", "basically", "dissatisfied")
+RATING_NAMES = {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"}
+
+
+class Rating(db.Model):
+    """A resident's rating (评价) of one resolution of a case: once per resolution round.
+
+    The round is the case's `resolved_at` when the resident rated: a case reopened and resolved
+    again has a new `resolved_at`, so it may be rated again (docs/resident.md).
+    """
+
+    __tablename__ = "resident_ratings"
+    __table_args__ = (
+        UniqueConstraint("case_id", "resolved_at", name="uq_resident_ratings_round"),
+        CheckConstraint("rating IN ('satisfied', 'basically', 'dissatisfied')", name="rating"),
+        Index("ix_resident_ratings_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id", ondelete="SET NULL"))
+    resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rating: Mapped[str] = mapped_column(String(12))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -14,7 +14,6 @@ import hmac
 import secrets
 
 from flask import current_app
-from flask import request
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape
 from geoalchemy2.shape import to_shape
@@ -26,7 +25,6 @@ from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
-from werkzeug.routing import BuildError
 
 from app import pii
 from app.accounts.models import User
@@ -107,11 +105,8 @@ def text_resident(phone: str, body: str) -> int:
 
 
 def progress_link(number: str) -> str:
-    """The public progress page of a number (the resident helper's /q/<number>)."""
-    try:
-        return receipts.progress_url(number)
-    except BuildError:  # the progress page is another branch's; until it is merged, its path
-        return request.url_root.rstrip("/") + f"/q/{number}"
+    """The public progress page of a number (/q/<number>)."""
+    return receipts.progress_url(number)
 
 
 # --- phone codes ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from app.documents import kinds as notice_kinds
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
+from app.resident import queries as resident_queries
 from app.web import forms
 from app.web import labels
 from app.web.layout import map_parts
@@ -203,7 +204,10 @@ HANDLER_ACTIONS = ("claim", "assign_handler")
 
 
 def render_case(
-    case: Case, status: int = 200, failed: dict | None = None, dispatch_failed: dict | None = None
+    case: Case,
+    status: int = 200,
+    failed: dict | forms.Failure | None = None,
+    dispatch_failed: dict | None = None,
 ):
     """The case page; `failed` re-opens an action's form with what was typed and the errors
     (`dispatch_failed` one of the dispatch panel's forms)."""
@@ -241,7 +245,8 @@ def render_case(
             today=today,
             days_left=days_left(case.next_due, today),
             outcomes=list(outcomes),
-            failed=forms.case_failure(failed),
+            # A Failure already made (the resident panel's form) or a take_action dict.
+            failed=failed if isinstance(failed, forms.Failure) else forms.case_failure(failed),
             lower_levels=lower,
             mediator_choices=mediators,
             offered=offered,
@@ -254,6 +259,8 @@ def render_case(
             can_reveal=allows(current_user.role, "cases.reveal"),
             reveal_purposes=pii.REVEAL_PURPOSES,
             notices=notice_kinds.applicable(case),
+            ratings=resident_queries.ratings_of(case.id),
+            can_act=allows(current_user.role, "cases.act") and bool(case.allowed_actions),
             map=map_parts(case_map(tiles(), (case.lat, case.lon), _("事件位置"))),
         ),
         status,

@@ -285,6 +285,7 @@ NOTIFICATION_EVENTS = {
     "campaign_overdue": _l("专项排查任务逾期"),
     "warning_raised": _l("研判预警"),
     "self_report_received": _l("新随手拍待核实"),  # selfreport (issue 15 item 4)
+    "resident_dissatisfied": _l("群众评价不满意"),
 }
 REVEAL_PURPOSES = {
     "contact": _l("联系当事人"),
@@ -311,6 +312,11 @@ TABLES = {
     "party_role": PARTY_ROLES,
     "method": FOLLOW_UP_METHODS,
     "satisfaction": SATISFACTION,
+    "resident_rating": {
+        "satisfied": _l("满意"),
+        "basically": _l("基本满意"),
+        "dissatisfied": _l("不满意"),
+    },
     "outcome": OUTCOMES,
     "judicial": JUDICIAL,
     "route": ROUTES_INFORMED,

@@ -1020,6 +1020,27 @@ ROUTES: dict[tuple[str, str], Route] = {
         body=lambda s: {"version": "1", "reason": "经核查不属实"},
         form=True,
     ),
+    # --- issue 15, the resident's side (docs/resident.md) ----------------------------------------
+    # The public outcome text: staff with no workflow action open on the case now are refused.
+    ("resident_api.put_public_outcome", "PUT"): Route(
+        "PUT",
+        lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/public-outcome",
+        {200, 403},
+        body=lambda s: {"public_outcome": "已上门查看", "version": 1},
+    ),
+    ("resident.public_outcome", "POST"): Route(
+        "POST",
+        lambda c, s: f"/cases/{c.in_case if s == 'in' else c.out_case}/public-outcome",
+        {302},
+        body=lambda s: {"public_outcome": "已上门查看", "version": "1"},
+        form=True,
+    ),
+    ("resident.print_receipt", "POST"): Route(
+        "POST",
+        lambda c, s: f"/cases/{c.in_case if s == 'in' else c.out_case}/receipt",
+        {200},
+        form=True,
+    ),
 }
 
 # Public routes: reachable signed out; none of them returns people's data.
@@ -1040,6 +1061,12 @@ PUBLIC = {
     ("selfreport_pages.report_page", "GET"): "/report/public",
     ("selfreport_api.request_phone_code", "POST"): "/api/v1/public/phone-codes",
     ("selfreport_api.submit_report", "POST"): "/api/v1/public/reports",
+    # issue 15: the resident's progress lookup and rating (number + code; no personal data)
+    ("resident_api.progress", "POST"): "/api/v1/public/progress",
+    ("resident_api.rate", "POST"): "/api/v1/public/rating",
+    ("resident.progress", "GET"): "/q",
+    ("resident.progress", "POST"): "/q",
+    ("resident.rate", "POST"): "/q/371699-2026-000001/rating",
 }
 
 

@@ -118,7 +118,11 @@
         return put(record).then(function () { return false; });
       }
       if (r.status >= 200 && r.status < 300) {
-        if (record.status !== 'photos' && r.body && r.body.number) { record.number = r.body.number; }
+        if (record.status !== 'photos' && r.body && r.body.number) {
+          record.number = r.body.number;
+          // The receipt's code is answered once: shown until the next page load, then gone.
+          if (r.body.receipt && r.body.receipt.code) { record.receipt = r.body.receipt.code; }
+        }
         if (record.status !== 'photos' && record.photos && record.photos.length) {
           record.status = 'photos';
           return put(record).then(function () { return attempt(record); });
@@ -190,7 +194,8 @@
         var text = document.createElement('span');
         var title = (r.body && r.body.title) || '';
         if (r.status === 'sent') {
-          text.textContent = S.sent + ' ' + r.number + ' · ' + title;
+          text.textContent = S.sent + ' ' + r.number + ' · ' + title +
+            (r.receipt ? ' · ' + S.receipt + '：' + r.receipt : '');
         } else if (r.status === 'failed') {
           text.textContent = S.failed + '：' + title + ' — ' + reasonText(r);
         } else {

@@ -1,0 +1,188 @@
+"""What a resident sees with their number and code (docs/resident.md): public words only.
+
+The answer is built from a whitelist: the stage in public words, the unit handling the matter
+(a region's or a department's name, never a person), the due dates, the outcome text written for
+the public and a timeline of dates and stage words. Parties, staff and internal notes never
+enter it.
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext
+from sqlalchemy import select
+
+from app.cases import workflow
+from app.cases.models import Case
+from app.cases.models import CaseEvent
+from app.core import clock
+from app.dispatch.models import OPEN_DISPATCH_STATES
+from app.dispatch.models import Department
+from app.dispatch.models import Dispatch
+from app.extensions import db
+from app.resident.models import RATING_NAMES
+from app.resident.models import Rating
+from app.resident.models import Receipt
+from app.resident.selfreport_models import SelfReport
+
+# The one mapping from a case's state (and level) to the stage a resident is shown.
+STAGES = {
+    "pending_verification": "待核实",
+    "verification_overdue": "已超时，待核实",
+    "declined": "未予受理",
+    "registered": "已登记",
+    "referred_up": "已转上级办理",
+    "accepted": "已受理",
+    "in_progress": "办理中",
+    "resolved": "已办结",
+    "closed": "已办结归档",
+    "rejected": "不予受理",
+    "withdrawn": "已撤回",
+}
+SELF_REPORT_STAGES = {
+    "pending": "pending_verification",
+    "expired": "verification_overdue",
+    "declined": "declined",
+    "verified": "registered",  # it has a case by then; the case's stage is shown
+}
+STATE_STAGES = {
+    "reported": "registered",
+    "accepted": "accepted",
+    "in_progress": "in_progress",
+    "resolved": "resolved",
+    "followed_up": "resolved",
+    "closed": "closed",
+    "rejected": "rejected",
+    "withdrawn": "withdrawn",
+}
+RATEABLE_STATES = frozenset({"resolved", "followed_up", "closed"})
+
+
+def case_stage(state: str, level: str | None = None, origin_level: str | None = None) -> str:
+    """The stage key of a case in `state` (a case waiting at a higher level was referred up)."""
+    stage = STATE_STAGES[state]
+    if stage == "registered" and level and origin_level and level != origin_level:
+        rank = workflow.LEVEL_RANK
+        if rank[level] > rank[origin_level]:
+            return "referred_up"
+    return stage
+
+
+def public_stage(receipt: Receipt, case: Case | None = None) -> dict:
+    """{"stage": key, "stage_name": words, "reason": text or None} for a receipt.
+
+    A self-report that has no case yet is 待核实 (or past its time limit, or declined with its
+    reason); once verified, its receipt follows the case.
+    """
+    if receipt.case_id is None:
+        # A resident's self-report (随手拍) that is not a case (yet): waiting for the cell's grid
+        # worker, past its time limit, or declined with the reason the resident is shown.
+        report = db.session.get(SelfReport, receipt.self_report_id)
+        stage = SELF_REPORT_STAGES.get(
+            report.state if report else "pending", "pending_verification"
+        )
+        reason = (
+            report.decline_reason if report is not None and report.state == "declined" else None
+        )
+        return {"stage": stage, "stage_name": gettext(STAGES[stage]), "reason": reason}
+    case = case or db.session.get(Case, receipt.case_id)
+    stage = case_stage(case.state, case.level, case.origin_level)
+    return {"stage": stage, "stage_name": gettext(STAGES[stage]), "reason": None}
+
+
+def handling_unit(case: Case) -> str:
+    """Who handles the matter, as an organisation: the lead unit of an open dispatch, else the
+    region of the case's current level."""
+    unit = db.session.scalar(
+        select(Department.name)
+        .join(Dispatch, Dispatch.department_id == Department.id)
+        .where(
+            Dispatch.case_id == case.id,
+            Dispatch.role == "lead",
+            Dispatch.state.in_(OPEN_DISPATCH_STATES),
+        )
+    )
+    if unit:
+        return unit
+    region = {"village": case.village, "town": case.town, "county": case.county}[case.level]
+    return f"{region.name}（{gettext(workflow.LEVEL_NAMES[case.level])}）"
+
+
+def timeline(case: Case) -> list[dict]:
+    """The dates the stage changed, with the stage's words only (no actors, no notes)."""
+    rows = db.session.execute(
+        select(CaseEvent.at, CaseEvent.to_state, CaseEvent.to_level)
+        .where(CaseEvent.case_id == case.id, CaseEvent.to_state.isnot(None))
+        .order_by(CaseEvent.id)
+    ).all()
+    out: list[dict] = []
+    for at, state, level in rows:
+        stage = case_stage(state, level, case.origin_level)
+        if out and out[-1]["stage"] == stage:
+            continue
+        out.append({"at": at, "stage": stage, "stage_name": gettext(STAGES[stage])})
+    return out
+
+
+def current_rating(case: Case) -> Rating | None:
+    """The resident's rating of the case's current resolution, if any."""
+    if case.resolved_at is None:
+        return None
+    return db.session.scalar(
+        select(Rating).where(Rating.case_id == case.id, Rating.resolved_at == case.resolved_at)
+    )
+
+
+def can_rate(case: Case) -> bool:
+    """Resolved (and not yet rated in this round of resolution)."""
+    return (
+        case.state in RATEABLE_STATES
+        and case.resolved_at is not None
+        and current_rating(case) is None
+    )
+
+
+def progress(receipt: Receipt) -> dict:
+    """The public answer for a receipt: only what the resident may see."""
+    stage = public_stage(receipt)
+    answer = {
+        "number": receipt.number,
+        **stage,
+        "unit": None,
+        "accept_due": None,
+        "resolve_due": None,
+        "reported_on": None,
+        "resolved_on": None,
+        "public_outcome": None,
+        "can_rate": False,
+        "rating": None,
+        "timeline": [],
+    }
+    if receipt.case_id is None:
+        return answer
+    case = db.session.get(Case, receipt.case_id)
+    rating = current_rating(case)
+    open_now = case.state in workflow.OPEN_STATES
+    answer |= {
+        "number": case.number,
+        "unit": handling_unit(case),
+        "accept_due": case.accept_due if case.state == "reported" else None,
+        "resolve_due": case.resolve_due if open_now else None,
+        "reported_on": clock.local_date(case.reported_at),
+        "resolved_on": clock.local_date(case.resolved_at) if case.resolved_at else None,
+        "public_outcome": case.public_outcome
+        if case.resolved_at or case.state == "rejected"
+        else None,
+        "can_rate": can_rate(case),
+        "rating": gettext(RATING_NAMES[rating.rating]) if rating else None,
+        "timeline": timeline(case),
+    }
+    return answer
+
+
+def ratings_of(case_id: int) -> list[Rating]:
+    """A case's residents' ratings, newest first (the case page shows them to staff)."""
+    return list(
+        db.session.scalars(
+            select(Rating).where(Rating.case_id == case_id).order_by(Rating.id.desc())
+        )
+    )
