@@ -73,6 +73,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # one's own tasks and notifications
     "tasks.read": ALL,
     "notifications.self": ALL,
+    # --- visits and assessment (issue 16 items 3 and 5; docs/visits.md, docs/assessment.md) ---
+    # grid workers log household visits; field staff read them in scope; officials review them
+    "visits.log": frozenset({"grid_worker"}),
+    "visits.read": FIELD,
+    "visits.review": frozenset({"official"}),
+    # monthly scores: a worker their own, officials their scope's ranking; admins set weights
+    "assessment.read": frozenset({"grid_worker", "official"}),
+    "assessment.weights": ALL - UNIT,
+    "assessment.manage": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -104,6 +113,12 @@ ACTION_NAMES = {
     "dispatch.act": "分拨交办、签收、退回、反馈、核查（按分拨流程表细分）",
     "tasks.read": "我的待办",
     "notifications.self": "本人通知与提醒设置",
+    "visits.log": "记录走访（民情日志）",
+    "visits.read": "查看走访记录与走访覆盖",
+    "visits.review": "审阅走访记录",
+    "assessment.read": "查看网格员考核（本人或辖区排名）",
+    "assessment.weights": "查看考核权重",
+    "assessment.manage": "维护考核权重",
 }
 
 
