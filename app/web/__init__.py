@@ -20,13 +20,14 @@ from app.web import inbox
 from app.web import labels
 from app.web import official
 from app.web import tasks
+from app.web import visits
 from app.web.layout import local_time
 from app.web.layout import nav_items
 
 
 def init_web(app: Flask) -> None:
     """Register the page blueprints, and the helpers every template uses."""
-    for module in (tasks, field, casework, official, admin, inbox):
+    for module in (tasks, field, casework, official, admin, inbox, visits):
         app.register_blueprint(module.bp)
     app.jinja_env.globals.update(
         nav_items=nav_items,
