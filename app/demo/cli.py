@@ -15,6 +15,7 @@ from app.demo.cases import seed_demo_cases
 from app.demo.departments import DEMO_STAFF
 from app.demo.departments import seed_demo_departments
 from app.demo.risks import seed_demo_risks
+from app.demo.visits import seed_demo_visits
 from app.dispatch.models import Department
 from app.extensions import db
 from app.geo import services
@@ -49,6 +50,7 @@ def seed_demo_command():
         f"新建演示账号 {summary['new_users']} 个（密码 {DEMO_PASSWORD}），"
         f"新增风险点 {summary['new_risk_points']} 个，"
         f"新增演示事件 {summary['new_cases']} 件，"
+        f"新增走访记录 {summary['new_visits']} 条，"
         f"用时 {time.monotonic() - started:.1f} 秒"
     )
 
@@ -116,6 +118,7 @@ def seed_demo() -> dict:
         "new_users": new_users,
         "new_risk_points": seed_demo_risks(),
         "new_cases": seed_demo_cases(),
+        "new_visits": seed_demo_visits(),
     }
 
 
