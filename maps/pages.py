@@ -84,3 +84,11 @@ def regions_map(tiles: Tiles, label: str, centre: tuple[float, float] = DEMO_CEN
     """The admin's view of regions and grid cells."""
     m = base_map(tiles, key="regions", centre=centre, zoom=10, aria_label=label)
     return finish(m, collapsed=False)
+
+
+def coverage_map(
+    tiles: Tiles, centre: tuple[float, float], label: str, zoom: int = 13
+) -> EmbeddedMap:
+    """走访覆盖: grid cells coloured by days since their last visit (the script colours them)."""
+    m = base_map(tiles, key="coverage", centre=centre, zoom=zoom, aria_label=label)
+    return finish(m, layer_control=False)

@@ -28,6 +28,7 @@ from app.web import forms
 from app.web.field import home_centre
 from app.web.layout import map_parts
 from app.web.layout import tiles
+from maps.pages import coverage_map
 from maps.pages import report_map
 
 bp = Blueprint("visit_pages", __name__)
@@ -145,7 +146,15 @@ def coverage():
     except (ValidationError, DomainError) as exc:
         problem = getattr(exc, "message", "") or _("日期格式应为 YYYY-MM-DD")
         data = queries.coverage({}, current_scope())
-    return render_template("official/visit_coverage.html", data=data, problem=problem)
+    zoom = {"village": 14, "town": 12}.get(current_user.region.level, 10)
+    m = coverage_map(tiles(), home_centre(), _("各网格距上次走访的天数"), zoom=zoom)
+    return render_template(
+        "official/visit_coverage.html",
+        data=data,
+        problem=problem,
+        map=map_parts(m),
+        cells={c["code"]: [c["days_since_last"], c["visits"]] for c in data["cells"]},
+    )
 
 
 @bp.route("/assessment")

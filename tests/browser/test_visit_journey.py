@@ -51,3 +51,13 @@ def test_offline_visit_is_queued_then_sent_once(open_as, live_server):
     page.reload()
     page.wait_for_function("() => window.GridGovMaps && window.GridGovMaps.report")
     assert visits_heard(database, heard) == ids
+
+
+def test_coverage_map_colours_the_village_cells(open_as, live_server):
+    """The village official's 走访覆盖 colours the demo village's cells (no script errors)."""
+    base, _ = live_server
+    page = open_as("cun_ganbu")
+    page.goto(f"{base}/visits/coverage")
+    page.wait_for_selector("#coverage-map[data-ready=true]")
+    page.wait_for_selector("#coverage-map path.leaflet-interactive")
+    assert "走访次数" in page.text_content("body")

@@ -54,6 +54,7 @@ def test_worker_form_and_official_review(client, world):
     assert stale.status_code == 409
     coverage = client.get("/visits/coverage").get_data(as_text=True)
     assert "距上次走访" in coverage and ">1<" in coverage
+    assert "js/coverage.js" in coverage and '"371699101200001": [0, 1]' in coverage
     ranking = client.get("/assessment").get_data(as_text=True)
     assert world[WORKER].display_name in ranking
 
