@@ -59,5 +59,11 @@ def test_coverage_map_colours_the_village_cells(open_as, live_server):
     page = open_as("cun_ganbu")
     page.goto(f"{base}/visits/coverage")
     page.wait_for_selector("#coverage-map[data-ready=true]")
-    page.wait_for_selector("#coverage-map path.leaflet-interactive")
+    # The map draws on a canvas: count the coloured cells in Leaflet itself.
+    page.wait_for_function(
+        """() => { let n = 0;
+                   window.GridGovMaps.coverage.map.eachLayer(l => {
+                     if (l.feature && l.options.fillOpacity > 0) { n += 1; } });
+                   return n >= 3; }"""
+    )
     assert "走访次数" in page.text_content("body")
