@@ -24,7 +24,6 @@ blp = Blueprint("assessment", __name__, url_prefix="/api/v1", description="网�
 @requires("assessment.read")
 @blp.arguments(schemas.MonthQuery, location="query")
 @blp.response(200, schemas.RankingOut)
-@blp.alt_response(422, response="DEFAULT_ERROR", description="月份格式有误")
 def ranking(args):
     """The month's scores of the grid workers in the caller's scope, highest first, each with
     its parts (a grid worker sees only their own)."""

@@ -10,7 +10,12 @@ from app import jsonfields
 
 
 class MonthQuery(Schema):
-    month = fields.String(metadata={"description": "YYYY-MM；默认本月（北京时间）"})
+    month = fields.String(
+        validate=validate.Regexp(
+            r"^(19|20)\d{2}-(0[1-9]|1[0-2])$", error="应为 YYYY-MM，如 2026-11"
+        ),
+        metadata={"description": "YYYY-MM；默认本月（北京时间）"},
+    )
 
 
 class PartOut(Schema):

@@ -22,7 +22,7 @@ from app.core.errors import Invalid
 from app.extensions import db
 from app.scoping import Scope
 
-MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_RE = re.compile(r"^((?:19|20)\d{2})-(0[1-9]|1[0-2])$")
 
 
 # --- the components: one function each, a SELECT of (user_id, value) over [:start, :end) ------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
@@ -85,11 +87,14 @@ class VisitPage(Schema):
     next = fields.Integer(allow_none=True)
 
 
+DATE_RANGE = validate.Range(dt.date(1949, 10, 1), dt.date(2099, 12, 31))
+
+
 class CoverageQuery(Schema):
     """The period: from and to (dates, inclusive); the last 30 days by default."""
 
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = fields.Date(data_key="from", validate=DATE_RANGE)
+    to = fields.Date(validate=DATE_RANGE)
 
 
 class CoverageRow(Schema):

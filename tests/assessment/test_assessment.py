@@ -104,7 +104,7 @@ def test_score_from_known_data_and_weights(client, world, monkeypatch):
     ).get_json()
     assert {p["component"]: p["value"] for p in october["parts"]}["reports"] == 1
     bad = client.get("/api/v1/assessments?month=2026-13", headers=bearer(world[WORKER]))
-    assert bad.status_code == 422 and "month" in str(bad.get_json()["errors"])
+    assert bad.status_code == 400 and "month" in str(bad.get_json()["errors"])
 
     # An admin doubles the visits weight: weights now sum to 125 and every part is rescaled.
     admin = bearer(world["admin@county"])
