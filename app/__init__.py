@@ -14,6 +14,8 @@ from app.accounts.api import blp as accounts_api
 from app.accounts.auth import init_auth
 from app.accounts.cli import users_cli
 from app.accounts.views import bp as accounts_views
+from app.assessment import models as _assessment_models  # noqa: F401
+from app.assessment.api import blp as assessment_api
 from app.attachments import models as _attachments_models  # noqa: F401
 from app.attachments.api import blp as attachments_api
 from app.audit import models as _audit_models  # noqa: F401
@@ -74,6 +76,8 @@ from app.security import init_security
 from app.tasks.api import blp as tasks_api
 from app.tiles import models as _tiles_models  # noqa: F401
 from app.tiles.api import blp as tiles_api
+from app.visits import models as _visits_models  # noqa: F401
+from app.visits.api import blp as visits_api
 from app.warnings import models as _warnings_models  # noqa: F401
 from app.warnings.api import blp as warnings_api
 from app.warnings.cli import warnings_cli
@@ -157,6 +161,8 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(departments_api)
     api.register_blueprint(notify_api)
     api.register_blueprint(campaigns_api)
+    api.register_blueprint(visits_api)
+    api.register_blueprint(assessment_api)
     api.register_blueprint(tasks_api)
     api.register_blueprint(documents_api)
     api.register_blueprint(briefings_api)

@@ -99,6 +99,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # above it read, verify and decline residents' reports (app/resident/selfreports.py)
     "selfreports.read": FIELD,
     "selfreports.act": FIELD,
+    # --- visits and assessment (issue 16 items 3 and 5; docs/visits.md, docs/assessment.md) ---
+    # grid workers log household visits; field staff read them in scope; officials review them
+    "visits.log": frozenset({"grid_worker"}),
+    "visits.read": FIELD,
+    "visits.review": frozenset({"official"}),
+    # monthly scores: a worker their own, officials their scope's ranking; admins set weights
+    "assessment.read": frozenset({"grid_worker", "official"}),
+    "assessment.weights": ALL - UNIT,
+    "assessment.manage": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -144,6 +153,12 @@ ACTION_NAMES = {
     "warnings.manage": "维护预警规则（阈值）",
     "selfreports.read": "查看随手拍（网格员：本网格）",
     "selfreports.act": "核实随手拍（立案）或不予受理",
+    "visits.log": "记录走访（民情日志）",
+    "visits.read": "查看走访记录与走访覆盖",
+    "visits.review": "审阅走访记录",
+    "assessment.read": "查看网格员考核（本人或辖区排名）",
+    "assessment.weights": "查看考核权重",
+    "assessment.manage": "维护考核权重",
 }
 
 

@@ -108,3 +108,11 @@ def warnings_map(
     """研判: live warnings at their cell, village or case point (the script loads the layer)."""
     m = base_map(tiles, key="warnings", centre=centre, zoom=zoom, aria_label=label)
     return finish(m, layer_control=False)
+
+
+def coverage_map(
+    tiles: Tiles, centre: tuple[float, float], label: str, zoom: int = 13
+) -> EmbeddedMap:
+    """走访覆盖: grid cells coloured by days since their last visit (the script colours them)."""
+    m = base_map(tiles, key="coverage", centre=centre, zoom=zoom, aria_label=label)
+    return finish(m, layer_control=False)

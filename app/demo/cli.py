@@ -19,6 +19,7 @@ from app.demo.departments import seed_demo_departments
 from app.demo.history import seed_demo_history
 from app.demo.risks import seed_demo_risks
 from app.demo.selfreports import seed_demo_self_reports
+from app.demo.visits import seed_demo_visits
 from app.dispatch.models import Department
 from app.extensions import db
 from app.geo import services
@@ -63,6 +64,7 @@ def seed_demo_command(history: bool | None):
         f"新增历史事件 {summary['new_history']} 件，"
         f"新增演示专项排查 {summary['new_campaigns']} 项，"
         f"新增随手拍 {summary['new_self_reports']} 件，"
+        f"新增走访记录 {summary['new_visits']} 条，"
         f"用时 {time.monotonic() - started:.1f} 秒"
     )
 
@@ -136,6 +138,7 @@ def seed_demo(history: bool = True) -> dict:
         "new_history": seed_demo_history() if history else 0,
         "new_campaigns": seed_demo_campaigns(),
         "new_self_reports": seed_demo_self_reports(),
+        "new_visits": seed_demo_visits(),
     }
 
 

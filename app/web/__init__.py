@@ -26,6 +26,7 @@ from app.web import labels
 from app.web import notices
 from app.web import official
 from app.web import tasks
+from app.web import visits
 from app.web.layout import local_time
 from app.web.layout import nav_items
 
@@ -44,6 +45,7 @@ def init_web(app: Flask) -> None:
         briefings,
         campaigns,
         analysis,
+        visits,
     )
     for module in modules:
         app.register_blueprint(module.bp)

@@ -91,6 +91,11 @@ NAV = [
         "campaigns.read",
         frozenset({"mediator", "official"}),
     ),
+    # visits and assessment (issue 16 items 3 and 5)
+    NavItem("visit_pages.new_visit", _l("走访"), "visits.log"),
+    NavItem("visit_pages.visits", _l("走访审阅"), "visits.review"),
+    NavItem("visit_pages.assessment_page", _l("考核"), "assessment.read"),
+    NavItem("visit_pages.weights", _l("考核权重"), "assessment.manage"),
 ]
 
 

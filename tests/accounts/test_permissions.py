@@ -30,6 +30,7 @@ from app.policy import permissions_markdown
 from app.policy import view_action
 from app.risks.models import RiskCategory
 from app.risks.models import RiskPoint
+from app.visits import services as visit_services
 from tests.cases.factories import POINT
 from tests.cases.factories import POINT_OTHER_COUNTY
 from tests.cases.factories import case_body
@@ -44,6 +45,7 @@ from tests.resident.factories import make_self_report
 from tests.risks.factories import POINT_OTHER_COUNTY as RISK_POINT_OTHER_COUNTY
 from tests.risks.factories import point_with_photo
 from tests.risks.factories import risk_body
+from tests.visits.factories import visit_body
 from tests.warnings.factories import make_warning
 
 CALLERS = [
@@ -97,6 +99,8 @@ class Ctx:
     in_self_report: str = ""
     out_self_report: str = ""
     in_self_report_photo: int = 0
+    in_visit: int = 0  # visits (issue 16 item 3): the grid worker's, and the outsider's
+    out_visit: int = 0
 
 
 @dataclass
@@ -1041,6 +1045,77 @@ ROUTES: dict[tuple[str, str], Route] = {
         {200},
         form=True,
     ),
+    # --- visits and assessment (issue 16 items 3 and 5) ---
+    ("visits.log_visit", "POST"): Route(
+        "POST",
+        fixed("/api/v1/visits"),
+        {201},
+        body=lambda s: visit_body() if s == "in" else visit_body(lon=118.32, lat=37.32),
+        out_status=403,
+    ),
+    ("visits.list_visits", "GET"): Route("GET", fixed("/api/v1/visits"), {200}, list_route=True),
+    ("visits.visit_coverage", "GET"): Route(
+        "GET", fixed("/api/v1/visits/coverage"), {200}, list_route=True
+    ),
+    ("visits.get_visit", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/visits/{c.in_visit if s == 'in' else c.out_visit}", {200}
+    ),
+    # No file sent: in scope 422 (no photos), out of scope 404.
+    ("visits.add_visit_photos", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/visits/{c.in_visit if s == 'in' else c.out_visit}/photos",
+        {422},
+    ),
+    ("visits.review_visit", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/visits/{c.in_visit if s == 'in' else c.out_visit}/actions/review",
+        {200},
+        body=lambda s: {"comment": "已阅", "version": 1},
+    ),
+    ("assessment.ranking", "GET"): Route(
+        "GET", fixed("/api/v1/assessments"), {200}, list_route=True
+    ),
+    ("assessment.worker_score", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/assessments/{c.in_user if s == 'in' else c.out_user}", {200}
+    ),
+    ("assessment.list_weights", "GET"): Route(
+        "GET", fixed("/api/v1/assessment-weights"), {200}, list_route=True
+    ),
+    ("assessment.update_weight", "PATCH"): Route(
+        "PATCH",
+        fixed("/api/v1/assessment-weights/visits"),
+        {200},
+        body=lambda s: {"weight": 30, "version": 1},
+        list_route=True,
+    ),
+    ("visit_pages.new_visit", "GET"): Route(
+        "GET", fixed("/field/visits/new"), {200}, list_route=True
+    ),
+    ("visit_pages.visits", "GET"): Route("GET", fixed("/field/visits"), {200}, list_route=True),
+    ("visit_pages.review_visit", "POST"): Route(
+        "POST",
+        lambda c, s: f"/field/visits/{c.in_visit if s == 'in' else c.out_visit}/review",
+        {302},
+        body=lambda s: {"comment": "已阅", "version": "1"},
+        form=True,
+    ),
+    ("visit_pages.coverage", "GET"): Route(
+        "GET", fixed("/visits/coverage"), {200}, list_route=True
+    ),
+    ("visit_pages.assessment_page", "GET"): Route(
+        "GET", fixed("/assessment"), {200}, list_route=True
+    ),
+    ("visit_pages.weights", "GET"): Route(
+        "GET", fixed("/admin/assessment-weights"), {200}, list_route=True
+    ),
+    ("visit_pages.update_weight", "POST"): Route(
+        "POST",
+        fixed("/admin/assessment-weights/visits"),
+        {302},
+        body=lambda s: {"weight": "30", "target": "20", "version": "1"},
+        form=True,
+        list_route=True,
+    ),
 }
 
 # Public routes: reachable signed out; none of them returns people's data.
@@ -1205,6 +1280,8 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     ctx.out_unit = make_department("outside-unit", OTHER_TOWN, name="邻镇人社所").id
     ctx.in_warning = make_warning(in_user, POINT)
     ctx.out_warning = make_warning(out_user, POINT_OTHER_COUNTY)
+    ctx.in_visit = visit_services.log(visit_body(), in_user)[0].id
+    ctx.out_visit = visit_services.log(visit_body(lon=118.32, lat=37.32), out_user)[0].id
     notes = {key: emit("supervised", [world[key]], title="矩阵")[0] for key in CALLERS}
     ctx.out_notification = emit("supervised", [out_user], title="矩阵")[0]
     ctx.in_briefing, ctx.out_briefing = briefing_jobs(world)

@@ -5,12 +5,26 @@
    every 30 seconds and on every page load; the server turns any number of retries with the same
    key into exactly one case. A report leaves the outbox only after a 2xx (its photos uploaded)
    or a definitive 4xx, whose reason stays shown until the user deletes it (on the report page it
-   can be opened again: its fields back in the form, each message beside its field). */
+   can be opened again: its fields back in the form, each message beside its field).
+   Visits (走访, /field/visits/new) go through the same outbox: a record's `kind` says where it
+   is sent (KINDS); a page's list shows the records of its own kind (data-kind). */
 (function () {
   'use strict';
   var DB = 'gridgov-outbox', STORE = 'reports', RETRY_MS = 30000;
   var S = JSON.parse((document.getElementById('outbox-strings') || {}).textContent || '{}');
   var listeners = [], busy = false, dbPromise = null, opener = null, openLabel = '';
+  /* Where each kind of record goes, which answer field identifies it, and what the list shows. */
+  var KINDS = {
+    'case': {post: '/api/v1/cases', ref: 'number',
+             photos: function (r) { return '/api/v1/cases/' + encodeURIComponent(r.number) + '/photos'; },
+             link: function (r) { return '/cases/' + encodeURIComponent(r.number); },
+             title: function (b) { return b.title || ''; }},
+    'visit': {post: '/api/v1/visits', ref: 'id',
+              photos: function (r) { return '/api/v1/visits/' + encodeURIComponent(r.number) + '/photos'; },
+              link: function () { return '/field/visits'; },
+              title: function (b) { return b.household || ''; }}
+  };
+  function kindOf(record) { return KINDS[record.kind] || KINDS['case']; }
 
   function open() {
     if (!dbPromise) {
@@ -91,7 +105,7 @@
   }
 
   function sendReport(record) {
-    return fetch('/api/v1/cases', {
+    return fetch(kindOf(record).post, {
       method: 'POST', credentials: 'same-origin',
       headers: {'Content-Type': 'application/json', 'Accept': 'application/json',
                 'Idempotency-Key': record.key, 'X-CSRFToken': csrf()},
@@ -102,7 +116,7 @@
   function sendPhotos(record) {
     var form = new FormData();
     record.photos.forEach(function (p, i) { form.append('photos', p.blob, p.name || ('photo-' + i + '.jpg')); });
-    return fetch('/api/v1/cases/' + encodeURIComponent(record.number) + '/photos', {
+    return fetch(kindOf(record).photos(record), {
       method: 'POST', credentials: 'same-origin',
       headers: {'Accept': 'application/json', 'X-CSRFToken': csrf()}, body: form
     }).then(parse);
@@ -118,8 +132,9 @@
         return put(record).then(function () { return false; });
       }
       if (r.status >= 200 && r.status < 300) {
-        if (record.status !== 'photos' && r.body && r.body.number) {
-          record.number = r.body.number;
+        var ref = kindOf(record).ref;
+        if (record.status !== 'photos' && r.body && r.body[ref]) {
+          record.number = String(r.body[ref]);
           // The receipt's code is answered once: shown until the next page load, then gone.
           if (r.body.receipt && r.body.receipt.code) { record.receipt = r.body.receipt.code; }
         }
@@ -157,9 +172,9 @@
   }
 
   /* Store a new report and try to send it; resolves to the stored record. */
-  function add(body, photos) {
+  function add(body, photos, kind) {
     var record = {key: newKey(), body: body, photos: photos || [], created: Date.now(),
-                  status: 'pending', error: null, number: null};
+                  status: 'pending', error: null, number: null, kind: kind || 'case'};
     return put(record).then(function () { notify(); return flush(); }).then(function () {
       return tx('readonly', function (store) { return store.get(record.key); });
     });
@@ -178,6 +193,8 @@
   function render(rows) {
     var list = document.getElementById('outbox-list');
     if (list) {
+      var kind = list.dataset.kind || 'case';
+      rows = rows.filter(function (r) { return (r.kind || 'case') === kind; });
       var section = document.getElementById('outbox-section');
       if (section) { section.hidden = !rows.length; }
       list.textContent = '';
@@ -192,9 +209,9 @@
         li.className = r.status;
         li.dataset.key = r.key;
         var text = document.createElement('span');
-        var title = (r.body && r.body.title) || '';
+        var title = r.body ? kindOf(r).title(r.body) : '';
         if (r.status === 'sent') {
-          text.textContent = S.sent + ' ' + r.number + ' · ' + title +
+          text.textContent = (r.kind === 'visit' ? S.sentVisit : S.sent) + ' ' + r.number + ' · ' + title +
             (r.receipt ? ' · ' + S.receipt + '：' + r.receipt : '');
         } else if (r.status === 'failed') {
           text.textContent = S.failed + '：' + title + ' — ' + reasonText(r);
@@ -204,7 +221,7 @@
         li.appendChild(text);
         if (r.number) {
           var link = document.createElement('a');
-          link.href = '/cases/' + encodeURIComponent(r.number);
+          link.href = kindOf(r).link(r);
           link.textContent = S.view;
           li.appendChild(link);
         }

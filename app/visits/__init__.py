@@ -1,0 +1,1 @@
+"""走访 / 民情日志: grid workers ' household visits, their review and coverage."""
