@@ -2,17 +2,28 @@
 
 import time
 
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy import text
 
+from app.accounts.models import User
 from app.cases import facts
 from app.demo.history import MARK
 from app.extensions import db
+from app.notify.models import Notification
+from app.warnings.models import EarlyWarning
+from tests.cases.factories import report
+from tests.factories import bearer
+from tests.warnings.factories import scan
+from tests.warnings.test_warnings import LABOUR
 
 FACT_SUMS = "SELECT metric, sum(n) FROM measure_facts GROUP BY metric ORDER BY metric"
 
 
-def test_history_loads_fast_covers_every_path_and_is_made_once(runner):
-    """A few thousand demo cases on every path, seasonal 劳资, facts current; a rerun adds none."""
+def test_history_loads_fast_covers_every_path_and_is_made_once(runner, client):
+    """A few thousand demo cases on every path, seasonal 劳资, facts current; a rerun adds none.
+    Against that history, five 劳资 reports in one cell within days raise one hotspot warning
+    (issue 16's "done when" in the demo county), and a sixth raises no second one."""
     started = time.monotonic()
     first = runner.invoke(args=["seed", "demo", "--history"])
     elapsed = time.monotonic() - started
@@ -64,3 +75,37 @@ def test_history_loads_fast_covers_every_path_and_is_made_once(runner):
     again = runner.invoke(args=["seed", "demo", "--history"])
     assert again.exit_code == 0 and "新增历史事件 0 件" in again.output
     assert count("SELECT count(*) FROM cases WHERE title LIKE :m") == history
+
+    # --- 研判 in the demo county: the history is the baseline a hotspot is measured against.
+    worker = db.session.scalar(select(User).where(User.username == "cun_wangge"))
+    cell = db.session.execute(
+        text(
+            "SELECT g.code, ST_X(ST_PointOnSurface(g.geom)) AS lon,"
+            " ST_Y(ST_PointOnSurface(g.geom)) AS lat FROM grid_cells g"
+            " JOIN user_grid_cells u ON u.grid_cell_id = g.id WHERE u.user_id = :u"
+            " ORDER BY g.code LIMIT 1"
+        ),
+        {"u": worker.id},
+    ).one()
+    headers = bearer(worker)
+    body = {**LABOUR, "lon": cell.lon, "lat": cell.lat}
+    for _ in range(5):
+        scan(report(client, worker, headers=headers, **body).get_json()["number"])
+    hot = db.session.scalars(
+        select(EarlyWarning).where(EarlyWarning.kind == "hotspot", EarlyWarning.category == "劳资")
+    ).all()
+    assert len(hot) == 1, [w.explanation for w in hot]
+    (warning,) = hot
+    assert warning.region_code == cell.code and "劳资：近 14 天" in warning.explanation
+    assert "按过去 12 个月应约" in warning.explanation
+    told = db.session.scalars(
+        select(Notification.user_id).where(Notification.event == "warning_raised")
+    ).all()
+    assert told  # the village's (or town's) officials have it in their inbox
+    scan(report(client, worker, headers=headers, **body).get_json()["number"])
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(EarlyWarning).where(EarlyWarning.kind == "hotspot")
+        )
+        == 1
+    )
