@@ -35,13 +35,17 @@ def reports_sql() -> str:
 
 
 def verified_reports_sql() -> str:
-    """Cases the worker reported that were accepted (受理) in the month.
-
-    Hook: self-reports (随手拍) the worker verified into cases belong here too once the
-    self_reports table lands (issue 15 item 4): add them with UNION ALL and sum.
-    """
-    return """SELECT reporter_id AS user_id, count(*)::numeric AS value FROM cases
-               WHERE accepted_at >= :start AND accepted_at < :end GROUP BY reporter_id"""
+    """Cases the worker reported that were accepted (受理) in the month, plus residents'
+    self-reports (随手拍) the worker verified in the month (a case of theirs too, accepted later
+    or not: the verification is the work)."""
+    return """SELECT user_id, sum(n)::numeric AS value FROM (
+                  SELECT reporter_id AS user_id, count(*) AS n FROM cases
+                   WHERE accepted_at >= :start AND accepted_at < :end GROUP BY reporter_id
+                  UNION ALL
+                  SELECT decided_by_id, count(*) FROM self_reports
+                   WHERE state = 'verified' AND decided_at >= :start AND decided_at < :end
+                   GROUP BY decided_by_id) v
+               GROUP BY user_id"""
 
 
 def inspections_on_time_sql() -> str:
