@@ -74,11 +74,12 @@ def watch_page(page, watch: Watch) -> None:
 
 @pytest.fixture
 def open_as(browser, live_server):
-    """open_as(username, viewport) -> (page, watch): a signed-in page in a fresh context."""
+    """open_as(username, viewport) -> page: a signed-in page in a fresh, watched context;
+    username None for a resident (no account, no sign-in)."""
     base, _ = live_server
     opened = []
 
-    def opener(username: str, viewport: dict | None = None):
+    def opener(username: str | None, viewport: dict | None = None):
         phone = viewport is not None and viewport["width"] < 500
         context = browser.new_context(
             viewport=viewport or DESKTOP, locale="zh-CN", has_touch=phone, is_mobile=phone
@@ -89,7 +90,8 @@ def open_as(browser, live_server):
         context.on("page", lambda page: watch_page(page, watch))
         page = context.new_page()
         page.set_default_timeout(15000)
-        sign_in(page, base, username)
+        if username is not None:
+            sign_in(page, base, username)
         return page
 
     yield opener
@@ -97,3 +99,9 @@ def open_as(browser, live_server):
         context.close()
         assert not watch.outside(), f"requests left 127.0.0.1: {watch.outside()}"
         assert not watch.problems, watch.problems
+
+
+@pytest.fixture
+def open_public(open_as):
+    """open_public(viewport) -> page: an anonymous resident's page in a fresh, watched context."""
+    return lambda viewport=None: open_as(None, viewport)
