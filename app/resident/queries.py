@@ -145,7 +145,8 @@ def progress(receipt: Receipt) -> dict:
     """The public answer for a receipt: only what the resident may see."""
     stage = public_stage(receipt)
     answer = {
-        "number": receipt.number,
+        "number": receipt.number,  # what the resident typed: the one to rate with
+        "case_number": None,
         **stage,
         "unit": None,
         "accept_due": None,
@@ -163,7 +164,7 @@ def progress(receipt: Receipt) -> dict:
     rating = current_rating(case)
     open_now = case.state in workflow.OPEN_STATES
     answer |= {
-        "number": case.number,
+        "case_number": case.number,
         "unit": handling_unit(case),
         "accept_due": case.accept_due if case.state == "reported" else None,
         "resolve_due": case.resolve_due if open_now else None,

@@ -38,7 +38,10 @@ class StepOut(Schema):
 class ProgressOut(Schema):
     """What a resident may see: no parties, no staff, no internal notes."""
 
-    number = fields.String()
+    number = fields.String(metadata={"description": "回执编号（查询与评价都用它）"})
+    case_number = fields.String(
+        allow_none=True, metadata={"description": "事件编号（随手拍立案后与回执编号不同）"}
+    )
     stage = fields.String(metadata={"description": "阶段代码（见 docs/resident.md）"})
     stage_name = fields.String(metadata={"description": "阶段（已受理、办理中、已办结……）"})
     reason = fields.String(allow_none=True, metadata={"description": "未予受理等的理由"})

@@ -77,6 +77,7 @@ def test_a_resident_reports_and_the_grid_worker_verifies_it_into_a_case(client, 
     again = client.post("/api/v1/public/reports", data=form(code, client_key="k-1"))
     assert again.status_code == 200 and again.get_json()["number"] == number
     assert again.headers["Idempotent-Replayed"] == "true" and reports() == 1
+    receipt_code = again.get_json()["code"]  # the replay's new code is the one in force
     # A replayed code on a new report is refused.
     replay = client.post("/api/v1/public/reports", data=form(code, client_key="k-2"))
     assert replay.status_code == 422 and "code" in replay.get_json()["errors"]["json"]
@@ -122,6 +123,11 @@ def test_a_resident_reports_and_the_grid_worker_verifies_it_into_a_case(client, 
     }
     told = db.session.scalars(select(SmsMessage.text).where(SmsMessage.phone == PHONE)).all()
     assert any(case_number in t for t in told)
+    # The resident keeps their receipt's number (to look up and to rate); the case's is beside it.
+    progress = client.post(
+        "/api/v1/public/progress", json={"number": number, "code": receipt_code}
+    ).get_json()
+    assert (progress["number"], progress["case_number"]) == (number, case_number)
     left = client.get("/api/v1/me/tasks", headers=worker).get_json()["items"]
     assert number not in [t["number"] for t in left if t["kind"] == "self_report"]
 
