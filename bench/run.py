@@ -1094,6 +1094,8 @@ class Bench:
                 render_seconds = sum(answer["render"].values())
                 for stage, seconds in answer["render"].items():
                     self.add(f"BR render {stage}", [seconds])
+                for part, seconds in answer["data"].items():
+                    self.add(f"BR data {part}", [seconds])
                 self.extra["BR docx bytes"] = answer["sizes"]["docx"]
                 self.extra["BR pdf bytes"] = answer["sizes"]["pdf"]
             else:
@@ -1461,7 +1463,12 @@ def analysis_report(bench: Bench, meta: dict) -> str:
             f"briefing reference = the plain statements ({ms(statistics.median(s['BR SQL']))} ms: "
             "the live measures, ratings, categories, risk inspections) + the same charts and "
             f"documents rendered alone ({stages} ms), so the app's data part is about "
-            f"{ms(statistics.median(s['BR app']) - render_total)} ms; documents "
+            f"{ms(statistics.median(s['BR app']) - render_total)} ms (timed apart: "
+            + ", ".join(
+                f"{k} {ms(statistics.median(s[f'BR data {k}']))}"
+                for k in ("measures", "sections", "categories")
+            )
+            + " ms); documents "
             f"{x['BR docx bytes'] / 1024:.0f} KiB .docx, {x['BR pdf bytes'] / 1024:.0f} KiB PDF"
         )
     facts.append(
@@ -1469,10 +1476,28 @@ def analysis_report(bench: Bench, meta: dict) -> str:
         + ", ".join(
             f"{k} {len(v)}"
             for k, v in sorted(s.items())
-            if k[:3] in ("WS ", "BR ") and k != "WS statements"
+            if k[:3] in ("WS ", "BR ") and k != "WS statements" and "BR data" not in k
         )
     )
     lines += [f"- {f}" for f in facts]
+    if "WS app" in s and statistics.median(s["WS app"]) > 1.5 * statistics.median(s["WS ref"]):
+        lines += [
+            "",
+            "### Target not met: the measured reason, and what would close it",
+            "",
+            f"- **scan_case**: {ms(statistics.median(s['WS app']))} ms against "
+            f"{ms(statistics.median(s['WS ref']))} ms, and "
+            f"{statistics.median(s['WS statements']):.0f} statements against one: the case, "
+            "each rule's thresholds (four reads of `warning_rules`), per unit the handled "
+            "warnings' spent cases then the count, the live cell warning covering the village, "
+            "the parties, per party hash its spent cases then its cases, and for each warning "
+            "raised the place (names, point), the insert, the read-back and the notification's "
+            "recipients and inbox rows. On 2 shared cores each round trip waits for a core. "
+            "What would close it: the thresholds read once per scan (one query, or cached with "
+            "the rules' version), the handled warnings' spent cases folded into the count "
+            "statements (a subquery on `warnings`), the cell and village counts "
+            "in one statement, and the party hashes counted in one statement for all parties.",
+        ]
     return "\n".join(lines) + "\n"
 
 
