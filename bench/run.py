@@ -14,7 +14,6 @@ the project's .venv.
 from __future__ import annotations
 
 import argparse
-import ast
 import base64
 import concurrent.futures
 import datetime as dt
@@ -467,28 +466,95 @@ TIPG_PROPERTIES = {
 }
 
 
-# --- the live measures SQL, read from app/cases/reports.py without importing Flask ---------------
+# --- the app's side of the background workloads (bench/appside.py) -----------------------------
 
 
-def live_metrics_sql() -> list[str]:
-    """The live statements of /api/v1/metrics for a county, as reports.py writes them."""
-    tree = ast.parse((ROOT / "app" / "cases" / "reports.py").read_text())
-    consts = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            try:
-                consts[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                continue
-    key = consts["BREAKDOWN"]["county"][1]
-    visibility = "c.region_code LIKE :scope_prefix || '%'"
-    return [
-        consts["CASE_MEASURES_SQL"].format(
-            key=key, visibility=visibility, settled_for_good=consts["SETTLED_FOR_GOOD"]
-        ),
-        consts["FOLLOW_UP_SQL"].format(key=key, visibility=visibility),
-        consts["TREND_SQL"].format(visibility=visibility),
-    ]
+class AppSide:
+    """bench/appside.py under the project's venv: the app's services called in-process.
+
+    The live measures statements come from it too (app/cases/measures.py as the app formats
+    them), for W6's and the briefing's references.
+    """
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [str(APP_VENV / "python"), str(BENCH / "appside.py")],
+            cwd=ROOT,
+            env=app_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=(PG_DIR / "appside.log").open("w"),  # noqa: SIM115 (the process keeps it)
+            text=True,
+        )
+
+    def call(self, op: str, **kwargs):
+        self.proc.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"bench/appside.py died on {op}: see bench/.pg/appside.log")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.proc.stdin.close()
+            self.proc.wait(30)
+
+
+# --- the 研判 workloads' data ---------------------------------------------------------------------
+
+SCAN_CASES = 40
+
+
+def poisson_tail(k: int, lam: float) -> float:
+    """P(X ≥ k), X ~ Poisson(lam): the reference's share of the hotspot decision."""
+    total = 0.0
+    for i in range(k, k + 400):
+        term = math.exp(i * math.log(lam) - lam - math.lgamma(i + 1))
+        total += term
+        if i > lam and term < total * 1e-12:
+            break
+    return min(total, 1.0)
+
+
+def prepare_scan_cases(count: int) -> list[int]:
+    """The cases the warnings scan is measured on, and parties for the party check.
+
+    The generator makes no parties, so the first run adds them (once; marked 基准*): one party
+    to every tenth case (unique keyed hashes: an index of realistic size, 50,000 rows), and to
+    each measured case an ID-number hash shared with three other measured cases (≥ 3 cases in
+    12 months: the repeat-party rule fires) and a phone hash of its own. The measured cases are
+    the last three days' before the dataset's now, chosen by a hash of the id (stable).
+    """
+    with psycopg2.connect(app_url()) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM cases WHERE parent_id IS NULL AND reported_at > %s "
+            "AND reported_at <= %s ORDER BY md5(id::text) LIMIT %s",
+            (generate.END - dt.timedelta(days=3), generate.END, count),
+        )
+        ids = [row[0] for row in cur.fetchall()]
+        cur.execute("SELECT count(*) FROM parties WHERE name_masked = '基准*'")
+        if cur.fetchone()[0] == 0:
+            cur.execute(
+                "INSERT INTO parties (case_id, role, name_enc, name_masked, name_hash, "
+                "id_number_hash) SELECT id, 'applicant', '\\x00', '张*', md5(id::text), "
+                "encode(sha256(('bench-bg-' || id)::bytea), 'hex') FROM cases WHERE id % 10 = 0"
+            )
+            for i, case_id in enumerate(ids):
+                digest = [
+                    hashlib.sha256(f"bench-{what}".encode()).hexdigest()
+                    for what in (f"id-{i % (count // 4)}", f"phone-{i}", f"name-{i}")
+                ]
+                cur.execute(
+                    "INSERT INTO parties (case_id, role, name_enc, name_masked, name_hash, "
+                    "id_number_hash, phone_hash) VALUES "
+                    "(%(c)s, 'applicant', '\\x00', '基准*', %(n)s, %(id)s, NULL), "
+                    "(%(c)s, 'respondent', '\\x00', '基准*', %(n)s, NULL, %(phone)s)",
+                    {"c": case_id, "n": digest[2], "id": digest[0], "phone": digest[1]},
+                )
+            cur.execute("ANALYZE parties")
+    return ids
 
 
 # --- the workloads -------------------------------------------------------------------------------
@@ -497,7 +563,11 @@ def live_metrics_sql() -> list[str]:
 class Bench:
     """The servers, tokens and references of one run, and the samples it collects."""
 
-    def __init__(self, app_port: int, tipg_port: int | None, geo, rounds: int):
+    def __init__(
+        self, app_port: int, tipg_port: int | None, geo, rounds: int, appside: AppSide, only
+    ):
+        self.appside = appside
+        self.only = only
         self.app = app_port
         self.tipg = tipg_port
         self.geo = geo
@@ -538,6 +608,21 @@ class Bench:
                 )
             )
         self.since = (generate.END - dt.timedelta(days=365)).date().isoformat()
+        if appside is not None:
+            self.statements = appside.call("sql")
+            frozen = dt.datetime.fromisoformat(self.statements["frozen"])
+            win = frozen - dt.timedelta(days=14)
+            self.scan_params = {
+                "win": win,
+                "base": win - dt.timedelta(days=365),
+                "now": frozen,
+                "since": frozen - dt.timedelta(days=365),
+                "open": self.statements["open_states"],
+            }
+            self.scan_ids = prepare_scan_cases(SCAN_CASES)
+            # The last full calendar year of the dataset.
+            end = generate.END
+            self.briefing_year = end.year if (end.month, end.day) == (12, 31) else end.year - 1
         self.cursor = self.page_cursor(200)
 
     def add(self, name: str, values: list[float]) -> None:
@@ -786,6 +871,8 @@ class Bench:
             "today": today,
             "date_from": today - dt.timedelta(days=29),
             "date_to": today,
+            "open_states": self.statements["open_states"],
+            "settled_for_good": self.statements["settled_for_good"],
         }
         started = time.perf_counter()
         with self.engine.connect() as conn:
@@ -899,6 +986,123 @@ class Bench:
             fn = self.w7_app if side == "app" else self.w7_ref
             self.add(f"W7 {side}", [fn() for _ in range(15)])
 
+    # 研判: warnings scan --------------------------------------------------------------------
+
+    REF_SCAN = """
+        SELECT cell.observed, cell.baseline, village.observed, village.baseline, party.counts
+          FROM cases c
+          CROSS JOIN LATERAL (
+                SELECT count(*) FILTER (WHERE x.reported_at >= %(win)s) AS observed,
+                       count(*) FILTER (WHERE x.reported_at < %(win)s) AS baseline
+                  FROM cases x
+                 WHERE x.grid_cell_id = c.grid_cell_id AND x.category = c.category
+                   AND x.parent_id IS NULL
+                   AND x.reported_at >= %(base)s AND x.reported_at <= %(now)s) cell
+          CROSS JOIN LATERAL (
+                SELECT count(*) FILTER (WHERE x.reported_at >= %(win)s) AS observed,
+                       count(*) FILTER (WHERE x.reported_at < %(win)s) AS baseline
+                  FROM cases x
+                 WHERE x.village_id = c.village_id AND x.category = c.category
+                   AND x.parent_id IS NULL
+                   AND x.reported_at >= %(base)s AND x.reported_at <= %(now)s) village
+          CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(n), '{}') AS counts FROM (
+                  SELECT p.h, count(DISTINCT x.id) FILTER (WHERE x.reported_at >= %(since)s) AS n
+                    FROM (SELECT coalesce(id_number_hash, phone_hash) AS h
+                            FROM parties WHERE case_id = c.id) p
+                    JOIN parties q ON q.id_number_hash = p.h OR q.phone_hash = p.h
+                    JOIN cases x ON x.id = q.case_id AND x.parent_id IS NULL
+                                AND (x.reported_at >= %(since)s OR x.state = ANY(%(open)s))
+                   WHERE p.h IS NOT NULL
+                   GROUP BY p.h) t) party
+         WHERE c.id = %(id)s"""
+
+    def scan_ref(self, case_id: int) -> float:
+        """The same checks as plain SQL: one statement, and the Poisson tail of each unit."""
+        conn = self.refs.take()
+        try:
+            started = time.perf_counter()
+            with conn.cursor() as cur:
+                cur.execute(self.REF_SCAN, {**self.scan_params, "id": case_id})
+                cell_obs, cell_base, village_obs, village_base, _counts = cur.fetchone()
+            conn.commit()
+            for observed, baseline in ((cell_obs, cell_base), (village_obs, village_base)):
+                if observed >= 3:
+                    poisson_tail(observed, max(baseline, 0.5) * 14 / 365)
+            return time.perf_counter() - started
+        finally:
+            self.refs.give(conn)
+
+    def warnings(self, rnd: int) -> None:
+        for side in self.sides(rnd):
+            if side == "app":
+                answer = self.appside.call("scan", ids=self.scan_ids)
+                self.add("WS app", answer["times"])
+                self.extra["WS raised or updated"] = answer["raised"]
+                self.add("WS statements", answer["statements"])
+            else:
+                self.add("WS ref", [self.scan_ref(case_id) for case_id in self.scan_ids])
+
+    def full_pass(self) -> None:
+        """`flask warnings scan`'s pass, once, for information."""
+        answer = self.appside.call("full_scan")
+        self.extra["WS full pass s"] = answer["seconds"]
+        self.extra["WS full pass cases"] = answer["cases"]
+        self.extra["WS full pass raised"] = answer["raised"]
+        self.full_pass_kinds = answer["kinds"]
+
+    # 工作简报: county-year briefing ---------------------------------------------------------
+
+    def briefing_sql(self) -> float:
+        """The briefing's numbers by the plain statements: the live measures, ratings,
+        categories and risk inspections of the county over the year."""
+        year = self.briefing_year
+        date_from, date_to = dt.date(year, 1, 1), dt.date(year, 12, 31)
+        params = {
+            "scope_prefix": "371699",
+            "region_prefix": "371699",
+            "period_start": dt.datetime.combine(date_from, dt.time(), generate.SHANGHAI),
+            "period_end": dt.datetime.combine(
+                date_to + dt.timedelta(days=1), dt.time(), generate.SHANGHAI
+            ),
+            "kind": None,
+            "today": generate.END.date(),
+            "date_from": date_from,
+            "date_to": date_to,
+            "open_states": self.statements["open_states"],
+            "settled_for_good": self.statements["settled_for_good"],
+        }
+        started = time.perf_counter()
+        with self.engine.connect() as conn:
+            for sql in [*LIVE_SQL, *(self.statements[k] for k in ("ratings", "categories"))]:
+                conn.execute(sa.text(sql), params).all()
+            conn.execute(sa.text(self.statements["risks"]), params).all()
+        return time.perf_counter() - started
+
+    def briefing(self, rnd: int) -> None:
+        year = self.briefing_year
+        for side in self.sides(rnd):
+            if side == "app":
+                answer = self.appside.call(
+                    "briefing",
+                    region="371699000000",
+                    date_from=f"{year}-01-01",
+                    date_to=f"{year}-12-31",
+                    username="bench_official_county",
+                )
+                self.add("BR app", [answer["seconds"]])
+                render_seconds = sum(answer["render"].values())
+                for stage, seconds in answer["render"].items():
+                    self.add(f"BR render {stage}", [seconds])
+                for part, seconds in answer["data"].items():
+                    self.add(f"BR data {part}", [seconds])
+                self.extra["BR docx bytes"] = answer["sizes"]["docx"]
+                self.extra["BR pdf bytes"] = answer["sizes"]["pdf"]
+            else:
+                sql_seconds = self.briefing_sql()
+                self.add("BR SQL", [sql_seconds])
+        self.add("BR ref", [sql_seconds + render_seconds])
+
     def floor(self, rnd: int) -> None:
         """The fixed cost of a request: HTTP alone, and HTTP with authentication."""
         self.add("floor http", [request(self.app, "GET", "/healthz/live")[2] for _ in range(20)])
@@ -913,7 +1117,11 @@ class Bench:
         return ["app", "ref"] if rnd % 2 == 0 else ["ref", "app"]
 
     def run(self) -> None:
-        workloads = [self.floor, self.w2, self.w3, self.w4, self.w5, self.w6, self.w7, self.w1]
+        workloads = [
+            getattr(self, name)
+            for name in ("floor", "w2", "w3", "w4", "w5", "w6", "w7", "w1", "warnings", "briefing")
+            if self.only is None or name in self.only
+        ]
         # A warm-up round, not counted: every worker's pool opens its connections, and the
         # first PostGIS call of each connection loads the library.
         for workload in workloads:
@@ -927,6 +1135,10 @@ class Bench:
                     f"    round {rnd + 1} {workload.__name__}: {time.monotonic() - started:.1f}s",
                     flush=True,
                 )
+        if self.only is None or "warnings" in self.only:
+            started = time.monotonic()
+            self.full_pass()
+            print(f"    full warnings pass: {time.monotonic() - started:.1f}s", flush=True)
 
 
 W2_SQL = """
@@ -1171,13 +1383,132 @@ def why(title: str, s: dict) -> str | None:
     return None
 
 
-def write_results(section: str) -> None:
-    """Replace the bench section of RESULTS.md (created with its header if missing)."""
+ANALYSIS = (
+    "<!-- bench analysis: begin -->",
+    "<!-- bench analysis: end -->",
+    "研判预警 and 工作简报",
+)
+
+
+def analysis_report(bench: Bench, meta: dict) -> str:
+    """The 研判 workloads: the warnings scan and the county-year briefing."""
+    s, x = bench.samples, bench.extra
+    lines = [
+        f"Run {meta['when']} on {meta['machine']}; {meta['versions']}.",
+        "",
+        f"Dataset: {meta['dataset']}. {bench.rounds} rounds after an uncounted warm-up, app and "
+        "reference alternating. Both are background jobs, so the app side is measured where the "
+        "worker runs them: the services called in-process (bench/appside.py, the project's venv, "
+        "the app's configuration), the clock frozen at the dataset's now "
+        f"({generate.END:%Y-%m-%d %H:%M} +08). References run in the harness over psycopg2 / "
+        "SQLAlchemy.",
+        "",
+        "| workload | app p50 ms | app p95 ms | ref p50 ms | ref p95 ms | ratio p50 | target "
+        "| met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [
+        (
+            f"研判 `scan_case`, one newly reported case ({len(bench.scan_ids)} cases) vs the same "
+            "checks as one SQL statement",
+            "WS app",
+            "WS ref",
+        ),
+        (
+            f"工作简报 `run_briefing`, county, {bench.briefing_year} vs live measure SQL + "
+            "rendering alone",
+            "BR app",
+            "BR ref",
+        ),
+    ]
+    for title, app_key, ref_key in rows:
+        if app_key not in s or ref_key not in s:
+            lines.append(f"| {title} | — | — | — | — | — | p50 ratio ≤ 1.5 | not run |")
+            continue
+        a, r = s[app_key], s[ref_key]
+        ratio = statistics.median(a) / statistics.median(r)
+        lines.append(
+            f"| {title} | {ms(statistics.median(a))} | {ms(pct(a, 95))} | "
+            f"{ms(statistics.median(r))} | {ms(pct(r, 95))} | {ratio:.2f} | p50 ratio ≤ 1.5 | "
+            f"{'yes' if ratio <= 1.5 else '**no**'} |"
+        )
+    lines.append("")
+    facts = []
+    if "WS full pass s" in x:
+        facts.append(
+            f"full pass (`services.scan()`, what `flask warnings scan` runs, rolled back): "
+            f"{x['WS full pass s']:.1f} s over {x['WS full pass cases']:,.0f} cases reported in "
+            f"the 14-day window and the risk points; {x['WS full pass raised']:.0f} warnings "
+            "raised ("
+            + ", ".join(f"{k} {n}" for k, n in sorted(bench.full_pass_kinds.items()))
+            + ")"
+        )
+    if "WS raised or updated" in x:
+        facts.append(
+            f"each measured scan is rolled back, so it is the first scan of its case: "
+            f"{x['WS raised or updated']:.0f} warnings raised per pass over the "
+            f"{len(bench.scan_ids)} cases (the repeat-party rule on the bench's parties, and "
+            "whatever else fires); statements per scan: median "
+            f"{statistics.median(s['WS statements']):.0f}, max {max(s['WS statements']):.0f}, "
+            "against the reference's one"
+        )
+    if "BR SQL" in s:
+        render_total = sum(
+            statistics.median(s[f"BR render {k}"]) for k in ("charts", "docx", "pdf")
+        )
+        stages = ", ".join(
+            f"{k} {ms(statistics.median(s[f'BR render {k}']))}" for k in ("charts", "docx", "pdf")
+        )
+        facts.append(
+            f"briefing reference = the plain statements ({ms(statistics.median(s['BR SQL']))} ms: "
+            "the live measures, ratings, categories, risk inspections) + the same charts and "
+            f"documents rendered alone ({stages} ms), so the app's data part is about "
+            f"{ms(statistics.median(s['BR app']) - render_total)} ms (timed apart: "
+            + ", ".join(
+                f"{k} {ms(statistics.median(s[f'BR data {k}']))}"
+                for k in ("measures", "sections", "categories")
+            )
+            + " ms); documents "
+            f"{x['BR docx bytes'] / 1024:.0f} KiB .docx, {x['BR pdf bytes'] / 1024:.0f} KiB PDF"
+        )
+    facts.append(
+        "samples: "
+        + ", ".join(
+            f"{k} {len(v)}"
+            for k, v in sorted(s.items())
+            if k[:3] in ("WS ", "BR ") and k != "WS statements" and "BR data" not in k
+        )
+    )
+    lines += [f"- {f}" for f in facts]
+    if "WS app" in s and statistics.median(s["WS app"]) > 1.5 * statistics.median(s["WS ref"]):
+        lines += [
+            "",
+            "### Target not met: the measured reason, and what would close it",
+            "",
+            f"- **scan_case**: {ms(statistics.median(s['WS app']))} ms against "
+            f"{ms(statistics.median(s['WS ref']))} ms, and "
+            f"{statistics.median(s['WS statements']):.0f} statements against one: the case, "
+            "each rule's thresholds (four reads of `warning_rules`), per unit the handled "
+            "warnings' spent cases then the count, the live cell warning covering the village, "
+            "the parties, per party hash its spent cases then its cases, and for each warning "
+            "raised the place (names, point), the insert, the read-back and the notification's "
+            "recipients and inbox rows. On 2 shared cores each round trip waits for a core. "
+            "What would close it: the thresholds read once per scan (one query, or cached with "
+            "the rules' version), the handled warnings' spent cases folded into the count "
+            "statements (a subquery on `warnings`), the cell and village counts "
+            "in one statement, and the party hashes counted in one statement for all parties.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(section: str, markers: tuple = (BEGIN, END, "County-scale benchmarks")) -> None:
+    """Replace a bench section of RESULTS.md (created with its header if missing)."""
+    begin, end, title = markers
     text = RESULTS.read_text() if RESULTS.exists() else HEADER
-    block = f"{BEGIN}\n## County-scale benchmarks\n\n{section}{END}"
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
+    block = f"{begin}\n## {title}\n\n{section}{end}"
+    if begin in text and end in text:
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
         text = head + block + tail
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
@@ -1251,14 +1582,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="reload the dataset")
     parser.add_argument("--no-tipg", action="store_true")
     parser.add_argument("--keep-cluster", action="store_true", help="leave bench/.pg running")
+    parser.add_argument(
+        "--only",
+        help="comma-separated workloads to run: floor,w1,…,w7,warnings,briefing (default: all)",
+    )
     args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else None
+    analysis = only is None or bool(only & {"warnings", "briefing", "w6"})
+    if only is not None and "w3" not in only:
+        args.no_tipg = True
     began = time.monotonic()
     print("==> bench cluster in bench/.pg", flush=True)
     pg_port = start_cluster()
-    gunicorn = tipg = None
+    gunicorn = tipg = appside = None
     try:
         loaded = prepare_database(args.fresh)
-        LIVE_SQL = live_metrics_sql()
+        if analysis:
+            appside = AppSide()
+            LIVE_SQL = appside.call("sql")["live"]
         W7_TABLES = (
             sa.table(
                 "cases",
@@ -1298,7 +1639,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_tipg:
             tipg = start_tipg(tipg_port, pg_port)
         geo = generate.Geography(random.Random(generate.SEED))
-        bench = Bench(app_port, None if args.no_tipg else tipg_port, geo, args.rounds)
+        bench = Bench(
+            app_port, None if args.no_tipg else tipg_port, geo, args.rounds, appside, only
+        )
         print("==> workloads", flush=True)
         bench.run()
         meta = {
@@ -1313,11 +1656,18 @@ def main(argv: list[str] | None = None) -> int:
             else "an earlier run (reused)",
         }
         meta["took"] = (time.monotonic() - began) / 60
-        section = report(bench, meta)
-        write_results(section)
-        print(section)
+        if only is None or only - {"warnings", "briefing"}:
+            section = report(bench, meta)
+            write_results(section)
+            print(section)
+        if only is None or only & {"warnings", "briefing"}:
+            section = analysis_report(bench, meta)
+            write_results(section, ANALYSIS)
+            print(section)
         bench.refs.close()
     finally:
+        if appside is not None:
+            appside.close()
         stop(gunicorn)
         stop(tipg)
         if not args.keep_cluster:
