@@ -197,7 +197,11 @@ def test_me_shows_permissions_and_masks_phone(client, world):
     body = client.get("/api/v1/me", headers=bearer(world["grid_worker@village"])).get_json()
     assert body["permissions"] == [
         "account.self",
+        "assessment.read",
+        "assessment.weights",
         "attachments.read",
+        "campaigns.read",
+        "campaigns.record",
         "cases.act",
         "cases.read",
         "cases.report",
@@ -208,9 +212,14 @@ def test_me_shows_permissions_and_masks_phone(client, world):
         "notifications.self",
         "risks.categories",
         "risks.inspect",
+        "risks.locate",
         "risks.read",
         "risks.register",
+        "selfreports.act",
+        "selfreports.read",
         "tasks.read",
+        "visits.log",
+        "visits.read",
     ]
     assert body["region"]["code"] == VILLAGE
 

@@ -257,7 +257,14 @@ def test_header_fits_a_360_pixel_phone_in_both_languages(open_as, live_server, t
             items = page.locator(".mainnav a")
             for i in range(items.count()):
                 boxes.append(in_viewport(page, f".mainnav li:nth-child({i + 1}) a"))
-            for selector in (".brand", ".lang", ".user .who", ".user .pw", ".user button"):
+            for selector in (
+                ".brand",
+                ".lang",
+                ".user .who",
+                ".user .pw",
+                ".user .tok",
+                ".user button",
+            ):
                 boxes.append(in_viewport(page, selector))
             texts = [
                 page.text_content(".user .who"),

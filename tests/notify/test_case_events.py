@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.cases import services as case_services
 from app.cases.models import Case
+from app.core import clock
 from app.extensions import db
 from app.notify.models import Notification
 from tests.cases.factories import act
@@ -96,7 +97,7 @@ def test_case_actions_notify_the_people_concerned(app, client, world, monkeypatc
     monkeypatch.setitem(app.config, "AUTO_ESCALATE_OVERDUE_ACCEPTANCE", False)
     other = report(client, reporter).get_json()["number"]
     set_handler(other, w["mediator@village"])
-    late = dt.date.today() + dt.timedelta(days=60)
+    late = clock.today() + dt.timedelta(days=60)
     case_services.sweep(on=late)
     case_services.sweep(on=late)
     db.session.commit()
