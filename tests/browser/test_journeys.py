@@ -6,7 +6,9 @@ The tests run in file order and share one case (STORY): each step is the next pe
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import create_engine
@@ -150,8 +152,9 @@ def test_mediator_accepts_mediates_resolves_follows_up_and_closes(open_as, live_
         form.locator("textarea[name='agreement.terms']").fill("共同出资改建排水沟")
         form.locator("input[name='agreement.performance_method']").fill("十日内施工")
         form.locator("input[name='agreement.performance_due']").fill("2030-01-01")
+        # Today in Asia/Shanghai, the service's day (the browser's UTC date lags it at night).
         form.locator("input[name='agreement.signed_on']").fill(
-            page.evaluate("new Date().toISOString().slice(0, 10)")
+            dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
         )
         form.locator("input[name='agreement.signed_by_parties']").check()
         form.locator("input[name='agreement.signed_by_mediator']").check()
