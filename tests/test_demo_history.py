@@ -72,6 +72,34 @@ def test_history_loads_fast_covers_every_path_and_is_made_once(runner, client):
     ).all()
     share = {int(row.m): row.share for row in wages}
     assert share[1] > 2 * share[7]
+    # Every history case's timeline explains its state, as the soak checks the app's own cases:
+    # it starts with the report, each step leaves from where the last one arrived, it ends in the
+    # case's state, and the version counts the steps.
+    unexplained = db.session.execute(
+        text(
+            """
+            WITH ev AS (
+                SELECT e.case_id, e.action, e.from_state, e.to_state,
+                       row_number() OVER w AS n, lag(e.to_state) OVER w AS previous,
+                       count(*) OVER (PARTITION BY e.case_id) AS total
+                  FROM case_events e JOIN cases c ON c.id = e.case_id
+                 WHERE e.to_state IS NOT NULL AND c.title LIKE :m
+                WINDOW w AS (PARTITION BY e.case_id ORDER BY e.id)),
+            per_case AS (
+                SELECT case_id, max(total) AS steps,
+                       bool_or(n = 1 AND action <> 'report') AS bad_start,
+                       bool_or(n > 1 AND from_state IS DISTINCT FROM previous) AS broken,
+                       max(to_state) FILTER (WHERE n = total) AS last_state
+                  FROM ev GROUP BY case_id)
+            SELECT count(*) FROM cases c LEFT JOIN per_case p ON p.case_id = c.id
+             WHERE c.title LIKE :m
+               AND (p.case_id IS NULL OR p.bad_start OR p.broken
+                    OR p.last_state <> c.state OR p.steps <> c.version)
+            """
+        ),
+        {"m": MARK + "%"},
+    ).scalar()
+    assert unexplained == 0
     # The triggers kept the measure facts: a rebuild from scratch finds the same counts.
     before = db.session.execute(text(FACT_SUMS)).all()
     facts.rebuild()

@@ -442,6 +442,8 @@ def insert_plans(plans: list[dict]) -> None:
             "region_code": cell.code,
             "created_at": c["reported_at"],
             "updated_at": c["closed_at"],
+            # As the app counts it: every step that changed the state raised the version.
+            "version": sum(1 for event in plan["events"] if event[4] is not None),
         }
         c["location"] = f"SRID=4326;POINT({c.pop('lon')} {c.pop('lat')})"
         case_rows.append(c)
