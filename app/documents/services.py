@@ -97,11 +97,6 @@ def preview(body: str) -> Markup:
 # --- notices -------------------------------------------------------------------------------------
 
 
-def progress_link(number: str) -> str:
-    """The public progress page of a number (/q/<number>)."""
-    return receipts.progress_url(number)
-
-
 def names(case: Case, role: str) -> list[str]:
     """The full names of the case's parties in one role."""
     return [pii.decrypt(p.name_enc) for p in case.parties if p.role == role]
@@ -200,7 +195,7 @@ def context(case: Case) -> dict:
         else {},
         "mediators": mediator_names(case),
         "routes_informed": "、".join(last_event_data(case, "resolve").get("routes_informed") or []),
-        "progress_url": progress_link(case.number),
+        "progress_url": receipts.progress_url(case.number),
     }
 
 

@@ -22,6 +22,7 @@ from app.extensions import Blueprint
 from app.extensions import limiter
 from app.policy import public
 from app.policy import requires
+from app.resident import receipts
 from app.resident import selfreports
 
 blp = Blueprint(
@@ -199,7 +200,7 @@ def submit_report():
     body = {
         "number": report.number,
         "code": code,
-        "progress_url": selfreports.progress_link(report.number),
+        "progress_url": receipts.progress_url(report.number),
         "stage": selfreports.public_state(report)["stage"],
     }
     response = Response(

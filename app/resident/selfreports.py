@@ -104,11 +104,6 @@ def text_resident(phone: str, body: str) -> int:
     return message.id
 
 
-def progress_link(number: str) -> str:
-    """The public progress page of a number (/q/<number>)."""
-    return receipts.progress_url(number)
-
-
 # --- phone codes ---------------------------------------------------------------------------------
 
 
@@ -336,7 +331,7 @@ def submit(data: dict, uploads: list[attachments.Upload]) -> tuple[SelfReport, s
     text_resident(
         phone,
         f"您的随手拍已提交，编号 {report.number}，查询码 {receipt_code}。"
-        f"网格员将在期限内核实，进度可查：{progress_link(report.number)}",
+        f"网格员将在期限内核实，进度可查：{receipts.progress_url(report.number)}",
     )
     notify.emit(
         "self_report_received",
@@ -551,7 +546,7 @@ def verify_step(report: SelfReport, user, version: int | None) -> Step:
         text_resident(
             phone,
             f"您的随手拍 {report.number} 已核实，登记为事件 {case.number}，"
-            f"可用原查询码继续查看进度：{progress_link(report.number)}",
+            f"可用原查询码继续查看进度：{receipts.progress_url(report.number)}",
         )
         audit.record(
             "self_reports.verify",
