@@ -263,3 +263,18 @@ def scratch_world(scratch_database, fsa_session, monkeypatch):
     finally:
         with scratch.app_context():
             db.engines[None].dispose()
+
+
+# Tests that share a costly set-up per worker process (the browser tests' live server on the demo
+# county, the fuzz's migrated database) run on one worker each under `make test`'s
+# `--dist loadgroup`; everything else is spread test by test.
+_GROUPS = {"browser": ("tests/browser/",), "fuzz": ("tests/fuzz/",)}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests of each costly set-up with their xdist group."""
+    for item in items:
+        path = item.nodeid
+        for group, prefixes in _GROUPS.items():
+            if path.startswith(prefixes):
+                item.add_marker(pytest.mark.xdist_group(group))
