@@ -5,6 +5,8 @@ import os
 import click
 from flask.cli import ScriptInfo
 
+from app.geo import basemaps
+
 # Printed when the app has no database: by gunicorn at start-up, by `flask` commands that need one.
 NO_DATABASE_URL = (
     "DATABASE_URL is not set: run `make db` first (it starts the embedded database and writes "
@@ -170,6 +172,22 @@ class Config:
         self.TILE_ATTRIBUTION = os.environ.get(
             "TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors"
         )
+        # Base maps (basemaps slice, issue 17 item 6; docs/maps.md): osm, tianditu-vec,
+        # tianditu-img, amap, tencent (GCJ-02), none, or custom (TILE_URL in TILE_CRS). TILE_URL
+        # alone, as before, means custom.
+        self.BASEMAP = (
+            (os.environ.get("BASEMAP") or ("custom" if "TILE_URL" in os.environ else "osm"))
+            .strip()
+            .lower()
+        )
+        self.TIANDITU_KEY = os.environ.get("TIANDITU_KEY", "")
+        self.TILE_CRS = os.environ.get("TILE_CRS", "wgs84")
+        basemaps.configured(
+            self.BASEMAP,
+            tile_url=self.TILE_URL,
+            tianditu_key=self.TIANDITU_KEY,
+            tile_crs=self.TILE_CRS,
+        )  # raises ValueError naming the setting that is wrong
 
         # flask-smorest / OpenAPI, with the interactive docs served from app/static.
         self.API_TITLE = "GridGov API"

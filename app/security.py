@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import g
@@ -12,6 +11,7 @@ from flask import session
 from flask.sessions import SecureCookieSessionInterface
 
 from app.extensions import csrf
+from app.geo import basemaps
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -23,13 +23,9 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
-def tile_source(tile_url: str) -> str:
-    """The CSP source for the configured tile server ('' when tiles are off)."""
-    if not tile_url or tile_url.lower() == "none":
-        return ""
-    parts = urlsplit(tile_url)
-    host = parts.netloc.replace("{s}", "*")
-    return f"{parts.scheme}://{host}" if parts.scheme and host else ""
+def tile_sources(config) -> str:
+    """The CSP img-src sources of the configured base map's hosts ('' when tiles are off)."""
+    return " ".join(basemaps.from_config(config).csp_sources())
 
 
 def has_bearer() -> bool:
@@ -49,7 +45,6 @@ def init_security(app: Flask) -> None:
     """Register the CSRF check, the headers and the session interface."""
     app.session_interface = SessionInterface()
     app.jinja_env.globals["csp_nonce"] = csp_nonce
-    tiles = tile_source(app.config["TILE_URL"])
 
     @app.before_request
     def protect_cookie_requests_from_csrf():
@@ -71,7 +66,8 @@ def init_security(app: Flask) -> None:
             f"script-src 'self' 'nonce-{csp_nonce()}'",
             # Leaflet positions tiles and markers with inline styles.
             "style-src 'self' 'unsafe-inline'",
-            f"img-src 'self' data: blob: {tiles}".rstrip(),
+            # Exactly the base map's tile hosts (docs/maps.md), read per request.
+            f"img-src 'self' data: blob: {tile_sources(app.config)}".rstrip(),
             "connect-src 'self'",
             "font-src 'self' data:",
             "object-src 'none'",

@@ -16,17 +16,29 @@ from branca.element import MacroElement
 from folium.template import Template
 
 VENDOR = "/static/vendor"
-LEAFLET_JS = [("leaflet", f"{VENDOR}/leaflet/leaflet.js")]
+# crs.js defines L.CRS.GCJ02 (and GGCrs), so it loads right after Leaflet, before the map.
+LEAFLET_JS = [("leaflet", f"{VENDOR}/leaflet/leaflet.js"), ("gridgov_crs", "/static/js/crs.js")]
+# The Leaflet CRS of each tile datum.
+LEAFLET_CRS = {"wgs84": "EPSG3857", "gcj02": "GCJ02"}
 LEAFLET_CSS = [("leaflet_css", f"{VENDOR}/leaflet/leaflet.css")]
 DEMO_CENTRE = (37.38, 118.05)  # (lat, lon) of the demo county
 
 
 @dataclass(frozen=True)
 class Tiles:
-    """The tile server: a URL template and its attribution, or none (intranets)."""
+    """The tile server: a URL template and its attribution, or none (intranets).
+
+    `labels` is an annotation layer drawn over the base (Tianditu's cva/cia) with the same
+    subdomains; `crs` is the tiles' datum: `wgs84`, or `gcj02` (Amap, Tencent), which makes the
+    map project everything through GCJ-02 (app/static/js/crs.js, docs/maps.md).
+    """
 
     url: str | None
     attribution: str = ""
+    subdomains: str = "abc"
+    native_zoom: int | None = None
+    labels: str | None = None
+    crs: str = "wgs84"
 
     @classmethod
     def from_config(cls, url: str | None, attribution: str) -> Tiles:
@@ -88,18 +100,22 @@ class PageHandle(MacroElement):
             window.GridGovMaps[{{ this.key|tojson }}] = {
                 map: {{ this._parent.get_name() }},
                 layers: {{ this.control.get_name() if this.control else 'null' }},
-                tiles: {{ 'true' if this.has_tiles else 'false' }}
+                tiles: {{ 'true' if this.has_tiles else 'false' }},
+                crs: {{ this.crs|tojson }}
             };
         {% endmacro %}
         """
     )
 
-    def __init__(self, key: str, control: folium.LayerControl | None, has_tiles: bool):
+    def __init__(
+        self, key: str, control: folium.LayerControl | None, has_tiles: bool, crs: str = "wgs84"
+    ):
         super().__init__()
         self._name = "PageHandle"
         self.key = key
         self.control = control
         self.has_tiles = has_tiles
+        self.crs = crs
 
 
 def base_map(
@@ -127,19 +143,34 @@ def base_map(
         min_zoom=min_zoom,
         max_zoom=max_zoom,
         aria_label=aria_label,
+        crs=LEAFLET_CRS[tiles.crs],
     )
     # folium passes min/max zoom to tile layers only; the clustering plugin needs the map's.
     m.options["min_zoom"] = min_zoom
     m.options["max_zoom"] = max_zoom
     m.gridgov_key = key
+    m.gridgov_crs = tiles.crs
     if tiles.url:
         folium.TileLayer(
             tiles=tiles.url,
             attr=tiles.attribution or " ",
             name=tiles_name or "basemap",
             max_zoom=max_zoom,
+            max_native_zoom=tiles.native_zoom,
+            subdomains=tiles.subdomains,
             control=bool(tiles_name),
         ).add_to(m)
+        if tiles.labels:
+            folium.TileLayer(
+                tiles=tiles.labels,
+                attr=" ",
+                name="labels",
+                max_zoom=max_zoom,
+                max_native_zoom=tiles.native_zoom,
+                subdomains=tiles.subdomains,
+                overlay=True,
+                control=False,
+            ).add_to(m)
     return m
 
 
@@ -150,7 +181,7 @@ def finish(m: EmbeddedMap, *, layer_control: bool = True, collapsed: bool = True
         control = folium.LayerControl(position="topright", collapsed=collapsed)
         control.add_to(m)
     has_tiles = any(isinstance(child, folium.TileLayer) for child in m._children.values())
-    PageHandle(m.gridgov_key, control, has_tiles).add_to(m)
+    PageHandle(m.gridgov_key, control, has_tiles, m.gridgov_crs).add_to(m)
     return m
 
 

@@ -14,6 +14,7 @@ from marshmallow import validate
 
 from app.core.errors import NotFound
 from app.extensions import Blueprint
+from app.geo import basemaps
 from app.policy import requires
 from app.scoping import current_scope
 from app.tiles import keys
@@ -38,6 +39,14 @@ class TileQuery(Schema):
     key = fields.String(
         validate=validate.Length(max=2000),
         metadata={"description": "瓦片密钥（来自 /api/v1/tiles/access），免去逐块登录校验"},
+    )
+    crs = fields.String(
+        load_default="wgs84",
+        validate=validate.OneOf(("wgs84", "gcj02"), error="crs 应为 wgs84 或 gcj02"),
+        metadata={
+            "description": "瓦片坐标系：gcj02 时要素按 GCJ-02 偏移，叠加在高德、腾讯底图上"
+            "（/api/v1/tiles/access 按配置的底图给出）"
+        },
     )
     v = fields.Integer(
         validate=validate.Range(min=0),
@@ -121,9 +130,12 @@ def tile_access():
     """
     versions = services.data_versions()
     key = keys.issue(current_user)
+    # Over a GCJ-02 base map the tiles come shifted to it (docs/maps.md).
+    crs = basemaps.from_config(current_app.config).crs
+    shift = {"crs": crs} if crs != "wgs84" else {}
     urls = {
         layer: url_for(
-            "tiles.get_tile", layer=layer, z=0, x=0, y=0, key=key, v=versions[layer]
+            "tiles.get_tile", layer=layer, z=0, x=0, y=0, key=key, v=versions[layer], **shift
         ).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf", 1)
         for layer in services.LAYERS
     }
@@ -159,7 +171,9 @@ def get_tile(args, layer: str, z: int, x: int, y: int):
         scope, role = holder.scope, holder.role
     else:
         scope, role = current_scope(), current_user.role
-    req = services.TileRequest(layer, z, x, y, scope, role, args.get("kind"), args["open"])
+    req = services.TileRequest(
+        layer, z, x, y, scope, role, args.get("kind"), args["open"], args["crs"]
+    )
     store = cache()
     # A client asking for no-cache (and holding no ETag) gets a freshly built tile at once: the
     # version comes with the tile, so there is nothing to look up first.

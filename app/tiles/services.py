@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from app.cases.workflow import OPEN_STATES
 from app.extensions import db
+from app.geo.crs import gcj02_sql
 from app.scoping import Scope
 
 EXTENT = 4096
@@ -29,13 +30,19 @@ AGGREGATE_MAX_ZOOM = 11
 # Grid cells are too small to draw below this zoom: lower tiles are empty.
 GRID_CELLS_MIN_ZOOM = 10
 
-# The tile envelope in Web Mercator, and the same with the buffer in WGS84 for the index.
+# The tile envelope in Web Mercator, and the same with the buffer in WGS84 for the index. For a
+# GCJ-02 base map the envelope is GCJ-02's: the WGS84 rows that shift into it lie within the
+# offset (under 0.02 degrees anywhere in China), so the index window grows by that much.
 BOUNDS_CTE = """
 bounds AS (
     SELECT ST_TileEnvelope(:z, :x, :y) AS env,
            ST_TileEnvelope(:z, :x, :y, margin => :margin) AS env_buffered,
-           ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4326) AS sel
+           {sel} AS sel
 )"""
+SEL_WGS84 = "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), 4326)"
+GCJ02_PAD = 0.02
+# Where each layer's geometry comes from (WGS84), before any shift.
+RISK_POINT_GEOM = "CASE WHEN k.restricted THEN ST_PointOnSurface(g.geom) ELSE p.geom END"
 
 CASE_FILTERS = """
        AND (CAST(:kind AS text) IS NULL OR c.kind = :kind)
@@ -50,7 +57,7 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
                        to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')
                            AS reported_on,
                        c.region_code AS grid_cell,
-                       ST_AsMVTGeom(ST_Transform(c.location, 3857), bounds.env, {extent},
+                       ST_AsMVTGeom(ST_Transform({location}, 3857), bounds.env, {extent},
                                     {buffer}, true) AS geom
                   FROM cases c, bounds
                  WHERE c.location && bounds.sel
@@ -81,7 +88,7 @@ counts AS ({counts}),
 villages AS (
     SELECT a.code, a.geom
       FROM region_anchors a, bounds
-     WHERE a.level = 'village' AND a.geom && bounds.env_buffered
+     WHERE a.level = 'village' AND a.geom && {anchor_window}
 )
 SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
        (SELECT ST_AsMVT(t, 'cases', {extent}, 'geom')
@@ -90,7 +97,7 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
                        coalesce(sum(k.n) FILTER (WHERE k.kind = 'dispute'), 0)::int AS dispute,
                        coalesce(sum(k.n) FILTER (WHERE k.kind = 'petition'), 0)::int AS petition,
                        coalesce(sum(k.n) FILTER (WHERE k.kind = 'incident'), 0)::int AS incident,
-                       ST_AsMVTGeom(v.geom, bounds.env, {extent}, {buffer}, true) AS geom
+                       ST_AsMVTGeom({anchor}, bounds.env, {extent}, {buffer}, true) AS geom
                   FROM villages v
                   JOIN counts k ON k.code = v.code
                   JOIN regions r ON r.code = v.code
@@ -105,7 +112,7 @@ WITH {bounds}
 SELECT (SELECT sum(version) FROM data_versions WHERE name = 'grid_cells') AS version,
        (SELECT ST_AsMVT(t, 'grid_cells', {extent}, 'geom', 'id')
           FROM (SELECT g.id, g.code, g.name, g.households, g.population,
-                       ST_AsMVTGeom(ST_Transform(g.geom, 3857), bounds.env, {extent},
+                       ST_AsMVTGeom(ST_Transform({cell}, 3857), bounds.env, {extent},
                                     {buffer}, true) AS geom
                   FROM grid_cells g, bounds
                  WHERE g.geom && bounds.sel
@@ -123,9 +130,7 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'risk_points') AS ve
                        p.overdue_since IS NOT NULL AS overdue,
                        p.region_code AS grid_cell,
                        k.restricted AS generalized,
-                       ST_AsMVTGeom(ST_Transform(CASE WHEN k.restricted
-                                                      THEN ST_PointOnSurface(g.geom)
-                                                      ELSE p.geom END, 3857),
+                       ST_AsMVTGeom(ST_Transform({point}, 3857),
                                     bounds.env, {extent}, {buffer}, true) AS geom
                   FROM risk_points p
                   JOIN risk_categories k ON k.id = p.category_id
@@ -155,6 +160,7 @@ class TileRequest:
     role: str
     kind: str | None = None
     open: bool = False
+    crs: str = "wgs84"
 
     @property
     def aggregated(self) -> bool:
@@ -186,6 +192,7 @@ class TileRequest:
                 int(self.open),
                 self.scope_key(),
                 version,
+                *((self.crs,) if self.crs != "wgs84" else ()),
             )
         )
         return 'W/"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
@@ -212,7 +219,11 @@ def data_versions() -> dict[str, int]:
 
 def tile_sql(req: TileRequest, live_counts: bool = False) -> tuple[str, dict]:
     """The statement answering (version, tile bytes) for a tile request, with its parameters."""
-    fmt = {"bounds": BOUNDS_CTE, "extent": EXTENT, "buffer": BUFFER}
+    fmt = {"bounds": BOUNDS_CTE.format(sel=SEL_WGS84), "extent": EXTENT, "buffer": BUFFER}
+    fmt |= {"location": "c.location", "cell": "g.geom", "point": RISK_POINT_GEOM}
+    fmt |= {"anchor": "v.geom", "anchor_window": "bounds.env_buffered"}
+    if req.crs == "gcj02":
+        fmt |= shifted_to_gcj02()
     params = {"z": req.z, "x": req.x, "y": req.y, "margin": MARGIN}
     if req.layer == "cases":
         visibility, scope_params = req.scope.sql("c", cell="grid_cell_id", own=CASE_OWNERS)
@@ -240,6 +251,19 @@ def tile_sql(req: TileRequest, live_counts: bool = False) -> tuple[str, dict]:
         sql = RISK_POINTS_SQL.format(visibility=visibility, **fmt)
         params |= scope_params | {"open": req.open}
     return sql, params
+
+
+def shifted_to_gcj02() -> dict[str, str]:
+    """The tile statements' geometry parts for a GCJ-02 base map (app/geo/crs.py gcj02_sql)."""
+    pad = GCJ02_PAD
+    return {
+        "bounds": BOUNDS_CTE.format(sel=f"ST_Expand({SEL_WGS84}, {pad})"),
+        "location": gcj02_sql("c.location"),
+        "cell": gcj02_sql("g.geom"),
+        "point": gcj02_sql(RISK_POINT_GEOM),
+        "anchor": f"ST_Transform({gcj02_sql('ST_Transform(v.geom, 4326)')}, 3857)",
+        "anchor_window": f"ST_Expand(bounds.env_buffered, {pad * 111_320:.0f})",
+    }
 
 
 def render(req: TileRequest, live_counts: bool = False) -> tuple[int, bytes]:

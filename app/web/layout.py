@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.core.clock import SHANGHAI
+from app.geo import basemaps
 from app.notify import services as notify
 from app.policy import allows
 from app.security import csp_nonce
@@ -108,9 +109,19 @@ def nav_items() -> list[NavItem]:
 
 
 def tiles() -> Tiles:
-    """The configured tile server (TILE_URL, TILE_ATTRIBUTION)."""
-    config = current_app.config
-    return Tiles.from_config(config.get("TILE_URL"), config.get("TILE_ATTRIBUTION", ""))
+    """The configured base map (BASEMAP, or TILE_URL; app/geo/basemaps.py) for folium."""
+    chosen = basemaps.from_config(current_app.config)
+    base, labels = chosen.base, chosen.annotation
+    if base is None:
+        return Tiles(None, "")
+    return Tiles(
+        base.url,
+        base.attribution,
+        subdomains=base.subdomains or "abc",
+        native_zoom=base.max_zoom,
+        labels=labels.url if labels else None,
+        crs=chosen.crs,
+    )
 
 
 def map_parts(m) -> MapParts:

@@ -71,8 +71,9 @@ def scratch_database(base_url: str, suffix: str):
         admin.dispose()
 
 
-def server_env(database: str) -> dict:
-    """The environment of the server and its set-up commands: no tiles, so no outside host."""
+def server_env(database: str, **extra: str) -> dict:
+    """The environment of the server and its set-up commands: no tiles, so no outside host
+    (`extra` settings override, e.g. BASEMAP for tests/browser/test_basemaps.py)."""
     return {
         **os.environ,
         "DATABASE_URL": database,
@@ -82,6 +83,7 @@ def server_env(database: str) -> dict:
         "TILE_URL": "none",
         "DB_STATEMENT_TIMEOUT_MS": "0",
         "LOG_LEVEL": "WARNING",
+        **extra,
     }
 
 
@@ -95,7 +97,7 @@ def prepare(database: str) -> None:
 
 
 @contextmanager
-def running_server(database: str, workers: int = 2):
+def running_server(database: str, workers: int = 2, **extra: str):
     """gunicorn serving the app on 127.0.0.1; yields its base URL."""
     port = free_port()
     proc = subprocess.Popen(
@@ -110,13 +112,13 @@ def running_server(database: str, workers: int = 2):
             "wsgi:app",
         ],
         cwd=ROOT,
-        env=server_env(database),
+        env=server_env(database, **extra),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(base + "/healthz/live")
+        wait_for(base + "/healthz/live", 120)  # a loaded machine takes its time to import
         yield base
     finally:
         proc.terminate()

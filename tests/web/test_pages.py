@@ -257,6 +257,7 @@ def test_map_pages_use_local_assets_and_nonced_scripts(client, world):
 def test_tiles_are_configuration(app, client, world, monkeypatch):
     """TILE_URL=none gives a map without tiles; a URL gives that tile layer and its attribution."""
     signed_in(client, world, "grid_worker@village")
+    monkeypatch.setitem(app.config, "BASEMAP", "custom")  # TILE_URL alone, as before BASEMAP
     monkeypatch.setitem(app.config, "TILE_URL", "none")
     assert "L.tileLayer" not in client.get("/report").get_data(as_text=True)
     monkeypatch.setitem(app.config, "TILE_URL", "https://tiles.example/{z}/{x}/{y}.png")
