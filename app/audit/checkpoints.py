@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -172,6 +173,10 @@ def _load(path: Path, keys: dict[str, Ed25519PublicKey]) -> tuple[dict | None, s
         return None, "不是检查点文件或格式版本不受支持"
     if not isinstance(body.get("count"), int) or body["count"] < 0:
         return None, "count 无效"
+    try:
+        datetime.fromisoformat(body.get("at"))
+    except (TypeError, ValueError):
+        return None, "at 不是有效的时间"
     key = keys.get(body.get("key_id"))
     if key is None:
         return None, f"签名密钥 {body.get('key_id')} 未知（AUDIT_VERIFY_KEYS 中没有其公钥）"
@@ -183,9 +188,14 @@ def _load(path: Path, keys: dict[str, Ed25519PublicKey]) -> tuple[dict | None, s
 
 
 def verify(
-    directory: Path, keys: dict[str, Ed25519PublicKey], session: Session | None = None
-) -> tuple[services.Verification, list[Problem]]:
-    """Walk the chain and check every checkpoint in directory against it, in time order."""
+    directory: Path,
+    keys: dict[str, Ed25519PublicKey],
+    session: Session | None = None,
+    before: datetime | None = None,
+) -> tuple[services.Verification, list[Problem], int]:
+    """Walk the chain and check every checkpoint in directory against it, in time order; the
+    chain's verification, the problems, how many checkpoints were checked. With before, only
+    the checkpoints written before then (a restored backup is older than those after it)."""
     problems: list[Problem] = []
     files = sorted(directory.glob("*.json")) if directory.is_dir() else []
     checkpoints = []
@@ -193,14 +203,14 @@ def verify(
         body, reason = _load(path, keys)
         if reason:
             problems.append(Problem(path.name, reason))
-        else:
+        elif before is None or datetime.fromisoformat(body["at"]) < before:
             checkpoints.append((path.name, body))
     chain = services.verify(session=session, heads_at={body["count"] for _, body in checkpoints})
     if not chain.ok:
         problems.insert(
             0, Problem("审计链", f"第一条异常记录 id={chain.broken_id}（{chain.reason}）")
         )
-        return chain, problems
+        return chain, problems, len(checkpoints)
     previous = None
     for name, body in checkpoints:
         if previous is not None and body["count"] < previous["count"]:
@@ -220,4 +230,4 @@ def verify(
                 Problem(name, f"第 {body['count']} 条记录处的链头与检查点不符（记录被改写）")
             )
         previous = body
-    return chain, problems
+    return chain, problems, len(checkpoints)

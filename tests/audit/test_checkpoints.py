@@ -70,10 +70,13 @@ def test_a_rewritten_and_rechained_log_fails_against_its_checkpoint(runner, worl
     assert (first["count"], first["head"], first["table"]) == (count, head, "audit_log")
     assert first["key_id"] == checkpoints.key_id(checkpoints.signing_key(KEY).public_key())
     add_entries(3)
-    checkpoint(runner)
+    second = checkpoint(runner)
     ok = verify(runner)
     assert ok.exit_code == 0, ok.output
     assert "签名检查点 2 个均与审计链一致" in ok.output
+    # A restored backup is checked against the checkpoints written before it only.
+    older = runner.invoke(args=["audit", "verify", "--before", second["at"]])
+    assert "签名检查点 1 个均与审计链一致" in older.output, older.output
     assert len(list(signed.iterdir())) == 2
 
     target = db.session.scalar(text("SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 2"))

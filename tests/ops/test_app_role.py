@@ -71,9 +71,9 @@ def split(database_url, tmp_path_factory):
         admin.dispose()
 
 
-def test_the_app_works_as_a_role_that_owns_nothing(split, fsa_session, monkeypatch):
-    """Report, a workflow action, a reveal, an export and the background jobs, as the app role;
-    the audit chain verifies; the role owns no object in the database."""
+def test_the_app_works_as_a_role_that_owns_nothing(split, fsa_session, monkeypatch, tmp_path):
+    """Report, a workflow action, a reveal, an export, the background jobs and a backup, as the
+    app role; the audit chain verifies; the role owns no object in the database."""
     app, owner_url, app_url = split
     monkeypatch.setattr(db, "session", fsa_session)  # real commits on this database
     with app.app_context():
@@ -108,6 +108,8 @@ def test_the_app_works_as_a_role_that_owns_nothing(split, fsa_session, monkeypat
         assert dict(statuses).get("succeeded", 0) >= 1 and "failed" not in dict(statuses)
         verified = runner.invoke(args=["audit", "verify"])
         assert verified.exit_code == 0, verified.output
+        backup = runner.invoke(args=["ops", "backup", "--out", str(tmp_path)])  # pg_dump reads all
+        assert backup.exit_code == 0, backup.output
         db.session.remove()
 
     owner = create_engine(owner_url, poolclass=NullPool)
