@@ -15,6 +15,8 @@ DATABASE_URL ?= $(shell scripts/pg.sh url gridgov)
 # Database roles (issue 19, docs/operations.md "Database roles"): the embedded cluster's app role
 # (gridgov, above) owns nothing; its owner role (gridgov_owner) runs the migrations and the test
 # suite (which drops and creates the schema); tests/ops/test_app_role.py runs as the app role.
+# An outside DATABASE_URL without a MIGRATION_DATABASE_URL migrates as its own role (the empty value
+# also hides .env's, which names the embedded cluster).
 MIGRATION_DATABASE_URL ?= $(if $(EMBEDDED),$(shell scripts/pg.sh owner-url gridgov))
 TEST_DATABASE_URL ?= $(shell scripts/pg.sh owner-url gridgov_test)
 TEST_APP_DATABASE_URL ?= $(if $(EMBEDDED_TEST),$(shell scripts/pg.sh url gridgov_test))
@@ -53,7 +55,7 @@ db-test: venv
 # Migrations as the owner role (MIGRATION_DATABASE_URL; .env has it too); the demo seed, the
 # sweep, the worker and gunicorn as the app role. A signed audit checkpoint on every sweep.
 run: db ## set up, migrate, load the demo county, serve on http://127.0.0.1:$(PORT) (+ the worker)
-	@DB_STATEMENT_TIMEOUT_MS=0 $(if $(MIGRATION_DATABASE_URL),MIGRATION_DATABASE_URL='$(MIGRATION_DATABASE_URL)') \
+	@DB_STATEMENT_TIMEOUT_MS=0 MIGRATION_DATABASE_URL='$(MIGRATION_DATABASE_URL)' \
 	    $(BIN)/flask db upgrade && \
 	  DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask seed demo && \
 	  mkdir -p var && \

@@ -13,6 +13,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
+from app.config import sqlalchemy_url
 from app.extensions import include_object
 from app.ops.roles import grant_app_role
 
@@ -24,7 +25,16 @@ logger = logging.getLogger("alembic.env")
 db = current_app.extensions["migrate"].db
 # The owner's URL when the deployment splits the roles; the app's otherwise (one role).
 migration_url = current_app.config.get("MIGRATION_DATABASE_URL")
-engine = create_engine(migration_url, poolclass=NullPool) if migration_url else db.engine
+engine = (
+    create_engine(sqlalchemy_url(migration_url), poolclass=NullPool) if migration_url else db.engine
+)
+if engine.url.database != db.engine.url.database:
+    # Say so rather than migrate one database and serve another (an exported DATABASE_URL
+    # beside .env's MIGRATION_DATABASE_URL, say).
+    raise RuntimeError(
+        f"MIGRATION_DATABASE_URL names database {engine.url.database!r} but DATABASE_URL names"
+        f" {db.engine.url.database!r}: point both at the same database (or unset the first)"
+    )
 # The role the app connects as, which gets the grants (none when it is the owner itself).
 app_role = current_app.config.get("DATABASE_APP_ROLE") or db.engine.url.username
 config.set_main_option(
