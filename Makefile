@@ -12,8 +12,15 @@ export FLASK_APP := wsgi
 EMBEDDED := $(if $(DATABASE_URL),,yes)
 EMBEDDED_TEST := $(if $(TEST_DATABASE_URL),,yes)
 DATABASE_URL ?= $(shell scripts/pg.sh url gridgov)
-TEST_DATABASE_URL ?= $(shell scripts/pg.sh url gridgov_test)
-export DATABASE_URL TEST_DATABASE_URL
+# Database roles (issue 19, docs/operations.md "Database roles"): the embedded cluster's app role
+# (gridgov, above) owns nothing; its owner role (gridgov_owner) runs the migrations and the test
+# suite (which drops and creates the schema); tests/ops/test_app_role.py runs as the app role.
+# An outside DATABASE_URL without a MIGRATION_DATABASE_URL migrates as its own role (the empty value
+# also hides .env's, which names the embedded cluster).
+MIGRATION_DATABASE_URL ?= $(if $(EMBEDDED),$(shell scripts/pg.sh owner-url gridgov))
+TEST_DATABASE_URL ?= $(shell scripts/pg.sh owner-url gridgov_test)
+TEST_APP_DATABASE_URL ?= $(if $(EMBEDDED_TEST),$(shell scripts/pg.sh url gridgov_test))
+export DATABASE_URL TEST_DATABASE_URL TEST_APP_DATABASE_URL
 # Sign-in throttling counts across workers: the embedded set-up's private Redis (scripts/pg.sh starts
 # it with the cluster), unless RATELIMIT_STORAGE_URI is given. An outside DATABASE_URL without one
 # keeps the app's memory:// default (README: set Redis for several workers).
@@ -38,20 +45,25 @@ venv: system-deps $(BIN)/.installed
 
 db: venv ## start the embedded PostgreSQL and write .env, so that `.venv/bin/flask ...` works
 	@$(if $(EMBEDDED),scripts/pg.sh start,true)
-	@scripts/dev-secrets.sh $(if $(EMBEDDED),'$(DATABASE_URL)')
+	@scripts/dev-secrets.sh $(if $(EMBEDDED),'$(DATABASE_URL)' '$(MIGRATION_DATABASE_URL)')
 
 db-test: venv
 	@$(if $(EMBEDDED_TEST),scripts/pg.sh start,true)
 
 # The `flask` commands read .env themselves (python-dotenv); gunicorn gets it through
 # `dotenv run --no-override`. Either way a variable already in the environment wins.
+# Migrations as the owner role (MIGRATION_DATABASE_URL; .env has it too); the demo seed, the
+# sweep, the worker and gunicorn as the app role. A signed audit checkpoint on every sweep.
 run: db ## set up, migrate, load the demo county, serve on http://127.0.0.1:$(PORT) (+ the worker)
-	@DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask db upgrade && \
+	@DB_STATEMENT_TIMEOUT_MS=0 MIGRATION_DATABASE_URL='$(MIGRATION_DATABASE_URL)' \
+	    $(BIN)/flask db upgrade && \
 	  DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask seed demo && \
 	  mkdir -p var && \
 	  $(BIN)/flask cases sweep && \
+	  $(BIN)/flask audit checkpoint && \
 	  { ( while sleep $${SWEEP_SECONDS:-300}; do $(BIN)/flask cases sweep >/dev/null 2>&1; \
-	      $(BIN)/flask warnings scan >/dev/null 2>&1; done ) & \
+	      $(BIN)/flask warnings scan >/dev/null 2>&1; \
+	      $(BIN)/flask audit checkpoint >/dev/null 2>&1; done ) & \
 	    sweeper=$$!; \
 	    $(BIN)/flask notify worker >var/notify-worker.log 2>&1 & \
 	    worker=$$!; trap 'kill $$sweeper 2>/dev/null; kill -TERM $$worker 2>/dev/null' EXIT INT TERM; \
@@ -64,7 +76,7 @@ run: db ## set up, migrate, load the demo county, serve on http://127.0.0.1:$(PO
 # or a database set up once per worker.
 TEST_WORKERS ?= 2
 test: db-test ## set up a test database and run the whole suite
-	@DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest \
+	@DATABASE_URL="$(TEST_DATABASE_URL)" MIGRATION_DATABASE_URL= $(BIN)/python -m pytest \
 	  $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 screenshots: db-test ## regenerate docs/screenshots/ (main pages, phone and desktop)

@@ -189,6 +189,18 @@ class Config:
             tile_crs=self.TILE_CRS,
         )  # raises ValueError naming the setting that is wrong
 
+        # Database roles and audit checkpoints (issue 19; docs/operations.md "Database roles",
+        # "Audit checkpoints"). Migrations run as MIGRATION_DATABASE_URL's role (the owner; unset:
+        # DATABASE_URL's, one role) and grant the app's role (DATABASE_APP_ROLE, else
+        # DATABASE_URL's user) what it needs. Checkpoints go to files outside the database,
+        # signed with AUDIT_SIGNING_KEY (Ed25519: base64 of the 32-byte key, or a PEM file's path);
+        # `flask audit verify` also accepts AUDIT_VERIFY_KEYS (public keys, comma-separated).
+        self.MIGRATION_DATABASE_URL = sqlalchemy_url(os.environ.get("MIGRATION_DATABASE_URL", ""))
+        self.DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE") or None
+        self.AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR", "var/audit-checkpoints")
+        self.AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")
+        self.AUDIT_VERIFY_KEYS = os.environ.get("AUDIT_VERIFY_KEYS", "")
+
         # flask-smorest / OpenAPI, with the interactive docs served from app/static.
         self.API_TITLE = "GridGov API"
         self.API_VERSION = "v1"

@@ -236,6 +236,7 @@ def app_env() -> dict:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=app_url(),
+        MIGRATION_DATABASE_URL="",  # migrated as the bench's role, not .env's owner
         SECRET_KEY="bench-only-secret-key",
         PERSONAL_DATA_KEY=base64.b64encode(b"bench-only-personal-data-key-32b").decode(),
         LOG_LEVEL="WARNING",

@@ -1,4 +1,8 @@
-"""Alembic environment: GeoAlchemy2's helpers, and PostGIS's own tables left alone."""
+"""Alembic environment: GeoAlchemy2's helpers, and PostGIS's own tables left alone.
+
+Migrations run as the owner role (MIGRATION_DATABASE_URL, else the app's own DATABASE_URL); each
+upgrade ends with the grant pass that gives the app's role what it needs (app/ops/roles.py).
+"""
 
 import logging
 from logging.config import fileConfig
@@ -6,8 +10,12 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 from geoalchemy2 import alembic_helpers
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
+from app.config import sqlalchemy_url
 from app.extensions import include_object
+from app.ops.roles import grant_app_role
 
 config = context.config
 if config.config_file_name and not logging.getLogger().handlers:
@@ -15,8 +23,22 @@ if config.config_file_name and not logging.getLogger().handlers:
 logger = logging.getLogger("alembic.env")
 
 db = current_app.extensions["migrate"].db
+# The owner's URL when the deployment splits the roles; the app's otherwise (one role).
+migration_url = current_app.config.get("MIGRATION_DATABASE_URL")
+engine = (
+    create_engine(sqlalchemy_url(migration_url), poolclass=NullPool) if migration_url else db.engine
+)
+if engine.url.database != db.engine.url.database:
+    # Say so rather than migrate one database and serve another (an exported DATABASE_URL
+    # beside .env's MIGRATION_DATABASE_URL, say).
+    raise RuntimeError(
+        f"MIGRATION_DATABASE_URL names database {engine.url.database!r} but DATABASE_URL names"
+        f" {db.engine.url.database!r}: point both at the same database (or unset the first)"
+    )
+# The role the app connects as, which gets the grants (none when it is the owner itself).
+app_role = current_app.config.get("DATABASE_APP_ROLE") or db.engine.url.username
 config.set_main_option(
-    "sqlalchemy.url", db.engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
 )
 
 
@@ -46,7 +68,7 @@ def run_migrations_online():
     """Run against the app's database."""
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
-    with db.engine.connect() as connection:
+    with engine.connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=db.metadata,
@@ -57,6 +79,10 @@ def run_migrations_online():
         )
         with context.begin_transaction():
             context.run_migrations()
+            if grant_app_role(connection, app_role):
+                logger.info("Granted the app's privileges to role %s.", app_role)
+    if migration_url:
+        engine.dispose()
 
 
 if context.is_offline_mode():

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Development settings for the `flask` command and `make run`, in .env (git-ignored, 0600):
 #
-#   scripts/dev-secrets.sh [DATABASE_URL]
+#   scripts/dev-secrets.sh [DATABASE_URL [MIGRATION_DATABASE_URL]]
 #
 # Creates .env once with a development SECRET_KEY and PERSONAL_DATA_KEY (kept from an older
-# instance/secrets.env when there is one: the key decrypts the parties already stored). With a
-# DATABASE_URL (`make db` passes the embedded cluster's), records it unless .env already names
-# another database; an embedded URL that has moved (the project folder was renamed) is updated.
+# instance/secrets.env when there is one: the key decrypts the parties already stored), and adds
+# an AUDIT_SIGNING_KEY (Ed25519, for `flask audit checkpoint`) to a .env that has none. With a
+# DATABASE_URL (`make db` passes the embedded cluster's app role's URL), records it unless .env
+# already names another database; an embedded URL that has moved (the project folder was renamed)
+# is updated. MIGRATION_DATABASE_URL (the owner role's, which runs `flask db upgrade`) likewise.
 #
 # python-dotenv reads .env for every `flask` command run from the project folder (after
 # .flaskenv); variables already in the environment win, so `make test`'s exported DATABASE_URL
@@ -14,6 +16,7 @@
 set -euo pipefail
 file="$(cd "$(dirname "$0")/.." && pwd)/.env"
 url=${1:-}
+owner_url=${2:-}
 umask 077
 
 key() { python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'; }
@@ -37,15 +40,29 @@ if [[ ! -f $file ]]; then
   echo "==> created development settings in .env${personal:+ (keys kept from instance/secrets.env)}"
 fi
 
-if [[ -n $url ]]; then
-  current=$(sed -nE "s/^DATABASE_URL=['\"]?([^'\"]*)['\"]?\$/\\1/p" "$file" | tail -n 1)
+# record NAME URL EMBEDDED_PATTERN: add NAME=URL to .env, or follow the embedded cluster's move.
+record() {
+  local name=$1 value=$2 pattern=$3 current
+  current=$(sed -nE "s/^$name=['\"]?([^'\"]*)['\"]?\$/\\1/p" "$file" | tail -n 1)
   if [[ -z $current ]]; then
-    printf "DATABASE_URL='%s'\n" "$url" >>"$file"
-  elif [[ $current != "$url" && $current == postgresql://gridgov@/gridgov\?host=* ]]; then
+    printf "%s='%s'\n" "$name" "$value" >>"$file"
+  elif [[ $current != "$value" && $current == $pattern ]]; then
     # The embedded cluster's socket moved with the project folder: follow it.
-    grep -v '^DATABASE_URL=' "$file" >"$file.new" || true
-    printf "DATABASE_URL='%s'\n" "$url" >>"$file.new"
+    grep -v "^$name=" "$file" >"$file.new" || true
+    printf "%s='%s'\n" "$name" "$value" >>"$file.new"
     mv "$file.new" "$file"
-    echo "==> .env: DATABASE_URL updated to $url"
+    echo "==> .env: $name updated to $value"
   fi
+}
+
+[[ -z $url ]] || record DATABASE_URL "$url" 'postgresql://gridgov@/gridgov?host=*'
+# The owner's URL only beside the app URL it belongs to (not when .env names another database).
+if [[ -n $owner_url ]] && grep -qxF "DATABASE_URL='$url'" "$file"; then
+  record MIGRATION_DATABASE_URL "$owner_url" 'postgresql://gridgov_owner@/gridgov?host=*'
+fi
+
+# Checkpoints of the audit chain are signed with it (any 32 random bytes are an Ed25519 key).
+if ! grep -q '^AUDIT_SIGNING_KEY=' "$file"; then
+  echo "AUDIT_SIGNING_KEY='$(key)'" >>"$file"
+  echo "==> .env: added a development AUDIT_SIGNING_KEY (audit checkpoints)"
 fi

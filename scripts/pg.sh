@@ -2,7 +2,8 @@
 # The embedded, private PostgreSQL cluster used by `make run` and `make test` when no
 # DATABASE_URL / TEST_DATABASE_URL is given.
 #
-#   scripts/pg.sh url [DBNAME]   print the connection URL (no side effects)
+#   scripts/pg.sh url [DBNAME]   print the app role's connection URL (no side effects)
+#   scripts/pg.sh owner-url [DB] print the owner role's URL (migrations, the test suite)
 #   scripts/pg.sh start          create the cluster on first use, start it, create roles/databases
 #   scripts/pg.sh stop           stop it
 #   scripts/pg.sh status
@@ -14,6 +15,11 @@
 # unprivileged `postgres` OS user (created by Debian's postgresql package). When that user cannot
 # reach the project folder (a clone inside /root, say), the cluster lives in
 # /var/lib/gridgov/<hash of the project path> and `.pg` is a symlink to it.
+#
+# Two roles (docs/operations.md, "Database roles"): gridgov_owner owns the databases, the schema
+# and every table and runs the migrations; gridgov, the app's role, owns nothing and gets only
+# the privileges the migrations grant it (app/ops/roles.py). PGDATA_BASE=<dir> runs another,
+# throw-away cluster in <dir> (its data, socket and log), e.g. to try this script.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -39,7 +45,7 @@ base_dir() {
   fi
 }
 
-base=$(base_dir)
+base=${PGDATA_BASE:-$(base_dir)}
 data="$base/data"
 sock="$base/run"
 # A Unix socket path must stay under ~107 bytes.
@@ -49,12 +55,18 @@ log="$base/postgresql.log"
 # shared by every gunicorn worker (memory:// would count per worker). Unix socket only, no
 # persistence (counters may be lost without harm), owned by whoever runs make.
 rdir="$here/var/redis"
+[[ -z ${PGDATA_BASE:-} ]] || rdir="$base/redis"
 rsock="$rdir/redis.sock"
 if ((${#rsock} > 80)); then rsock="/tmp/gridgov-$(printf '%s' "$here" | sha1sum | cut -c1-12)-redis.sock"; fi
 
 url() {
   local db=${1:-gridgov}
   echo "postgresql://gridgov@/$db?host=$sock"
+}
+
+owner_url() {
+  local db=${1:-gridgov}
+  echo "postgresql://gridgov_owner@/$db?host=$sock"
 }
 
 psql_su() {
@@ -67,7 +79,7 @@ init() {
   if [[ $base != "$link" ]]; then
     mkdir -p "$base"
     chown "$owner" "$base"
-    ln -sfn "$base" "$link"
+    [[ -n ${PGDATA_BASE:-} ]] || ln -sfn "$base" "$link"
   else
     mkdir -p "$base"
     [[ $(id -u) == 0 ]] && chown postgres "$base"
@@ -97,20 +109,64 @@ start() {
   # Roles, databases and the PostGIS extension (not a trusted extension: created by the superuser,
   # in template1 too so that scratch databases made by the tests have it).
   psql_su -d postgres <<'SQL'
-SELECT 'CREATE ROLE gridgov LOGIN CREATEDB'
+SELECT 'CREATE ROLE gridgov_owner LOGIN CREATEDB'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gridgov_owner') \gexec
+SELECT 'CREATE ROLE gridgov LOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gridgov') \gexec
--- DROP DATABASE ... WITH (FORCE) of a scratch database must be able to end an autovacuum worker
--- that just connected to it (such a worker has no role: without this the drop fails at random).
-GRANT pg_signal_backend TO gridgov;
-SELECT 'CREATE DATABASE gridgov OWNER gridgov'
+-- DROP DATABASE ... WITH (FORCE) of a scratch database (the tests, as the owner) must be able to
+-- end an autovacuum worker that just connected to it (such a worker has no role: without this
+-- the drop fails at random).
+GRANT pg_signal_backend TO gridgov_owner;
+SELECT 'CREATE DATABASE gridgov OWNER gridgov_owner'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'gridgov') \gexec
-SELECT 'CREATE DATABASE gridgov_test OWNER gridgov'
+SELECT 'CREATE DATABASE gridgov_test OWNER gridgov_owner'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'gridgov_test') \gexec
 SQL
   for db in template1 gridgov gridgov_test; do
     psql_su -d "$db" -c 'CREATE EXTENSION IF NOT EXISTS postgis'
   done
+  for db in gridgov gridgov_test; do hand_over "$db"; done
   redis_start
+}
+
+hand_over() {
+  # A database made before the role split belongs to gridgov, tables and all: give it, and
+  # every object of ours in it, to gridgov_owner (a no-op once done). The next `flask db
+  # upgrade` (as the owner) grants the app role its privileges back.
+  psql_su -d "$1" <<'SQL'
+DO $$
+DECLARE r record;
+BEGIN
+    IF (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database())
+       = 'gridgov' THEN
+        EXECUTE format('ALTER DATABASE %I OWNER TO gridgov_owner', current_database());
+    END IF;
+    -- Tables, views and free-standing sequences (a column's sequence follows its table).
+    FOR r IN SELECT c.oid::regclass AS name FROM pg_class c
+              WHERE c.relowner = 'gridgov'::regrole AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+                AND c.relnamespace = 'public'::regnamespace
+                AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                   AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+    LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO gridgov_owner', r.name);
+    END LOOP;
+    FOR r IN SELECT p.oid::regprocedure AS sig, p.prokind FROM pg_proc p
+              WHERE p.proowner = 'gridgov'::regrole AND p.pronamespace = 'public'::regnamespace
+    LOOP
+        EXECUTE format('ALTER %s %s OWNER TO gridgov_owner',
+                       CASE r.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'
+                                      ELSE 'FUNCTION' END, r.sig);
+    END LOOP;
+    -- Enums, domains and composite types (procrastinate's); a table's row type follows it.
+    FOR r IN SELECT t.oid::regtype AS name FROM pg_type t
+              WHERE t.typowner = 'gridgov'::regrole AND t.typnamespace = 'public'::regnamespace
+                AND t.typtype IN ('e', 'd', 'c') AND t.typelem = 0
+                AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+    LOOP
+        EXECUTE format('ALTER TYPE %s OWNER TO gridgov_owner', r.name);
+    END LOOP;
+END $$;
+SQL
 }
 
 redis_url() {
@@ -153,10 +209,11 @@ stop() {
 
 case ${1:-} in
   url) url "${2:-gridgov}" ;;
+  owner-url) owner_url "${2:-gridgov}" ;;
   redis-url) redis_url ;;
   redis-start) redis_start ;;
   start) start ;;
   stop) stop ;;
   status) as_owner "$PGBIN/pg_ctl" -D "$data" status ;;
-  *) echo "usage: $0 url [DB] | redis-url | redis-start | start | stop | status" >&2; exit 2 ;;
+  *) echo "usage: $0 url [DB] | owner-url [DB] | redis-url | redis-start | start | stop | status" >&2; exit 2 ;;
 esac

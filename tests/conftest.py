@@ -77,6 +77,15 @@ def app(database_url, tmp_path_factory):
             # `flask seed demo` without its two years of history (tests/test_demo_history.py
             # loads it once); the history takes seconds the suite cannot spend each time.
             "DEMO_HISTORY": False,
+            # Migrations as the suite's own role (the owner), whatever the environment says;
+            # tests/ops/test_app_role.py proves the split roles on a database of its own.
+            "MIGRATION_DATABASE_URL": "",
+            "DATABASE_APP_ROLE": None,
+            # Checkpoints in a throw-away folder, never the project's var/; no key unless a
+            # test sets one.
+            "AUDIT_CHECKPOINT_DIR": str(tmp_path_factory.mktemp("audit-checkpoints")),
+            "AUDIT_SIGNING_KEY": "",
+            "AUDIT_VERIFY_KEYS": "",
         }
     )
     app.test_client_class = IsolatedClient
@@ -222,7 +231,7 @@ def scratch_database(database_url):
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     scratch_url = url.set(database=name).render_as_string(hide_password=False)
-    scratch = create_app({"SQLALCHEMY_DATABASE_URI": scratch_url})
+    scratch = create_app({"SQLALCHEMY_DATABASE_URI": scratch_url, "MIGRATION_DATABASE_URL": ""})
     with scratch.app_context():
         upgrade_db(directory=MIGRATIONS_DIR)
         db.engines[None].dispose()

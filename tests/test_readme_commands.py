@@ -55,6 +55,11 @@ CLEARED = {
     "BACKUP_DIR",
     "ATTACHMENT_DIR",
     "RESTORE_URL",
+    "MIGRATION_DATABASE_URL",
+    "DATABASE_APP_ROLE",
+    "AUDIT_SIGNING_KEY",
+    "AUDIT_VERIFY_KEYS",
+    "AUDIT_CHECKPOINT_DIR",
 }
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 LI4_PASSWORD = "readme-li4-password"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 
@@ -148,10 +149,15 @@ class Verification:
     head: str | None
     broken_id: int | None = None
     reason: str | None = None
+    # The chain's head after n rows, for each n asked for (the checkpoints' counts).
+    heads: dict[int, str | None] = field(default_factory=dict)
 
 
-def verify(table: str = "audit_log", session: Session | None = None) -> Verification:
-    """Recompute every hash in id order; name the first row that does not chain."""
+def verify(
+    table: str = "audit_log", session: Session | None = None, heads_at: set[int] = frozenset()
+) -> Verification:
+    """Recompute every hash in id order; name the first row that does not chain. With
+    heads_at, also note the head after each of those numbers of rows (0: no head)."""
     if not table.replace("_", "").isalnum():
         raise ValueError("bad table name")
     session = session or db.session()
@@ -160,6 +166,7 @@ def verify(table: str = "audit_log", session: Session | None = None) -> Verifica
     ).mappings()
     prev = GENESIS
     count = 0
+    heads: dict[int, str | None] = {0: None} if 0 in heads_at else {}
     for row in result:
         count += 1
         if row["prev_hash"] != prev:
@@ -167,4 +174,6 @@ def verify(table: str = "audit_log", session: Session | None = None) -> Verifica
         if entry_hash(prev, dict(row)) != row["hash"]:
             return Verification(False, count, prev, row["id"], "记录内容与其哈希不符（已被篡改）")
         prev = row["hash"]
-    return Verification(True, count, None if count == 0 else prev)
+        if count in heads_at:
+            heads[count] = prev
+    return Verification(True, count, None if count == 0 else prev, heads=heads)

@@ -77,6 +77,7 @@ def server_env(database: str, **extra: str) -> dict:
     return {
         **os.environ,
         "DATABASE_URL": database,
+        "MIGRATION_DATABASE_URL": "",  # migrated as the suite's role, not .env's owner
         "FLASK_APP": "wsgi",
         "SECRET_KEY": "browser-tests-only",
         "PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
