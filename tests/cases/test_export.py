@@ -45,6 +45,7 @@ HEADERS = [
     "督办",
     "办结结果",
     "当事人",
+    "办结日期",
 ]
 LANDLINE = "0543-3312345"
 FORMULA = '=HYPERLINK("http://example.invalid","点此")'
