@@ -32,8 +32,8 @@ from app.cases import workflow
 from app.cases.schemas import CATEGORIES
 from app.core import clock
 from app.core.errors import Conflict
+from app.core.errors import Forbidden
 from app.core.errors import Invalid
-from app.core.errors import NotFound
 from app.extensions import db
 from app.geo.models import Region
 from app.imports import parse
@@ -257,11 +257,21 @@ def create(data: bytes, file_name: str, county: Region, user, template=None, map
 
 
 def get_visible(import_id: int, user) -> LedgerImport | None:
-    """An import record, if its county is in the user's jurisdiction."""
+    """An import record, if its county and the user's jurisdiction overlap (the county is in
+    it, or it is inside the county: a town's admin follows the county's imports)."""
     imp = db.session.get(LedgerImport, import_id)
-    if imp is None or imp.county not in counties_for(user):
+    if imp is None:
         return None
-    return imp
+    prefix, county = scope_for(user).prefix, imp.county.code
+    if county.startswith(prefix) or prefix.startswith(county[:6]):
+        return imp
+    return None
+
+
+def check_may_change(imp: LedgerImport, user) -> None:
+    """Only an admin whose jurisdiction holds the whole county changes or applies its import."""
+    if imp.county not in counties_for(user):
+        raise Forbidden(_("只有县级及以上的管理员可以导入本县台账"))
 
 
 def recent(user, limit: int = 20) -> list[LedgerImport]:
@@ -1052,8 +1062,3 @@ def party_row(case_id: int, party: dict) -> dict:
         "id_number_hash": pii.keyed_hash(party.get("id_number")),
         "phone_hash": pii.keyed_hash(party.get("phone")),
     }
-
-
-def not_found() -> NotFound:
-    """The 404 of an import out of reach."""
-    return NotFound(_("导入记录不存在"))

@@ -133,6 +133,7 @@ def import_status(import_id: int):
 def import_mapping(import_id: int):
     """Change the column mapping (optionally saving it as a named template) and dry-run again."""
     imp = visible(import_id)
+    services.check_may_change(imp, current_user)
     lead = lambda reason: _("未能保存列对应：%(reason)s", reason=reason)  # noqa: E731
     mapping = {
         key[len("map:") :]: value for key, value in request.form.items() if key.startswith("map:")
@@ -161,6 +162,7 @@ def import_mapping(import_id: int):
 def apply_import(import_id: int):
     """Import the rows without problems, in the background."""
     imp = visible(import_id)
+    services.check_may_change(imp, current_user)
     try:
         services.start(imp, current_user)
     except Conflict as exc:

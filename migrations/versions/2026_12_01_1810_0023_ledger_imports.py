@@ -104,9 +104,7 @@ def upgrade():
     op.add_column("cases", sa.Column("external_number", sa.String(length=40), nullable=True))
     op.add_column(
         "cases",
-        sa.Column(
-            "location_approximate", sa.Boolean(), server_default="false", nullable=False
-        ),
+        sa.Column("location_approximate", sa.Boolean(), server_default="false", nullable=False),
     )
     op.add_column("cases", sa.Column("import_id", sa.Integer(), nullable=True))
     op.create_foreign_key(
