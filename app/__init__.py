@@ -52,6 +52,7 @@ from app.geo.api import blp as geo_api
 from app.geo.cli import geo_cli
 from app.i18n import bp as i18n_views
 from app.i18n import init_i18n
+from app.imports import models as _imports_models  # noqa: F401
 from app.notify import models as _notify_models  # noqa: F401
 from app.notify.api import blp as notify_api
 from app.notify.cli import notify_cli

@@ -108,6 +108,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "assessment.read": frozenset({"grid_worker", "official"}),
     "assessment.weights": ALL - UNIT,
     "assessment.manage": frozenset({"admin"}),
+    # --- ledger import (issue 17 item 3, docs/imports.md): admins of a county or above ---
+    "ledger.import": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -159,6 +161,7 @@ ACTION_NAMES = {
     "assessment.read": "查看网格员考核（本人或辖区排名）",
     "assessment.weights": "查看考核权重",
     "assessment.manage": "维护考核权重",
+    "ledger.import": "导入历史台账（留痕）",
 }
 
 

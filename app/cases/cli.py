@@ -1,6 +1,8 @@
-"""`flask cases sweep`, `flask cases recompute` and `flask cases docs`."""
+"""`flask cases sweep`, `flask cases recompute`, `flask cases docs` and `flask cases
+import-ledger`."""
 
 import datetime as dt
+from pathlib import Path
 
 import click
 
@@ -8,8 +10,11 @@ from app.campaigns.services import sweep_overdue as sweep_campaigns
 from app.cases import services
 from app.cases import workflow
 from app.core import clock
+from app.core.errors import DomainError
 from app.docgen import replace_generated
 from app.extensions import db
+from app.imports import jobs as import_jobs
+from app.imports import services as imports
 from app.resident import selfreports
 from app.risks.services import sweep_inspections
 
@@ -67,3 +72,46 @@ def docs_command(path):
     """Rewrite the generated table and diagram in docs/workflow.md from the workflow table."""
     replace_generated(path, "flask cases docs", workflow.workflow_markdown())
     click.echo(f"已更新 {path}")
+
+
+@cases_cli.command("import-ledger")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="only list the problems; write no case")
+@click.option("--template", "template_name", default=None, help="a saved header mapping's name")
+@click.option("--county", default=None, help="the county's code (default: the user's county)")
+@click.option("--user", "username", default=None, help="who imports (default: a county admin)")
+def import_ledger_command(path, dry_run, template_name, county, username):
+    """Import a historical ledger (xlsx or CSV; docs/imports.md) inline: a dry run, then (unless
+    --dry-run) the apply, committed batch by batch; re-running skips rows already imported."""
+    template = None
+    if template_name:
+        template = imports.template_named(template_name)
+        if template is None:
+            raise click.ClickException(f"没有名为 {template_name} 的模板")
+    try:
+        user = imports.cli_user(username, county)
+        target = imports.county_for(user, county)
+        imp = imports.create(Path(path).read_bytes(), Path(path).name, target, user, template)
+        found = imports.dry_run(imp, user)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for problem in imp.problems:
+        row = f"第 {problem['row']} 行" if problem["row"] else "表头"
+        click.echo(f"{row} [{problem['column']}] {problem['message']}")
+    click.echo(
+        f"试运行：可导入 {len(found.planned)} 行，已导入过 {found.unchanged} 行，"
+        f"有问题 {found.problem_rows} 行"
+    )
+    if dry_run:
+        db.session.commit()
+        return
+    imports.start(imp, user)
+    db.session.commit()
+    state = import_jobs.run_import(imp.id)
+    imp = db.session.get(type(imp), imp.id)
+    if state != "applied":
+        raise click.ClickException(f"导入失败：{imp.error}")
+    click.echo(
+        f"导入完成：新建 {imp.created_count} 件，未变 {imp.unchanged_count} 件，"
+        f"跳过有问题的 {imp.problem_rows} 行（导入记录 {imp.id}）"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_login import current_user
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
@@ -58,6 +59,9 @@ COLUMNS = (
     ("督办", 8),
     ("办结结果", 12),
     ("当事人", 60),
+    # The day it was settled (办结, or closed as not accepted / withdrawn): a ledger's 办结日期,
+    # which an import reads back (docs/imports.md).
+    ("办结日期", 12),
 )
 HEADERS = tuple(title for title, _ in COLUMNS)
 
@@ -69,7 +73,10 @@ def ledger_rows(args: dict) -> list[tuple]:
     in_filter = Case.id.in_(queries.filtered(args).with_only_columns(Case.id))
     stmt = select(
         Case.id,
-        Case.number,
+        # A case imported from a county's own ledger keeps that ledger's number here, so an
+        # exported ledger imports back unchanged (docs/imports.md); its GridGov number is on
+        # its page.
+        func.coalesce(Case.external_number, Case.number).label("number"),
         Case.kind,
         Case.category,
         Case.source,
@@ -85,6 +92,7 @@ def ledger_rows(args: dict) -> list[tuple]:
         Case.warning,
         Case.supervision,
         Case.outcome,
+        func.coalesce(Case.resolved_at, Case.closed_at).label("settled_at"),
     )
     stmt = placement.join_places(stmt, Case, town, village)
     rows = exports.capped_rows(
@@ -113,6 +121,7 @@ def ledger_rows(args: dict) -> list[tuple]:
             SUPERVISION_NAMES.get(r.supervision, r.supervision),
             workflow.OUTCOMES.get(r.kind, {}).get(r.outcome, r.outcome) if r.outcome else None,
             "；".join(parties.get(r.id, ())),
+            clock.local_date(r.settled_at) if r.settled_at else None,
         )
         for r in rows
     ]

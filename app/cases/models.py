@@ -22,6 +22,7 @@ from sqlalchemy import Integer
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
@@ -120,6 +121,7 @@ class Case(db.Model):
         Index("ix_cases_reporter_id", "reporter_id"),
         Index("ix_cases_risk_point_id", "risk_point_id"),
         Index("ix_cases_handler_id", "handler_id"),
+        UniqueConstraint("county_id", "external_number"),
         # Also ix_cases_text_trgm, a pg_trgm GIN index on title || description, and
         # ix_cases_due_key on (coalesce(next_due, 'infinity'), id), the case list's keyset order,
         # made by the migrations (expression indexes autogenerate cannot compare).
@@ -206,6 +208,14 @@ class Case(db.Model):
     # The responsible person (承办人) at the case's current level (shared/DOMAIN.md §8): claimed
     # or assigned, cleared when the case changes level (migration 0011).
     handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    # Historical ledger import (issue 17 item 3, docs/imports.md; migration 0023): the number
+    # the county's own ledger gave it (unique per county: re-importing a row changes nothing),
+    # whether its point is only its village's or cell's representative point, and the import.
+    external_number: Mapped[str | None] = mapped_column(String(40))
+    location_approximate: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_imports.id", ondelete="RESTRICT")
+    )
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

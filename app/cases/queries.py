@@ -406,7 +406,7 @@ def cases_geojson(args: dict, scope: Scope) -> bytes:
     condition, params = map_params(args, scope, day_bounds=False)
     select_sql = f"""
         SELECT c.id, c.number, c.kind, c.category, c.state, c.level, c.warning,
-               c.supervision, c.reported_at, c.location, c.region_code
+               c.supervision, c.reported_at, c.location, c.region_code, c.location_approximate
           FROM cases c
          WHERE {condition} {MAP_FILTERS}"""
     sql = feature_collection_sql(
@@ -423,6 +423,8 @@ def cases_geojson(args: dict, scope: Scope) -> bytes:
             "supervision": "supervision",
             "reported_on": "(reported_at AT TIME ZONE 'Asia/Shanghai')::date",
             "grid_cell": "region_code",
+            # A ledger import placed it at its village's or cell's representative point.
+            "location_approximate": "location_approximate",
         },
         order_by="id DESC",
         as_bytes=True,

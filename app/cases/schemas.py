@@ -556,6 +556,10 @@ class CaseOut(CaseSummary):
     max_level = fields.String()
     reporter = fields.Function(lambda c: c.reporter.display_name)
     group_visit = fields.Boolean()
+    # Imported from a county's ledger (docs/imports.md): its number there, and whether the
+    # point is only its village's or cell's representative point.
+    external_number = fields.String(allow_none=True)
+    location_approximate = fields.Boolean()
     review_request_due = fields.Date(allow_none=True)
     clock_warning = fields.String(allow_none=True)
     accepted_at = fields.DateTime(allow_none=True)

@@ -53,7 +53,7 @@ WITH {bounds}
 SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
        (SELECT ST_AsMVT(t, 'cases', {extent}, 'geom', 'id')
           FROM (SELECT c.id, c.number, c.kind, c.category, c.state, c.level, c.warning,
-                       c.supervision,
+                       c.supervision, c.location_approximate,
                        to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')
                            AS reported_on,
                        c.region_code AS grid_cell,

@@ -21,6 +21,7 @@ from app.web import casework
 from app.web import field
 from app.web import forms
 from app.web import holidays  # noqa: F401 (its routes join the admin blueprint)
+from app.web import imports  # noqa: F401 (its routes join the admin blueprint)
 from app.web import inbox
 from app.web import labels
 from app.web import notices

@@ -73,6 +73,7 @@ NAV = [
     NavItem("admin.regions", _l("区划与网格"), "geo.manage"),
     NavItem("admin.deadlines", _l("期限规则"), "deadlines.manage"),
     NavItem("admin.categories", _l("类别设置"), "risks.manage"),
+    NavItem("admin.imports", _l("台账导入"), "ledger.import"),
     NavItem("analysis.analysis", _l("研判"), "warnings.read"),
     NavItem("analysis.warning_rules", _l("预警规则"), "warnings.manage"),
     NavItem(

@@ -23,6 +23,7 @@ from app.core import clock
 from app.dispatch.models import Dispatch
 from app.extensions import db
 from app.geo.models import Region
+from app.imports import services as ledger_imports_services
 from app.notify.services import emit
 from app.policy import PERMISSIONS
 from app.policy import allows
@@ -34,6 +35,8 @@ from app.visits import services as visit_services
 from tests.cases.factories import POINT
 from tests.cases.factories import POINT_OTHER_COUNTY
 from tests.cases.factories import case_body
+from tests.factories import COUNTY
+from tests.factories import OTHER_COUNTY
 from tests.factories import OTHER_TOWN
 from tests.factories import OTHER_VILLAGE
 from tests.factories import PASSWORD
@@ -101,6 +104,9 @@ class Ctx:
     in_self_report_photo: int = 0
     in_visit: int = 0  # visits (issue 16 item 3): the grid worker's, and the outsider's
     out_visit: int = 0
+    # ledger import (issue 17 item 3): a dry-run import into the county, one into the other
+    in_import: int = 0
+    out_import: int = 0
 
 
 @dataclass
@@ -1116,6 +1122,33 @@ ROUTES: dict[tuple[str, str], Route] = {
         form=True,
         list_route=True,
     ),
+    # 台账导入 (ledger slice, issue 17 item 3): admins; only a county's (or above) change it.
+    ("admin.imports", "GET"): Route("GET", fixed("/admin/imports"), {200}, list_route=True),
+    ("admin.upload_import", "POST"): Route(
+        "POST", fixed("/admin/imports"), {422}, body=lambda s: {}, form=True, list_route=True
+    ),
+    ("admin.import_page", "GET"): Route(
+        "GET", lambda c, s: f"/admin/imports/{c.in_import if s == 'in' else c.out_import}", {200}
+    ),
+    ("admin.import_status", "GET"): Route(
+        "GET",
+        lambda c, s: f"/admin/imports/{c.in_import if s == 'in' else c.out_import}/status",
+        {200},
+    ),
+    ("admin.import_mapping", "POST"): Route(
+        "POST",
+        lambda c, s: f"/admin/imports/{c.in_import if s == 'in' else c.out_import}/mapping",
+        {302, 403},
+        body=lambda s: {"map:编号": "external_number"},
+        form=True,
+    ),
+    ("admin.apply_import", "POST"): Route(
+        "POST",
+        lambda c, s: f"/admin/imports/{c.in_import if s == 'in' else c.out_import}/apply",
+        {302, 403},
+        body=lambda s: {},
+        form=True,
+    ),
 }
 
 # Public routes: reachable signed out; none of them returns people's data.
@@ -1288,6 +1321,8 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     add_campaigns(ctx, world)
     ctx.in_self_report, ctx.in_self_report_photo = make_self_report(POINT)
     ctx.out_self_report, _photo = make_self_report(POINT_OTHER_COUNTY)
+    if "import" in endpoint:
+        ctx.in_import, ctx.out_import = ledger_imports(world)
     db.session.commit()
 
     anonymous = call(client, route, ctx, "in", {})
@@ -1323,6 +1358,21 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
             else:
                 assert status == route.out_status, where
                 assert OUT_OF_SCOPE_MARK not in text and "outsider" not in text, where
+
+
+LEDGER_CSV = "编号,登记日期,纠纷类型,所属村\nM-1,2024-03-02,邻里,东村\n".encode()
+
+
+def ledger_imports(world) -> tuple[int, int]:
+    """A dry-run ledger import into the test county and one into the other county."""
+    ids = []
+    for county, key in ((COUNTY, "admin@county"), (OTHER_COUNTY, "outsider-admin")):
+        user = world[key]
+        place = db.session.scalar(select(Region).where(Region.code == county))
+        imp = ledger_imports_services.create(LEDGER_CSV, "matrix.csv", place, user)
+        ledger_imports_services.dry_run(imp, user)
+        ids.append(imp.id)
+    return ids[0], ids[1]
 
 
 def briefing_jobs(world) -> tuple[int, int]:

@@ -45,6 +45,7 @@ HEADERS = [
     "督办",
     "办结结果",
     "当事人",
+    "办结日期",
 ]
 LANDLINE = "0543-3312345"
 FORMULA = '=HYPERLINK("http://example.invalid","点此")'
@@ -143,7 +144,7 @@ def test_xlsx_header_is_bold_and_frozen(client, world, cases):
     assert all(cell.font.bold for cell in sheet[1])
     assert sheet.column_dimensions["A"].width == 20
     assert sheet.column_dimensions["Q"].width == 60
-    assert sheet.auto_filter.ref == "A1:Q4"  # the header and 甲镇's three cases
+    assert sheet.auto_filter.ref == "A1:R4"  # the header and 甲镇's three cases
 
 
 def test_default_export_holds_no_personal_data_in_clear(client, world, cases):
@@ -169,7 +170,7 @@ def test_reveal_shows_full_values(client, world, cases, user):
     response = export(client, world[user], "csv", reveal="true")
     assert response.status_code == 200
     rows = csv_rows(response)
-    parties = {row[0]: row[-1] for row in rows[1:]}
+    parties = {row[0]: row[HEADERS.index("当事人")] for row in rows[1:]}
     assert parties[cases["dispute"]] == (
         f"申请人：张三（{ID_NUMBER}，{PHONE}）；被申请人：李四（{LANDLINE}）"
     )

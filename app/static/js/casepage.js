@@ -16,8 +16,12 @@
       L.geoJSON({type: 'FeatureCollection', features: cells},
         {style: {color: '#0b6e4f', weight: 2, fillOpacity: 0.08}}).addTo(handle.map);
     });
-    L.circleMarker([lat, lon], {radius: 9, color: '#fff', weight: 2, fillColor: '#d7191c',
-      fillOpacity: 1}).bindTooltip(GG.el('span', {}, S.case || '')).addTo(handle.map);
+    // An imported case placed at its village's representative point: hollow and dashed.
+    var approximate = box.dataset.approximate === 'true';
+    L.circleMarker([lat, lon], approximate
+      ? {radius: 9, color: '#d7191c', weight: 2, dashArray: '3', fillOpacity: 0}
+      : {radius: 9, color: '#fff', weight: 2, fillColor: '#d7191c', fillOpacity: 1})
+      .bindTooltip(GG.el('span', {}, S.case || '')).addTo(handle.map);
   }
 
   document.querySelectorAll('button.reveal').forEach(function (button) {

@@ -83,6 +83,14 @@
     return colours.caseOpen;
   }
 
+  /* A case marker's style, hollow and dashed when the case sits at its village's or cell's
+     representative point (a ledger import: docs/imports.md). */
+  function approximate(style, props) {
+    if (!props || !props.location_approximate) { return style; }
+    return Object.assign({}, style, {color: style.fillColor || style.color, dashArray: '3',
+      fillOpacity: 0});
+  }
+
   /* A DOM element with text content only (never HTML from data). */
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -244,7 +252,8 @@
 
   window.GG = {
     api: api, csrfToken: csrfToken, strings: strings, debounce: debounce, bbox: bbox,
-    map: map, colours: colours, scoreColour: scoreColour, caseColour: caseColour, el: el,
+    map: map, colours: colours, scoreColour: scoreColour, caseColour: caseColour,
+    approximate: approximate, el: el,
     say: say, fill: fill, flatten: flatten, messages: messages, showErrors: showErrors,
     clearErrors: clearErrors, describeErrors: describeErrors
   };

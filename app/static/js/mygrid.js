@@ -22,8 +22,8 @@
   }).addTo(map);
   var cases = L.geoJSON(null, {
     pointToLayer: function (f, latlng) {
-      return L.circleMarker(latlng, {radius: 8, color: '#fff', weight: 2,
-        fillColor: GG.caseColour(f.properties), fillOpacity: 0.95});
+      return L.circleMarker(latlng, GG.approximate({radius: 8, color: '#fff', weight: 2,
+        fillColor: GG.caseColour(f.properties), fillOpacity: 0.95}, f.properties));
     },
     onEachFeature: function (f, layer) { layer.bindPopup(casePopup(f.properties)); }
   }).addTo(map);

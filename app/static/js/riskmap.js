@@ -277,8 +277,8 @@
     clusters.clearLayers(); counts.clearLayers();
     var markers = fc.features.map(function (f) {
       var c = f.geometry.coordinates;
-      var m = L.circleMarker([c[1], c[0]], {radius: 7, color: '#fff', weight: 2,
-        fillColor: GG.caseColour(f.properties), fillOpacity: 0.95});
+      var m = L.circleMarker([c[1], c[0]], GG.approximate({radius: 7, color: '#fff', weight: 2,
+        fillColor: GG.caseColour(f.properties), fillOpacity: 0.95}, f.properties));
       m.bindPopup(casePopup(f.properties));
       return m;
     });
