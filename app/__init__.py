@@ -23,6 +23,8 @@ from app.audit.api import blp as audit_api
 from app.audit.cli import audit_cli
 from app.briefings import models as _briefings_models  # noqa: F401
 from app.briefings.api import blp as briefings_api
+from app.cameras import models as _cameras_models  # noqa: F401
+from app.cameras.api import blp as cameras_api
 from app.campaigns import models as _campaigns_models  # noqa: F401
 from app.campaigns.api import blp as campaigns_api
 from app.cases import facts as _cases_facts  # noqa: F401
@@ -169,6 +171,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(warnings_api)
     api.register_blueprint(selfreport_api)
     api.register_blueprint(resident_api)
+    api.register_blueprint(cameras_api)
     app.register_blueprint(accounts_views)
     app.register_blueprint(i18n_views)
     app.register_blueprint(selfreport_pages)

@@ -108,6 +108,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "assessment.read": frozenset({"grid_worker", "official"}),
     "assessment.weights": ALL - UNIT,
     "assessment.manage": frozenset({"admin"}),
+    # --- cameras (issue 17 item 4, 雪亮工程; docs/cameras.md): field staff and admins read
+    # them in scope; admins register, change and import them
+    "cameras.read": FIELD | {"admin"},
+    "cameras.manage": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -159,6 +163,8 @@ ACTION_NAMES = {
     "assessment.read": "查看网格员考核（本人或辖区排名）",
     "assessment.weights": "查看考核权重",
     "assessment.manage": "维护考核权重",
+    "cameras.read": "查看雪亮工程摄像机点位",
+    "cameras.manage": "登记、修改、导入摄像机点位",
 }
 
 
