@@ -57,6 +57,7 @@ from app.i18n import init_i18n
 from app.notify import models as _notify_models  # noqa: F401
 from app.notify.api import blp as notify_api
 from app.notify.cli import notify_cli
+from app.open311.views import bp as open311_views
 from app.ops import init_app as init_ops
 from app.ops import models as _ops_models  # noqa: F401
 from app.ops.api import blp as ops_api
@@ -176,6 +177,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(i18n_views)
     app.register_blueprint(selfreport_pages)
     app.register_blueprint(resident_views.bp)
+    app.register_blueprint(open311_views)  # Open311 GeoReport v2 (issue 17 item 5)
     init_web(app)  # the pages: app/web
     init_ops(app)  # app-wide: request ids and logs, metrics and /metrics, request-body checks
 
