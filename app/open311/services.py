@@ -140,7 +140,7 @@ def caller(api_key: str | None, *, required: bool = False) -> Caller:
     """The owner of a live Open311 key; a public caller without one (403 if `required`)."""
     if not api_key:
         if required:
-            raise Open311Error(403, _("需要 api_key"))
+            raise Open311Error(400, _("缺少 api_key"))
         return Caller(None)
     user = accounts.check_token(api_key)
     name = db.session.scalar(

@@ -31,6 +31,8 @@ from app.policy import view_action
 from app.risks.models import RiskCategory
 from app.risks.models import RiskPoint
 from app.visits import services as visit_services
+from tests.cameras.factories import camera_body
+from tests.cameras.factories import make_camera
 from tests.cases.factories import POINT
 from tests.cases.factories import POINT_OTHER_COUNTY
 from tests.cases.factories import case_body
@@ -101,6 +103,8 @@ class Ctx:
     in_self_report_photo: int = 0
     in_visit: int = 0  # visits (issue 16 item 3): the grid worker's, and the outsider's
     out_visit: int = 0
+    in_camera: int = 0  # cameras (issue 17 item 4): one in 东村, one in the other county
+    out_camera: int = 0
 
 
 @dataclass
@@ -1116,7 +1120,47 @@ ROUTES: dict[tuple[str, str], Route] = {
         form=True,
         list_route=True,
     ),
+    # --- cameras (issue 17 item 4, 雪亮工程; docs/cameras.md) ---
+    ("cameras.list_cameras", "GET"): Route(
+        "GET", fixed("/api/v1/cameras?near=118.01,37.32&radius=2000"), {200}, list_route=True
+    ),
+    ("cameras.cameras_geojson", "GET"): Route(
+        "GET", fixed("/api/v1/cameras.geojson"), {200}, list_route=True
+    ),
+    ("cameras.get_camera", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/cameras/{c.in_camera if s == 'in' else c.out_camera}", {200}
+    ),
+    ("cameras.create_camera", "POST"): Route(
+        "POST",
+        fixed("/api/v1/cameras"),
+        {201},
+        body=lambda s: camera_body(50) if s == "in" else camera_body(50, lon=118.32, lat=37.32),
+        out_status=403,
+    ),
+    ("cameras.update_camera", "PATCH"): Route(
+        "PATCH",
+        lambda c, s: f"/api/v1/cameras/{c.in_camera if s == 'in' else c.out_camera}",
+        {200},
+        body=lambda s: {"name": "矩阵改名", "version": 1},
+    ),
+    ("camera_pages.cameras", "GET"): Route("GET", fixed("/admin/cameras"), {200}, list_route=True),
+    # No file sent: the page answers 422 beside its form.
+    ("camera_pages.import_cameras", "POST"): Route(
+        "POST",
+        fixed("/admin/cameras/import"),
+        {422},
+        body=lambda s: {"mode": "dry_run"},
+        form=True,
+        list_route=True,
+    ),
 }
+
+
+def add_cameras(ctx: Ctx, world) -> None:
+    """A camera in 东村 (every in-scope caller's subtree) and one in the other county."""
+    ctx.in_camera = make_camera(world["admin@county"], 1)
+    ctx.out_camera = make_camera(world["outsider-admin"], 2, lon=118.32, lat=37.32)
+
 
 # Public routes: reachable signed out; none of them returns people's data.
 PUBLIC = {
@@ -1142,6 +1186,13 @@ PUBLIC = {
     ("resident.progress", "GET"): "/q",
     ("resident.progress", "POST"): "/q",
     ("resident.rate", "POST"): "/q/371699-2026-000001/rating",
+    # Open311 GeoReport v2 (issue 17 item 5): public GETs (coarse, no personal data); POST
+    # authenticates by its api_key parameter (missing: 400)
+    ("open311.service_list", "GET"): "/open311/v2/services.json",
+    ("open311.service_definition", "GET"): "/open311/v2/services/D01.xml",
+    ("open311.request_list", "GET"): "/open311/v2/requests.xml",
+    ("open311.request_one", "GET"): "/open311/v2/requests/371699-2026-000001.json",
+    ("open311.create_request", "POST"): "/open311/v2/requests.json",
 }
 
 
@@ -1288,6 +1339,7 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     add_campaigns(ctx, world)
     ctx.in_self_report, ctx.in_self_report_photo = make_self_report(POINT)
     ctx.out_self_report, _photo = make_self_report(POINT_OTHER_COUNTY)
+    add_cameras(ctx, world)
     db.session.commit()
 
     anonymous = call(client, route, ctx, "in", {})
