@@ -332,7 +332,8 @@ def create(form: dict, who: Caller) -> list[dict]:
         "parties": [],
     }
     if located_by_address:
-        body["note"] = _("Open311：位置按地址“%(a)s”定位到村", a=form["address_string"][:200])
+        # Stored in the timeline: in Chinese whatever the caller's language (cases/services.py).
+        body["note"] = f"Open311：位置按地址“{form['address_string'][:200]}”定位到村"
     name = "".join(form.get(k, "").strip() for k in ("last_name", "first_name"))
     if name:
         party = {"role": "applicant", "name": name[:40]}
