@@ -80,7 +80,10 @@ def upgrade():
             ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
-            ["town_id"], ["regions.id"], name=op.f("fk_cameras_town_id_regions"), ondelete="RESTRICT"
+            ["town_id"],
+            ["regions.id"],
+            name=op.f("fk_cameras_town_id_regions"),
+            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["county_id"],

@@ -11,6 +11,7 @@ from tests.cameras.factories import camera_body
 from tests.cameras.factories import device_code
 from tests.cameras.factories import make_camera
 from tests.factories import bearer
+from tests.risks.factories import make_point
 
 
 @pytest.mark.parametrize(
@@ -102,3 +103,16 @@ def test_near_bbox_scope_and_map_layer(client, world):
     features = layer.get_json()["features"]
     assert {f["id"] for f in features} == {near_id, far_id}
     assert features[0]["geometry"]["type"] == "Point"
+
+
+def test_risk_point_page_lists_cameras_nearby(client, world):
+    """A risk point's page lists the cameras within 300 m, nearest first, with their links."""
+    admin = world["admin@county"]
+    make_camera(admin, 1, lon=118.0105, lat=37.32, name="市场东门")
+    make_camera(admin, 2, lon=118.04, lat=37.32, name="远处路口")
+    code = make_point(world["grid_worker@village"]).code
+    page = client.get(f"/risk-points/{code}", headers=bearer(world["official@town"]))
+    assert page.status_code == 200
+    nearby = page.get_data(as_text=True).split('id="cameras-h"')[1]
+    assert "市场东门" in nearby and "远处路口" not in nearby
+    assert 'href="https://video.example.gov.cn/play?id=1"' in nearby
