@@ -116,3 +116,11 @@ def test_risk_point_page_lists_cameras_nearby(client, world):
     nearby = page.get_data(as_text=True).split('id="cameras-h"')[1]
     assert "市场东门" in nearby and "远处路口" not in nearby
     assert 'href="https://video.example.gov.cn/play?id=1"' in nearby
+
+
+def test_maps_offer_the_camera_layer(client, world):
+    """The risk map and 我的网格 load the camera overlay for those who may read cameras."""
+    official = client.get("/map", headers=bearer(world["official@county"])).get_data(as_text=True)
+    assert 'data-map="risk"' in official and "js/cameras.js" in official
+    grid = client.get("/field", headers=bearer(world["grid_worker@village"]))
+    assert 'data-map="grid"' in grid.get_data(as_text=True)
