@@ -31,6 +31,7 @@ from app import pii
 from app.accounts import services as accounts
 from app.accounts.models import ApiToken
 from app.accounts.models import User
+from app.audit import services as audit
 from app.cases import queries as case_queries
 from app.cases import services as case_services
 from app.cases import workflow
@@ -147,6 +148,14 @@ def caller(api_key: str | None, *, required: bool = False) -> Caller:
         select(ApiToken.name).where(ApiToken.token_hash == accounts.hash_token(api_key))
     )
     if user is None or not (name or "").lower().startswith(KEY_PREFIX):
+        # Recorded like a bad bearer token (app/accounts/auth.py), kept through the rollback.
+        audit.record(
+            "auth.token",
+            outcome="failure",
+            actor=False,
+            detail={"path": "open311", "prefix": api_key[:12]},
+            keep=True,
+        )
         raise Open311Error(403, _("api_key 无效、已过期，或不是 Open311 密钥"))
     return Caller(user)
 
