@@ -131,8 +131,10 @@ def test_errors_in_the_spec_shape_and_nothing_written(client, world):
     refused = client.post("/open311/v2/requests.xml", data={**form, "api_key": plain})
     assert refused.status_code == 403
     assert ET.fromstring(refused.data).find("error/code").text == "403"
-    failures = select(db.func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "auth.token", AuditEntry.outcome == "failure"
+    failures = (
+        select(db.func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.action == "auth.token", AuditEntry.outcome == "failure")
     )
     assert db.session.scalar(failures) == 1
     key = key_of(world["grid_worker@village"])
