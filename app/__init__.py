@@ -23,6 +23,8 @@ from app.audit.api import blp as audit_api
 from app.audit.cli import audit_cli
 from app.briefings import models as _briefings_models  # noqa: F401
 from app.briefings.api import blp as briefings_api
+from app.cameras import models as _cameras_models  # noqa: F401
+from app.cameras.api import blp as cameras_api
 from app.campaigns import models as _campaigns_models  # noqa: F401
 from app.campaigns.api import blp as campaigns_api
 from app.cases import facts as _cases_facts  # noqa: F401
@@ -56,6 +58,7 @@ from app.imports import models as _imports_models  # noqa: F401
 from app.notify import models as _notify_models  # noqa: F401
 from app.notify.api import blp as notify_api
 from app.notify.cli import notify_cli
+from app.open311.views import bp as open311_views
 from app.ops import init_app as init_ops
 from app.ops import models as _ops_models  # noqa: F401
 from app.ops.api import blp as ops_api
@@ -170,10 +173,12 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(warnings_api)
     api.register_blueprint(selfreport_api)
     api.register_blueprint(resident_api)
+    api.register_blueprint(cameras_api)
     app.register_blueprint(accounts_views)
     app.register_blueprint(i18n_views)
     app.register_blueprint(selfreport_pages)
     app.register_blueprint(resident_views.bp)
+    app.register_blueprint(open311_views)  # Open311 GeoReport v2 (issue 17 item 5)
     init_web(app)  # the pages: app/web
     init_ops(app)  # app-wide: request ids and logs, metrics and /metrics, request-body checks
 

@@ -201,6 +201,12 @@ class Config:
         self.AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")
         self.AUDIT_VERIFY_KEYS = os.environ.get("AUDIT_VERIFY_KEYS", "")
 
+        # Cameras (雪亮工程, docs/cameras.md): the radius of "cameras nearby" on case and risk
+        # point pages, in metres (the API's `radius` goes up to 2000).
+        self.CAMERA_NEARBY_RADIUS_M = _int("CAMERA_NEARBY_RADIUS_M", 300)
+        if not 1 <= self.CAMERA_NEARBY_RADIUS_M <= 2000:
+            raise ValueError("CAMERA_NEARBY_RADIUS_M must be 1–2000")
+
         # flask-smorest / OpenAPI, with the interactive docs served from app/static.
         self.API_TITLE = "GridGov API"
         self.API_VERSION = "v1"

@@ -110,6 +110,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "assessment.manage": frozenset({"admin"}),
     # --- ledger import (issue 17 item 3, docs/imports.md): admins of a county or above ---
     "ledger.import": frozenset({"admin"}),
+    # --- cameras (issue 17 item 4, 雪亮工程; docs/cameras.md): field staff and admins read
+    # them in scope; admins register, change and import them
+    "cameras.read": FIELD | {"admin"},
+    "cameras.manage": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -162,6 +166,8 @@ ACTION_NAMES = {
     "assessment.weights": "查看考核权重",
     "assessment.manage": "维护考核权重",
     "ledger.import": "导入历史台账（留痕）",
+    "cameras.read": "查看雪亮工程摄像机点位",
+    "cameras.manage": "登记、修改、导入摄像机点位",
 }
 
 

@@ -55,7 +55,8 @@ def init_security(app: Flask) -> None:
         # A request that matches no route changes nothing: it keeps its own 404 or 405.
         if request.routing_exception is not None:
             return
-        if request.path.startswith("/api/") and "_user_id" not in session:
+        # Open311 (/open311/v2/) authenticates by its api_key parameter, never by the cookie.
+        if request.path.startswith(("/api/", "/open311/")) and "_user_id" not in session:
             return
         csrf.protect()
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from app.accounts.models import User
+from app.cameras.models import Camera
 from app.extensions import db
 from app.geo.models import GridCell
 from app.geo.models import Region
@@ -120,6 +121,7 @@ class Case(db.Model):
         Index("ix_cases_parent_id", "parent_id"),
         Index("ix_cases_reporter_id", "reporter_id"),
         Index("ix_cases_risk_point_id", "risk_point_id"),
+        Index("ix_cases_camera_id", "camera_id"),
         Index("ix_cases_handler_id", "handler_id"),
         UniqueConstraint("county_id", "external_number"),
         # Also ix_cases_text_trgm, a pg_trgm GIN index on title || description, and
@@ -185,6 +187,8 @@ class Case(db.Model):
     risk_point_id: Mapped[int | None] = mapped_column(
         ForeignKey("risk_points.id", ondelete="RESTRICT")
     )
+    # 视频监控 (雪亮工程): the camera that saw the matter, for a video source (migration 0024).
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id", ondelete="RESTRICT"))
     # 人民调解法 第十九条: the mediator(s) named on the case (user ids; migration 0010).
     mediator_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default="{}")
     # 信访工作条例 第十九条: the earlier case of the likely same matter, and the decision on it.
@@ -223,6 +227,7 @@ class Case(db.Model):
     reporter: Mapped[User] = relationship(foreign_keys=[reporter_id])
     handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])
     grid_cell: Mapped[GridCell] = relationship()
+    camera: Mapped[Camera | None] = relationship()
     village: Mapped[Region] = relationship(foreign_keys=[village_id])
     town: Mapped[Region] = relationship(foreign_keys=[town_id])
     county: Mapped[Region] = relationship(foreign_keys=[county_id])

@@ -132,10 +132,18 @@ class CaseIn(Schema):
     parties = fields.List(fields.Nested(PartyIn), load_default=list)
     note = fields.String(validate=validate.Length(max=1000))
     risk_point_id = jsonfields.Integer(validate=validate.Range(min=1))
+    # 视频监控 (docs/cameras.md): the camera that saw it, by id or by its 20-digit device code.
+    camera_id = jsonfields.Integer(validate=validate.Range(min=1))
+    camera_code = fields.String(
+        validate=validate.Regexp(r"^[0-9]{20}$", error=_l("设备编码应为 20 位数字（GB/T 28181）"))
+    )
 
     @validates_schema
     def check_case(self, data: dict, **kwargs) -> None:
-        """Category by kind; representatives of a group visit."""
+        """Category by kind; representatives of a group visit; a camera only for 视频监控."""
+        for field in ("camera_id", "camera_code"):
+            if field in data and data.get("source") != "video":
+                raise ValidationError(_("只有来源为视频监控的事件可以关联摄像机"), field)
         kind = data.get("kind")
         if kind in CATEGORIES and data.get("category") not in CATEGORIES[kind]:
             raise ValidationError(
@@ -601,6 +609,15 @@ class CaseOut(CaseSummary):
     reply_received_on = fields.Date(allow_none=True)
     children = fields.List(fields.String())
     risk_point_id = fields.Integer(allow_none=True)
+    camera = fields.Function(
+        lambda c: (
+            {"id": c.camera.id, "device_code": c.camera.device_code, "name": c.camera.name}
+            if c.camera_id
+            else None
+        ),
+        allow_none=True,
+        metadata={"description": "视频监控来源的摄像机（id, device_code, name）"},
+    )
     parties = fields.List(fields.Nested(PartyOut))
     events = fields.List(fields.Nested(EventOut))
     agreement = fields.Nested(AgreementOut, allow_none=True)

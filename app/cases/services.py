@@ -26,6 +26,7 @@ from app import pii
 from app.accounts.models import ROLE_NAMES
 from app.accounts.models import User
 from app.audit import services as audit
+from app.cameras import queries as camera_queries
 from app.cases import notices
 from app.cases import queries
 from app.cases import schemas
@@ -94,6 +95,7 @@ def report(data: dict, user) -> Case:
             _("关联的风险点不存在"),
             {"json": {"risk_point_id": [_("风险点不存在或不在您的辖区内")]}},
         )
+    camera_id = camera_of(data, user)
     actor_level = user.region.level
     level = data.get("level") or actor_level
     if workflow.LEVEL_RANK[level] > workflow.LEVEL_RANK[actor_level]:
@@ -134,6 +136,7 @@ def report(data: dict, user) -> Case:
         state="reported",
         group_visit=bool(data.get("group_visit")),
         risk_point_id=data.get("risk_point_id"),
+        camera_id=camera_id,
         review_stage="none",
         supervision="none",
         warning="none",
@@ -158,6 +161,23 @@ def report(data: dict, user) -> Case:
     # The receipt (回执, docs/resident.md): its code is answered once, by the adapters.
     case.receipt = resident.issue_at_registration(case, data.get("parties", []), user)
     return case
+
+
+def camera_of(data: dict, user) -> int | None:
+    """The id of the camera a 视频监控 report names (by id or device code): one the reporter
+    may see, else 422 naming the field (a camera elsewhere answers like a missing one)."""
+    field = "camera_id" if "camera_id" in data else "camera_code" if "camera_code" in data else None
+    if field is None:
+        return None
+    camera_id = (
+        data["camera_id"]
+        if field == "camera_id"
+        else camera_queries.id_of_code(data["camera_code"])
+    )
+    if not camera_id or camera_queries.get_visible(camera_id, user) is None:
+        message = _("摄像机不存在或不在您的辖区内")
+        raise Invalid(_("关联的摄像机不存在"), {"json": {field: [message]}})
+    return camera_id
 
 
 PARTY_COLUMNS = (

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.demo import geography
+from app.demo.cameras import seed_demo_cameras
 from app.demo.campaigns import seed_demo_campaigns
 from app.demo.cases import seed_demo_cases
 from app.demo.departments import DEMO_STAFF
@@ -65,6 +66,7 @@ def seed_demo_command(history: bool | None):
         f"新增演示专项排查 {summary['new_campaigns']} 项，"
         f"新增随手拍 {summary['new_self_reports']} 件，"
         f"新增走访记录 {summary['new_visits']} 条，"
+        f"新增摄像机 {summary['new_cameras']} 个，"
         f"用时 {time.monotonic() - started:.1f} 秒"
     )
 
@@ -139,6 +141,7 @@ def seed_demo(history: bool = True) -> dict:
         "new_campaigns": seed_demo_campaigns(),
         "new_self_reports": seed_demo_self_reports(),
         "new_visits": seed_demo_visits(),
+        "new_cameras": seed_demo_cameras(),  # 雪亮工程 (docs/cameras.md)
     }
 
 

@@ -16,6 +16,7 @@ from app.web import admin
 from app.web import analysis
 from app.web import auditlog
 from app.web import briefings
+from app.web import cameras
 from app.web import campaigns
 from app.web import casework
 from app.web import field
@@ -47,6 +48,7 @@ def init_web(app: Flask) -> None:
         campaigns,
         analysis,
         visits,
+        cameras,  # 雪亮工程 (issue 17 item 4)
     )
     for module in modules:
         app.register_blueprint(module.bp)

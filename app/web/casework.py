@@ -32,6 +32,7 @@ from app.extensions import db
 from app.policy import allows
 from app.policy import requires
 from app.resident import queries as resident_queries
+from app.web import cameras
 from app.web import forms
 from app.web import labels
 from app.web.layout import map_parts
@@ -262,6 +263,7 @@ def render_case(
             ratings=resident_queries.ratings_of(case.id),
             can_act=allows(current_user.role, "cases.act") and bool(case.allowed_actions),
             map=map_parts(case_map(tiles(), (case.lat, case.lon), _("事件位置"))),
+            nearby_cameras=cameras.nearby(case.lon, case.lat),
         ),
         status,
     )

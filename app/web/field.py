@@ -32,6 +32,7 @@ from app.risks.models import RiskEvent
 from app.risks.models import RiskPoint
 from app.scoping import current_scope
 from app.scoping import scope_for
+from app.web import cameras
 from app.web import forms
 from app.web import labels
 from app.web.layout import map_parts
@@ -175,6 +176,8 @@ def render_point(point, status: int = 200, failed: dict | None = None, exact: di
                 failed, (failed or {}).get("title", ""), risk_field_names()
             ),
             can_inspect="inspect" in point.allowed_actions,
+            # the point as shown (a key-population point: its cell's inner point)
+            nearby_cameras=cameras.nearby(point.lon, point.lat),
             form_messages=forms.inspection_messages(),
             categories={
                 kind: [(c, labels.label("category", c)) for c in cs]

@@ -447,6 +447,7 @@ def report_field_names() -> dict[str, str]:
         "phone": _("电话"),
         "address": _("住址"),
         "photos": _("照片"),
+        "camera_code": _("摄像机"),  # 视频监控 (docs/cameras.md)
     }
 
 

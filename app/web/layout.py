@@ -98,6 +98,8 @@ NAV = [
     NavItem("visit_pages.visits", _l("走访审阅"), "visits.review"),
     NavItem("visit_pages.assessment_page", _l("考核"), "assessment.read"),
     NavItem("visit_pages.weights", _l("考核权重"), "assessment.manage"),
+    # cameras (issue 17 item 4, 雪亮工程): the admin's list and ledger import
+    NavItem("camera_pages.cameras", _l("雪亮工程点位"), "cameras.manage"),
 ]
 
 

@@ -32,6 +32,8 @@ from app.policy import view_action
 from app.risks.models import RiskCategory
 from app.risks.models import RiskPoint
 from app.visits import services as visit_services
+from tests.cameras.factories import camera_body
+from tests.cameras.factories import make_camera
 from tests.cases.factories import POINT
 from tests.cases.factories import POINT_OTHER_COUNTY
 from tests.cases.factories import case_body
@@ -107,6 +109,8 @@ class Ctx:
     # ledger import (issue 17 item 3): a dry-run import into the county, one into the other
     in_import: int = 0
     out_import: int = 0
+    in_camera: int = 0  # cameras (issue 17 item 4): one in 东村, one in the other county
+    out_camera: int = 0
 
 
 @dataclass
@@ -1149,7 +1153,47 @@ ROUTES: dict[tuple[str, str], Route] = {
         body=lambda s: {},
         form=True,
     ),
+    # --- cameras (issue 17 item 4, 雪亮工程; docs/cameras.md) ---
+    ("cameras.list_cameras", "GET"): Route(
+        "GET", fixed("/api/v1/cameras?near=118.01,37.32&radius=2000"), {200}, list_route=True
+    ),
+    ("cameras.cameras_geojson", "GET"): Route(
+        "GET", fixed("/api/v1/cameras.geojson"), {200}, list_route=True
+    ),
+    ("cameras.get_camera", "GET"): Route(
+        "GET", lambda c, s: f"/api/v1/cameras/{c.in_camera if s == 'in' else c.out_camera}", {200}
+    ),
+    ("cameras.create_camera", "POST"): Route(
+        "POST",
+        fixed("/api/v1/cameras"),
+        {201},
+        body=lambda s: camera_body(50) if s == "in" else camera_body(50, lon=118.32, lat=37.32),
+        out_status=403,
+    ),
+    ("cameras.update_camera", "PATCH"): Route(
+        "PATCH",
+        lambda c, s: f"/api/v1/cameras/{c.in_camera if s == 'in' else c.out_camera}",
+        {200},
+        body=lambda s: {"name": "矩阵改名", "version": 1},
+    ),
+    ("camera_pages.cameras", "GET"): Route("GET", fixed("/admin/cameras"), {200}, list_route=True),
+    # No file sent: the page answers 422 beside its form.
+    ("camera_pages.import_cameras", "POST"): Route(
+        "POST",
+        fixed("/admin/cameras/import"),
+        {422},
+        body=lambda s: {"mode": "dry_run"},
+        form=True,
+        list_route=True,
+    ),
 }
+
+
+def add_cameras(ctx: Ctx, world) -> None:
+    """A camera in 东村 (every in-scope caller's subtree) and one in the other county."""
+    ctx.in_camera = make_camera(world["admin@county"], 1)
+    ctx.out_camera = make_camera(world["outsider-admin"], 2, lon=118.32, lat=37.32)
+
 
 # Public routes: reachable signed out; none of them returns people's data.
 PUBLIC = {
@@ -1175,6 +1219,13 @@ PUBLIC = {
     ("resident.progress", "GET"): "/q",
     ("resident.progress", "POST"): "/q",
     ("resident.rate", "POST"): "/q/371699-2026-000001/rating",
+    # Open311 GeoReport v2 (issue 17 item 5): public GETs (coarse, no personal data); POST
+    # authenticates by its api_key parameter (missing: 400)
+    ("open311.service_list", "GET"): "/open311/v2/services.json",
+    ("open311.service_definition", "GET"): "/open311/v2/services/D01.xml",
+    ("open311.request_list", "GET"): "/open311/v2/requests.xml",
+    ("open311.request_one", "GET"): "/open311/v2/requests/371699-2026-000001.json",
+    ("open311.create_request", "POST"): "/open311/v2/requests.json",
 }
 
 
@@ -1323,6 +1374,7 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     ctx.out_self_report, _photo = make_self_report(POINT_OTHER_COUNTY)
     if "import" in endpoint:
         ctx.in_import, ctx.out_import = ledger_imports(world)
+    add_cameras(ctx, world)
     db.session.commit()
 
     anonymous = call(client, route, ctx, "in", {})

@@ -209,7 +209,7 @@
     document.getElementById('parties').textContent = '';
     kind.value = b.kind || kind.value;
     fillCategories();
-    ['category', 'source', 'complexity'].forEach(function (name) {
+    ['category', 'source', 'complexity', 'camera_code'].forEach(function (name) {
       if (b[name] && form.elements[name]) { form.elements[name].value = b[name]; }
     });
     form.elements.title.value = b.title || '';
@@ -234,6 +234,8 @@
       lon: point ? point.lon : null, lat: point ? point.lat : null, parties: parties()
     };
     if (body.kind === 'incident') { body.complexity = data.get('complexity'); }
+    var camera = (data.get('camera_code') || '').trim();  // 视频监控: the camera that saw it
+    if (camera && body.source === 'video') { body.camera_code = camera; }
     var refused = missing(body);
     if (refused) { showErrors(refused); return; }
     var button = document.getElementById('submit-report');
