@@ -108,6 +108,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "assessment.read": frozenset({"grid_worker", "official"}),
     "assessment.weights": ALL - UNIT,
     "assessment.manage": frozenset({"admin"}),
+    # --- privacy (issue 19: retention; docs/privacy.md): admins set the policies, see the plan
+    "retention.manage": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -159,6 +161,7 @@ ACTION_NAMES = {
     "assessment.read": "查看网格员考核（本人或辖区排名）",
     "assessment.weights": "查看考核权重",
     "assessment.manage": "维护考核权重",
+    "retention.manage": "维护个人信息保存期限，查看去标识化计划",
 }
 
 
