@@ -123,6 +123,15 @@ def originals(case_id: int) -> list[dict]:
     ]
 
 
+def has_originals(case_id: int) -> bool:
+    """Whether any of the case's free text was masked (the case page offers the reveal)."""
+    return bool(
+        db.session.scalar(
+            select(FreeTextOriginal.id).where(FreeTextOriginal.case_id == case_id).limit(1)
+        )
+    )
+
+
 def forget(case_id: int) -> int:
     """Delete the case's clear originals (de-identification); how many there were."""
     result = db.session.execute(delete(FreeTextOriginal).where(FreeTextOriginal.case_id == case_id))

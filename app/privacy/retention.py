@@ -132,9 +132,10 @@ def plan(now=None) -> dict:
     return result
 
 
-def run(actor=None, now=None) -> dict:
+def run(actor=None, now=None, record_empty: bool = True) -> dict:
     """De-identify (or archive) every case past its policy; audited once per case and once for
-    the run with the counts. Flushes; the caller commits."""
+    the run with the counts (a run that found nothing only when `record_empty`: the sweep's
+    runs do not fill the log). Flushes; the caller commits."""
     now = now or clock.now()
     result = plan(now)
     for kind, rows in due(now).items():
@@ -149,7 +150,8 @@ def run(actor=None, now=None) -> dict:
                 region_code=case.region_code,
                 detail={"kind": kind, **detail},
             )
-    audit.record("retention.run", actor=actor or False, object_type="retention", detail=result)
+    if record_empty or any(row["deidentify"] or row["archive"] for row in result.values()):
+        audit.record("retention.run", actor=actor or False, object_type="retention", detail=result)
     return result
 
 

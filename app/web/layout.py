@@ -96,6 +96,8 @@ NAV = [
     NavItem("visit_pages.visits", _l("走访审阅"), "visits.review"),
     NavItem("visit_pages.assessment_page", _l("考核"), "assessment.read"),
     NavItem("visit_pages.weights", _l("考核权重"), "assessment.manage"),
+    # privacy (issue 19): retention policies
+    NavItem("retention_pages.policies", _l("保存期限"), "retention.manage"),
 ]
 
 

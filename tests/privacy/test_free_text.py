@@ -20,6 +20,12 @@ from tests.cases.factories import act
 from tests.cases.factories import report
 from tests.factories import bearer
 
+
+def auth(world, key: str) -> dict:
+    """A bearer header for the world's user `key`, loaded afresh (requests end the session)."""
+    return bearer(world[key])
+
+
 PHONE = "13912345678"
 MASKED_ID = "110101********4477"
 # 18 digits with a wrong checksum (an order number): not an ID number, left as typed.
@@ -51,30 +57,32 @@ def test_free_text_is_masked_everywhere_and_revealed_with_audit(client, world):
     """A report whose title and description hold a phone and an ID number: the stored text,
     the API answer, the list, the CSV export, the page, the map layer, the notifications and the
     timeline's notes show only the masked forms; the reveal gives the clear text, audited."""
-    worker, mediator = world["grid_worker@village"], world["mediator@village"]
-    created = report(client, worker, title=TITLE, description=DESCRIPTION)
+    worker, mediator = "grid_worker@village", "mediator@village"
+    created = report(client, world[worker], title=TITLE, description=DESCRIPTION)
     assert created.status_code == 201, created.get_json()
     number = created.get_json()["number"]
-    note = act(client, mediator, number, "accept", {"note": f"已电话联系 {PHONE}"})
+    note = act(client, world[mediator], number, "accept", {"note": f"已电话联系 {PHONE}"})
     assert note.status_code == 200, note.get_json()
-    up = act(client, mediator, number, "escalate", {"reason": f"村级无法化解 {ID_NUMBER}"})
+    up = act(client, world[mediator], number, "escalate", {"reason": f"村级无法化解 {ID_NUMBER}"})
     assert up.status_code == 200, up.get_json()  # the town's staff are told, with the title
 
     masked_title = "张三 139****5678 漏水"
-    body = client.get(f"/api/v1/cases/{number}", headers=bearer(mediator)).get_json()
+    body = client.get(f"/api/v1/cases/{number}", headers=auth(world, mediator)).get_json()
     assert body["title"] == masked_title
     assert MASKED_ID in body["description"] and ORDER in body["description"]
     assert "0543****2345" in body["description"]
     assert "已电话联系 139****5678" in [e.get("note") for e in body["events"]]
 
     answers = [
-        client.get("/api/v1/cases", headers=bearer(mediator)).get_data(as_text=True),
-        client.get("/api/v1/cases/export.csv", headers=bearer(mediator)).get_data(as_text=True),
-        client.get("/api/v1/cases.geojson", headers=bearer(mediator)).get_data(as_text=True),
+        client.get("/api/v1/cases", headers=auth(world, mediator)).get_data(as_text=True),
+        client.get("/api/v1/cases/export.csv", headers=auth(world, mediator)).get_data(
+            as_text=True
+        ),
+        client.get("/api/v1/cases.geojson", headers=auth(world, mediator)).get_data(as_text=True),
     ]
     rows = list(csv.reader(io.StringIO(answers[1].lstrip("\ufeff"))))
     assert masked_title in [row[4] for row in rows]
-    login(client, mediator.username)
+    login(client, world[mediator].username)
     page = client.get(f"/cases/{number}")
     assert page.status_code == 200 and masked_title in page.get_data(as_text=True)
     answers.append(page.get_data(as_text=True))
@@ -104,7 +112,7 @@ def test_free_text_is_masked_everywhere_and_revealed_with_audit(client, world):
     revealed = client.post(
         f"/api/v1/cases/{number}/text/reveal",
         json={"purpose": "contact"},
-        headers=bearer(mediator),
+        headers=auth(world, mediator),
     )
     assert revealed.status_code == 200, revealed.get_json()
     texts = [(i["table"], i["field"], i["text"]) for i in revealed.get_json()["items"]]
@@ -116,13 +124,15 @@ def test_free_text_is_masked_everywhere_and_revealed_with_audit(client, world):
         select(AuditEntry).where(AuditEntry.action == "cases.reveal_text")
     ).one()
     assert entry.object_id == number and entry.detail["purpose"] == "contact"
-    assert entry.actor == mediator.username
+    assert entry.actor == world[mediator].username
     # Without the permission, or without a known purpose: no reveal.
     denied = client.post(
-        f"/api/v1/cases/{number}/text/reveal", json={"purpose": "contact"}, headers=bearer(worker)
+        f"/api/v1/cases/{number}/text/reveal",
+        json={"purpose": "contact"},
+        headers=auth(world, worker),
     )
     assert denied.status_code == 403
     bad = client.post(
-        f"/api/v1/cases/{number}/text/reveal", json={"purpose": "x"}, headers=bearer(mediator)
+        f"/api/v1/cases/{number}/text/reveal", json={"purpose": "x"}, headers=auth(world, mediator)
     )
     assert bad.status_code == 422 and "purpose" in bad.get_json()["errors"]["json"]
