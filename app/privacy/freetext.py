@@ -123,6 +123,18 @@ def originals(case_id: int) -> list[dict]:
     ]
 
 
+def clear_values(table: str, field: str, row_ids) -> dict[int, str]:
+    """row id → the clear text of that field, for the rows that have one (a revealing export)."""
+    rows = db.session.execute(
+        select(FreeTextOriginal.row_id, FreeTextOriginal.text_enc).where(
+            FreeTextOriginal.table_name == table,
+            FreeTextOriginal.field == field,
+            FreeTextOriginal.row_id.in_(row_ids),
+        )
+    )
+    return {row_id: pii.decrypt(blob) for row_id, blob in rows}
+
+
 def has_originals(case_id: int) -> bool:
     """Whether any of the case's free text was masked (the case page offers the reveal)."""
     return bool(

@@ -125,6 +125,11 @@ def test_free_text_is_masked_everywhere_and_revealed_with_audit(client, world):
     ).one()
     assert entry.object_id == number and entry.detail["purpose"] == "contact"
     assert entry.actor == world[mediator].username
+    # A revealing export (POST, audited) shows the titles as typed.
+    clear = client.post(
+        "/api/v1/cases/export.csv?reveal=true", headers=auth(world, mediator)
+    ).get_data(as_text=True)
+    assert TITLE in clear
     # Without the permission, or without a known purpose: no reveal.
     denied = client.post(
         f"/api/v1/cases/{number}/text/reveal",
