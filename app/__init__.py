@@ -67,6 +67,9 @@ from app.ops.guards import GuardedRequest
 from app.ops.guards import StrictJSONProvider
 from app.ops.logging import configure_logging
 from app.policy import policy_cli
+from app.privacy import freetext as _privacy_freetext  # noqa: F401
+from app.privacy.api import blp as privacy_api
+from app.privacy.cli import retention_cli
 from app.resident import models as _resident_models  # noqa: F401
 from app.resident import selfreport_models as _selfreport_models  # noqa: F401
 from app.resident import views as resident_views
@@ -174,6 +177,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(selfreport_api)
     api.register_blueprint(resident_api)
     api.register_blueprint(cameras_api)
+    api.register_blueprint(privacy_api)
     app.register_blueprint(accounts_views)
     app.register_blueprint(i18n_views)
     app.register_blueprint(selfreport_pages)
@@ -195,3 +199,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(risks_cli)
     app.cli.add_command(notify_cli)
     app.cli.add_command(warnings_cli)
+    app.cli.add_command(retention_cli)

@@ -215,3 +215,7 @@ class Config:
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "docs"
         self.OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"
+
+        # --- privacy (issue 19; docs/privacy.md): `flask cases sweep` also de-identifies ended
+        # cases past their retention policy when on (off: run `flask retention run` by hand).
+        self.RETENTION_AUTO = _bool("RETENTION_AUTO", False)

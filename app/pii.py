@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import re
+from datetime import date
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -146,3 +147,64 @@ def mask_address(value: str | None) -> str | None:
     if not value:
         return value
     return value[:6] + "***"
+
+
+# --- personal data in free text (issue 19; docs/privacy.md) --------------------------------------
+#
+# What a title, description or note may hold: an ID number (18 characters with a valid GB 11643
+# checksum, or the old 15-digit form whose birth date is a real day), optionally written in its
+# 6-8-4 groups with a space or hyphen between; a mobile number (1[3-9] + 9 digits, optionally
+# +86/86 before it, optionally 3-4-4 with spaces or hyphens); a landline with its area code and a
+# hyphen (0543-3312345). A digit run that is part of a longer one (an order number) is not taken.
+# Each becomes its masked form, the same as the party fields'.
+
+_SEP = r"[ \-]?"
+_TEXT_ID18 = re.compile(rf"(?<!\d)(\d{{6}}){_SEP}(\d{{8}}){_SEP}(\d{{3}}[\dXx])(?![\dXx])")
+_TEXT_ID15 = re.compile(r"(?<!\d)(\d{6})(\d{6})(\d{3})(?![\dXx])")
+_TEXT_MOBILE = re.compile(
+    rf"(?<![\d+])((?:\+?86{_SEP})?)(1[3-9]\d){_SEP}(\d{{4}}){_SEP}(\d{{4}})(?!\d)"
+)
+_TEXT_LANDLINE = re.compile(r"(?<![\d-])(0\d{2,3})-(\d{7,8})(?![\d-])")
+
+
+def _old_id_valid(birth: str) -> bool:
+    """A 15-digit ID number's YYMMDD (19YY) is a real day."""
+    try:
+        date(1900 + int(birth[:2]), int(birth[2:4]), int(birth[4:]))
+    except ValueError:
+        return False
+    return True
+
+
+def _mask_id18(m: re.Match) -> str:
+    number = (m.group(1) + m.group(2) + m.group(3)).upper()
+    return mask_id_number(number) if id_number_valid(number) else m.group(0)
+
+
+def _mask_id15(m: re.Match) -> str:
+    return mask_id_number(m.group(0)) if _old_id_valid(m.group(2)) else m.group(0)
+
+
+def _mask_mobile(m: re.Match) -> str:
+    return m.group(1) + m.group(2) + "****" + m.group(4)
+
+
+def _mask_landline(m: re.Match) -> str:
+    return m.group(1) + "****" + m.group(2)[-4:]
+
+
+def find_personal(text: str | None) -> bool:
+    """Whether the text holds an ID number or a phone number (mask_text would change it)."""
+    return bool(text) and mask_text(text) != text
+
+
+def mask_text(text: str | None) -> str | None:
+    """The text with each ID number and phone number in it masked (110101********1234,
+    138****5678, 0543****2345); everything else as it was. Numbers that fail the checks (an
+    18-digit number whose checksum is wrong) stay."""
+    if not text:
+        return text
+    text = _TEXT_ID18.sub(_mask_id18, text)
+    text = _TEXT_ID15.sub(_mask_id15, text)
+    text = _TEXT_MOBILE.sub(_mask_mobile, text)
+    return _TEXT_LANDLINE.sub(_mask_landline, text)

@@ -114,6 +114,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # them in scope; admins register, change and import them
     "cameras.read": FIELD | {"admin"},
     "cameras.manage": frozenset({"admin"}),
+    # --- privacy (issue 19: retention; docs/privacy.md): admins set the policies, see the plan
+    "retention.manage": frozenset({"admin"}),
 }
 
 ACTION_NAMES = {
@@ -168,6 +170,7 @@ ACTION_NAMES = {
     "ledger.import": "导入历史台账（留痕）",
     "cameras.read": "查看雪亮工程摄像机点位",
     "cameras.manage": "登记、修改、导入摄像机点位",
+    "retention.manage": "维护个人信息保存期限，查看去标识化计划",
 }
 
 

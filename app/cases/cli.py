@@ -5,6 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 import click
+from flask import current_app
 
 from app.campaigns.services import sweep_overdue as sweep_campaigns
 from app.cases import services
@@ -15,6 +16,7 @@ from app.docgen import replace_generated
 from app.extensions import db
 from app.imports import jobs as import_jobs
 from app.imports import services as imports
+from app.privacy import retention
 from app.resident import selfreports
 from app.risks.services import sweep_inspections
 
@@ -44,7 +46,13 @@ def sweep_command(on):
     overdue = sweep_inspections(on)
     campaign_tasks = sweep_campaigns(on)
     late_reports = selfreports.sweep(clock.start_of(on + dt.timedelta(days=1)) if on else None)
+    # Retention, when configured (docs/privacy.md): cases past their policy de-identified.
+    done = retention.run(record_empty=False) if current_app.config["RETENTION_AUTO"] else {}
     db.session.commit()
+    deidentified = sum(row["deidentify"] for row in done.values())
+    archived = sum(row["archive"] for row in done.values())
+    if deidentified or archived:
+        click.echo(f"保存期满：去标识化 {deidentified} 件，归档 {archived} 件")
     if result.recounted:
         click.echo(f"按新的期限规则重新计算了 {result.recounted} 件事件的期限（见各事件时间线）")
     click.echo(

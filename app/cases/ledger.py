@@ -21,6 +21,7 @@ from app.extensions import db
 from app.geo import placement
 from app.geo.models import GridCell
 from app.geo.models import Region
+from app.privacy import freetext
 
 MAX_EXPORT_ROWS = 50_000
 
@@ -102,13 +103,15 @@ def ledger_rows(args: dict) -> list[tuple]:
         "请缩小筛选范围（如上报时间、区域或状态）后分批导出",
     )
     parties = party_texts(args)
+    # A revealing export shows the titles as typed too (docs/privacy.md).
+    titles = freetext.clear_values("cases", "title", [r.id for r in rows]) if args["reveal"] else {}
     return [
         (
             r.number,
             workflow.KIND_NAMES.get(r.kind, r.kind),
             r.category,
             SOURCE_NAMES.get(r.source, r.source),
-            r.title,
+            titles.get(r.id, r.title),
             r[6],
             r[7],
             r[8],
@@ -144,6 +147,7 @@ def party_texts(args: dict) -> dict[int, list[str]]:
     for case_id, role, name, id_number, phone in db.session.execute(stmt):
         if args["reveal"]:
             name, id_number, phone = pii.decrypt(name), pii.decrypt(id_number), pii.decrypt(phone)
+            name = name or "（已去标识化）"  # past retention (docs/privacy.md)
         details = "，".join(v for v in (id_number, phone) if v)
         label = f"{PARTY_ROLE_NAMES.get(role, role)}：{name}"
         out.setdefault(case_id, []).append(f"{label}（{details}）" if details else label)

@@ -223,6 +223,10 @@ class Case(db.Model):
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Retention (docs/privacy.md, migration 0026): personal data removed past the policy; or, for
+    # a record law requires archived (人民调解协议), kept but no longer processed.
+    deidentified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     reporter: Mapped[User] = relationship(foreign_keys=[reporter_id])
     handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])
@@ -320,7 +324,8 @@ class Party(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
     role: Mapped[str] = mapped_column(String(12))
-    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # None once the case is de-identified (retention, docs/privacy.md), as are the hashes.
+    name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     id_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -328,7 +333,7 @@ class Party(db.Model):
     id_number_masked: Mapped[str | None] = mapped_column(String(20))
     phone_masked: Mapped[str | None] = mapped_column(String(20))
     address_masked: Mapped[str | None] = mapped_column(String(60))
-    name_hash: Mapped[str] = mapped_column(String(64))
+    name_hash: Mapped[str | None] = mapped_column(String(64))
     id_number_hash: Mapped[str | None] = mapped_column(String(64))
     phone_hash: Mapped[str | None] = mapped_column(String(64))
 

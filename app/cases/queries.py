@@ -209,6 +209,10 @@ def filtered(args: dict, user=None):
     keeps the cases naming that person.
     """
     stmt = scoped(select(Case), scope_for(user or current_user))
+    # Archived past retention (docs/privacy.md): no longer processed, only in the archive view.
+    stmt = stmt.where(
+        Case.archived_at.isnot(None) if args.get("archived") else Case.archived_at.is_(None)
+    )
     if args.get("state"):
         stmt = stmt.where(Case.state.in_(args["state"]))
     for name in ("kind", "category", "level", "warning"):

@@ -648,6 +648,9 @@ class CaseQuery(Schema):
     overdue = fields.Boolean()
     warning = fields.String(validate=one_of(["none", "yellow", "red"], "warning "))
     supervised = fields.Boolean()
+    archived = fields.Boolean(
+        metadata={"description": "true: 归档案卷（保存期满、依法存档、不再处理）；默认不含"}
+    )
     reported_from = fields.Date()
     reported_to = fields.Date()
     q = fields.String(validate=validate.Length(1, 50), metadata={"description": "标题与描述全文"})

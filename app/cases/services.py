@@ -216,6 +216,8 @@ def new_party(data: dict) -> Party:
 
 def reveal(case: Case, party: Party, purpose: str, reason: str | None = None) -> dict:
     """A party's full values; every reveal is audited with its purpose (pii.REVEAL_PURPOSES)."""
+    if case.deidentified_at or case.archived_at:
+        raise Conflict(_("该事件已去标识化或归档，不再处理个人信息"))
     audit.record(
         "cases.reveal",
         object_type="party",

@@ -27,6 +27,7 @@ from app.web import inbox
 from app.web import labels
 from app.web import notices
 from app.web import official
+from app.web import retention
 from app.web import tasks
 from app.web import visits
 from app.web.layout import local_time
@@ -49,6 +50,7 @@ def init_web(app: Flask) -> None:
         analysis,
         visits,
         cameras,  # 雪亮工程 (issue 17 item 4)
+        retention,
     )
     for module in modules:
         app.register_blueprint(module.bp)

@@ -31,6 +31,7 @@ from app.documents import kinds as notice_kinds
 from app.extensions import db
 from app.policy import allows
 from app.policy import requires
+from app.privacy import freetext
 from app.resident import queries as resident_queries
 from app.web import cameras
 from app.web import forms
@@ -259,6 +260,7 @@ def render_case(
             handler_choices=handlers,
             can_reveal=allows(current_user.role, "cases.reveal"),
             reveal_purposes=pii.REVEAL_PURPOSES,
+            masked_text=freetext.has_originals(case.id),
             notices=notice_kinds.applicable(case),
             ratings=resident_queries.ratings_of(case.id),
             can_act=allows(current_user.role, "cases.act") and bool(case.allowed_actions),

@@ -100,6 +100,8 @@ NAV = [
     NavItem("visit_pages.weights", _l("考核权重"), "assessment.manage"),
     # cameras (issue 17 item 4, 雪亮工程): the admin's list and ledger import
     NavItem("camera_pages.cameras", _l("雪亮工程点位"), "cameras.manage"),
+    # privacy (issue 19): retention policies
+    NavItem("retention_pages.policies", _l("保存期限"), "retention.manage"),
 ]
 
 

@@ -1186,6 +1186,37 @@ ROUTES: dict[tuple[str, str], Route] = {
         form=True,
         list_route=True,
     ),
+    # --- privacy (issue 19: free text revealed, retention; docs/privacy.md) ---
+    ("privacy.reveal_text", "POST"): Route(
+        "POST",
+        lambda c, s: f"/api/v1/cases/{c.in_case if s == 'in' else c.out_case}/text/reveal",
+        {200},
+        body=lambda s: {"purpose": "mediation"},
+    ),
+    ("privacy.list_policies", "GET"): Route(
+        "GET", fixed("/api/v1/retention-policies"), {200}, list_route=True
+    ),
+    ("privacy.update_policy", "PATCH"): Route(
+        "PATCH",
+        fixed("/api/v1/retention-policies/visit"),
+        {200},
+        body=lambda s: {"months": 30, "version": 1},
+        list_route=True,
+    ),
+    ("privacy.retention_plan", "GET"): Route(
+        "GET", fixed("/api/v1/retention/plan"), {200}, list_route=True
+    ),
+    ("retention_pages.policies", "GET"): Route(
+        "GET", fixed("/admin/retention"), {200}, list_route=True
+    ),
+    ("retention_pages.update_policy", "POST"): Route(
+        "POST",
+        fixed("/admin/retention/visit"),
+        {302},
+        body=lambda s: {"months": "30", "version": "1"},
+        form=True,
+        list_route=True,
+    ),
 }
 
 

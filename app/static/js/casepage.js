@@ -48,6 +48,32 @@
     });
   });
 
+  // The free text's clear originals (ID and phone numbers typed into it), audited like a party's.
+  document.querySelectorAll('button.reveal-text').forEach(function (button) {
+    button.addEventListener('click', function () {
+      button.disabled = true;
+      var purpose = document.getElementById('reveal-purpose');
+      var reason = document.getElementById('reveal-reason');
+      var body = {purpose: purpose ? purpose.value : 'mediation'};
+      if (reason && reason.value.trim()) { body.reason = reason.value.trim(); }
+      GG.api('POST', button.dataset.url, body).then(function (r) {
+        if (!r.ok) {
+          button.disabled = false;
+          button.after(GG.el('span', {'class': 'error', role: 'alert'},
+            S.failed + (r.body && r.body.message ? '：' + r.body.message : '')));
+          return;
+        }
+        var list = document.getElementById('revealed-text');
+        r.body.items.forEach(function (item) {
+          list.appendChild(GG.el('dt', {}, (S.fields && S.fields[item.field]) || item.field));
+          list.appendChild(GG.el('dd', {}, item.text));
+        });
+        list.hidden = false;
+        button.replaceWith(GG.el('span', {'class': 'small muted', role: 'status'}, S.revealed));
+      }, function () { button.disabled = false; });
+    });
+  });
+
   document.querySelectorAll('select.outcome-select').forEach(function (select) {
     var form = select.closest('form');
     function sync() {

@@ -1,0 +1,1 @@
+"""Personal data in free text and retention (issue 19; docs/privacy.md)."""
