@@ -39,6 +39,7 @@ from app.geo.models import Region
 from app.imports import parse
 from app.imports.models import LedgerImport
 from app.imports.models import LedgerTemplate
+from app.privacy import freetext
 from app.scoping import scope_for
 
 BATCH = 500
@@ -1037,6 +1038,8 @@ def insert_batch(imp: LedgerImport, user, batch: list[Planned]) -> None:
                     "note": "台账导入",
                 }
             )
+    # A bulk INSERT bypasses the flush hook that masks personal data typed into free text.
+    originals = freetext.mask_rows("cases", cases)
     for table, rows in (
         ("cases", cases),
         ("case_events", events),
@@ -1045,6 +1048,7 @@ def insert_batch(imp: LedgerImport, user, batch: list[Planned]) -> None:
     ):
         if rows:
             db.session.execute(insert(db.metadata.tables[table]), rows)
+    freetext.store_rows(originals)
 
 
 def party_row(case_id: int, party: dict) -> dict:

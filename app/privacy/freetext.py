@@ -148,3 +148,37 @@ def forget(case_id: int) -> int:
     """Delete the case's clear originals (de-identification); how many there were."""
     result = db.session.execute(delete(FreeTextOriginal).where(FreeTextOriginal.case_id == case_id))
     return result.rowcount
+
+
+def mask_rows(table: str, rows: list[dict]) -> list[dict]:
+    """Mask the FIELDS of rows a bulk INSERT is about to write (it bypasses the flush hook).
+
+    Changes `rows` in place and returns the `free_text_originals` rows to insert once they exist
+    (`store_rows`); each row must carry its `id` (and `case_id` where FIELDS' tables have one).
+    """
+    originals = []
+    for row in rows:
+        for field in FIELDS.get(table, ()):
+            value = row.get(field)
+            if not isinstance(value, str):
+                continue
+            masked = pii.mask_text(value)
+            if masked == value:
+                continue
+            row[field] = masked
+            originals.append(
+                {
+                    "table_name": table,
+                    "row_id": row["id"],
+                    "field": field,
+                    "case_id": row["id"] if table == "cases" else row.get("case_id"),
+                    "text_enc": pii.encrypt(value),
+                }
+            )
+    return originals
+
+
+def store_rows(originals: list[dict]) -> None:
+    """Insert what `mask_rows` returned, after the rows themselves."""
+    if originals:
+        db.session.execute(insert(FreeTextOriginal.__table__), originals)

@@ -1,7 +1,7 @@
 """雪亮工程 cameras and a case's camera (issue 17 item 4; Open311, item 5, needs no table).
 
 Revision ID: 0024
-Revises: 0021
+Revises: 0023
 Create Date: 2026-12-01 18:20
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 
 revision = "0024"
-down_revision = "0021"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

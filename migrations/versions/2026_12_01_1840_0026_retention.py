@@ -2,7 +2,7 @@
 de-identified and archived cases, and the one UPDATE case_events allows (masking a note).
 
 Revision ID: 0026
-Revises: 0021
+Revises: 0024
 Create Date: 2026-12-01 18:40
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0021"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
