@@ -64,7 +64,7 @@ def risk_map():
     filters = period_filters()
     region = current_user.region
     centre, bounds = region_centre(region)
-    zoom = {"county": 10, "town": 12, "village": 14}[region.level]
+    zoom = {"province": 7, "prefecture": 8, "county": 10, "town": 12, "village": 14}[region.level]
     m = build_risk_map(
         tiles(),
         _("风险地图"),
