@@ -19,6 +19,7 @@ from dataclasses import field
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import defer
 
 from app.audit import services as audit
@@ -26,6 +27,7 @@ from app.core import clock
 from app.extensions import db
 from app.geo.models import Region
 from app.geo.models import region_predecessors
+from app.scoping import region_prefix
 
 DEFAULT_EDITION = 2023
 FIRST_EDITION = 2009
@@ -367,8 +369,8 @@ def apply(diff: Diff) -> None:
 
 
 def ensure_region(code: str, name: str, valid_from: str | date) -> Region:
-    """A 省 or 市 by its code, created without a boundary when absent (the demo's parents);
-    linked to its own parent when that exists."""
+    """A 省 or 市 by its code, created without a boundary when absent (the demo's parents),
+    linked to its parent and to its children when they exist."""
     level = level_of(code)
     if level not in ABOVE_COUNTY:
         raise ValueError(f"{code} is not a province or prefecture code")
@@ -384,4 +386,14 @@ def ensure_region(code: str, name: str, valid_from: str | date) -> Region:
     if above and region.parent_id is None:
         region.parent = db.session.scalar(select(Region).where(Region.code == above))
     db.session.flush()
+    # The regions one level down already there (a county imported before its 市) are linked.
+    db.session.execute(
+        update(Region)
+        .where(
+            Region.level == LEVEL_ORDER[LEVEL_ORDER.index(level) + 1],
+            Region.code.startswith(region_prefix(code, level)),
+            Region.parent_id.is_(None),
+        )
+        .values(parent_id=region.id)
+    )
     return region
