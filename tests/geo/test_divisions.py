@@ -180,3 +180,11 @@ def test_prefecture_official_sees_every_county(client, world):
     assert client.get(f"/api/v1/regions/{PREFECTURE}", headers=county).status_code == 404
     counties = client.get("/api/v1/regions?level=county", headers=shi).get_json()
     assert {f["id"] for f in counties["features"]} == {COUNTY, "371698000000"}
+    # The pages: the workbench breaks down by county; the map and the analysis page open.
+    assert login(client, "official-shi").status_code == 302
+    workbench = client.get("/workbench").get_data(as_text=True)
+    assert "测试县" in workbench and "邻县" in workbench, workbench[workbench.find("<main") :][
+        :3000
+    ]
+    for path in ("/map", "/analysis"):
+        assert client.get(path).status_code == 200, path
