@@ -84,11 +84,6 @@ class Region(db.Model):
     )
 
     @property
-    def has_boundary(self) -> bool:
-        """False until the region's boundary is imported (边界未导入)."""
-        return self.boundary is not None
-
-    @property
     def abolished(self) -> bool:
         """True once the region has been abolished (已撤销)."""
         return self.valid_to is not None and self.valid_to <= clock.today()
