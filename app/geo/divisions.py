@@ -20,6 +20,7 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import defer
 
 from app.audit import services as audit
@@ -347,7 +348,7 @@ def apply(diff: Diff) -> None:
     session.flush()
     if diff.successors:
         session.execute(
-            region_predecessors.insert(),
+            pg_insert(region_predecessors).on_conflict_do_nothing(),
             [
                 {"region_id": by_code[new].id, "predecessor_id": by_code[old].id}
                 for old, new in diff.successors
