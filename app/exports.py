@@ -120,7 +120,12 @@ def audit_region(args: dict, user) -> str:
 
 
 def _significant(code: str) -> str:
-    """A region code's significant digits (county 6, town 9, village 12; a cell's 15)."""
+    """A region code's significant digits (省 2, 市 4, county 6, town 9, village 12; a cell's
+    15)."""
+    if len(code) == 12 and code.endswith("0000000000"):
+        return code[:2]
+    if len(code) == 12 and code.endswith("00000000"):
+        return code[:4]
     if len(code) == 12 and code.endswith("000000"):
         return code[:6]
     if len(code) == 12 and code.endswith("000"):

@@ -1,7 +1,8 @@
 """Jurisdiction scoping: the one helper every list, detail, map layer and export goes through.
 
 A user's jurisdiction is one region; its subtree is every code that starts with the region's
-significant digits (统计用区划代码 are hierarchical): a county's 6, a town's 9, a village's 12.
+significant digits (统计用区划代码 are hierarchical): a province's 2, a prefecture's (市) 4, a
+county's 6, a town's 9, a village's 12 — so a 市 official's scope holds every county below.
 Grid cells (15 digits) start with their village's 12, so they fall in the same subtree.
 
 Department staff (shared/DOMAIN.md §8) have no region subtree: their scope's prefix matches no
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from flask_login import current_user
 from sqlalchemy import ColumnElement
 
-SIGNIFICANT_DIGITS = {"county": 6, "town": 9, "village": 12}
+SIGNIFICANT_DIGITS = {"province": 2, "prefecture": 4, "county": 6, "town": 9, "village": 12}
 # A prefix no region or cell code starts with (codes are digits): nothing by region.
 NO_REGION = "#"
 

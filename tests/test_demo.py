@@ -59,11 +59,39 @@ def test_seed_demo_builds_county_and_is_idempotent(runner, client):
     assert units.staff_unit == "371699101-labour"
     # Every demo account has its own fake mobile number (the SMS sink's journeys need them).
     phones = db.session.execute(text("SELECT phone FROM users ORDER BY username")).scalars().all()
-    assert len(phones) == 16 and len(set(phones)) == 16
+    assert len(phones) == 17 and len(set(phones)) == 17
     assert all(re.fullmatch(r"1380539\d{4}", p) for p in phones)
     rules = db.session.execute(
         text("SELECT region_id, category, department_id FROM routing_rules ORDER BY 1, 2")
     ).all()
+    # The county's 市 and 省 (issue 17), without boundaries; the 市 official sits above it.
+    lineage = db.session.execute(
+        text(
+            """
+            SELECT c.code, p.code, p.level, g.code, g.level, p.boundary IS NULL
+              FROM regions c JOIN regions p ON p.id = c.parent_id
+              JOIN regions g ON g.id = p.parent_id
+             WHERE c.code = '371699000000'
+            """
+        )
+    ).one()
+    assert tuple(lineage) == (
+        "371699000000",
+        "371600000000",
+        "prefecture",
+        "370000000000",
+        "province",
+        True,
+    )
+    assert (
+        db.session.execute(
+            text(
+                "SELECT r.code FROM users u JOIN regions r ON r.id = u.region_id"
+                " WHERE u.username = 'shi_ganbu'"
+            )
+        ).scalar()
+        == "371600000000"
+    )
 
     again = runner.invoke(args=["seed", "demo"])
     assert again.exit_code == 0, again.output

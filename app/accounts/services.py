@@ -57,6 +57,11 @@ def check_password_strength(password: str) -> None:
         raise invalid(_("密码不能全是数字"), "password")
 
 
+# Levels above the county (issue 17) and the roles that may hold them.
+ABOVE_COUNTY = ("province", "prefecture")
+ABOVE_COUNTY_ROLES = ("official", "admin")
+
+
 def _department_for(role: str, region: Region, code: str | None) -> Department | None:
     """The unit of a department_staff user (required for that role, refused for the others)."""
     if role != "department_staff":
@@ -102,6 +107,9 @@ def create_user(
         raise invalid(_("区划 %(code)s 不存在", code=region_code), "region")
     if region.abolished:
         raise invalid(_("区划 %(code)s 已撤销", code=region_code), "region")
+    if region.level in ABOVE_COUNTY and role not in ABOVE_COUNTY_ROLES:
+        # issue 17: a 市/省 jurisdiction is for officials and admins only (they oversee counties)
+        raise invalid(_("只有干部和管理员的辖区可以是市或省"), "region")
     if phone is not None and not re.match(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", phone):
         raise invalid(_("电话应为 11 位手机号或带区号的固定电话"), "phone")
     department = _department_for(role, region, department_code)

@@ -47,6 +47,8 @@ def rebuild() -> int:
 # query's BREAKDOWN keys for the same levels). Villages are measured live: the breakdown is by
 # grid cell, finer than the facts, and a village's cases are few.
 FACT_KEYS = {
+    "province": "left(f.region_code, 4) || '00000000'",
+    "prefecture": "left(f.region_code, 6) || '000000'",
     "county": "left(f.region_code, 9) || '000'",
     "town": "f.region_code",
 }
@@ -189,7 +191,12 @@ def case_rows(level: str, visibility: str, params: dict) -> tuple[dict, list]:
     for row in db.session.execute(text(FACT_MEASURES_SQL.format(key=FACT_KEYS[level])), params):
         out[None if row.is_total else row.k] = dict(row._mapping)
     months = {row.month: row for row in db.session.execute(text(FACT_TREND_SQL), params)}
-    live_key = {"county": "left(c.region_code, 9) || '000'", "town": "left(c.region_code, 12)"}
+    live_key = {
+        "province": "left(c.region_code, 4) || '00000000'",
+        "prefecture": "left(c.region_code, 6) || '000000'",
+        "county": "left(c.region_code, 9) || '000'",
+        "town": "left(c.region_code, 12)",
+    }
     medians = text(MEDIANS_SQL.format(key=live_key[level], visibility=visibility))
     for row in db.session.execute(medians, params):
         out.setdefault(None if row.is_total else row.k, {}).update(row._mapping)

@@ -33,6 +33,9 @@ MAX_PERIOD_DAYS = 1096  # three years: keeps the monthly trend and the scans bou
 # One level down, for the 工作台 table: the child level, and how a case's 15-digit grid-cell code
 # maps to the child's code (towns are 9 digits + "000", villages 12 digits, cells all 15).
 BREAKDOWN = {
+    # Above the county (issue 17): a province by its 市, a 市 by its counties.
+    "province": ("prefecture", "left(c.region_code, 4) || '00000000'"),
+    "prefecture": ("county", "left(c.region_code, 6) || '000000'"),
     "county": ("town", "left(c.region_code, 9) || '000'"),
     "town": ("village", "left(c.region_code, 12)"),
     "village": ("grid_cell", "c.region_code"),

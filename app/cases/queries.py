@@ -36,6 +36,7 @@ from app.geo.models import GridCell
 from app.geo.models import Region
 from app.policy import deny
 from app.scoping import Scope
+from app.scoping import region_prefix
 from app.scoping import scope_for
 
 # Workflow constants as SQL parameters (`c.state = ANY(:open_states)`), never typed out again.
@@ -221,7 +222,7 @@ def filtered(args: dict, user=None):
     if args.get("region"):
         code = args["region"]
         region = db.session.scalar(select(Region).where(Region.code == code))
-        prefix = code[: {"county": 6, "town": 9}.get(region.level, 12)] if region else code
+        prefix = region_prefix(region.code, region.level) if region else code
         stmt = stmt.where(Case.region_code.startswith(prefix, autoescape=True))
     if args.get("grid_cell"):
         stmt = stmt.where(Case.region_code == args["grid_cell"])

@@ -23,6 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
 from app import pii
+from app import scoping
 from app.accounts.models import ROLE_NAMES
 from app.accounts.models import User
 from app.audit import services as audit
@@ -96,7 +97,8 @@ def report(data: dict, user) -> Case:
             {"json": {"risk_point_id": [_("风险点不存在或不在您的辖区内")]}},
         )
     camera_id = camera_of(data, user)
-    actor_level = user.region.level
+    # Above the county (a 市/省 official) a case is still filed at county level at most.
+    actor_level = user.region.level if user.region.level in workflow.LEVEL_RANK else "county"
     level = data.get("level") or actor_level
     if workflow.LEVEL_RANK[level] > workflow.LEVEL_RANK[actor_level]:
         raise Invalid(
@@ -1387,8 +1389,8 @@ def handler_fits(user: User | None, case) -> bool:
 
 
 def region_prefix(region) -> str:
-    """The code prefix of a region's subtree (county 6, town 9, village 12 digits)."""
-    return region.code[: {"county": 6, "town": 9}.get(region.level, 12)]
+    """The code prefix of a region's subtree (province 2, 市 4, county 6, town 9, village 12)."""
+    return scoping.region_prefix(region.code, region.level)
 
 
 def _reopen_invalid(case, user, data):

@@ -21,6 +21,8 @@ SETTLED_STATES = frozenset({"resolved", "followed_up", "closed"})
 TERMINAL_STATES = frozenset({"rejected", "withdrawn"})
 ALL_KINDS = frozenset({"dispute", "petition", "incident"})
 LEVEL_RANK = {"village": 0, "town": 1, "county": 2}
+# Actors may sit above the county (a 市 or 省 official, issue 17): above every case's level.
+ACTOR_RANK = {**LEVEL_RANK, "prefecture": 3, "province": 4}
 LEVEL_NAMES = {"village": "村级", "town": "镇级", "county": "县级"}
 STATE_NAMES = {
     "reported": "待受理",
@@ -120,7 +122,7 @@ class Rule:
 
     def level_ok(self, actor_level: str, case_level: str) -> bool:
         """Whether an actor at `actor_level` may act on a case at `case_level`."""
-        a, c = LEVEL_RANK[actor_level], LEVEL_RANK[case_level]
+        a, c = ACTOR_RANK[actor_level], LEVEL_RANK[case_level]
         return {
             "case": a == c,
             "above": a > c,

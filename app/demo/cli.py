@@ -23,6 +23,7 @@ from app.demo.selfreports import seed_demo_self_reports
 from app.demo.visits import seed_demo_visits
 from app.dispatch.models import Department
 from app.extensions import db
+from app.geo import divisions
 from app.geo import services
 
 CELLS_PER_VILLAGE = 6
@@ -77,6 +78,11 @@ def seed_demo(history: bool = True) -> dict:
     `history`: also the two years of settled cases and inspections (app/demo/history.py).
     """
     features = geography.build()
+    # The 省 and 市 above the county first: the county import links it to its 市 by code.
+    divisions.ensure_region(geography.PROVINCE_CODE, geography.PROVINCE_NAME, geography.ORIGIN_DATE)
+    divisions.ensure_region(
+        geography.PREFECTURE_CODE, geography.PREFECTURE_NAME, geography.ORIGIN_DATE
+    )
     services.import_geojson(geography.collection(features["county"]), "county")
     services.import_geojson(geography.collection(features["town"]), "town")
     services.import_geojson(geography.collection(features["village"]), "village")
@@ -162,11 +168,18 @@ DEMO_USERS = [
     ("xian_ganbu", "吴主任（县综治中心）", "official", geography.COUNTY_CODE, []),
     ("xian_admin", "县系统管理员", "admin", geography.COUNTY_CODE, []),
 ]
+# Above the county (issue 17): the 市 official sees every county of the 市.
+DEMO_ABOVE_USERS = [
+    ("shi_ganbu", "孙主任（市综治中心）", "official", geography.PREFECTURE_CODE, []),
+]
 
 # Fake mobile numbers of the demo accounts (for the SMS sink: docs/notifications.md), one each.
 DEMO_PHONES = {
     username: f"1380539{i:04d}"
-    for i, username in enumerate([u[0] for u in DEMO_USERS] + [s[0] for s in DEMO_STAFF], start=1)
+    for i, username in enumerate(
+        [u[0] for u in DEMO_USERS] + [s[0] for s in DEMO_STAFF] + [u[0] for u in DEMO_ABOVE_USERS],
+        start=1,
+    )
 }
 
 
@@ -174,7 +187,7 @@ def seed_demo_users() -> int:
     """Create the demo accounts that do not exist yet (password DEMO_PASSWORD), the department
     staff among them (app/demo/departments.py)."""
     created = 0
-    for username, name, role, region, serials in DEMO_USERS:
+    for username, name, role, region, serials in DEMO_USERS + DEMO_ABOVE_USERS:
         if db.session.scalar(select(User.id).where(User.username == username)):
             continue
         cells = [f"{region}{s}" for s in serials]

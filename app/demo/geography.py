@@ -17,6 +17,11 @@ from shapely.geometry import mapping
 SEED = 20261126
 COUNTY_CODE = "371699000000"
 COUNTY_NAME = "示范县"
+# Its parents (issue 17): the 市 and 省 the county's code names, without boundaries.
+PREFECTURE_CODE = "371600000000"
+PREFECTURE_NAME = "滨州市"
+PROVINCE_CODE = "370000000000"
+PROVINCE_NAME = "山东省"
 ORIGIN_DATE = "2000-01-01"
 MERGE_DATE = "2021-07-01"
 CENTRE = (118.05, 37.38)  # 滨州 area, near the Yellow River

@@ -36,6 +36,7 @@ REGION_SELECT = """
            (SELECT coalesce(json_agg(sr.code ORDER BY sr.code), '[]'::json)
               FROM region_predecessors rp JOIN regions sr ON sr.id = rp.region_id
              WHERE rp.predecessor_id = r.id) AS successors,
+           r.boundary IS NOT NULL AS has_boundary,
            r.boundary
       FROM regions r LEFT JOIN regions p ON p.id = r.parent_id
 """
@@ -51,6 +52,7 @@ REGION_PROPERTIES = {
         "abolished",
         "predecessors",
         "successors",
+        "has_boundary",
     )
 }
 

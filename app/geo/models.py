@@ -24,8 +24,15 @@ from sqlalchemy.orm import relationship
 from app.core import clock
 from app.extensions import db
 
-LEVELS = ("county", "town", "village")
-LEVEL_NAMES = {"county": "县/区", "town": "乡/镇/街道", "village": "村/社区", "grid": "网格"}
+LEVELS = ("province", "prefecture", "county", "town", "village")
+LEVEL_NAMES = {
+    "province": "省",
+    "prefecture": "市",
+    "county": "县/区",
+    "town": "乡/镇/街道",
+    "village": "村/社区",
+    "grid": "网格",
+}
 
 # 新村: a merged or relocated village links to the villages it replaced.
 region_predecessors = Table(
@@ -37,11 +44,14 @@ region_predecessors = Table(
 
 
 class Region(db.Model):
-    """A county (县/区), town (乡/镇/街道) or village (村/社区), by its 12-digit 统计用区划代码."""
+    """A province (省), prefecture (市), county (县/区), town (乡/镇/街道) or village (村/社区),
+    by its 12-digit 统计用区划代码. The boundary may be missing (边界未导入) until imported."""
 
     __tablename__ = "regions"
     __table_args__ = (
-        CheckConstraint("level IN ('county', 'town', 'village')", name="level"),
+        CheckConstraint(
+            "level IN ('province', 'prefecture', 'county', 'town', 'village')", name="level"
+        ),
         CheckConstraint("code ~ '^[0-9]{12}$'", name="code_format"),
         CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity"),
         Index("ix_regions_parent_id", "parent_id"),
@@ -53,8 +63,8 @@ class Region(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[str] = mapped_column(String(10))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
-    boundary: Mapped[WKBElement] = mapped_column(
-        Geometry("MULTIPOLYGON", srid=4326, spatial_index=True)
+    boundary: Mapped[WKBElement | None] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=True
     )
     valid_from: Mapped[date] = mapped_column(Date, server_default=func.current_date())
     # Set when the region is abolished (已撤销), e.g. merged into a 新村.

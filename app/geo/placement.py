@@ -2,8 +2,9 @@
 
 Used by /api/v1/locate, case reports and risk-point registration alike. A point on a border
 shared by several cells goes to the lowest cell code; only current villages (not 已撤销) hold
-cells. Outside every cell, the refusal names the nearest village — only ever one inside the
-caller's jurisdiction, so a refusal never tells anyone about places they may not see.
+cells, and only villages with a boundary (a region from the code list alone, 边界未导入,
+places nothing). Outside every cell, the refusal names the nearest village — only ever one
+inside the caller's jurisdiction, so a refusal never tells anyone about places they may not see.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ NEAREST_VILLAGE_SQL = text(
                              ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)) AS metres
       FROM regions v
      WHERE v.level = 'village' AND (v.valid_to IS NULL OR v.valid_to > current_date)
+       AND v.boundary IS NOT NULL
        AND v.code LIKE :prefix || '%'
      ORDER BY v.boundary <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)
      LIMIT 1
@@ -74,6 +76,8 @@ def cell_at(lon: float, lat: float, prefix: str = "") -> Placement | None:
         .where(
             func.ST_Intersects(GridCell.geom, point),
             Region.valid_to.is_(None) | (Region.valid_to > func.current_date()),
+            # never a guess: only villages whose boundary is imported hold placed points
+            Region.boundary.is_not(None),
         )
         .order_by(GridCell.code)
         .limit(1)

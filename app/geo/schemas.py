@@ -89,7 +89,8 @@ class RegionQuery(Schema):
 
     level = fields.String(
         validate=validate.OneOf(
-            ["county", "town", "village"], error="level 应为 county、town 或 village"
+            ["province", "prefecture", "county", "town", "village"],
+            error="level 应为 province、prefecture、county、town 或 village",
         )
     )
     parent = fields.String(

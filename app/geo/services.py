@@ -152,6 +152,9 @@ def _properties_problems(level: str, props) -> tuple[list[str], dict]:
         problems.append("name 过长（最多 100 个字符）")
     else:
         clean["name"] = name.strip()
+    if level == "county" and clean["code"]:
+        # A county's parent is its 市 (4 digits + zeros), linked when that region exists.
+        clean["parent_code"] = clean["code"][:4] + "0" * 8
     if level != "county":
         if isinstance(parent, int) and not isinstance(parent, bool):
             parent = str(parent)
@@ -232,6 +235,11 @@ CHECKS_SQL = {
          WHERE :level <> 'county' AND NOT EXISTS (
                SELECT 1 FROM regions p WHERE p.code = f.parent_code AND p.level = :parent_level)
     """,
+    "parent_unbounded": """
+        SELECT f.idx, f.code, format('上级村 %s 边界未导入：先导入村界再导入网格', p.code)
+          FROM import_features f JOIN regions p ON p.code = f.parent_code
+         WHERE :level = 'grid' AND p.boundary IS NULL
+    """,
     "parent_abolished": """
         SELECT f.idx, f.code, format('上级 %s 已撤销（%s）', p.code, p.valid_to)
           FROM import_features f JOIN regions p ON p.code = f.parent_code
@@ -306,13 +314,15 @@ UPSERT_REGION_SQL = text(
       FROM import_features f LEFT JOIN regions p ON p.code = f.parent_code
      ORDER BY f.idx
     ON CONFLICT (code) DO UPDATE
-       SET name = EXCLUDED.name, parent_id = EXCLUDED.parent_id, boundary = EXCLUDED.boundary,
+       SET name = EXCLUDED.name, parent_id = coalesce(EXCLUDED.parent_id, regions.parent_id),
+           boundary = EXCLUDED.boundary,
            valid_from = coalesce(
                (SELECT f.valid_from FROM import_features f WHERE f.code = EXCLUDED.code),
                regions.valid_from),
            updated_at = now()
      WHERE regions.name IS DISTINCT FROM EXCLUDED.name
-        OR regions.parent_id IS DISTINCT FROM EXCLUDED.parent_id
+        OR regions.parent_id IS DISTINCT FROM coalesce(EXCLUDED.parent_id, regions.parent_id)
+        OR regions.boundary IS NULL
         OR NOT ST_Equals(regions.boundary, EXCLUDED.boundary)
         OR regions.valid_from IS DISTINCT FROM coalesce(
                (SELECT f.valid_from FROM import_features f WHERE f.code = EXCLUDED.code),
@@ -531,6 +541,8 @@ def make_grid(village_code: str, shape: str = "square", cell_size: float = 500.0
         raise GridError(f"{village_code} 是{_level_name(village.level)}区划，不是村")
     if village.valid_to is not None:
         raise GridError(f"村 {village_code} 已撤销（{village.valid_to}），不能生成网格")
+    if village.lon is None:
+        raise GridError(f"村 {village_code} 边界未导入，不能生成网格")
 
     existing = [
         r[0]

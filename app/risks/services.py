@@ -63,7 +63,7 @@ CHINA_EXTENT = geo.CHINA_EXTENT
 # border are not crossings.
 OVERLAP_TOLERANCE_M2 = 1.0
 OVERLAP_SHARE = 0.01
-REGION_RANK = {"village": 0, "town": 1, "county": 2}
+REGION_RANK = {"village": 0, "town": 1, "county": 2, "prefecture": 3, "province": 4}
 REGION_LEVEL_NAMES = {"village": "村级", "town": "镇级", "county": "县级"}
 FIELD_ROLES = ("grid_worker", "mediator", "official")
 

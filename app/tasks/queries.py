@@ -311,6 +311,9 @@ def tasks_of(user, today: dt.date | None = None):
     level = user.region.level
     if user.role == "department_staff":
         sources = [_unit_dispatch_tasks(user)]
+    elif level not in workflow.LEVEL_RANK:
+        # Above the county (a 市/省 official, issue 17): no case is at their level.
+        sources = [_inspection_tasks(user, today), _campaign_tasks(user, today)]
     else:
         scope = scope_for(user)
         sources = [

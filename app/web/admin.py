@@ -486,6 +486,9 @@ def grid_field_names() -> dict[str, str]:
     return {"village": _("村"), "shape": _("形状"), "cell_size": _("边长（米）")}
 
 
+UNBOUNDED_SHOWN = 200
+
+
 def render_regions(status: int = 200, failed: Failure = NO_FAILURE):
     """Regions and grid cells on a map, the import form and the make-grid form."""
     villages = db.session.scalars(
@@ -494,13 +497,27 @@ def render_regions(status: int = 200, failed: Failure = NO_FAILURE):
             current_scope().clause(Region.code),
             Region.level == "village",
             Region.valid_to.is_(None),
+            Region.boundary.is_not(None),  # a grid needs the village's boundary
         )
         .order_by(Region.code)
     ).all()
     m = regions_map(tiles(), _("区划与网格"))
+    # Regions from the code list whose boundary is not imported yet (边界未导入).
+    unbounded = db.session.execute(
+        select(Region.code, Region.name, Region.level)
+        .where(
+            current_scope().clause(Region.code),
+            Region.boundary.is_(None),
+            Region.valid_to.is_(None),
+        )
+        .order_by(Region.code)
+        .limit(UNBOUNDED_SHOWN + 1)
+    ).all()
     page = render_template(
         "admin/regions.html",
         map=map_parts(m),
+        unbounded=unbounded[:UNBOUNDED_SHOWN],
+        unbounded_more=len(unbounded) > UNBOUNDED_SHOWN,
         village_options=[(v.code, f"{v.code} {v.name}") for v in villages],
         levels=geo.IMPORT_LEVELS,
         failed=failed,

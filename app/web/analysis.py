@@ -58,7 +58,7 @@ def render_analysis(status: int = 200, failed: dict | None = None):
     page = queries.list_page(filters, current_scope())
     region = current_user.region
     centre, bounds = region_centre(region)
-    zoom = {"county": 10, "town": 12, "village": 14}[region.level]
+    zoom = {"province": 7, "prefecture": 8, "county": 10, "town": 12, "village": 14}[region.level]
     m = warnings_map(tiles(), _("研判预警地图"), centre=centre, zoom=zoom)
     action = (failed or {}).get("action") or ""
     title = labels.label("warning_action", action.split("-", 1)[-1]) if action else ""

@@ -155,7 +155,9 @@ def campaign(campaign_id: int):
     found = queries.visible_campaign(campaign_id, current_user)
     shown = queries.detail(found, current_user)
     centre, bounds = region_centre(found.region)
-    zoom = {"county": 10, "town": 12, "village": 14}[found.region.level]
+    zoom = {"province": 7, "prefecture": 8, "county": 10, "town": 12, "village": 14}[
+        found.region.level
+    ]
     m = campaign_map(
         tiles(),
         _("专项排查进度地图"),

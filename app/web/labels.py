@@ -23,6 +23,8 @@ STATES = {
 KINDS = {"dispute": _l("矛盾纠纷"), "petition": _l("信访事项"), "incident": _l("治安/安全事件")}
 LEVELS = {"village": _l("村级"), "town": _l("镇级"), "county": _l("县级")}
 REGION_LEVELS = {
+    "province": _l("省"),
+    "prefecture": _l("市"),
     "county": _l("县/区"),
     "town": _l("乡/镇/街道"),
     "village": _l("村/社区"),

@@ -25,6 +25,7 @@ from app.geo.models import Region
 from app.policy import allows
 from app.policy import requires
 from app.scoping import current_scope
+from app.scoping import region_prefix
 from app.web import forms
 from app.web import labels
 from app.web.charts import trend_chart
@@ -37,14 +38,25 @@ bp = Blueprint("official", __name__)
 
 def region_centre(region: Region) -> tuple[tuple[float, float], list[float]]:
     """(lat, lon) inside a region, and its bounds [minLon, minLat, maxLon, maxLat]."""
+    # A region without a boundary (a 市 above the counties, 边界未导入): the extent of the
+    # bounded regions below it; none at all: mainland China.
     row = db.session.execute(
         text(
-            "SELECT ST_Y(ST_PointOnSurface(boundary)), ST_X(ST_PointOnSurface(boundary)),"
-            " ST_XMin(boundary), ST_YMin(boundary), ST_XMax(boundary), ST_YMax(boundary)"
-            " FROM regions WHERE id = :id"
+            """
+            WITH r AS (
+                SELECT coalesce(
+                    (SELECT boundary FROM regions WHERE id = :id),
+                    (SELECT ST_SetSRID(ST_Extent(boundary)::geometry, 4326) FROM regions
+                      WHERE code LIKE :prefix || '%' AND boundary IS NOT NULL)) AS b)
+            SELECT ST_Y(ST_PointOnSurface(b)), ST_X(ST_PointOnSurface(b)),
+                   ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)
+              FROM r WHERE b IS NOT NULL
+            """
         ),
-        {"id": region.id},
-    ).one()
+        {"id": region.id, "prefix": region_prefix(region.code, region.level)},
+    ).first()
+    if row is None:
+        return (35.0, 105.0), [73.0, 18.0, 136.0, 54.0]
     return (row[0], row[1]), [row[2], row[3], row[4], row[5]]
 
 
@@ -64,7 +76,7 @@ def risk_map():
     filters = period_filters()
     region = current_user.region
     centre, bounds = region_centre(region)
-    zoom = {"county": 10, "town": 12, "village": 14}[region.level]
+    zoom = {"province": 7, "prefecture": 8, "county": 10, "town": 12, "village": 14}[region.level]
     m = build_risk_map(
         tiles(),
         _("风险地图"),
