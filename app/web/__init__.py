@@ -25,6 +25,7 @@ from app.web import inbox
 from app.web import labels
 from app.web import notices
 from app.web import official
+from app.web import offline
 from app.web import tasks
 from app.web import visits
 from app.web.layout import local_time
@@ -46,6 +47,7 @@ def init_web(app: Flask) -> None:
         campaigns,
         analysis,
         visits,
+        offline,  # the service worker, /sw.js (issue 19: offline field work)
     )
     for module in modules:
         app.register_blueprint(module.bp)

@@ -1142,6 +1142,8 @@ PUBLIC = {
     ("resident.progress", "GET"): "/q",
     ("resident.progress", "POST"): "/q",
     ("resident.rate", "POST"): "/q/371699-2026-000001/rating",
+    # offline (issue 19): the service worker script, page shells and static files only
+    ("offline.service_worker", "GET"): "/sw.js",
 }
 
 
