@@ -156,7 +156,8 @@ def list_actions(number: str):
 @blp.alt_response(422, response="DEFAULT_ERROR", description="字段缺失或有误")
 @blp.alt_response(428, response="DEFAULT_ERROR", description="缺少版本（If-Match 或 version）")
 def take_action(number: str, action: str):
-    """Take a workflow action (docs/workflow.md) with the version the caller saw."""
+    """Take a workflow action (docs/workflow.md) with the version the caller saw; with an
+    `Idempotency-Key` header a retry replays the first answer (the outbox's 回访)."""
     case = queries.visible_case(number)
     if action not in schemas.ACTION_SCHEMAS:
         allowed = {"allowed_actions": list(schemas.ACTION_SCHEMAS)}

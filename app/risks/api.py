@@ -263,7 +263,8 @@ def record_inspection(point_id: int):
     """Record an inspection: JSON, or multipart/form-data with `photos` (JPEG, PNG or PDF,
     checked by content, 10 MB each, at most 10). With `open_case: true` an abnormal inspection
     also reports a case (kind, category, title, description) linked to the point. The version
-    is optional here (checked when given: If-Match or `version`)."""
+    is optional here (checked when given: If-Match or `version`). With an `Idempotency-Key`
+    header a retry answers as the first request did and records nothing more (the outbox)."""
     point = queries.visible_point(point_id, current_user)
     key = idempotent.key()  # an outbox's retry answers as the first (docs/field.md)
     if (replayed := idempotent.replay(key)) is not None:
