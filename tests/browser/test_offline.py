@@ -63,7 +63,7 @@ def test_offline_report_refused_then_edited_and_sent(open_as, live_server):
     page.wait_for_selector("#report-map[data-ready=true]")
     page.wait_for_function(CACHED, polling=200)  # the service worker kept the field pages
     page.wait_for_function("() => !!navigator.serviceWorker.controller")
-    home = page.evaluate("() => { const c = GridGovMaps.report.map.getCenter(); return [c.lat, c.lng]; }")
+    home = page.evaluate("() => Object.values(GridGovMaps.report.map.getCenter())")
 
     set_offline(page.context, True)
     page.goto(f"{base}/inspections")

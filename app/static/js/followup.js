@@ -1,8 +1,8 @@
-/* 回访 on the case page through the outbox (outbox.js, kind "follow_up"): the action is sent to
+/* 回访 on the case page with no network (the page opened from the service worker's copy): the
+   action goes to the outbox (outbox.js, kind "follow_up"), to be sent to
    POST /api/v1/cases/<number>/actions/follow_up with the version the page showed and an
-   Idempotency-Key made once, so with no network (the page opened from the service worker's
-   copy) it stays on the phone and is sent when the network is back. Refused (被退回), it opens
-   again in this form to be corrected and sent again. Without an outbox the form posts as before. */
+   Idempotency-Key made once, when the network is back. Refused (被退回), it opens again in this
+   form to be corrected and sent again. Online (or without an outbox) the form posts as always. */
 (function () {
   'use strict';
   var S = GG.strings();
@@ -43,6 +43,17 @@
   }, S.reopen, 'follow_up');
 
   form.addEventListener('submit', function (e) {
+    // Online, the form posts as always (the page answers: done, or what was wrong, or that
+    // someone else changed the case); a refused copy it corrects leaves the outbox first.
+    if (navigator.onLine) {
+      if (replaced) {
+        e.preventDefault();
+        var key = replaced;
+        replaced = null;
+        window.Outbox.forget(key).then(function () { form.submit(); });
+      }
+      return;
+    }
     e.preventDefault();
     var body = {method: form.elements.method.value, satisfaction: form.elements.satisfaction.value,
                 version: Number(form.elements.version.value)};
