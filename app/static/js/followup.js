@@ -9,7 +9,7 @@
   var details = document.getElementById('action-follow_up');
   var form = details && details.querySelector('form');
   if (!form || !window.Outbox) { return; }
-  var number = details.dataset.case;
+  var number = form.dataset.case;
   var note = document.createElement('p');
   note.className = 'result-msg';
   note.setAttribute('role', 'status');
