@@ -121,6 +121,17 @@ def phone_valid(value: str) -> bool:
     return bool(MOBILE_RE.match(value) or LANDLINE_RE.match(value))
 
 
+def check_rules() -> dict:
+    """The ID number and phone rules as data, so the forms' script checks them the same way
+    before queueing (app/static/js/checks.js; tests/web/test_offline.py compares the two)."""
+    return {
+        "id_pattern": ID_RE.pattern,
+        "id_weights": list(_ID_WEIGHTS),
+        "id_check": _ID_CHECK,
+        "phone_patterns": [MOBILE_RE.pattern, LANDLINE_RE.pattern],
+    }
+
+
 def mask_name(name: str) -> str:
     """张三 → 张*; 欧阳修文 → 欧***."""
     return name[:1] + "*" * max(len(name) - 1, 1)

@@ -4,8 +4,9 @@
 set -euo pipefail
 # chromium and a CJK font: the browser tests (Playwright drives Debian's chromium), screenshots, and the
 # PDFs and charts (WeasyPrint draws with pango; matplotlib and WeasyPrint both use the CJK font).
+# nodejs: tests/web/test_offline.py runs the field forms' checks (app/static/js/checks.js) under node.
 pkgs=(postgresql-15 postgresql-15-postgis-3 python3-venv python3-dev redis-server chromium
-      fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 ${EXTRA_DEBS:-})
+      fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 nodejs ${EXTRA_DEBS:-})
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

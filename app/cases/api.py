@@ -12,6 +12,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from app.cases import idempotent
 from app.cases import queries
 from app.cases import schemas
 from app.cases import services
@@ -155,7 +156,8 @@ def list_actions(number: str):
 @blp.alt_response(422, response="DEFAULT_ERROR", description="字段缺失或有误")
 @blp.alt_response(428, response="DEFAULT_ERROR", description="缺少版本（If-Match 或 version）")
 def take_action(number: str, action: str):
-    """Take a workflow action (docs/workflow.md) with the version the caller saw."""
+    """Take a workflow action (docs/workflow.md) with the version the caller saw; with an
+    `Idempotency-Key` header a retry replays the first answer (the outbox's 回访)."""
     case = queries.visible_case(number)
     if action not in schemas.ACTION_SCHEMAS:
         allowed = {"allowed_actions": list(schemas.ACTION_SCHEMAS)}
@@ -163,13 +165,18 @@ def take_action(number: str, action: str):
     # The guards (app/ops/guards.py) already refused bodies that are not JSON or do not parse.
     # JSON that is not an object (an array, a string, null) carries no version and no fields:
     # the runner refuses it as an invalid body in its turn (step 7 of docs/workflow.md).
+    key = idempotent.key()  # the outbox's 回访 (docs/field.md): a retry answers as the first
+    if (replayed := idempotent.replay(key)) is not None:
+        return replayed
     raw = request.get_json() if request.is_json and request.data else {}
     version = actions.version_from(
         request.headers.get("If-Match"), raw if isinstance(raw, dict) else {}
     )
     step = services.action_step(case, current_user, action, version)
     actions.run(step, case, raw, version=version, stale_message=services.stale_message())
-    return with_etag(schemas.CaseOut().dump(queries.detail(case)))
+    body = schemas.CaseOut().dump(queries.detail(case))
+    idempotent.remember(key, 200, body)
+    return with_etag(body)
 
 
 @blp.route(

@@ -8,6 +8,7 @@ The request boundary commits or rolls back (app/core/transaction.py).
 from __future__ import annotations
 
 from flask import Response
+from flask import jsonify
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
@@ -16,6 +17,7 @@ from flask_login import current_user
 from app import exports
 from app.attachments import services as attachments
 from app.audit import services as audit
+from app.cases import idempotent
 from app.core.actions import version_from
 from app.core.errors import DomainError
 from app.core.errors import Invalid
@@ -261,8 +263,12 @@ def record_inspection(point_id: int):
     """Record an inspection: JSON, or multipart/form-data with `photos` (JPEG, PNG or PDF,
     checked by content, 10 MB each, at most 10). With `open_case: true` an abnormal inspection
     also reports a case (kind, category, title, description) linked to the point. The version
-    is optional here (checked when given: If-Match or `version`)."""
+    is optional here (checked when given: If-Match or `version`). With an `Idempotency-Key`
+    header a retry answers as the first request did and records nothing more (the outbox)."""
     point = queries.visible_point(point_id, current_user)
+    key = idempotent.key()  # an outbox's retry answers as the first (docs/field.md)
+    if (replayed := idempotent.replay(key)) is not None:
+        return replayed
     body, files = inspection_body()
     version = version_from(
         request.headers.get("If-Match"),
@@ -274,7 +280,12 @@ def record_inspection(point_id: int):
         return services.record_inspection(p, user, data, checked_photos(files))
 
     inspection, case = actions.perform("inspect", point, current_user, body, version, apply)
-    return services.inspection_answer(inspection, case, point)
+    answer = services.inspection_answer(inspection, case, point)
+    if key is not None:
+        dumped = schemas.InspectionResult().dump(answer)
+        idempotent.remember(key, 201, dumped)
+        return jsonify(dumped), 201  # as dumped: the same JSON its retries replay
+    return answer
 
 
 # --- map layers: points, and the risk score per grid cell ----------------------------------------

@@ -28,6 +28,7 @@ from app.web import labels
 from app.web import notices
 from app.web import official
 from app.web import retention
+from app.web import offline
 from app.web import tasks
 from app.web import visits
 from app.web.layout import local_time
@@ -51,6 +52,7 @@ def init_web(app: Flask) -> None:
         visits,
         cameras,  # 雪亮工程 (issue 17 item 4)
         retention,
+        offline,  # the service worker, /sw.js (issue 19: offline field work)
     )
     for module in modules:
         app.register_blueprint(module.bp)

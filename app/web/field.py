@@ -125,6 +125,7 @@ def report():
         },
         cells=[c.code for c in current_user.grid_cells],
         form_messages=forms.report_messages(),
+        check_rules=forms.check_rules(),
     )
 
 

@@ -17,6 +17,8 @@ from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app import pii
+from app.cases import schemas as case_schemas
 from app.core.errors import DomainError
 from app.core.errors import default_message
 from app.web import labels
@@ -448,6 +450,26 @@ def report_field_names() -> dict[str, str]:
         "address": _("住址"),
         "photos": _("照片"),
         "camera_code": _("摄像机"),  # 视频监控 (docs/cameras.md)
+        "occurred_at": _("发生时间"),
+    }
+
+
+def check_rules() -> dict:
+    """What the field forms check before queueing (app/static/js/checks.js), from the rules the
+    API applies (app.pii, app.cases.schemas) and in its words: a report sure to be refused is
+    never queued (docs/field.md, "离线上报 / offline")."""
+    return {
+        **pii.check_rules(),
+        "earliest_occurred": case_schemas.EARLIEST_OCCURRED.isoformat(),
+        "clock_skew_minutes": case_schemas.CLOCK_SKEW.total_seconds() / 60,
+        "messages": {
+            "id_length": _("身份证号应为 18 位"),
+            "id_checksum": _("身份证号无效：校验位不符（GB 11643）"),
+            "phone": _("电话应为 11 位手机号或带区号的固定电话（如 0543-3312345）"),
+            "too_early": _("发生时间过早：不早于 1949-10-01"),
+            "future": _("发生时间不能晚于现在"),
+            "future_day": _("不能晚于今天"),
+        },
     }
 
 

@@ -1257,6 +1257,8 @@ PUBLIC = {
     ("open311.request_list", "GET"): "/open311/v2/requests.xml",
     ("open311.request_one", "GET"): "/open311/v2/requests/371699-2026-000001.json",
     ("open311.create_request", "POST"): "/open311/v2/requests.json",
+    # offline (issue 19): the service worker script, page shells and static files only
+    ("offline.service_worker", "GET"): "/sw.js",
 }
 
 

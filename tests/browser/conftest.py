@@ -6,6 +6,7 @@ Policy violation or an uncaught script error fails the test.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from dataclasses import field
@@ -17,6 +18,10 @@ from tests.browser.server import prepare
 from tests.browser.server import running_server
 from tests.browser.server import scratch_database
 from tests.browser.server import sign_in
+
+# A service worker's own requests are routable (test_offline.py cuts them off: Playwright's
+# set_offline does not reach the worker). Read when the Playwright driver starts.
+os.environ.setdefault("PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS", "1")
 
 PHONE = {"width": 360, "height": 640}
 DESKTOP = {"width": 1280, "height": 860}

@@ -6,23 +6,36 @@
    key into exactly one case. A report leaves the outbox only after a 2xx (its photos uploaded)
    or a definitive 4xx, whose reason stays shown until the user deletes it (on the report page it
    can be opened again: its fields back in the form, each message beside its field).
-   Visits (走访, /field/visits/new) go through the same outbox: a record's `kind` says where it
-   is sent (KINDS); a page's list shows the records of its own kind (data-kind). */
+   Visits (走访, /field/visits/new), inspections (排查, sent as one multipart request with their
+   photos) and follow-ups (回访, a case action) go through the same outbox: a record's `kind` says
+   where it is sent (KINDS), its `target` which risk point or case; a page's list shows the
+   records of its own kind (data-kind). A refused record is shown as 被退回 with the server's
+   message; the page of its kind opens it again in its form (onOpen) to edit and send again, and
+   deleting it asks first: what was typed is never lost by one tap (docs/field.md). */
 (function () {
   'use strict';
   var DB = 'gridgov-outbox', STORE = 'reports', RETRY_MS = 30000;
   var S = JSON.parse((document.getElementById('outbox-strings') || {}).textContent || '{}');
-  var listeners = [], busy = false, dbPromise = null, opener = null, openLabel = '';
+  var listeners = [], busy = false, dbPromise = null, openers = {};
   /* Where each kind of record goes, which answer field identifies it, and what the list shows. */
   var KINDS = {
     'case': {post: '/api/v1/cases', ref: 'number',
              photos: function (r) { return '/api/v1/cases/' + encodeURIComponent(r.number) + '/photos'; },
              link: function (r) { return '/cases/' + encodeURIComponent(r.number); },
-             title: function (b) { return b.title || ''; }},
+             title: function (r) { return r.body.title || ''; }, sent: 'sent'},
     'visit': {post: '/api/v1/visits', ref: 'id',
               photos: function (r) { return '/api/v1/visits/' + encodeURIComponent(r.number) + '/photos'; },
               link: function () { return '/field/visits'; },
-              title: function (b) { return b.household || ''; }}
+              title: function (r) { return r.body.household || ''; }, sent: 'sentVisit'},
+    // One request with its photos; the answer names the case an abnormal one opened, if any.
+    'inspection': {post: function (r) { return '/api/v1/risk-points/' + encodeURIComponent(r.target) + '/inspections'; },
+                   multipart: true, ref: 'case_number',
+                   link: function (r) { return '/cases/' + encodeURIComponent(r.number); },
+                   title: function (r) { return r.label || ''; }, sent: 'sentInspection'},
+    'follow_up': {post: function (r) { return '/api/v1/cases/' + encodeURIComponent(r.target) + '/actions/follow_up'; },
+                  ref: 'number',
+                  link: function (r) { return '/cases/' + encodeURIComponent(r.number); },
+                  title: function (r) { return r.label || r.target || ''; }, sent: 'sentFollowUp'}
   };
   function kindOf(record) { return KINDS[record.kind] || KINDS['case']; }
 
@@ -99,18 +112,31 @@
     return message && message !== m.generic ? GG.fill(m.detailed, {message: message, details: fields}) : fields;
   }
 
-  /* 408, 409 (the same request still being handled), 429 and 5xx are worth retrying. */
-  function definitive(status) {
+  /* 408, 409 (the same request still being handled), 429 and 5xx are worth retrying; a 409 for
+     a version the case no longer has (a 回访 someone else's change overtook) is not. */
+  function definitive(status, body) {
+    var errors = (body && body.errors) || {};
+    if (status === 409 && (errors.version || (errors.json && errors.json.version))) { return true; }
     return status >= 400 && status < 500 && [401, 408, 409, 429].indexOf(status) < 0;
   }
 
   function sendReport(record) {
-    return fetch(kindOf(record).post, {
-      method: 'POST', credentials: 'same-origin',
-      headers: {'Content-Type': 'application/json', 'Accept': 'application/json',
-                'Idempotency-Key': record.key, 'X-CSRFToken': csrf()},
-      body: JSON.stringify(record.body)
-    }).then(parse);
+    var kind = kindOf(record);
+    var url = typeof kind.post === 'function' ? kind.post(record) : kind.post;
+    var headers = {'Accept': 'application/json', 'Idempotency-Key': record.key, 'X-CSRFToken': csrf()};
+    var body;
+    if (kind.multipart) {
+      body = new FormData();
+      Object.keys(record.body).forEach(function (name) {
+        var v = record.body[name];
+        if (v !== null && v !== undefined && v !== '') { body.append(name, String(v)); }
+      });
+      (record.photos || []).forEach(function (p, i) { body.append('photos', p.blob, p.name || ('photo-' + i + '.jpg')); });
+    } else {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(record.body);
+    }
+    return fetch(url, {method: 'POST', credentials: 'same-origin', headers: headers, body: body}).then(parse);
   }
 
   function sendPhotos(record) {
@@ -138,7 +164,8 @@
           // The receipt's code is answered once: shown until the next page load, then gone.
           if (r.body.receipt && r.body.receipt.code) { record.receipt = r.body.receipt.code; }
         }
-        if (record.status !== 'photos' && record.photos && record.photos.length) {
+        if (r.body && r.body.next_due) { record.answer = {next_due: r.body.next_due}; }  // 排查
+        if (record.status !== 'photos' && record.photos && record.photos.length && !kindOf(record).multipart) {
           record.status = 'photos';
           return put(record).then(function () { return attempt(record); });
         }
@@ -147,10 +174,10 @@
         // Kept (without photos) so the user sees the number; gone at the next page load.
         return put(record).then(function () { return true; });
       }
-      if (definitive(r.status)) {
+      if (definitive(r.status, r.body)) {
+        // 被退回: kept, photos too, to be opened, corrected and sent again (or deleted, asked).
         record.status = 'failed';
         refusal(record, r);
-        record.photos = [];
         return put(record).then(function () { return true; });
       }
       refusal(record, r);
@@ -171,16 +198,24 @@
     }).then(function () { busy = false; notify(); }, function () { busy = false; notify(); });
   }
 
-  /* Store a new report and try to send it; resolves to the stored record. */
-  function add(body, photos, kind) {
+  /* Store a new record and try to send it; resolves to the stored record. `extra` names what
+     it is about: {target: risk point id or case number, label: what the list shows}. */
+  function add(body, photos, kind, extra) {
     var record = {key: newKey(), body: body, photos: photos || [], created: Date.now(),
-                  status: 'pending', error: null, number: null, kind: kind || 'case'};
+                  status: 'pending', error: null, number: null, kind: kind || 'case',
+                  target: (extra || {}).target || null, label: (extra || {}).label || null};
     return put(record).then(function () { notify(); return flush(); }).then(function () {
       return tx('readonly', function (store) { return store.get(record.key); });
     });
   }
 
   function forget(key) { return remove(key).then(notify); }
+
+  /* Deleting a refused record loses what was typed: only once the user says so. */
+  function discard(record) {
+    if (record.status === 'failed' && !window.confirm(S.confirmDelete)) { return Promise.resolve(false); }
+    return forget(record.key).then(function () { return true; });
+  }
 
   function notify() {
     all().then(function (rows) {
@@ -209,12 +244,12 @@
         li.className = r.status;
         li.dataset.key = r.key;
         var text = document.createElement('span');
-        var title = r.body ? kindOf(r).title(r.body) : '';
+        var title = r.body ? kindOf(r).title(r) : '';
         if (r.status === 'sent') {
-          text.textContent = (r.kind === 'visit' ? S.sentVisit : S.sent) + ' ' + r.number + ' · ' + title +
+          text.textContent = S[kindOf(r).sent] + (r.number ? ' ' + r.number : '') + ' · ' + title +
             (r.receipt ? ' · ' + S.receipt + '：' + r.receipt : '');
         } else if (r.status === 'failed') {
-          text.textContent = S.failed + '：' + title + ' — ' + reasonText(r);
+          text.textContent = S.returned + '：' + title + ' — ' + reasonText(r);
         } else {
           text.textContent = S.pending + '：' + title + (r.error ? ' — ' + reasonText(r) : '');
         }
@@ -225,16 +260,17 @@
           link.textContent = S.view;
           li.appendChild(link);
         }
+        var opener = openers[r.kind || 'case'];
         if (r.status === 'failed' && opener) {
           var edit = document.createElement('button');
-          edit.type = 'button'; edit.className = 'secondary open-report'; edit.textContent = openLabel;
-          edit.addEventListener('click', function () { opener(r); });
+          edit.type = 'button'; edit.className = 'secondary open-report'; edit.textContent = opener.label;
+          edit.addEventListener('click', function () { opener.fn(r); });
           li.appendChild(edit);
         }
         if (r.status === 'failed' || r.status === 'sent') {
           var del = document.createElement('button');
-          del.type = 'button'; del.className = 'secondary'; del.textContent = S.delete;
-          del.addEventListener('click', function () { forget(r.key); });
+          del.type = 'button'; del.className = 'secondary delete-record'; del.textContent = S.delete;
+          del.addEventListener('click', function () { discard(r); });
           li.appendChild(del);
         } else {
           var retry = document.createElement('button');
@@ -267,10 +303,12 @@
   }
 
   if (!('indexedDB' in window)) { return; }
-  window.Outbox = {add: add, flush: flush, all: all, forget: forget,
+  window.Outbox = {add: add, flush: flush, all: all, forget: forget, discard: discard,
                    onChange: function (fn) { listeners.push(fn); },
-                   // The report page opens a refused report again in its form.
-                   onOpen: function (fn, label) { opener = fn; openLabel = label; notify(); }};
+                   // A page opens a refused record of its kind again in its form.
+                   onOpen: function (fn, label, kind) {
+                     openers[kind || 'case'] = {fn: fn, label: label}; notify();
+                   }};
   window.addEventListener('online', flush);
   document.addEventListener('visibilitychange', function () {
     if (document.visibilityState === 'visible') { flush(); }

@@ -186,7 +186,8 @@
   }
   window.ReportForm = {labelOf: labelOf};
 
-  /* What the page can tell before sending (the API says the rest): by field, as the API. */
+  /* What the page can tell before sending (the API says the rest): by field, as the API, with
+     the API's own rules (checks.js): a report sure to be refused is never queued. */
   function missing(body) {
     var required = [GG.messages().required];
     var errors = {};
@@ -194,15 +195,34 @@
     ['category', 'title', 'description'].forEach(function (name) {
       if (!body[name]) { errors[name] = required; }
     });
+    if (body.occurred_at) {
+      var when = Checks.occurredAt(new Date(body.occurred_at));
+      if (when) { errors.occurred_at = [when]; }
+    }
     body.parties.forEach(function (p, i) {
-      if (!p.name) { (errors.parties = errors.parties || {})[i] = {name: required}; }
+      var wrong = {};
+      if (!p.name) { wrong.name = required; }
+      var id = p.id_number && Checks.idNumber(p.id_number);
+      if (id) { wrong.id_number = [id]; }
+      var phone = p.phone && Checks.phone(p.phone);
+      if (phone) { wrong.phone = [phone]; }
+      if (Object.keys(wrong).length) { (errors.parties = errors.parties || {})[i] = wrong; }
     });
     return Object.keys(errors).length ? errors : null;
   }
 
+  /* An ISO instant as the datetime-local input shows it (the device's time). */
+  function localInput(iso) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) { return ''; }
+    var pad = function (n) { return ('0' + n).slice(-2); };
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + 'T' +
+      pad(d.getHours()) + ':' + pad(d.getMinutes());
+  }
+
   /* A report the outbox could not deliver (a definitive 4xx), opened again: its fields back in
      the form, each message beside its field; sending it again replaces the stored one. */
-  var reopened = null;
+  var reopened = null, reopenedPhotos = [];
   function reopen(record) {
     var b = record.body || {};
     form.reset();
@@ -214,13 +234,16 @@
     });
     form.elements.title.value = b.title || '';
     form.elements.description.value = b.description || '';
+    form.elements.occurred_at.value = b.occurred_at ? localInput(b.occurred_at) : '';
     (b.parties || []).forEach(function (p) { addParty(p); });
     if (typeof b.lat === 'number' && typeof b.lon === 'number') {
       map.setView([b.lat, b.lon], Math.max(map.getZoom(), 16));
       setPoint(b.lat, b.lon);
     }
     reopened = record.key;
+    reopenedPhotos = record.photos || [];  // sent again with it unless others are chosen
     showErrors(record.errors || {}, record.message || record.error);
+    form.scrollIntoView();
   }
   if (window.Outbox && window.Outbox.onOpen) { window.Outbox.onOpen(reopen, S.reopen); }
 
@@ -236,24 +259,31 @@
     if (body.kind === 'incident') { body.complexity = data.get('complexity'); }
     var camera = (data.get('camera_code') || '').trim();  // 视频监控: the camera that saw it
     if (camera && body.source === 'video') { body.camera_code = camera; }
+    var occurred = data.get('occurred_at');
+    if (occurred) {
+      var at = new Date(occurred);
+      body.occurred_at = isNaN(at.getTime()) ? occurred : at.toISOString();
+    }
     var refused = missing(body);
     if (refused) { showErrors(refused); return; }
     var button = document.getElementById('submit-report');
     button.disabled = true;
     var replaced = reopened;
     readPhotos().then(function (photos) {
-      return window.Outbox.add(body, photos);
+      return window.Outbox.add(body, photos.length ? photos : (replaced ? reopenedPhotos : []));
     }).then(function (record) {
       button.disabled = false;
       if (record && record.status === 'failed') {
         // What was typed stays; the stored copy of it is the one just refused.
         if (replaced) { window.Outbox.forget(replaced); }
         reopened = record.key;
+        reopenedPhotos = record.photos || [];
         showErrors(record.errors || {}, record.message || record.error);
         return;
       }
       if (replaced) { window.Outbox.forget(replaced); }
       reopened = null;
+      reopenedPhotos = [];
       if (record && (record.status === 'sent' || record.status === 'photos') && record.number) {
         show(S.sentNow + ' ' + record.number, 'ok');
       } else {

@@ -52,6 +52,24 @@
                                  }});
   }
 
+  /* A visit the server refused, opened again: its values back in the form (and its time). */
+  var reopened = null, reopenedPhotos = [], reopenedAt = null;
+  function reopen(record) {
+    var b = record.body || {};
+    form.reset();
+    ['household', 'householder', 'purpose', 'heard'].forEach(function (name) {
+      if (b[name] && form.elements[name]) { form.elements[name].value = b[name]; }
+    });
+    if (typeof b.lat === 'number' && typeof b.lon === 'number') {
+      map.setView([b.lat, b.lon], Math.max(map.getZoom(), 16));
+      setPoint(b.lat, b.lon);
+    }
+    reopened = record.key; reopenedPhotos = record.photos || []; reopenedAt = b.visited_at || null;
+    showErrors(record.errors || {}, record.message || record.error);
+    form.scrollIntoView();
+  }
+  if (window.Outbox && window.Outbox.onOpen) { window.Outbox.onOpen(reopen, S.reopen, 'visit'); }
+
   form.addEventListener('submit', function (e) {
     e.preventDefault();
     GG.clearErrors(form, formError);
@@ -62,7 +80,7 @@
       householder: (data.get('householder') || '').trim() || null,
       purpose: data.get('purpose'), heard: (data.get('heard') || '').trim(),
       // When it happened, not when the network came back.
-      visited_at: new Date().toISOString()
+      visited_at: reopenedAt || new Date().toISOString()
     };
     var errors = {};
     if (!point) { errors.location = [S.needPoint]; }
@@ -70,11 +88,15 @@
     if (Object.keys(errors).length) { showErrors(errors); return; }
     var button = document.getElementById('submit-visit');
     button.disabled = true;
+    var replaced = reopened;
     readPhotos().then(function (photos) {
-      return window.Outbox.add(body, photos, 'visit');
+      return window.Outbox.add(body, photos.length ? photos : (replaced ? reopenedPhotos : []), 'visit');
     }).then(function (record) {
       button.disabled = false;
+      if (replaced) { window.Outbox.forget(replaced); }
+      reopened = null; reopenedPhotos = []; reopenedAt = null;
       if (record && record.status === 'failed') {
+        reopened = record.key; reopenedPhotos = record.photos || []; reopenedAt = body.visited_at;
         showErrors(record.errors || {}, record.message || record.error);
         return;
       }
