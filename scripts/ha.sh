@@ -11,6 +11,7 @@
 #   scripts/ha.sh url [DB] the app's multi-host URL (no side effects)
 #   scripts/ha.sh monitor-url
 #   scripts/ha.sh node-dir N   the data directory of node N (1 or 2), for drills
+#   scripts/ha.sh kill-node N  stop node N at once (`pg_autoctl stop --immediate`: a crash drill)
 #   scripts/ha.sh run-node N   start node N's pg_autoctl in the background (after a drill)
 #   scripts/ha.sh wait     wait until one node is primary and the other secondary
 #
@@ -81,7 +82,7 @@ allow_loopback() {
 tune_monitor() {
   # Notice a dead primary in a few seconds rather than the defaults' ~30 s (this is one machine:
   # no network hiccups to ride out; docs/operations.md says what to use between servers).
-  as_pg "$PGBIN/psql" -X -q -h "$host" -p "$monitor_port" -U postgres -d pg_auto_failover <<'SQL'
+  as_pg "$PGBIN/psql" -X -q -At -h "$host" -p "$monitor_port" -U postgres -d pg_auto_failover >/dev/null <<'SQL'
 ALTER SYSTEM SET pgautofailover.health_check_period = 1000;
 ALTER SYSTEM SET pgautofailover.health_check_timeout = 1000;
 ALTER SYSTEM SET pgautofailover.health_check_max_retries = 1;
@@ -194,8 +195,9 @@ case ${1:-} in
   node-dir) node_dir "${2:?node number}" ;;
   create | start) create ;;
   run-node) run_service "$(node_dir "${2:?node number}")" ;;
+  kill-node) as_pg pg_autoctl stop --immediate --pgdata "$(node_dir "${2:?node number}")" ;;
   wait) wait_ready ;;
   stop) stop ;;
   status) state ;;
-  *) echo "usage: $0 create|start|stop|status|wait|url [DB]|monitor-url|node-dir N|run-node N" >&2; exit 2 ;;
+  *) echo "usage: $0 create|start|stop|status|wait|url [DB]|monitor-url|node-dir N|kill-node N|run-node N" >&2; exit 2 ;;
 esac

@@ -150,7 +150,7 @@ def test_heavy_reads_use_the_read_only_replica_and_writes_never_do(ha_world):
 
 
 def test_lost_connection_answers_503_and_the_retry_completes_once(ha_world, scratch_database):
-    """The backend dies at COMMIT: 503 with Retry-After, nothing written; the retry makes one case."""
+    """The backend dies at COMMIT: 503 + Retry-After, nothing written; the retry makes one case."""
     ha_app, users = ha_world
     client = ha_app.test_client()
     headers = {**users["grid_worker@village"], "Idempotency-Key": "lost-commit-1"}
