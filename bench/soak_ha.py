@@ -82,24 +82,29 @@ class Formation:
         return rows
 
     def primary(self) -> tuple[int, str, int]:
-        """The node the monitor reports primary: (number, name, port)."""
-        for _, name, port, state in self.nodes():
-            if state in ("primary", "wait_primary", "single"):
-                return int(name.removeprefix("node")), name, port
-        raise RuntimeError(f"no primary: {self.nodes()}")
+        """The node that is primary, reported and assigned: (number, name, port)."""
+        import psycopg2
+
+        with psycopg2.connect(**self.monitor) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT nodename, nodeport FROM pgautofailover.node "
+                "WHERE reportedstate::text IN ('primary', 'wait_primary', 'single') "
+                "AND goalstate = reportedstate ORDER BY nodeid LIMIT 1"
+            )
+            row = cur.fetchone()
+        conn.close()
+        if row is None:
+            raise RuntimeError(f"no primary: {self.nodes()}")
+        return int(row[0].removeprefix("node")), row[0], row[1]
 
     def dsn(self, db: str = soak.DATABASE, port: int | None = None) -> dict:
-        """psycopg2 keywords: the superuser on the primary (or on one node's port)."""
-        ports = [str(p) for _, _, p, _ in self.nodes()]
-        if port is not None:
-            return {"host": "127.0.0.1", "port": port, "dbname": db, "user": "postgres"}
-        return {
-            "host": ",".join("127.0.0.1" for _ in ports),
-            "port": ",".join(ports),
-            "dbname": db,
-            "user": "postgres",
-            "target_session_attrs": "read-write",
-        }
+        """psycopg2 keywords: the superuser on the primary (or on one node's port).
+
+        The primary's own port, not the host list: libpq does not try the next host after a
+        FATAL answer (a database the standby has not replayed yet does not exist there).
+        """
+        port = port or self.primary()[2]
+        return {"host": "127.0.0.1", "port": port, "dbname": db, "user": "postgres"}
 
     def sql(self, db: str, *statements: str) -> None:
         """Run statements one by one, autocommit, as the superuser on the primary."""
@@ -210,10 +215,14 @@ class FailoverSimulation(soak.Simulation):
         fault.ended = self.killed_at
 
         def promoted(nodes) -> bool:
-            return any(n != name and s in ("primary", "wait_primary") for _, n, _, s in nodes)
+            # The dead node still shows its last reported state: look at the others only.
+            for _, other, _, state in nodes:
+                if other != name and state in ("primary", "wait_primary"):
+                    self.new_primary = other
+                    return True
+            return False
 
-        self.events["promoted"] = await asyncio.to_thread(f.wait, promoted, 60)
-        self.new_primary = f.primary()[1] if self.events["promoted"] else None
+        self.events["promoted"] = await asyncio.to_thread(f.wait, promoted, 90)
         log(f"monitor: {self.new_primary} promoted" if self.new_primary else "no promotion!")
         await asyncio.sleep(max(0.0, start + 2 * self.args.duration / 3 - time.monotonic()))
         log(f"restarting {name}: it should rejoin as the standby")
@@ -367,7 +376,7 @@ def main(argv=None) -> int:
             url=url,
             extra={"REPLICA_DATABASE_URL": replica_url, "DB_RETRY_AFTER_SECONDS": "2"},
         )
-        server.wait_ready()
+        server.wait_ready(timeout=240)  # a busy machine boots the workers slowly
         setup = round(time.monotonic() - started, 1)
         log(f"ready after {setup} s: {args.users} users for {args.duration:g} s")
         sim = FailoverSimulation(args, plan, server, formation)

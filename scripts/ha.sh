@@ -88,6 +88,10 @@ ALTER SYSTEM SET pgautofailover.health_check_timeout = 1000;
 ALTER SYSTEM SET pgautofailover.health_check_max_retries = 1;
 ALTER SYSTEM SET pgautofailover.health_check_retry_delay = 500;
 ALTER SYSTEM SET pgautofailover.node_considered_unhealthy_timeout = 4000;
+-- How long the monitor waits for an unreachable primary to demote itself before promoting the
+-- standby (30 s by default: the keeper of a primary cut off from the monitor demotes itself
+-- after its network_partition_timeout, 20 s). Here a node dies, it is not partitioned.
+ALTER SYSTEM SET pgautofailover.primary_demote_timeout = 5000;
 SELECT pg_reload_conf();
 SQL
 }

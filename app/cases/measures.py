@@ -330,22 +330,14 @@ def compute_metrics(
         follow_ups_by_key = cases_by_key
     else:
         # Live counts read the standby when there is one (app/core/replica.py).
-        case_rows = (
-            replica.session()
-            .execute(
-                text(CASE_MEASURES_SQL.format(key=key, visibility=visibility)),
-                params,
-            )
-            .all()
-        )
-        follow_up_rows = (
-            replica.session()
-            .execute(text(FOLLOW_UP_SQL.format(key=key, visibility=visibility)), params)
-            .all()
-        )
-        trend_rows = (
-            replica.session().execute(text(TREND_SQL.format(visibility=visibility)), params).all()
-        )
+        reads = replica.session()
+        case_rows = reads.execute(
+            text(CASE_MEASURES_SQL.format(key=key, visibility=visibility)), params
+        ).all()
+        follow_up_rows = reads.execute(
+            text(FOLLOW_UP_SQL.format(key=key, visibility=visibility)), params
+        ).all()
+        trend_rows = reads.execute(text(TREND_SQL.format(visibility=visibility)), params).all()
         cases_by_key = {None if row.is_total else row.k: row for row in case_rows}
         follow_ups_by_key = {None if row.is_total else row.k: row for row in follow_up_rows}
     # Residents' ratings are few: always counted live, whichever source the rest comes from.
