@@ -101,11 +101,11 @@ ha-deps: venv
 ha: ha-deps ## pg_auto_failover: monitor + primary + sync standby (.ha/), migrated, demo loaded
 	@scripts/ha.sh start
 	@scripts/dev-secrets.sh
-	@url="$$(scripts/ha.sh url)" && \
+	@url="$$(scripts/ha.sh owner-url)" && \
 	  DATABASE_URL="$$url" DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask db upgrade && \
 	  { test -f .ha/seeded || { DATABASE_URL="$$url" DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask seed demo && \
 	    touch .ha/seeded; }; } && \
-	  echo "==> HA formation up; serve on it with DATABASE_URL='$$url'"
+	  echo "==> HA formation up; serve on it with DATABASE_URL='$$(scripts/ha.sh url)'"
 
 ha-stop: ## stop the pg_auto_failover formation (monitor and both nodes)
 	@scripts/ha.sh stop

@@ -137,7 +137,7 @@ class Formation:
         self.sql(
             "postgres",
             f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)',
-            f'CREATE DATABASE "{db}" OWNER gridgov',
+            f'CREATE DATABASE "{db}" OWNER "{os.environ.get("HA_OWNER", "gridgov")}"',
         )
         self.sql(db, "CREATE EXTENSION IF NOT EXISTS postgis")
 
@@ -366,7 +366,8 @@ def main(argv=None) -> int:
     started = time.monotonic()
     try:
         formation.fresh_database()
-        app = soak.make_app(Target(url), secret)
+        # Migrations and the demo as the tables' owner; gunicorn as the app's role.
+        app = soak.make_app(Target(ha("owner-url", soak.DATABASE)), secret)
         plan = soak.prepare(app, soak.token_counts(args.users), args.seed)
         server = soak.Server(
             formation,

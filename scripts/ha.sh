@@ -8,7 +8,7 @@
 #   scripts/ha.sh start    start the three (create first if needed); wait for primary + secondary
 #   scripts/ha.sh stop     stop the three (fast shutdown)
 #   scripts/ha.sh status   pg_autoctl show state
-#   scripts/ha.sh url [DB] the app's multi-host URL (no side effects)
+#   scripts/ha.sh url [DB] the app's multi-host URL (no side effects); owner-url [DB]: the owner's
 #   scripts/ha.sh monitor-url
 #   scripts/ha.sh node-dir N   the data directory of node N (1 or 2), for drills
 #   scripts/ha.sh kill-node N  stop node N at once (`pg_autoctl stop --immediate`: a crash drill)
@@ -47,7 +47,8 @@ as_pg() {
 node_dir() { echo "$base/node$1"; }
 
 url() {
-  local db=${1:-$dbname}
+  # The app's URL (HA_APP_ROLE); `owner-url` is the same for HA_OWNER (migrations, the demo).
+  local db=${1:-$dbname} app_role=${2:-$app_role}
   # libpq's own multi-host form (psql and pg_dump read it too); the app also takes host=a:p,b:p.
   echo "postgresql://$app_role@/$db?host=$host,$host&port=${node_ports[0]},${node_ports[1]}&target_session_attrs=read-write&sslmode=disable"
 }
@@ -195,6 +196,7 @@ stop() {
 
 case ${1:-} in
   url) url "${2:-}" ;;
+  owner-url) url "${2:-}" "$owner_role" ;;
   monitor-url) echo "$monitor_url" ;;
   node-dir) node_dir "${2:?node number}" ;;
   create | start) create ;;
@@ -203,5 +205,5 @@ case ${1:-} in
   wait) wait_ready ;;
   stop) stop ;;
   status) state ;;
-  *) echo "usage: $0 create|start|stop|status|wait|url [DB]|monitor-url|node-dir N|kill-node N|run-node N" >&2; exit 2 ;;
+  *) echo "usage: $0 create|start|stop|status|wait|url [DB]|owner-url [DB]|monitor-url|node-dir N|kill-node N|run-node N" >&2; exit 2 ;;
 esac
