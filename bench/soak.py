@@ -426,8 +426,8 @@ class Server:
         )
         self.base_url = f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Until /healthz/ready answers 200."""
+    def wait_ready(self, timeout: float = 180) -> None:
+        """Until /healthz/ready answers 200 (workers boot slowly on a busy machine)."""
         import httpx
 
         deadline = time.monotonic() + timeout

@@ -377,7 +377,7 @@ def main(argv=None) -> int:
             url=url,
             extra={"REPLICA_DATABASE_URL": replica_url, "DB_RETRY_AFTER_SECONDS": "2"},
         )
-        server.wait_ready(timeout=240)  # a busy machine boots the workers slowly
+        server.wait_ready(timeout=240)
         setup = round(time.monotonic() - started, 1)
         log(f"ready after {setup} s: {args.users} users for {args.duration:g} s")
         sim = FailoverSimulation(args, plan, server, formation)
