@@ -106,3 +106,26 @@ stop: ## stop the embedded database (and its private Redis)
 
 print-%: # the value make uses for a variable: make -s print-RATELIMIT_STORAGE_URI
 	@echo '$($*)'
+
+# High availability (issue 20; docs/operations.md "High availability"): a pg_auto_failover formation
+# in .ha/ (scripts/ha.sh), beside the embedded cluster. Not part of `make run` or `make test`.
+HA_DEBS := postgresql-15-auto-failover pg-auto-failover-cli
+.PHONY: ha ha-stop soak-ha ha-deps
+
+ha-deps: venv
+	@EXTRA_DEBS="$(HA_DEBS)" scripts/system-deps.sh
+
+ha: ha-deps ## pg_auto_failover: monitor + primary + sync standby (.ha/), migrated, demo loaded
+	@scripts/ha.sh start
+	@scripts/dev-secrets.sh
+	@url="$$(scripts/ha.sh owner-url)" && \
+	  DATABASE_URL="$$url" MIGRATION_DATABASE_URL="$$url" DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask db upgrade && \
+	  { test -f .ha/seeded || { DATABASE_URL="$$url" MIGRATION_DATABASE_URL="$$url" DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask seed demo && \
+	    touch .ha/seeded; }; } && \
+	  echo "==> HA formation up; serve on it with DATABASE_URL='$$(scripts/ha.sh url)'"
+
+ha-stop: ## stop the pg_auto_failover formation (monitor and both nodes)
+	@scripts/ha.sh stop
+
+soak-ha: ha-deps ## soak with the primary killed mid-run and back as standby (bench/RESULTS.md)
+	@$(BIN)/python bench/soak_ha.py $(SOAK_HA_ARGS)

@@ -36,6 +36,7 @@ from app.cases.photos import blp as case_photos_api
 from app.cases.reports import blp as case_reports_api
 from app.config import Config
 from app.config import without_database
+from app.core import replica
 from app.core import transaction
 from app.demo.cli import seed_cli
 from app.dispatch import models as _dispatch_models  # noqa: F401
@@ -149,6 +150,7 @@ def register_extensions(app: Flask) -> None:
     init_auth(app)
     init_security(app)
     init_i18n(app)
+    replica.init_app(app)  # heavy reads on a standby (REPLICA_DATABASE_URL)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,6 +1,8 @@
 """Configuration from the environment; no default secrets."""
 
 import os
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
 
 import click
 from flask.cli import ScriptInfo
@@ -65,10 +67,31 @@ def _int(name: str, default: int) -> int:
 
 def sqlalchemy_url(url: str) -> str:
     """Use psycopg2 for plain postgresql:// URLs (SQLAlchemy 2.1 defaults to psycopg 3)."""
+    url = multi_host_url(url)
     for scheme in ("postgresql://", "postgres://"):
         if url.startswith(scheme):
             return "postgresql+psycopg2://" + url[len(scheme) :]
     return url
+
+
+def multi_host_url(url: str) -> str:
+    """`?host=a:5432,b:5433` (several servers, docs/operations.md) as libpq reads it.
+
+    libpq takes a list of hosts and a list of ports (`host=a,b&port=5432,5433`); neither it nor
+    SQLAlchemy splits `host:port` inside the host parameter. Other URLs are returned unchanged.
+    """
+    head, sep, query = url.partition("?")
+    params = parse_qsl(query, keep_blank_values=True) if sep else []
+    hosts = [value for key, value in params if key == "host"]
+    if len(hosts) != 1 or "," not in hosts[0] or ":" not in hosts[0]:
+        return url
+    pairs = [item.rpartition(":") for item in hosts[0].split(",")]
+    if any(not host or not port.isdigit() for host, _, port in pairs):
+        return url
+    rest = [(key, value) for key, value in params if key not in ("host", "port")]
+    hosts = ",".join(host for host, _, _ in pairs)
+    ports = ",".join(port for _, _, port in pairs)
+    return f"{head}?{urlencode([('host', hosts), ('port', ports), *rest], safe='/:,')}"
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -99,6 +122,11 @@ class Config:
                 ),
             },
         }
+        # High availability (issue 20, docs/operations.md): heavy reads (tiles, map layers,
+        # measures, exports) on a standby through a second engine (app/core/replica.py); unset,
+        # they use the primary. A 503 for a lost database connection says when to retry.
+        self.REPLICA_DATABASE_URI = sqlalchemy_url(os.environ.get("REPLICA_DATABASE_URL", ""))
+        self.DB_RETRY_AFTER_SECONDS = _int("DB_RETRY_AFTER_SECONDS", 5)
         # Sessions are signed with SECRET_KEY; without it a random per-process key is used,
         # which is fine for development but logs everyone out on restart (README says so).
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or os.urandom(32).hex()

@@ -6,11 +6,16 @@ import logging
 from http import HTTPStatus
 
 from flask import Flask
+from flask import current_app
 from flask import jsonify
+from flask import make_response
 from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
 from psycopg2.errors import QueryCanceled
+from psycopg2.errors import ReadOnlySqlTransaction
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -50,6 +55,27 @@ def error_response(status: int, message: str | None = None, errors: dict | None 
         "errors": string_keys(errors or {}),
     }
     return jsonify(body), status
+
+
+def database_unavailable(message: str):
+    """A 503 for a database that cannot answer now, with Retry-After (DB_RETRY_AFTER_SECONDS)."""
+    response = make_response(error_response(503, message))
+    response.headers["Retry-After"] = str(current_app.config.get("DB_RETRY_AFTER_SECONDS", 5))
+    return response
+
+
+def connection_lost(exc: DBAPIError) -> bool:
+    """Whether a database error means the server went away (or is no longer the primary).
+
+    A dropped connection (the server killed, a network cut), a connection already closed, or a
+    write that reached a server now read-only (a standby after a failover): the client's retry,
+    with the same Idempotency-Key, is answered by the new primary (docs/operations.md).
+    """
+    return (
+        isinstance(exc, OperationalError | InterfaceError)
+        or exc.connection_invalidated
+        or isinstance(exc.orig, ReadOnlySqlTransaction)
+    )
 
 
 def string_keys(value):
@@ -120,10 +146,25 @@ def register_errorhandlers(app: Flask) -> None:
             log.warning(
                 "query cancelled (statement timeout) on %s %s", request.method, request.path
             )
-            return error_response(503, "查询超时，请缩小查询范围或稍后重试")
+            return database_unavailable("查询超时，请缩小查询范围或稍后重试")
         # A lost or refused database connection: a clean 503, never a stack trace.
         log.warning("database unavailable during %s %s", request.method, request.path)
-        return error_response(503, "数据库暂不可用，请稍后重试")
+        return database_unavailable("数据库暂不可用，请稍后重试")
+
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(exc: DBAPIError):
+        # The other driver errors: a connection closed under the request, or a write refused by
+        # a server that is read-only now (after a failover), is a 503 as above; the rest a 500.
+        if not connection_lost(exc):
+            return handle_unexpected(exc)
+        transaction.abort()
+        log.warning(
+            "database connection lost during %s %s: %s",
+            request.method,
+            request.path,
+            type(exc.orig).__name__,
+        )
+        return database_unavailable("数据库暂不可用，请稍后重试")
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

@@ -17,8 +17,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from app.core import clock
+from app.core import replica
 from app.core.errors import BadRequest
-from app.extensions import db
 from app.scoping import scope_for
 
 
@@ -153,7 +153,7 @@ def regions_audited(args: dict, user) -> dict:
 
 def capped_rows(stmt, most: int, refusal: str) -> list:
     """The ledger's rows, at most `most`: more is a 400 with `refusal` (and `max_rows`)."""
-    rows = db.session.execute(stmt.limit(most + 1)).all()
+    rows = replica.session().execute(stmt.limit(most + 1)).all()  # the standby, if any
     if len(rows) > most:
         raise BadRequest(refusal, errors={"max_rows": most})
     return rows

@@ -380,14 +380,28 @@ def prepare(app, counts: dict[str, int], seed: int) -> Plan:
 class Server:
     """gunicorn serving the app on a loopback port, with the production settings that matter."""
 
-    def __init__(self, cluster: Cluster, secret: dict, relay: Relay, workers: int):
+    def __init__(
+        self,
+        cluster: Cluster,
+        secret: dict,
+        relay: Relay | None,
+        workers: int,
+        url: str | None = None,
+        extra: dict | None = None,
+    ):
         self.port = free_port()
-        url = f"postgresql://gridgov@127.0.0.1:{relay.port}/{DATABASE}"
+        # Through the relay, unless the caller names the database itself (bench/soak_ha.py).
+        url = url or f"postgresql://gridgov@127.0.0.1:{relay.port}/{DATABASE}"
         env = app_env(
             cluster,
             secret,
             url,
-            {"DB_POOL_SIZE": "2", "DB_CONNECT_TIMEOUT": "5", "DB_STATEMENT_TIMEOUT_MS": "15000"},
+            {
+                "DB_POOL_SIZE": "2",
+                "DB_CONNECT_TIMEOUT": "5",
+                "DB_STATEMENT_TIMEOUT_MS": "15000",
+                **(extra or {}),
+            },
         )
         self.log = open(cluster.base / "gunicorn.log", "w", encoding="utf-8")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -412,8 +426,8 @@ class Server:
         )
         self.base_url = f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Until /healthz/ready answers 200."""
+    def wait_ready(self, timeout: float = 180) -> None:
+        """Until /healthz/ready answers 200 (workers boot slowly on a busy machine)."""
         import httpx
 
         deadline = time.monotonic() + timeout
@@ -535,7 +549,7 @@ class User:
         except Exception as exc:  # noqa: BLE001 - every transport failure is an outcome
             error = exc
         outcome = classify(response, error)
-        self.sim.record(sent, outcome, path)
+        self.sim.record(sent, outcome, path, method)
         if outcome in ANOMALIES and len(self.sim.load.anomalies) < 20:
             self.sim.load.anomalies.append(
                 {
@@ -655,7 +669,7 @@ class Simulation:
         self.client = None
         self.load_until = self.drain_until = 0.0
 
-    def record(self, sent: float, outcome: str, path: str) -> None:
+    def record(self, sent: float, outcome: str, path: str, method: str = "GET") -> None:
         """Remember one request."""
         self.load.requests.append((sent, time.monotonic(), outcome, path))
         if outcome == "2xx" and not path.startswith("/healthz"):
@@ -787,11 +801,15 @@ SELECT c.number,
 """
 
 
-def check(app, cluster: Cluster, load: Load) -> dict:
-    """SQL checks after the run: lost, doubled, unexplained states, the audit chain."""
+def check(app, cluster: Cluster, load: Load, dsn: dict | None = None) -> dict:
+    """SQL checks after the run: lost, doubled, unexplained states, the audit chain.
+
+    As the superuser on the cluster's socket, or where `dsn` (psycopg2's keywords) says.
+    """
     import psycopg2
 
-    conn = psycopg2.connect(host=str(cluster.sock), dbname=DATABASE, user="postgres")
+    dsn = dsn or {"host": str(cluster.sock), "dbname": DATABASE, "user": "postgres"}
+    conn = psycopg2.connect(**dsn)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT number, description FROM cases WHERE description LIKE 'soak:%'")
@@ -1013,14 +1031,14 @@ def markdown(s: dict) -> str:
     return "\n".join(lines)
 
 
-def write_results(section: str, path: Path = RESULTS) -> None:
+def write_results(section: str, path: Path = RESULTS, begin: str = BEGIN, end: str = END) -> None:
     """Replace the soak section of bench/RESULTS.md (creating the file if needed)."""
-    block = f"{BEGIN}\n{section}{END}"
+    block = f"{begin}\n{section}{end}"
     if path.exists():
         text = path.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            head, _, rest = text.partition(BEGIN)
-            _, _, tail = rest.partition(END)
+        if begin in text and end in text:
+            head, _, rest = text.partition(begin)
+            _, _, tail = rest.partition(end)
             text = f"{head}{block}{tail}"
         else:
             text = text.rstrip("\n") + f"\n\n{block}\n"

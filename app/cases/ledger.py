@@ -17,7 +17,7 @@ from app.cases import workflow
 from app.cases.models import Case
 from app.cases.models import Party
 from app.core import clock
-from app.extensions import db
+from app.core import replica
 from app.geo import placement
 from app.geo.models import GridCell
 from app.geo.models import Region
@@ -144,7 +144,7 @@ def party_texts(args: dict) -> dict[int, list[str]]:
         .order_by(Party.case_id, Party.id)
     )
     out: dict[int, list[str]] = {}
-    for case_id, role, name, id_number, phone in db.session.execute(stmt):
+    for case_id, role, name, id_number, phone in replica.session().execute(stmt):
         if args["reveal"]:
             name, id_number, phone = pii.decrypt(name), pii.decrypt(id_number), pii.decrypt(phone)
             name = name or "（已去标识化）"  # past retention (docs/privacy.md)

@@ -18,6 +18,7 @@ from app.cases import facts
 from app.cases import queries
 from app.cases import workflow
 from app.core import clock
+from app.core import replica
 from app.core.errors import BadRequest
 from app.core.errors import NotFound
 from app.extensions import db
@@ -331,20 +332,23 @@ def compute_metrics(
         cases_by_key, trend_rows = facts.case_rows(region.level, visibility, params)
         follow_ups_by_key = cases_by_key
     else:
-        case_rows = db.session.execute(
-            text(CASE_MEASURES_SQL.format(key=key, visibility=visibility)),
-            params,
+        # Live counts read the standby when there is one (app/core/replica.py).
+        reads = replica.session()
+        case_rows = reads.execute(
+            text(CASE_MEASURES_SQL.format(key=key, visibility=visibility)), params
         ).all()
-        follow_up_rows = db.session.execute(
+        follow_up_rows = reads.execute(
             text(FOLLOW_UP_SQL.format(key=key, visibility=visibility)), params
         ).all()
-        trend_rows = db.session.execute(text(TREND_SQL.format(visibility=visibility)), params).all()
+        trend_rows = reads.execute(text(TREND_SQL.format(visibility=visibility)), params).all()
         cases_by_key = {None if row.is_total else row.k: row for row in case_rows}
         follow_ups_by_key = {None if row.is_total else row.k: row for row in follow_up_rows}
     # Residents' ratings are few: always counted live, whichever source the rest comes from.
-    rating_rows = db.session.execute(
-        text(RATINGS_SQL.format(key=key, visibility=visibility)), params
-    ).all()
+    rating_rows = (
+        replica.session()
+        .execute(text(RATINGS_SQL.format(key=key, visibility=visibility)), params)
+        .all()
+    )
     ratings_by_key = {None if row.is_total else row.k: row for row in rating_rows}
     totals = measures_of(
         cases_by_key.get(None), follow_ups_by_key.get(None), ratings_by_key.get(None)

@@ -27,6 +27,7 @@ from app.cases.models import CaseEvent
 from app.cases.models import Party
 from app.core import clock
 from app.core import paging
+from app.core import replica
 from app.core.errors import NotFound
 from app.core.geojson import feature_collection_sql
 from app.dispatch.models import OPEN_DISPATCH_STATES
@@ -434,7 +435,7 @@ def cases_geojson(args: dict, scope: Scope) -> bytes:
         order_by="id DESC",
         as_bytes=True,
     )
-    body = db.session.execute(text(sql), {**params, "limit": args["limit"]}).scalar_one()
+    body = replica.session().execute(text(sql), {**params, "limit": args["limit"]}).scalar_one()
     return bytes(body)
 
 

@@ -5,6 +5,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import text
 
+from app.core import replica
 from app.core.errors import NotFound
 from app.core.geojson import feature_collection_sql
 from app.extensions import Blueprint
@@ -178,16 +179,20 @@ def list_grid_cells(bbox=None, village=None, limit=None):
         properties=GRID_CELL_PROPERTIES,
         order_by="code",
     )
-    body = db.session.execute(
-        text(sql),
-        {
-            "village": village,
-            "minx": min_lon,
-            "miny": min_lat,
-            "maxx": max_lon,
-            "maxy": max_lat,
-            "limit": limit,
-            **params,
-        },
-    ).scalar_one()
+    body = (
+        replica.session()
+        .execute(
+            text(sql),
+            {
+                "village": village,
+                "minx": min_lon,
+                "miny": min_lat,
+                "maxx": max_lon,
+                "maxy": max_lat,
+                "limit": limit,
+                **params,
+            },
+        )
+        .scalar_one()
+    )
     return geojson(body)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from app.cases.workflow import OPEN_STATES
+from app.core import replica
 from app.extensions import db
 from app.geo.crs import gcj02_sql
 from app.scoping import Scope
@@ -271,7 +272,9 @@ def render(req: TileRequest, live_counts: bool = False) -> tuple[int, bytes]:
     if req.empty:
         return data_version(req.layer), b""
     sql, params = tile_sql(req, live_counts)
-    row = db.session.execute(text(sql), params).one()
+    # On the standby when there is one (app/core/replica.py): the version comes from the same
+    # snapshot as the bytes, so a lagging standby gives an older tile under its own ETag.
+    row = replica.session().execute(text(sql), params).one()
     return int(row.version or 0), bytes(row.tile or b"")
 
 
