@@ -27,8 +27,8 @@ from app.web import inbox
 from app.web import labels
 from app.web import notices
 from app.web import official
-from app.web import retention
 from app.web import offline
+from app.web import retention
 from app.web import tasks
 from app.web import visits
 from app.web.layout import local_time
