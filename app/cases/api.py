@@ -17,7 +17,6 @@ from app.cases import queries
 from app.cases import schemas
 from app.cases import services
 from app.core import actions
-from app.core.errors import Conflict
 from app.core.errors import Invalid
 from app.core.errors import NotFound
 from app.deadlines import policy
@@ -92,26 +91,11 @@ def request_fingerprint() -> str:
 
 
 def claim_key(key: str, fingerprint: str) -> Response | None:
-    """Claim the key (None: go on), or answer as the first request with it did."""
-    existing = services.claim_key(current_user, key, fingerprint)
-    if existing is None:
-        return None
-    if existing.request_hash != fingerprint:
-        raise Invalid(
-            "此 Idempotency-Key 已用于另一个不同的请求",
-            errors={"headers": {"Idempotency-Key": ["同一键只能重试同一请求；新请求请用新键"]}},
-        )
-    if existing.status is None:
-        raise Conflict("相同请求正在处理，请稍后重试")
-    response = Response(
-        json.dumps(existing.response, ensure_ascii=False),
-        existing.status,
-        mimetype="application/json",
-    )
-    response.headers["Idempotent-Replayed"] = "true"
-    if existing.response and "number" in existing.response:
-        response.headers["Location"] = url_for("cases.get_case", number=existing.response["number"])
-        response.headers["ETag"] = f'"{existing.response.get("version", 1)}"'
+    """Claim the key (None: go on), or answer as the first report with it did (with its links)."""
+    response = idempotent.replay(key, fingerprint)
+    if response is not None and isinstance(body := response.get_json(), dict) and "number" in body:
+        response.headers["Location"] = url_for("cases.get_case", number=body["number"])
+        response.headers["ETag"] = f'"{body.get("version", 1)}"'
     return response
 
 

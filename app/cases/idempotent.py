@@ -54,11 +54,14 @@ def key() -> str | None:
     return value
 
 
-def replay(value: str | None) -> Response | None:
-    """Claim the key (None: go on), or the first answer given with it, replayed."""
+def replay(value: str | None, stamp: str | None = None) -> Response | None:
+    """Claim the key (None: go on), or the first answer given with it, replayed.
+
+    `stamp` is the request's fingerprint (default: `fingerprint()`); the case report passes its own.
+    """
     if value is None:
         return None
-    stamp = fingerprint()
+    stamp = stamp or fingerprint()
     existing = services.claim_key(current_user, value, stamp)
     if existing is None:
         return None
