@@ -120,6 +120,14 @@ def test_seed_demo_builds_county_and_is_idempotent(runner, client):
     ).all()
     token = runner.invoke(args=["users", "token", "create", "xian_ganbu"]).output.split()[-1]
     headers = {"Authorization": f"Bearer {token}"}
+    # The 市 official sees the county's measures and map as the county's own official does.
+    shi = runner.invoke(args=["users", "token", "create", "shi_ganbu"]).output.split()[-1]
+    shi = {"Authorization": f"Bearer {shi}"}
+    mine, theirs = (client.get("/api/v1/metrics", headers=h).get_json() for h in (shi, headers))
+    assert mine["region"]["level"] == "prefecture" and mine["measures"] == theirs["measures"]
+    assert [i["code"] for i in mine["breakdown"]["items"]] == ["371699000000"]
+    layers = [client.get("/api/v1/cases.geojson", headers=h).get_json() for h in (shi, headers)]
+    assert layers[0]["features"] and layers[0] == layers[1]
     rng = random.Random(1)
     for lon, lat in rng.sample(points, 40):
         body = client.get(f"/api/v1/locate?lon={lon}&lat={lat}", headers=headers).get_json()
