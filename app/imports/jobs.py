@@ -1,6 +1,7 @@
 """Ledger imports in the background: a procrastinate task on the notification queue's app.
 
-`defer(import_id)` queues the apply in the caller's transaction; the worker (`flask notify
+`defer(import_id)` queues the apply in the caller's transaction (`defer_check` a large file's
+dry run); the worker (`flask notify
 worker`) runs `run_import`, and so do the command line and tests, synchronously. Like
 app/briefings/jobs.py this module is a transaction boundary: it commits after each batch, so the
 page polling the import sees it move (a failure keeps the batches already in: re-running the
@@ -21,6 +22,34 @@ from app.notify.jobs import queue
 def run_import_task(import_id: int) -> None:
     """The worker's entry: apply one queued import."""
     run_import(import_id)
+
+
+@queue.task(name="imports.check", queue=QUEUE)
+def check_import_task(import_id: int) -> None:
+    """The worker's entry: dry-run one large file."""
+    run_check(import_id)
+
+
+def defer_check(import_id: int) -> int:
+    """Queue a large file's dry run in the current transaction."""
+    return check_import_task.configure(
+        connection=db.session.connection(), queueing_lock=f"ledger-check-{import_id}"
+    ).defer(import_id=import_id)
+
+
+def run_check(import_id: int) -> str:
+    """Dry-run an import marked `checking`; returns its state afterwards."""
+    imp = db.session.get(LedgerImport, import_id)
+    if imp is None or imp.state != "checking":
+        return imp.state if imp else "missing"
+    try:
+        services.dry_run(imp, db.session.get(User, imp.created_by_id))
+    except Exception as exc:  # an unreadable file is the import's failure, shown on its page
+        db.session.rollback()
+        imp = db.session.get(LedgerImport, import_id)
+        imp.state, imp.error = "failed", f"{type(exc).__name__}: {exc}"[:1000]
+    db.session.commit()
+    return imp.state
 
 
 def defer(import_id: int) -> int:

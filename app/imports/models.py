@@ -44,7 +44,8 @@ class LedgerImport(db.Model):
     __tablename__ = "ledger_imports"
     __table_args__ = (
         CheckConstraint(
-            "state IN ('queued', 'running', 'dry_run_done', 'applied', 'failed')", name="state"
+            "state IN ('queued', 'checking', 'running', 'dry_run_done', 'applied', 'failed')",
+            name="state",
         ),
         Index("ix_ledger_imports_county_id", "county_id"),
     )

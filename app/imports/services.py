@@ -801,6 +801,15 @@ def dry_run(imp: LedgerImport, user=None) -> Analysis:
     return found
 
 
+def queue_check(imp: LedgerImport) -> None:
+    """Mark a large file's dry run as running in the background (the job calls `dry_run`)."""
+    if imp.state in ("running", "applied"):
+        raise Conflict(_("该导入已在执行或已完成"))
+    imp.state = "checking"
+    imp.done_rows = 0
+    db.session.flush()
+
+
 def start(imp: LedgerImport, user) -> None:
     """Queue an apply after a dry run with a readable mapping (the job calls `apply`)."""
     if imp.state != "dry_run_done":

@@ -77,7 +77,7 @@ def upgrade():
         ),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
-            "state IN ('queued', 'running', 'dry_run_done', 'applied', 'failed')",
+            "state IN ('queued', 'checking', 'running', 'dry_run_done', 'applied', 'failed')",
             name=op.f("ck_ledger_imports_state"),
         ),
         sa.ForeignKeyConstraint(

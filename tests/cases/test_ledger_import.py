@@ -18,6 +18,7 @@ from app.imports import services
 from app.imports.models import LedgerImport
 from app.imports.models import LedgerTemplate
 from app.privacy import freetext
+from app.web import imports as import_pages
 from tests.accounts.helpers import csrf_from
 from tests.accounts.helpers import login
 from tests.cases.ledger_fixtures import TWIN_COUNTY
@@ -263,3 +264,34 @@ def test_the_admin_page_maps_dry_runs_applies_in_the_background_and_shows_approx
     assert layer.status_code == 200, layer.get_data(as_text=True)[:300]
     props = [f["properties"] for f in layer.get_json()["features"]]
     assert [p["location_approximate"] for p in props if p["number"] == number] == [True]
+
+
+def test_a_large_file_is_checked_in_the_background(app, client, world, monkeypatch):
+    """Past the inline size the upload only queues the dry run: the page says it is checking,
+    nothing is listed yet; the job lists the problems and the page can then apply."""
+    monkeypatch.setattr(import_pages, "INLINE_CHECK_BYTES", 0)
+    admin = world["admin@county"]
+    login(client, admin.username)
+    token = csrf_from(client.get("/admin/imports").get_data(as_text=True))
+    upload = client.post(
+        "/admin/imports",
+        data={
+            "csrf_token": token,
+            "county": COUNTY,
+            "file": (io.BytesIO(GB_LEDGER.encode("gb18030")), "ledger.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert upload.status_code == 302
+    import_id = db.session.scalar(select(LedgerImport.id))
+    status = client.get(f"/admin/imports/{import_id}/status").get_json()
+    assert (status["state"], status["problem_rows"], status["problems"]) == ("checking", 0, [])
+    page = client.get(f"/admin/imports/{import_id}").get_data(as_text=True)
+    assert "检查中" in page and "导入没有问题的行" not in page
+    assert count("SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'imports.check'") == 1
+
+    assert jobs.run_check(import_id) == "dry_run_done"
+    status = client.get(f"/admin/imports/{import_id}/status").get_json()
+    assert status["problem_rows"] == 1 and status["problems"][0]["column"] == "所属村"
+    assert "导入没有问题的行" in client.get(f"/admin/imports/{import_id}").get_data(as_text=True)
+    assert count("SELECT count(*) FROM cases") == 0

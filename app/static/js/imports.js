@@ -10,19 +10,22 @@
       if (!r.ok) { return; }
       var s = r.body;
       box.dataset.state = s.state;
-      box.querySelector('progress').value = s.progress;
+      if (s.state !== 'checking') { box.querySelector('progress').value = s.progress; }
       box.querySelector('.job-state').textContent =
         (S[s.state] || s.state) + (s.error ? '：' + s.error : '');
       box.querySelector('.n-created').textContent = s.created;
       box.querySelector('.n-unchanged').textContent = s.unchanged;
       box.querySelector('.n-problems').textContent = s.problem_rows;
-      if (s.state === 'queued' || s.state === 'running') {
+      if (checking && s.state !== 'checking') {
+        window.location.reload();  // the dry run is done: the page lists its problems
+      } else if (s.state === 'queued' || s.state === 'running' || s.state === 'checking') {
         window.setTimeout(follow, 1500);
       }
     });
   }
 
-  if (box.dataset.state === 'running' || box.dataset.state === 'queued') {
+  var checking = box.dataset.state === 'checking';
+  if (['running', 'queued', 'checking'].indexOf(box.dataset.state) >= 0) {
     follow();
   }
 })();
