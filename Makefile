@@ -118,9 +118,9 @@ ha-deps: venv
 ha: ha-deps ## pg_auto_failover: monitor + primary + sync standby (.ha/), migrated, demo loaded
 	@scripts/ha.sh start
 	@scripts/dev-secrets.sh
-	@url="$$(scripts/ha.sh owner-url)" && \
-	  DATABASE_URL="$$url" MIGRATION_DATABASE_URL="$$url" DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask db upgrade && \
-	  { test -f .ha/seeded || { DATABASE_URL="$$url" MIGRATION_DATABASE_URL="$$url" DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask seed demo && \
+	@owner="$$(scripts/ha.sh owner-url)" && url="$$(scripts/ha.sh url)" && \
+	  DATABASE_URL="$$url" MIGRATION_DATABASE_URL="$$owner" DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask db upgrade && \
+	  { test -f .ha/seeded || { DATABASE_URL="$$url" MIGRATION_DATABASE_URL="$$owner" DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/flask seed demo && \
 	    touch .ha/seeded; }; } && \
 	  echo "==> HA formation up; serve on it with DATABASE_URL='$$(scripts/ha.sh url)'"
 

@@ -166,16 +166,21 @@ def mask_address(value: str | None) -> str | None:
 # checksum, or the old 15-digit form whose birth date is a real day), optionally written in its
 # 6-8-4 groups with a space or hyphen between; a mobile number (1[3-9] + 9 digits, optionally
 # +86/86 before it, optionally 3-4-4 with spaces or hyphens); a landline with its area code and a
-# hyphen (0543-3312345). A digit run that is part of a longer one (an order number) is not taken.
+# hyphen (0543-3312345). A digit run that is part of a longer run of Latin letters and digits (an
+# order number, a device code, a hex key like a16645557075) is not taken; Chinese text, spaces and
+# punctuation around it are (电话13812345678).
 # Each becomes its masked form, the same as the party fields'.
 
 _SEP = r"[ \-]?"
-_TEXT_ID18 = re.compile(rf"(?<!\d)(\d{{6}}){_SEP}(\d{{8}}){_SEP}(\d{{3}}[\dXx])(?![\dXx])")
-_TEXT_ID15 = re.compile(r"(?<!\d)(\d{6})(\d{6})(\d{3})(?![\dXx])")
-_TEXT_MOBILE = re.compile(
-    rf"(?<![\d+])((?:\+?86{_SEP})?)(1[3-9]\d){_SEP}(\d{{4}}){_SEP}(\d{{4}})(?!\d)"
+_ALNUM = "0-9A-Za-z"
+_TEXT_ID18 = re.compile(
+    rf"(?<![{_ALNUM}])(\d{{6}}){_SEP}(\d{{8}}){_SEP}(\d{{3}}[\dXx])(?![{_ALNUM}])"
 )
-_TEXT_LANDLINE = re.compile(r"(?<![\d-])(0\d{2,3})-(\d{7,8})(?![\d-])")
+_TEXT_ID15 = re.compile(rf"(?<![{_ALNUM}])(\d{{6}})(\d{{6}})(\d{{3}})(?![{_ALNUM}])")
+_TEXT_MOBILE = re.compile(
+    rf"(?<![{_ALNUM}+])((?:\+?86{_SEP})?)(1[3-9]\d){_SEP}(\d{{4}}){_SEP}(\d{{4}})(?![{_ALNUM}])"
+)
+_TEXT_LANDLINE = re.compile(rf"(?<![{_ALNUM}-])(0\d{{2,3}})-(\d{{7,8}})(?![{_ALNUM}-])")
 
 
 def _old_id_valid(birth: str) -> bool:

@@ -137,7 +137,7 @@ class Formation:
         self.sql(
             "postgres",
             f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)',
-            f'CREATE DATABASE "{db}" OWNER "{os.environ.get("HA_OWNER", "gridgov")}"',
+            f'CREATE DATABASE "{db}" OWNER "{os.environ.get("HA_OWNER", "gridgov_owner")}"',
         )
         self.sql(db, "CREATE EXTENSION IF NOT EXISTS postgis")
 
@@ -366,7 +366,11 @@ def main(argv=None) -> int:
     started = time.monotonic()
     try:
         formation.fresh_database()
-        # Migrations and the demo as the tables' owner; gunicorn as the app's role.
+        # Migrations and the demo as the tables' owner, granting the app's role what it needs
+        # (app/ops/roles.py); gunicorn as that role, which owns nothing.
+        from sqlalchemy.engine import make_url  # noqa: PLC0415 - as soak_dsn: the app's venv
+
+        os.environ["DATABASE_APP_ROLE"] = make_url(url).username
         app = soak.make_app(Target(ha("owner-url", soak.DATABASE)), secret)
         plan = soak.prepare(app, soak.token_counts(args.users), args.seed)
         server = soak.Server(

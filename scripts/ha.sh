@@ -19,7 +19,8 @@
 # scripts/pg.sh). pg_autoctl keeps its configuration and state in XDG folders: they are pointed
 # into .ha/ too, so that the folder is the whole formation (delete it, stopped, to start afresh).
 # Role names are parameters: HA_OWNER owns the tables and runs the migrations, HA_APP_ROLE is the
-# role the app connects as (the same single role `gridgov` until the roles split is merged).
+# role the app connects as, owning nothing (gridgov_owner and gridgov, as in scripts/pg.sh; docs/
+# operations.md "Database roles").
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -29,8 +30,8 @@ host=127.0.0.1
 monitor_port=${HA_MONITOR_PORT:-55431}
 node_ports=("${HA_NODE1_PORT:-55432}" "${HA_NODE2_PORT:-55433}")
 dbname=${HA_DB:-gridgov}
-owner_role=${HA_OWNER:-gridgov}
-app_role=${HA_APP_ROLE:-$owner_role}
+owner_role=${HA_OWNER:-gridgov_owner}
+app_role=${HA_APP_ROLE:-gridgov}
 monitor_url="postgres://autoctl_node@$host:$monitor_port/pg_auto_failover?sslmode=disable"
 
 as_pg() {

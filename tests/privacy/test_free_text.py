@@ -46,6 +46,10 @@ def test_mask_text_rules():
         "座机0543-3312345": "座机0543****2345",
         f"单号{ORDER}": f"单号{ORDER}",
         "流水号 20261201139123456789": "流水号 20261201139123456789",
+        # Glued to Latin letters it is part of a code (a hex key, a device number), not a phone.
+        "soak:b6bd9150-19fa-6a67-537b-a16645557075": "soak:b6bd9150-19fa-6a67-537b-a16645557075",
+        "设备TX13912345678": "设备TX13912345678",
+        "电话13912345678": "电话139****5678",
         "编号 371699-2026-000123，时间 2026-12-01": "编号 371699-2026-000123，时间 2026-12-01",
     }
     for typed, shown in cases.items():
