@@ -18,6 +18,11 @@ from app.config import sqlalchemy_url
 from app.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+# Every app a test builds (a scratch database's too) counts rate limits in its own process: the
+# limiter is one object, and an app built from make's exported Redis URI would move every later
+# test of the process, and the other xdist worker's, onto shared counters (tests/accounts/
+# test_throttle.py passes its Redis explicitly).
+os.environ["RATELIMIT_STORAGE_URI"] = "memory://"
 # A fixed key for the suite only (base64 of 32 bytes); production reads PERSONAL_DATA_KEY.
 TEST_PERSONAL_DATA_KEY = "dGVzdC1vbmx5LXBlcnNvbmFsLWRhdGEta2V5LTMyYnl0ZXM="
 

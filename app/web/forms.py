@@ -426,6 +426,10 @@ def script_messages(names: dict[str, str], **templates: str) -> dict:
         "and": _("；"),
         "generic": default_message(422),
         "required": message_text("Missing data for required field."),
+        # What the API says of an inspection that opens a case without a title or notes, for
+        # the form's own check before it queues (app/static/js/inspect.js).
+        "case_required": _("立案时必填"),
+        "case_notes": message_text(_("立案时必填（或填写排查情况 notes）")),
         **templates,
     }
 

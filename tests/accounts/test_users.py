@@ -200,6 +200,7 @@ def test_me_shows_permissions_and_masks_phone(client, world):
         "assessment.read",
         "assessment.weights",
         "attachments.read",
+        "cameras.read",
         "campaigns.read",
         "campaigns.record",
         "cases.act",

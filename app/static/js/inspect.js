@@ -70,11 +70,11 @@
 
     /* Refused for sure: said at the field, nothing queued. */
     function missing(body) {
-      var errors = {}, required = [GG.messages().required];
+      var m = GG.messages(), required = [m.required], errors = {};
       if (!body.result) { errors.result = required; }
-      if (body.open_case) {
-        if (!body.title) { errors.title = required; }
-        if (!body.notes) { errors.description = required; }
+      if (body.open_case) {  // in the API's words (app/risks/schemas.InspectionIn)
+        if (!body.title) { errors.title = [m.case_required || m.required]; }
+        if (!body.notes) { errors.description = [m.case_notes || m.required]; }
       }
       return Object.keys(errors).length ? errors : null;
     }
