@@ -71,13 +71,13 @@ run: db ## set up, migrate, load the demo county, serve on http://127.0.0.1:$(PO
 	    $(BIN)/dotenv --file .env run --no-override \
 	      $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-2} wsgi:app; }
 
-# The suite runs in TEST_WORKERS processes (pytest-xdist; 0 runs it in one process). Browser tests and
-# the schema fuzz stay together on one worker each (tests/conftest.py groups them): they share a server
-# or a database set up once per worker.
+# The suite runs in TEST_WORKERS processes (pytest-xdist; 0 runs it in one process), a test module at a
+# time on one worker (--dist loadfile: the browser journeys share state within their module, the fuzz
+# its database). xdist's loadgroup does not group under this pytest (tests landed on both workers).
 TEST_WORKERS ?= 2
 test: db-test ## set up a test database and run the whole suite
 	@DATABASE_URL="$(TEST_DATABASE_URL)" MIGRATION_DATABASE_URL= $(BIN)/python -m pytest \
-	  $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+	  $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 screenshots: db-test ## regenerate docs/screenshots/ (main pages, phone and desktop)
 	@$(BIN)/python scripts/screenshots.py
