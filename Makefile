@@ -77,7 +77,7 @@ run: db ## set up, migrate, load the demo county, serve on http://127.0.0.1:$(PO
 TEST_WORKERS ?= 2
 test: db-test ## set up a test database and run the whole suite
 	@DATABASE_URL="$(TEST_DATABASE_URL)" MIGRATION_DATABASE_URL= $(BIN)/python -m pytest \
-	  $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
+	  $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) --durations=30 $(PYTEST_ARGS)
 
 screenshots: db-test ## regenerate docs/screenshots/ (main pages, phone and desktop)
 	@$(BIN)/python scripts/screenshots.py
