@@ -107,8 +107,12 @@ class Config:
 
     def __init__(self) -> None:
         self.SQLALCHEMY_DATABASE_URI = sqlalchemy_url(os.environ.get("DATABASE_URL", ""))
+        # No pool pre-ping (issue 18): it cost a round trip on every checkout. A connection that
+        # died in the pool fails its first statement instead; SQLAlchemy then discards it and
+        # every connection older than it, and the request answers 503 with Retry-After
+        # (app/errors.py), or retries at once when nothing of it has run yet (the accounts
+        # version read, app/accounts/principals.py).
         self.SQLALCHEMY_ENGINE_OPTIONS = {
-            "pool_pre_ping": True,
             "pool_size": _int("DB_POOL_SIZE", 5),
             "connect_args": {
                 "connect_timeout": _int("DB_CONNECT_TIMEOUT", 5),

@@ -85,8 +85,20 @@ def region_prefix(code: str, level: str) -> str:
     return code[: SIGNIFICANT_DIGITS[level]]
 
 
+def scope_key(user) -> tuple:
+    """What a user's scope is computed from, besides their region's code and their cells."""
+    return (user.id, user.role, user.region_id, user.department_id)
+
+
 def scope_for(user) -> Scope:
-    """The caller's scope, from their jurisdiction region (and grid cells for grid workers)."""
+    """The caller's scope, from their jurisdiction region (and grid cells for grid workers).
+
+    A user the authentication cache attached (app/accounts/principals.py) brings the scope
+    computed when its rows were read, valid while the same role, region and department hold.
+    """
+    known = getattr(user, "known_scope", None)
+    if known is not None and known[0] == scope_key(user):
+        return known[1]
     if user.role == "department_staff":
         return Scope(prefix=NO_REGION, user_id=user.id, department_id=user.department_id)
     prefix = region_prefix(user.region.code, user.region.level)

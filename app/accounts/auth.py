@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask import request
 
+from app.accounts import principals
 from app.accounts import services
 from app.audit import services as audit
 from app.extensions import login_manager
@@ -18,6 +19,7 @@ def init_auth(app: Flask) -> None:
     login_manager.session_protection = None
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "请先登录"
+    principals.init_app(app)
 
 
 @login_manager.user_loader

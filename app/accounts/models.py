@@ -83,6 +83,8 @@ class User(db.Model):
     # Flask-Login: set per request to the login session that authenticated this user.
     login_session_id = None
     via_token = False
+    # Set by the authentication cache (app/accounts/principals.py): (scope_key, Scope).
+    known_scope = None
 
     @property
     def is_authenticated(self) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import joinedload
 
 from app import pii
+from app.accounts import principals
 from app.accounts.models import ROLES
 from app.accounts.models import ApiToken
 from app.accounts.models import LoginSession
@@ -42,6 +43,9 @@ _DUMMY_HASH = hasher.hash("gridgov-timing-equaliser")
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,40}$")
 TOKEN_PREFIX = "ggv_"
 MIN_PASSWORD_LENGTH = 10
+# How often a login session's last-seen time and a token's last use are written.
+TOUCH_SESSION = timedelta(seconds=60)
+TOUCH_TOKEN = timedelta(minutes=5)
 
 
 def invalid(message: str, field: str) -> Invalid:
@@ -243,13 +247,28 @@ def end_login_sessions(user: User, reason: str, only: str | None = None) -> int:
 
 
 def check_login_session(session_id: str) -> User | None:
-    """The user of a live login session; ends it when idle or past its absolute lifetime."""
-    login = db.session.get(LoginSession, session_id)
-    if login is None or login.ended_at is not None:
-        return None
+    """The user of a live login session; ends it when idle or past its absolute lifetime.
+
+    Served from the authentication cache (app/accounts/principals.py) while nothing about the
+    session or its user changed and its last-seen time needs no touch; else read again.
+    """
+    version = principals.version(db.session())
     moment = clock.now()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     absolute = timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"])
+    key = "session:" + session_id
+    known = principals.cache().get(key, version)
+    if (
+        known is not None
+        and moment - known.created_at <= absolute
+        and moment - known.seen_at <= min(idle, TOUCH_SESSION)
+    ):
+        user = principals.attach(db.session(), known)
+        user.login_session_id = session_id
+        return user
+    login = db.session.get(LoginSession, session_id)
+    if login is None or login.ended_at is not None:
+        return None
     reason = None
     if not login.user.active:
         reason = "deactivated"
@@ -263,11 +282,19 @@ def check_login_session(session_id: str) -> User | None:
     if reason:
         transaction.keep(lambda: _update_login(login_id, ended_at=moment, end_reason=reason))
         return None
-    if moment - login.last_seen_at > timedelta(seconds=60):
+    seen_at = login.last_seen_at
+    if moment - login.last_seen_at > TOUCH_SESSION:
         # Touch at most once a minute: the idle clock needs no finer grain.
         transaction.keep(lambda: _update_login(login_id, last_seen_at=moment))
-    login.user.login_session_id = login.id
-    return login.user
+        seen_at = moment
+    user = login.user
+    principals.cache().put(
+        key,
+        version,
+        principals.principal_of(user, created_at=login.created_at, seen_at=seen_at),
+    )
+    user.login_session_id = login.id
+    return user
 
 
 def _update_login(login_id: str, **values) -> None:
@@ -382,16 +409,29 @@ def create_token(user: User, name: str, days: int | None = None) -> tuple[ApiTok
 
 
 def check_token(secret: str) -> User | None:
-    """The active user of a live token, or None."""
+    """The active user of a live token, or None.
+
+    Served from the authentication cache (app/accounts/principals.py) while nothing about the
+    token or its user changed, it has not expired and its last use needs no touch; else read
+    again (and the cache refilled).
+    """
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    # One round trip for the token, its user and their region: every API request pays it.
+    version = principals.version(db.session())
+    digest = hash_token(secret)
+    key = "token:" + digest
+    moment = clock.now()
+    known = principals.cache().get(key, version)
+    if known is not None and known.expires_at > moment and moment - known.seen_at <= TOUCH_TOKEN:
+        user = principals.attach(db.session(), known)
+        user.via_token = True
+        return user
+    # One round trip for the token, its user and their region.
     token = db.session.scalar(
         select(ApiToken)
-        .where(ApiToken.token_hash == hash_token(secret))
+        .where(ApiToken.token_hash == digest)
         .options(joinedload(ApiToken.user).joinedload(User.region).defer(Region.boundary))
     )
-    moment = clock.now()
     if token is None or token.revoked_at is not None or token.expires_at <= moment:
         return None
     if not token.user.active:
@@ -400,15 +440,21 @@ def check_token(secret: str) -> User | None:
         # Minted by an administrator for this user (allowed before issue 19): such a token
         # would act in its owner's name without them, so it no longer authenticates.
         return None
-    if token.last_used_at is None or moment - token.last_used_at > timedelta(minutes=5):
+    seen_at = token.last_used_at
+    if token.last_used_at is None or moment - token.last_used_at > TOUCH_TOKEN:
         token_id = token.id
         transaction.keep(
             lambda: db.session.execute(
                 update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=moment)
             )
         )
-    token.user.via_token = True
-    return token.user
+        seen_at = moment
+    user = token.user
+    principals.cache().put(
+        key, version, principals.principal_of(user, expires_at=token.expires_at, seen_at=seen_at)
+    )
+    user.via_token = True
+    return user
 
 
 def revoke_token(token: ApiToken, by: User) -> None:
