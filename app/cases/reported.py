@@ -94,7 +94,7 @@ def _party(party, repeat: dict) -> dict:
 
 def answer(case, user, lon: float, lat: float) -> dict:
     """The report's answer for `user`: what schemas.CaseOut dumps for queries.detail(case)."""
-    counts = queries.repeat_counts(case.parties, case.id, scope_for(user))
+    counts = queries.repeat_counts(case.parties, case.id, scope_for(user)) if case.parties else {}
     camera = case.camera if case.camera_id else None
     handler = case.handler if case.handler_id else None
     known = {

@@ -145,20 +145,31 @@ def report(data: dict, user) -> Case:
         supervision="none",
         warning="none",
         extension_days=0,
-        # A new case's collections are known: set, they are never loaded (no lazy load).
+        # A new case's collections are known: set, they are never loaded (no lazy load), and
+        # its first event is written in the case's own flush (add_event's fields).
         parties=[new_party(party) for party in data.get("parties", [])],
+        events=[
+            CaseEvent(
+                actor=user,
+                action="report",
+                from_state=None,
+                to_state="reported",
+                from_level=None,
+                to_level=level,
+                note=data.get("note"),
+                data={},
+            )
+        ],
     )
     # Clocks read the policy: set them before the case joins the session (no early autoflush).
     start_clocks_on_report(case, moment)
     db.session.add(case)
     db.session.flush()
-    events = [add_event(case, user, "report", None, "reported", None, level, data.get("note"))]
     if (flagged := flag_same_matter(case, user)) is not None:
-        events.append(flagged)
-    db.session.flush()
-    # What the database now holds for the new case: its timeline is these events, and it has no
-    # agreement or follow-up yet (the answer reads them without a query).
-    set_committed_value(case, "events", events)
+        db.session.flush()
+        # The timeline is the report's event and this one: known, not loaded.
+        set_committed_value(case, "events", [*case.events, flagged])
+    # Nor has a new case an agreement or a follow-up yet (the answer reads them without a query).
     set_committed_value(case, "agreement", None)
     set_committed_value(case, "follow_ups", [])
     audit.record(
