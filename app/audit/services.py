@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -47,12 +48,32 @@ FIELDS = (
 
 def entry_hash(prev_hash: str, entry: dict) -> str:
     """SHA-256 over the previous hash and the entry's canonical JSON."""
+    payload = json.dumps(
+        _canonical(entry), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256((prev_hash + "\n" + payload).encode()).hexdigest()
+
+
+def _canonical(entry: dict) -> dict:
+    """The hashed fields of an entry, its time as UTC ISO with microseconds."""
     canonical = {k: entry.get(k) for k in FIELDS}
     at = canonical["at"]
     if isinstance(at, datetime):
         canonical["at"] = at.astimezone(UTC).isoformat(timespec="microseconds")
+    return canonical
+
+
+def payload_around_id(entry: dict) -> tuple[str, str]:
+    """The entry's canonical JSON (as entry_hash writes it) split where its id goes: the SQL
+    append (audit_append, migration 0028) puts the id it draws between the two and hashes
+    prev_hash + "\n" + head + id + tail, the very bytes entry_hash hashes for that id."""
+    marker = f"\u2063audit-id-{uuid.uuid4().hex}\u2063"
+    canonical = {**_canonical(entry), "id": marker}
     payload = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + "\n" + payload).encode()).hexdigest()
+    head, found, tail = payload.partition(json.dumps(marker, ensure_ascii=False))
+    if not found or json.dumps(marker, ensure_ascii=False) in tail:
+        raise ValueError("audit entry: the id's place is not unique")
+    return head, tail
 
 
 def record(
@@ -93,36 +114,28 @@ def record(
 
 
 def write_pending(session: Session) -> int:
-    """Append the queued entries to the chain (under the advisory lock). Returns how many."""
+    """Append the queued entries to the chain in one statement (audit_append, migration 0028:
+    the advisory lock, the head's hash, the ids and the INSERT). Returns how many."""
     pending = session.info.pop("audit_pending", None)
     session.info.pop("audit_kept", None)
     if not pending:
         return 0
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-    prev = session.execute(
-        text("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
-    ).scalar_one_or_none()
-    prev = prev or GENESIS
     rows = []
     for entry in pending:
-        entry["id"] = session.execute(text("SELECT nextval('audit_log_id_seq')")).scalar_one()
-        entry["prev_hash"] = prev
-        entry["hash"] = entry_hash(prev, entry)
-        prev = entry["hash"]
-        rows.append({**entry, "detail": json.dumps(entry["detail"], ensure_ascii=False)})
-    session.execute(
-        text(
-            """
-            INSERT INTO audit_log (id, at, actor_id, actor, role, action, object_type, object_id,
-                                   region_code, client_addr, outcome, detail, prev_hash, hash)
-            VALUES (:id, :at, :actor_id, :actor, :role, :action, :object_type, :object_id,
-                    :region_code, :client_addr, :outcome, CAST(:detail AS jsonb), :prev_hash,
-                    :hash)
-            """
-        ),
-        rows,
-    )
-    return len(rows)
+        head, tail = payload_around_id(entry)
+        at = entry["at"]
+        rows.append(
+            {
+                **{k: entry.get(k) for k in FIELDS if k not in ("id", "at")},
+                "at": at.isoformat() if isinstance(at, datetime) else at,
+                "payload_head": head,
+                "payload_tail": tail,
+            }
+        )
+    return session.execute(
+        text("SELECT audit_append(CAST(:entries AS jsonb), :k)"),
+        {"entries": json.dumps(rows, ensure_ascii=False), "k": AUDIT_LOCK_KEY},
+    ).scalar_one()
 
 
 @event.listens_for(Session, "before_commit")

@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from app.cases import idempotent
 from app.cases import queries
+from app.cases import reported
 from app.cases import schemas
 from app.cases import services
 from app.core import actions
@@ -70,7 +71,8 @@ def report_case(data):
             return replay
     data["lon"], data["lat"] = to_wgs84(data["lon"], data["lat"], data.pop("crs"))
     case = services.report(data, current_user)
-    body = schemas.CaseOut().dump(queries.detail(case))
+    # What CaseOut dumps for queries.detail(case), known without a query (app/cases/reported.py).
+    body = reported.answer(case, current_user, data["lon"], data["lat"])
     if key is not None:
         # A replay answers without the receipt's code: it is stored only hashed (reprint it).
         services.remember_answer(

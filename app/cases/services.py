@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import pii
 from app import scoping
@@ -125,7 +126,8 @@ def report(data: dict, user) -> Case:
         description=data["description"],
         occurred_at=data.get("occurred_at"),
         reported_at=moment,
-        reporter=user,
+        # The reporter by id: the user need not be loaded into this session (nor loaded again).
+        reporter_id=user.id,
         location=from_shape(Point(data["lon"], data["lat"]), srid=4326),
         grid_cell=placement.cell,
         village=placement.village,
@@ -143,15 +145,33 @@ def report(data: dict, user) -> Case:
         supervision="none",
         warning="none",
         extension_days=0,
+        # A new case's collections are known: set, they are never loaded (no lazy load), and
+        # its first event is written in the case's own flush (add_event's fields).
+        parties=[new_party(party) for party in data.get("parties", [])],
+        events=[
+            CaseEvent(
+                actor=user,
+                action="report",
+                from_state=None,
+                to_state="reported",
+                from_level=None,
+                to_level=level,
+                note=data.get("note"),
+                data={},
+            )
+        ],
     )
-    for party in data.get("parties", []):
-        case.parties.append(new_party(party))
     # Clocks read the policy: set them before the case joins the session (no early autoflush).
     start_clocks_on_report(case, moment)
     db.session.add(case)
     db.session.flush()
-    add_event(case, user, "report", None, "reported", None, level, data.get("note"))
-    flag_same_matter(case, user)
+    if (flagged := flag_same_matter(case, user)) is not None:
+        db.session.flush()
+        # The timeline is the report's event and this one: known, not loaded.
+        set_committed_value(case, "events", [*case.events, flagged])
+    # Nor has a new case an agreement or a follow-up yet (the answer reads them without a query).
+    set_committed_value(case, "agreement", None)
+    set_committed_value(case, "follow_ups", [])
     audit.record(
         "cases.report",
         object_type="case",
@@ -297,16 +317,17 @@ def same_matter(case: Case):
     ).first()
 
 
-def flag_same_matter(case: Case, actor) -> None:
-    """Record a likely same matter found at report or at a new level: the handler decides."""
+def flag_same_matter(case: Case, actor) -> CaseEvent | None:
+    """Record a likely same matter found at report or at a new level: the handler decides.
+    Returns the timeline entry it added, if any."""
     if case.same_matter_decision == "different":
-        return
+        return None
     earlier = same_matter(case)
     if earlier is None:
-        return
+        return None
     case.same_matter_of_id = earlier.id
     case.same_matter_decision = "pending"
-    add_event(
+    return add_event(
         case,
         actor,
         "same_matter",
@@ -408,21 +429,23 @@ def start_clocks_on_report(
     does not clear an incident's lateness (DOMAIN §3.1 restarts the acceptance clock only).
     """
     day = clock.local_date(moment)
-    accept = policy.spec(case.kind, case.level, policy.ACCEPT)
+    rules = policy.current()  # the policy and calendar, read once for every clock below
+    cal = rules.calendar
+    accept = rules.spec(case.kind, case.level, policy.ACCEPT)
     case.accept_from = day if accept else None
-    case.accept_due = run_clock(case, ACCEPT_CLOCK, accept, day)
+    case.accept_due = run_clock(case, ACCEPT_CLOCK, accept, day, cal)
     if case.kind == "incident":
         if restart_resolution or case.resolve_due is None:
-            rule = policy.spec(case.kind, case.level, policy.RESOLVE, case.complexity)
+            rule = rules.spec(case.kind, case.level, policy.RESOLVE, case.complexity)
             case.resolve_from = day if rule else None
-            case.resolve_due = run_clock(case, RESOLVE_CLOCK, rule, day)
+            case.resolve_due = run_clock(case, RESOLVE_CLOCK, rule, day, cal)
     elif case.review_stage != "none":
         which = policy.REVIEW_ANSWER if case.review_stage == "review" else policy.RE_REVIEW_DECISION
-        rule = policy.spec(case.kind, case.level, which)
+        rule = rules.spec(case.kind, case.level, which)
         case.resolve_from = day if rule else None
-        case.resolve_due = run_clock(case, RESOLVE_CLOCK, rule, day)
+        case.resolve_due = run_clock(case, RESOLVE_CLOCK, rule, day, cal)
     else:
-        case.resolve_from = case.resolve_due = run_clock(case, RESOLVE_CLOCK, None, day)
+        case.resolve_from = case.resolve_due = run_clock(case, RESOLVE_CLOCK, None, day, cal)
     refresh_derived(case)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.audit import services as audit
 from app.core import clock
 from app.core.errors import NotFound
-from app.deadlines import years
+from app.deadlines import snapshot
 from app.deadlines.calendar import Due
 from app.deadlines.calendar import due_after
 from app.deadlines.models import DeadlinePolicy
@@ -58,18 +58,15 @@ DEFAULT_POLICY = [
 ]
 
 
-def rule_for(kind: str, level: str, name: str, variant: str | None = None) -> DeadlinePolicy | None:
+def current() -> snapshot.Snapshot:
+    """The policy and calendar in force (cached per process by data version, app/deadlines/
+    snapshot.py): read it once where several clocks start together."""
+    return snapshot.current()
+
+
+def rule_for(kind: str, level: str, name: str, variant: str | None = None) -> snapshot.Rule | None:
     """The most specific policy row: exact level and variant first, then the '*' wildcards."""
-    rows = db.session.scalars(
-        select(DeadlinePolicy).where(
-            DeadlinePolicy.kind == kind,
-            DeadlinePolicy.clock == name,
-            DeadlinePolicy.level.in_([level, "*"]),
-            DeadlinePolicy.variant.in_([variant or "*", "*"]),
-        )
-    ).all()
-    rows.sort(key=lambda r: (r.level == "*", r.variant == "*"))
-    return rows[0] if rows else None
+    return snapshot.current().rule_for(kind, level, name, variant)
 
 
 # Yellow (黄牌) when the days left are ≤ 20% of the period, rounded up, at least 1 (DOMAIN §4);
@@ -85,10 +82,7 @@ def yellow_days(days: int, percent: int | None = None) -> int:
 
 def spec(kind: str, level: str, name: str, variant: str | None = None) -> dict | None:
     """The rule a clock starts with, as a case keeps it ({"days", "unit", "percent"}), or None."""
-    row = rule_for(kind, level, name, variant)
-    if row is None:
-        return None
-    return {"days": row.days, "unit": row.unit, "percent": row.warn_percent}
+    return snapshot.current().spec(kind, level, name, variant)
 
 
 def due(
@@ -99,10 +93,11 @@ def due(
     variant: str | None = None,
 ) -> Due | None:
     """When clock `name` ends for `kind` at `level`, started at `start`; None without a rule."""
-    row = rule_for(kind, level, name, variant)
+    rules = snapshot.current()
+    row = rules.rule_for(kind, level, name, variant)
     if row is None:
         return None
-    result = due_after(start, row.days, row.unit, calendar=years.calendar())
+    result = due_after(start, row.days, row.unit, calendar=rules.calendar)
     if result.uncovered_years:
         log.warning("holiday calendar does not cover %s", sorted(result.uncovered_years))
     return result

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.audit import services as audit
 from app.core import clock
 from app.core.errors import Invalid
+from app.deadlines import snapshot
 from app.deadlines.calendar import HolidayCalendar
 from app.deadlines.calendar import YearCheck
 from app.deadlines.calendar import validate_year
@@ -23,12 +24,9 @@ year_saved = Namespace().signal("holiday-year-saved")
 
 
 def calendar() -> HolidayCalendar:
-    """The bundled official calendar, with any years an admin has entered (these win)."""
-    extra = {
-        row.year: {"holidays": row.holidays or [], "workdays": row.workdays or []}
-        for row in db.session.scalars(select(HolidayYear))
-    }
-    return HolidayCalendar.from_data(bundled_data(), extra)
+    """The bundled official calendar, with any years an admin has entered (these win); built
+    once per data version (app/deadlines/snapshot.py)."""
+    return snapshot.current().calendar
 
 
 def holiday_years() -> list[dict]:

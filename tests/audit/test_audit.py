@@ -1,6 +1,8 @@
 """The audit chain: verifies, detects tampering, survives concurrent writers, is append-only."""
 
+import datetime as dt
 import threading
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine
@@ -116,3 +118,41 @@ def test_rolled_back_changes_leave_no_audit_entry(world):
     db.session.rollback()
     db.session.commit()
     assert db.session.scalar(text("SELECT count(*) FROM audit_log")) == before
+
+
+def test_sql_append_hashes_exactly_as_entry_hash():
+    """audit_append (one statement) stores the hash entry_hash computes, over tricky entries:
+    Chinese text, nulls, microseconds, nested detail, quotes, control characters."""
+    tricky = [
+        {"detail": {"说明": '张三 "引号" \\ 反斜杠\n换行\t制表', "n": [1, 2.5, None, True]}},
+        {"detail": {"nested": {"深": {"更深": ["🙂", "\u2063", "\x01"]}}, "empty": {}}},
+        {"detail": {}, "object_id": None, "region_code": None},
+        {"detail": {"id": 7, "a": '"id":'}, "object_id": "371699-2026-000001"},
+    ]
+    for n, extra in enumerate(tricky):
+        audit.record(
+            "test.tricky",
+            actor=False,
+            object_type="案件" if n % 2 else None,
+            object_id=extra.get("object_id", n),
+            region_code=extra.get("region_code", "371699101201001"),
+            detail=extra["detail"],
+        )
+    queued = db.session.info["audit_pending"]
+    # Times in another zone, with microseconds (one of them 7 µs: "…:01.000007").
+    queued[0]["at"] = dt.datetime(2026, 12, 1, 9, 30, 1, 7, tzinfo=ZoneInfo("Asia/Shanghai"))
+    queued[1]["at"] = dt.datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
+    pending = [dict(e) for e in queued]
+    db.session.commit()
+    rows = db.session.execute(
+        text(f"SELECT {', '.join(audit.FIELDS)}, prev_hash, hash FROM audit_log ORDER BY id")
+    ).mappings()
+    rows = [dict(r) for r in rows][-len(tricky) :]
+    for entry, row in zip(pending, rows, strict=True):
+        # The hash Python computes for the queued entry (before any round trip through jsonb)
+        # and for the stored row are the one the database wrote.
+        assert audit.entry_hash(row["prev_hash"], {**entry, "id": row["id"]}) == row["hash"]
+        assert audit.entry_hash(row["prev_hash"], row) == row["hash"]
+        assert row["detail"] == entry["detail"] and row["at"] == entry["at"]
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
+    assert audit.verify().ok

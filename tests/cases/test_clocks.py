@@ -3,11 +3,16 @@
 import datetime as dt
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import select
+from sqlalchemy import text
 
 from app.cases import services
 from app.cases.models import Case
 from app.core import clock
+from app.deadlines import policy as deadline_policy
+from app.deadlines import snapshot
+from app.deadlines import years
 from app.deadlines.calendar import SHANGHAI
 from app.deadlines.models import DeadlinePolicy
 from app.extensions import db
@@ -325,3 +330,37 @@ def test_objection_clock_is_in_the_policy(client, world):
     assert rules[("petition", "objection")]["days"] == 5
     assert rules[("petition", "objection")]["unit"] == "working_days"
     assert {r["warn_percent"] for r in rows.get_json()} == {20}
+
+
+def test_policy_and_calendar_cache_follows_every_change(world):
+    """The per-process snapshot (app/deadlines/snapshot.py) answers as the tables do: one
+    statement when cached; a plain UPDATE, an entered year and a rolled-back change are seen
+    by the very next read."""
+    statements = []
+    first = deadline_policy.current()
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        assert deadline_policy.current() is first
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert len(statements) == 1  # the version only
+    plain = snapshot.load(first.version)
+    assert (first.rules, first.calendar) == (plain.rules, plain.calendar)
+    days = first.spec("dispute", "village", deadline_policy.ACCEPT)["days"]
+    db.session.execute(
+        text(
+            "UPDATE deadline_policies SET days = days + 1"
+            " WHERE kind = 'dispute' AND clock = 'accept'"
+        )
+    )
+    assert deadline_policy.spec("dispute", "village", deadline_policy.ACCEPT)["days"] == days + 1
+    assert not years.calendar().covers(2031)
+    inner = db.session.begin_nested()
+    years.save_holiday_year(2031, ["2031-01-01"], [], None, world["admin@county"])
+    assert years.calendar().covers(2031)
+    inside = deadline_policy.current().version
+    inner.rollback()
+    after = deadline_policy.current()
+    assert not after.calendar.covers(2031) and after.version != inside
+    assert after.spec("dispute", "village", deadline_policy.ACCEPT)["days"] == days + 1

@@ -7,6 +7,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy import text
 
+from app.cases import queries
+from app.cases import schemas
 from app.cases.models import Case
 from app.cases.models import Party
 from app.extensions import db
@@ -355,3 +357,20 @@ def test_repeat_counts_only_cases_the_caller_may_see(client, world):
         f"/api/v1/cases/{outsider.get_json()['number']}", headers=bearer(world["outsider"])
     ).get_json()
     assert seen_there["parties"][0]["repeat"] == {"open": 0, "past": 0}
+
+
+def test_report_answer_is_the_schemas_dump(client, world):
+    """The report's answer (built without marshmallow or queries, app/cases/reported.py) is,
+    byte for byte, what CaseOut dumps for the same case loaded afresh: parties with repeat
+    counts, a likely same matter's second event, each caller's allowed actions."""
+    for key in ("grid_worker@village", "official@county"):
+        response = report(client, world[key], "petition")
+        assert response.status_code == 201, response.get_json()
+        answer = json.loads(response.get_data(as_text=True))
+        del answer["receipt"]
+        db.session.expunge_all()  # the plain path loads everything from the database
+        case = db.session.scalar(select(Case).where(Case.number == answer["number"]))
+        plain = schemas.CaseOut().dump(queries.detail(case, world[key]))
+        assert json.dumps(answer, ensure_ascii=False) == json.dumps(plain, ensure_ascii=False)
+    assert [e["action"] for e in answer["events"]] == ["report", "same_matter"]
+    assert answer["parties"][0]["repeat"]["open"] == 1 and answer["allowed_actions"]
