@@ -70,11 +70,12 @@ COLUMNS = (
 HEADERS = tuple(title for title, _ in COLUMNS)
 
 
-def ledger_stmt(args: dict):
-    """The ledger's statement for the caller's filters, oldest report first."""
+def ledger_stmt(args: dict, user=None):
+    """The ledger's statement for the caller's filters (`user`'s, else the signed-in one's),
+    oldest report first."""
     town = aliased(Region)
     village = aliased(Region)
-    in_filter = Case.id.in_(queries.filtered(args).with_only_columns(Case.id))
+    in_filter = Case.id.in_(queries.filtered(args, user).with_only_columns(Case.id))
     stmt = select(
         Case.id,
         # A case imported from a county's own ledger keeps that ledger's number here, so an
@@ -110,10 +111,10 @@ def refusal() -> str:
     )
 
 
-def count_rows(args: dict) -> int:
+def count_rows(args: dict, user=None) -> int:
     """How many rows the ledger holds for the caller's filters (the export's audited count)."""
     stmt = select(func.count()).select_from(
-        queries.filtered(args).with_only_columns(Case.id).subquery()
+        queries.filtered(args, user).with_only_columns(Case.id).subquery()
     )
     return replica.session().scalar(stmt)
 
@@ -124,13 +125,13 @@ def ledger_rows(args: dict) -> list[tuple]:
     return shaped(rows, args)
 
 
-def iter_ledger_rows(args: dict, batch: int = 2000):
+def iter_ledger_rows(args: dict, batch: int = 2000, user=None):
     """The same rows as `ledger_rows`, a batch at a time over a server-side cursor.
 
     A batch's parties and clear titles are read for its cases only, so memory stays that of
     one batch whatever the ledger's length (a 500,000-row CSV streams; bench/NOTES.md).
     """
-    stmt = ledger_stmt(args).execution_options(yield_per=batch)
+    stmt = ledger_stmt(args, user).execution_options(yield_per=batch)
     for part in replica.session().execute(stmt).partitions():
         yield from shaped(part, args)
 

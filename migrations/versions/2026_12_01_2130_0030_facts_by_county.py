@@ -13,12 +13,15 @@ town's facts are one index range; zero rows go; the recount runs county by count
   and writers never wait for more than the rows the recount changes. Rows that reach zero are
   deleted. `flask cases rebuild-facts` runs it county by county, a transaction each
   (docs/operations.md).
+- export_jobs: an xlsx of more than EXPORT_XLSX_DIRECT_ROWS rows built by the worker
+  (app/cases/export_jobs.py): its requester, state, rows done of total, the file (encrypted).
 
 Revision ID: 0030
 Revises: 0026
 Create Date: 2026-12-01 21:30
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
@@ -70,9 +73,36 @@ def upgrade():
     )
     op.execute("CLUSTER measure_facts USING pk_measure_facts")
     op.execute(REBUILD_IN_SQL)
+    op.create_table(
+        "export_jobs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("fmt", sa.String(length=8), nullable=False),
+        sa.Column("state", sa.String(length=8), server_default="queued", nullable=False),
+        sa.Column("params_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("rows_total", sa.Integer(), nullable=False),
+        sa.Column("rows_done", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("content_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "state IN ('queued', 'running', 'done', 'failed')", name=op.f("ck_export_jobs_state")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_export_jobs_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_export_jobs")),
+    )
+    op.create_index(op.f("ix_export_jobs_user_id"), "export_jobs", ["user_id"], unique=False)
 
 
 def downgrade():
+    op.drop_index(op.f("ix_export_jobs_user_id"), table_name="export_jobs")
+    op.drop_table("export_jobs")
     op.execute("DROP FUNCTION IF EXISTS rebuild_measure_facts_in(text)")
     op.drop_constraint("pk_measure_facts", "measure_facts", type_="primary")
     op.create_primary_key(
