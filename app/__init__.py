@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Every model module is imported for the metadata (migrations, create_all), whether or not a
 # blueprint needs it.
+from app import assets
 from app.accounts import models as _accounts_models  # noqa: F401
 from app.accounts.api import blp as accounts_api
 from app.accounts.auth import init_auth
@@ -151,6 +152,7 @@ def register_extensions(app: Flask) -> None:
     init_security(app)
     init_i18n(app)
     replica.init_app(app)  # heavy reads on a standby (REPLICA_DATABASE_URL)
+    assets.init_app(app)  # hashed static URLs, a year's cache, gzip (app/assets.py)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -66,7 +66,12 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
-        """Run the request outside the test's app context."""
+        """Run the request outside the test's app context.
+
+        Buffered: a streamed body (the CSV export) is read inside that context too, as the
+        server reads it inside the request's.
+        """
+        kwargs.setdefault("buffered", True)
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 

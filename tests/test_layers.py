@@ -13,13 +13,15 @@ APP = Path(__file__).resolve().parent.parent / "app"
 # Modules allowed to commit: the request boundary, the command-line modules and the demo seed.
 # The notification, warning and briefing jobs are a boundary too: each job commits its own work
 # (app/notify/jobs.py, app/warnings/jobs.py, app/briefings/jobs.py), and so is the ledger
-# import's (app/imports/jobs.py: a batch at a time).
+# import's (app/imports/jobs.py: a batch at a time) and the background export's
+# (app/cases/export_jobs.py: its state and file).
 COMMITTERS = {
     "app.core.transaction",
     "app.notify.jobs",
     "app.warnings.jobs",
     "app.briefings.jobs",
     "app.imports.jobs",
+    "app.cases.export_jobs",
 }
 # A function-level import needs a comment on its line saying why.
 EXCUSES = ("# import here:", "# noqa")

@@ -31,9 +31,10 @@ class MeasureFact(db.Model):
 
     __tablename__ = "measure_facts"
 
+    # County-first key (migration 0030): a region's facts are one range of it.
+    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
     metric: Mapped[str] = mapped_column(String(24), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
 
@@ -41,6 +42,24 @@ class MeasureFact(db.Model):
 def rebuild() -> int:
     """Recount every fact from the cases and follow-ups (after a bulk load); returns the rows."""
     return db.session.execute(text("SELECT rebuild_measure_facts()")).scalar_one()
+
+
+def rebuild_in(prefix: str) -> int:
+    """Recount the facts under a region prefix (a county's six digits) without blocking writers:
+    the difference to the kept counts is added, so a case written meanwhile counts once
+    (migration 0030); returns the rows changed. The caller commits."""
+    return db.session.execute(
+        text("SELECT rebuild_measure_facts_in(:prefix)"), {"prefix": prefix}
+    ).scalar_one()
+
+
+def county_prefixes() -> list[str]:
+    """The six-digit prefixes of the counties, in code order: the recount's units."""
+    return list(
+        db.session.scalars(
+            text("SELECT DISTINCT left(code, 6) FROM regions WHERE level = 'county' ORDER BY 1")
+        )
+    )
 
 
 # How a village-grain fact maps to the breakdown's sub-region, per measured level (the live

@@ -6,17 +6,23 @@ The measures are computed in app/cases/measures.py and the ledger's rows in app/
 
 from __future__ import annotations
 
+from flask import Response
+from flask import current_app
+from flask import jsonify
 from flask import request
+from flask import url_for
 from flask_login import current_user
 from marshmallow import Schema
 from marshmallow import fields
 
 from app import exports
+from app.cases import export_jobs
 from app.cases import ledger
 from app.cases import measures
 from app.cases import schemas
 from app.core import clock
 from app.core.errors import BadRequest
+from app.core.errors import NotFound
 from app.dispatch.measures import department_measures
 from app.extensions import Blueprint
 from app.policy import allows
@@ -241,7 +247,24 @@ def export(args: dict, fmt: str):
     if args["reveal"] and not allows(current_user.role, "cases.reveal"):
         deny("cases.reveal")
     args = schemas.with_party_header(args, request.headers)
-    rows = ledger.export_rows(args, fmt)
+    if fmt == "csv":
+        # Counted and audited now, committed with the answer's head; the rows stream after.
+        ledger.export_count(args, fmt)
+        rows = ledger.iter_ledger_rows(args)
+    elif ledger.count_rows(args) > current_app.config.get(
+        "EXPORT_XLSX_DIRECT_ROWS", export_jobs.DIRECT_ROWS
+    ):
+        # A large workbook is built by the worker: 202 and the job to poll (docs/api.md).
+        count = ledger.export_count(args, fmt)
+        keep = current_app.config.get("EXPORT_KEEP_HOURS", export_jobs.KEEP_HOURS)
+        job = export_jobs.start(args, current_user, count, keep)
+        url = url_for("case_reports.export_job", job_id=job.id)
+        response = jsonify(export_jobs.as_json(job, None))
+        response.status_code = 202
+        response.headers["Location"] = url
+        return response
+    else:
+        rows = ledger.export_rows(args, fmt)
     return exports.ledger_file(
         fmt,
         sheet="事件台账",
@@ -255,7 +278,8 @@ def export(args: dict, fmt: str):
 @requires("cases.export")
 @blp.arguments(ExportQuery, location="query")
 @blp.response(200, BINARY, content_type=exports.XLSX_MIMETYPE, description="事件台账（Excel）")
-@blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 50000 条")
+@blp.alt_response(202, description="超过 50000 条：后台导出任务（见 /exports/{id}）")
+@blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 1000000 条")
 @blp.alt_response(403, response="DEFAULT_ERROR", description="无导出（或查看完整信息）权限")
 def export_xlsx(args):
     """The case ledger (台账) as Excel, with the list's filters; parties masked (`reveal=true`
@@ -267,7 +291,7 @@ def export_xlsx(args):
 @requires("cases.export")
 @blp.arguments(ExportQuery, location="query")
 @blp.response(200, BINARY, content_type=exports.XLSX_MIMETYPE, description="事件台账（Excel）")
-@blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 50000 条")
+@blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 1000000 条")
 @blp.alt_response(403, response="DEFAULT_ERROR", description="无导出（或查看完整信息）权限")
 def export_xlsx_revealed(args):
     """The same ledger by POST, which `reveal=true` needs (with the CSRF token from a page):
@@ -281,7 +305,7 @@ def export_xlsx_revealed(args):
 @blp.response(
     200, BINARY, content_type=exports.CSV_MIMETYPE, description="事件台账（CSV，UTF-8 带 BOM）"
 )
-@blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 50000 条")
+@blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 1000000 条")
 @blp.alt_response(403, response="DEFAULT_ERROR", description="无导出（或查看完整信息）权限")
 def export_csv(args):
     """The case ledger (台账) as CSV, with the list's filters; parties masked (`reveal=true`
@@ -295,9 +319,35 @@ def export_csv(args):
 @blp.response(
     200, BINARY, content_type=exports.CSV_MIMETYPE, description="事件台账（CSV，UTF-8 带 BOM）"
 )
-@blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 50000 条")
+@blp.alt_response(400, response="DEFAULT_ERROR", description="参数有误，或超过 1000000 条")
 @blp.alt_response(403, response="DEFAULT_ERROR", description="无导出（或查看完整信息）权限")
 def export_csv_revealed(args):
     """The same ledger by POST, which `reveal=true` needs (with the CSRF token from a page):
     parties in full, audited with the requested and the effective region."""
     return export(args, "csv")
+
+
+@blp.route("/exports/<int:job_id>")
+@requires("cases.export")
+@blp.response(200, description="导出任务：状态、已完成/总行数、完成后的下载链接")
+@blp.alt_response(404, response="DEFAULT_ERROR", description="没有此任务（或不是你的，或已过期）")
+def export_job(job_id: int):
+    """A background export (an xlsx of more than 50,000 rows): state, rows done of total, and
+    the download link when done. Only its requester sees it."""
+    job = export_jobs.for_user(job_id, current_user)
+    if job is None:
+        raise NotFound("没有此导出任务")
+    return jsonify(export_jobs.as_json(job, url_for("case_reports.export_job_file", job_id=job.id)))
+
+
+@blp.route("/exports/<int:job_id>/file")
+@requires("cases.export")
+@blp.response(200, BINARY, content_type=exports.XLSX_MIMETYPE, description="事件台账（Excel）")
+@blp.alt_response(404, response="DEFAULT_ERROR", description="没有此任务，或尚未完成")
+def export_job_file(job_id: int):
+    """The finished workbook of a background export, for its requester only (kept a day)."""
+    job = export_jobs.for_user(job_id, current_user)
+    if job is None or job.state != "done":
+        raise NotFound("没有此导出文件（任务不存在、未完成或已过期）")
+    response = Response(export_jobs.content(job), content_type=exports.XLSX_MIMETYPE)
+    return exports.attachment(response, "事件台账", "gridgov-cases", "xlsx")

@@ -4,11 +4,14 @@ and Beijing time."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import replace
 
 from flask import current_app
 from flask import g
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -129,9 +132,18 @@ def tiles() -> Tiles:
     )
 
 
+STATIC_URL = re.compile(r"""(["'])/static/([^"'?]+)\1""")
+
+
 def map_parts(m) -> MapParts:
-    """A folium map rendered for this page, its inline scripts carrying the CSP nonce."""
-    return embed(m, csp_nonce())
+    """A folium map rendered for this page, its inline scripts carrying the CSP nonce, its
+    assets (folium's fixed /static/ paths) by their hashed URLs (app/assets.py)."""
+    parts = embed(m, csp_nonce())
+    header = STATIC_URL.sub(
+        lambda match: match.group(1) + url_for("static", filename=match.group(2)) + match.group(1),
+        parts.header,
+    )
+    return replace(parts, header=header)
 
 
 def local_time(value: dt.datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -314,6 +314,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("case_reports.export_xlsx", "GET"): Route(
         "GET", fixed("/api/v1/cases/export.xlsx"), {200}, list_route=True
     ),
+    # A background export is its requester's only: no job of this caller here, so 404.
+    ("case_reports.export_job", "GET"): Route(
+        "GET", fixed("/api/v1/exports/999999"), {404}, list_route=True
+    ),
+    ("case_reports.export_job_file", "GET"): Route(
+        "GET", fixed("/api/v1/exports/999999/file"), {404}, list_route=True
+    ),
     # Revealing exports are POSTs (bearer callers need no CSRF token).
     ("case_reports.export_csv_revealed", "POST"): Route(
         "POST", fixed("/api/v1/cases/export.csv?reveal=true"), {200}, list_route=True

@@ -7,11 +7,13 @@ import io
 import zipfile
 
 import pytest
+from flask_login import login_user
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app import exports
 from app.audit.models import AuditEntry
+from app.cases import export_jobs
 from app.cases import ledger
 from app.cases import reports
 from app.policy import PERMISSIONS
@@ -298,3 +300,51 @@ def test_export_routes_are_not_taken_for_case_numbers(client, world, cases):
     response = export(client, world["official@county"], "csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
+
+
+def test_streamed_csv_is_the_built_body_byte_for_byte(app, client, world, cases, monkeypatch):
+    """The CSV streams a row at a time (here: batches of one) and equals csv_bytes' body."""
+    original_rows, original_chunks = ledger.iter_ledger_rows, exports.csv_chunks
+    monkeypatch.setattr(ledger, "iter_ledger_rows", lambda args: original_rows(args, batch=1))
+    monkeypatch.setattr(exports, "csv_chunks", lambda h, r: original_chunks(h, r, batch=1))
+    response = export(client, world["official@county"], "csv")
+    assert response.status_code == 200
+    with app.test_request_context():
+        login_user(world["official@county"])
+        args = reports.ExportQuery().load({})
+        want = exports.csv_bytes(ledger.HEADERS, ledger.ledger_rows(args))
+    assert response.data == want and want.count(b"\n") == 1 + 3  # the county's three cases
+    assert export_audits()[-1].detail["rows"] == 3
+
+
+def test_a_large_xlsx_is_a_job_with_progress_for_its_requester_only(app, client, world, cases):
+    """Over EXPORT_XLSX_DIRECT_ROWS: 202 and a job; the worker builds the same workbook; only
+    the requester sees the job and its file."""
+    official = world["official@county"]
+    mine, theirs = bearer(official), bearer(world["mediator@county"])
+    direct = load_workbook(io.BytesIO(export(client, official).data)).active
+    app.config["EXPORT_XLSX_DIRECT_ROWS"] = 1
+    try:
+        started = export(client, official)
+    finally:
+        del app.config["EXPORT_XLSX_DIRECT_ROWS"]
+    assert started.status_code == 202
+    job = started.get_json()
+    assert job["state"] == "queued" and job["rows_total"] == 3 and job["download"] is None
+    location = started.headers["Location"]
+    assert location == f"/api/v1/exports/{job['id']}"
+    assert client.get(location, headers=mine).get_json()["state"] == "queued"
+    assert export_jobs.run(job["id"]) == "done"
+    status = client.get(location, headers=mine).get_json()
+    assert status["state"] == "done" and status["rows_done"] == 3
+    assert status["download"] == f"/api/v1/exports/{job['id']}/file"
+    got = client.get(status["download"], headers=mine)
+    assert got.status_code == 200 and got.mimetype == exports.XLSX_MIMETYPE
+    sheet = load_workbook(io.BytesIO(got.data)).active
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [
+        [c.value for c in row] for row in direct.iter_rows()
+    ]
+    assert sheet.auto_filter.ref == direct.auto_filter.ref
+    assert client.get(location, headers=theirs).status_code == 404
+    assert client.get(status["download"], headers=theirs).status_code == 404
+    assert [entry.detail["rows"] for entry in export_audits()] == [3, 3]

@@ -10,6 +10,7 @@ from flask_login import login_user
 from sqlalchemy import select
 from sqlalchemy import text
 
+from app.cases import facts
 from app.cases import measures
 from app.cases import schemas
 from app.cases import services
@@ -215,3 +216,45 @@ def test_facts_equal_a_full_recount(world):
     db.session.execute(text("SELECT rebuild_measure_facts()"))
     assert kept == sorted(db.session.execute(query).all())
     assert kept
+
+
+def test_rebuild_by_county_repairs_only_its_county_and_counts_writes_once(app, world):
+    """rebuild_measure_facts_in(county): wrong counts of the county come back to the recount,
+    zero rows go, and a case reported after it (its trigger's +1) is counted once."""
+    random_history(world, random.Random(11), cases=15, steps=60)
+    query = text("SELECT region_code, metric, day, kind, n FROM measure_facts ORDER BY 1, 2, 3, 4")
+    want = [row for row in db.session.execute(query) if row.n != 0]
+    prefix = COUNTY[:6]
+    # Lost, wrong and zero rows in the county, and a row of another county left alone.
+    db.session.execute(
+        text(
+            "DELETE FROM measure_facts WHERE ctid IN (SELECT ctid FROM measure_facts"
+            " WHERE region_code LIKE :p || '%' LIMIT 3)"
+        ),
+        {"p": prefix},
+    )
+    db.session.execute(
+        text(
+            "UPDATE measure_facts SET n = n + 5 WHERE metric = 'all' AND region_code LIKE :p || '%'"
+        ),
+        {"p": prefix},
+    )
+    db.session.execute(
+        text(
+            "INSERT INTO measure_facts VALUES ('open', DATE '1970-01-01', :r, 'dispute', 0),"
+            " ('open', DATE '1970-01-01', '999999000000', 'dispute', 2)"
+        ),
+        {"r": prefix + "999999"},
+    )
+    assert facts.rebuild_in(prefix) > 0
+    other = ("999999000000", "open", dt.date(1970, 1, 1), "dispute", 2)
+    assert db.session.execute(query).all() == sorted([*want, other])
+    assert facts.rebuild_in(prefix) == 0  # nothing left to correct
+    assert prefix in facts.county_prefixes()
+    random_history(world, random.Random(12), cases=2, steps=0)
+    after = db.session.execute(query).all()
+    assert facts.rebuild_in(prefix) == 0
+    assert db.session.execute(query).all() == after
+    db.session.execute(text("DELETE FROM measure_facts WHERE region_code = '999999000000'"))
+    got, live = both(app, world["official@county"], COUNTY, clock.today(), clock.today(), None)
+    assert got == live
