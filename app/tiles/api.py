@@ -194,7 +194,7 @@ def get_tile(args, layer: str, z: int, x: int, y: int):
         body = None if fresh else store.get(etag)
         if body is not None:
             return tile_response(body, etag, hit=True)
-    version, body = services.render(req)
+    version, body = services.render(req, cluster_max=current_app.config["TILE_CLUSTER_CASES"])
     etag = req.etag(version)
     store.put(etag, body)
     # Bytes of the version the URL names may be kept by the browser; newer ones may not (the
