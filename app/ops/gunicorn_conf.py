@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 
+from prometheus_client import multiprocess
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:" + os.environ.get("PORT", "5000"))
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 worker_class = "gthread"
@@ -33,7 +35,4 @@ control_socket_disable = True
 def child_exit(server, worker):
     """Tell prometheus_client that a worker is gone (multiprocess mode, docs/operations.md)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Imported here: only gunicorn's arbiter, in multiprocess mode, needs it.
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)
