@@ -69,7 +69,7 @@ run: db ## set up, migrate, load the demo county, serve on http://127.0.0.1:$(PO
 	    worker=$$!; trap 'kill $$sweeper 2>/dev/null; kill -TERM $$worker 2>/dev/null' EXIT INT TERM; \
 	    echo "==> GridGov on http://127.0.0.1:$(PORT)  (Ctrl-C stops; 'make stop' stops the database)"; \
 	    $(BIN)/dotenv --file .env run --no-override \
-	      $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-2} wsgi:app; }
+	      $(BIN)/gunicorn --config python:app.ops.gunicorn_conf --bind 127.0.0.1:$(PORT) wsgi:app; }
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist; 0 runs it in one process), a test module at a
 # time on one worker (--dist loadfile: the browser journeys share state within their module, the fuzz

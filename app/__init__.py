@@ -85,6 +85,7 @@ from app.security import init_security
 from app.tasks.api import blp as tasks_api
 from app.tiles import models as _tiles_models  # noqa: F401
 from app.tiles.api import blp as tiles_api
+from app.tiles.fast import CachedTiles
 from app.visits import models as _visits_models  # noqa: F401
 from app.visits.api import blp as visits_api
 from app.warnings import models as _warnings_models  # noqa: F401
@@ -127,6 +128,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     app.json.ensure_ascii = False  # Chinese stays readable in JSON answers
 
+    # Cached keyed tiles are answered before Flask's request cycle (app/tiles/fast.py); inside
+    # ProxyFix, so they see the client's scheme like the view does.
+    app.wsgi_app = CachedTiles(app, app.wsgi_app)
     # Behind reverse proxies (docs/deployment.md): trust X-Forwarded-For/-Proto from exactly
     # PROXY_FIX_HOPS proxies, so request.remote_addr is the client's (rate limits, /metrics,
     # audit) and url_for knows about HTTPS. Trusting more hops than exist lets clients forge

@@ -151,6 +151,8 @@ class Config:
         self.TILE_CACHE_BYTES = _int("TILE_CACHE_BYTES", 64 * 1024 * 1024)
         # How long a tile key (app/tiles/keys.py) opens its holder's tiles, in seconds.
         self.TILE_KEY_SECONDS = _int("TILE_KEY_SECONDS", 600)
+        # Cases a detail tile holds before it is drawn as clusters (app/tiles, docs/api.md).
+        self.TILE_CLUSTER_CASES = _int("TILE_CLUSTER_CASES", 8000)
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
         self.JSON_AS_ASCII = False
 

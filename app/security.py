@@ -19,8 +19,13 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 def csp_nonce() -> str:
     """This request's CSP nonce, for inline scripts (folium's among them)."""
     if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
+        g.csp_nonce = new_nonce()
     return g.csp_nonce
+
+
+def new_nonce() -> str:
+    """A fresh CSP nonce."""
+    return secrets.token_urlsafe(16)
 
 
 def tile_sources(config) -> str:
@@ -61,31 +66,40 @@ def init_security(app: Flask) -> None:
         csrf.protect()
 
     @app.after_request
-    def security_headers(response):
-        csp = [
-            "default-src 'self'",
-            f"script-src 'self' 'nonce-{csp_nonce()}'",
-            # Leaflet positions tiles and markers with inline styles.
-            "style-src 'self' 'unsafe-inline'",
-            # Exactly the base map's tile hosts (docs/maps.md), read per request.
-            f"img-src 'self' data: blob: {tile_sources(app.config)}".rstrip(),
-            "connect-src 'self'",
-            "font-src 'self' data:",
-            "object-src 'none'",
-            "base-uri 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        ]
+    def add_security_headers(response):
         headers = response.headers
-        headers["Content-Security-Policy"] = "; ".join(csp)
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Frame-Options"] = "DENY"
-        # Origin only across sites: tile servers (OSM's policy) want to know who asks.
-        headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-        headers["Permissions-Policy"] = "geolocation=(self), camera=(self), microphone=()"
-        if request.is_secure:
-            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        for name, value in security_headers(app.config, csp_nonce(), request.is_secure):
+            headers[name] = value
         if not request.path.startswith("/static/") and "Cache-Control" not in headers:
             # Pages and API answers may carry personal data: never stored by browsers or proxies.
             headers["Cache-Control"] = "no-store"
         return response
+
+
+def security_headers(config, nonce: str, secure: bool) -> list[tuple[str, str]]:
+    """The headers every answer carries (also the cached-tile path's, app/tiles/fast.py)."""
+    csp = [
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        # Leaflet positions tiles and markers with inline styles.
+        "style-src 'self' 'unsafe-inline'",
+        # Exactly the base map's tile hosts (docs/maps.md), read per request.
+        f"img-src 'self' data: blob: {tile_sources(config)}".rstrip(),
+        "connect-src 'self'",
+        "font-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+    headers = [
+        ("Content-Security-Policy", "; ".join(csp)),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        # Origin only across sites: tile servers (OSM's policy) want to know who asks.
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()"),
+    ]
+    if secure:
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return headers

@@ -99,7 +99,11 @@ def current_request_id() -> str | None:
 
 def incoming_request_id() -> str:
     """The client's (or proxy's) X-Request-ID when it is sane, else a new random id."""
-    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return request_id_from(request.headers.get(REQUEST_ID_HEADER, ""))
+
+
+def request_id_from(given: str) -> str:
+    """The id given when it is sane, else a new random id."""
     return given if SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
@@ -122,20 +126,27 @@ def init_request_logging(app: Flask) -> None:
         response.headers[REQUEST_ID_HEADER] = request_id
         started = g.get("request_started")
         duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
-        quiet = response.status_code < 400 and request.path.startswith(QUIET_PATHS)
-        # request.path, never the full URL: query strings may carry personal data.
-        request_log.log(
-            logging.DEBUG if quiet else logging.INFO,
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": duration_ms,
-            },
-        )
+        log_answer(request.method, request.path, response.status_code, request_id, duration_ms)
         return response
+
+
+def log_answer(
+    method: str, path: str, status: int, request_id: str, duration_ms: float | None
+) -> None:
+    """The one line logged per request (also by the cached-tile path, app/tiles/fast.py)."""
+    quiet = status < 400 and path.startswith(QUIET_PATHS)
+    # The path, never the full URL: query strings may carry personal data.
+    request_log.log(
+        logging.DEBUG if quiet else logging.INFO,
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+        },
+    )

@@ -156,18 +156,21 @@ def metrics() -> Response:
     return Response(generate_latest(scrape_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
+def count(method: str, route: str, status: int, started: float | None) -> None:
+    """Count and time one answer (also the cached-tile path's, app/tiles/fast.py)."""
+    method = method if method in KNOWN_METHODS else "OTHER"
+    REQUESTS.labels(method, route, str(status)).inc()
+    if started is not None:
+        LATENCY.labels(route).observe(time.perf_counter() - started)
+
+
 def init_metrics(app: Flask) -> None:
     """Count and time every request (after init_request_logging), and serve /metrics."""
 
     @app.after_request
     def record(response: Response) -> Response:
-        route = route_label()
-        method = request.method if request.method in KNOWN_METHODS else "OTHER"
-        REQUESTS.labels(method, route, str(response.status_code)).inc()
-        # Set by the request-id hook, which runs before every other hook (app/ops/logging.py).
-        started = g.get("request_started")
-        if started is not None:
-            LATENCY.labels(route).observe(time.perf_counter() - started)
+        # Started by the request-id hook, which runs before every other hook (app/ops/logging.py).
+        count(request.method, route_label(), response.status_code, g.get("request_started"))
         return response
 
     app.register_blueprint(bp)

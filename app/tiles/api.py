@@ -17,12 +17,13 @@ from app.extensions import Blueprint
 from app.geo import basemaps
 from app.policy import requires
 from app.scoping import current_scope
+from app.tiles import fast
 from app.tiles import keys
 from app.tiles import services
 
 blp = Blueprint("tiles", __name__, url_prefix="/api/v1", description="矢量瓦片 (vector tiles)")
 
-MVT = "application/vnd.mapbox-vector-tile"
+MVT = fast.MVT
 
 
 class TileQuery(Schema):
@@ -76,38 +77,20 @@ class TileAccess(Schema):
 
 def cache() -> services.TileCache:
     """This process's tile cache, made on first use from TILE_CACHE_BYTES."""
-    state = current_app.extensions.get("tile_cache")
+    state = current_app.extensions.get(fast.CACHE_EXTENSION)
     if state is None:
         state = services.TileCache(current_app.config["TILE_CACHE_BYTES"])
-        current_app.extensions["tile_cache"] = state
+        current_app.extensions[fast.CACHE_EXTENSION] = state
     return state
-
-
-def matches(header: str | None, etag: str) -> bool:
-    """If-None-Match holds this ETag (weak comparison, as for GET)."""
-    if not header:
-        return False
-    wanted = etag.removeprefix("W/")
-    return any(
-        tag.strip() == "*" or tag.strip().removeprefix("W/") == wanted for tag in header.split(",")
-    )
 
 
 def tile_response(
     body: bytes, etag: str, status: int = 200, hit: bool = False, keep: bool = False
 ) -> Response:
-    """A tile (or 304) with the headers every tile answer carries."""
-    response = Response(body if status == 200 else b"", status, mimetype=MVT)
-    response.headers["ETag"] = etag
-    # Scoped content: never in a shared cache. Browsers revalidate with If-None-Match, or, when
-    # the URL names the data version the bytes are of (`keep`), keep them while the key lives.
-    response.headers["Cache-Control"] = (
-        f"private, max-age={current_app.config['TILE_KEY_SECONDS']}"
-        if keep
-        else "private, no-cache"
-    )
-    response.headers["Vary"] = "Authorization, Cookie"
-    response.headers["X-Tile-Cache"] = "hit" if hit else "miss"
+    """A tile (or 304) with the headers every tile answer carries (app/tiles/fast.py too)."""
+    response = Response(body if status == 200 else b"", status, mimetype=fast.MVT)
+    seconds = current_app.config["TILE_KEY_SECONDS"]
+    response.headers.extend(fast.tile_headers(etag, hit, keep, seconds))
     return response
 
 
@@ -182,19 +165,19 @@ def get_tile(args, layer: str, z: int, x: int, y: int):
     if wanted is not None and not fresh:
         # The URL names the version: its tile is known without asking the database.
         etag = req.etag(wanted)
-        if matches(request.headers.get("If-None-Match"), etag):
+        if fast.matches(request.headers.get("If-None-Match"), etag):
             return tile_response(b"", etag, 304, keep=True)
         body = store.get(etag)
         if body is not None:
             return tile_response(body, etag, hit=True, keep=True)
     elif not fresh or request.headers.get("If-None-Match"):
         etag = req.etag(services.data_version(layer))
-        if matches(request.headers.get("If-None-Match"), etag):
+        if fast.matches(request.headers.get("If-None-Match"), etag):
             return tile_response(b"", etag, 304)
         body = None if fresh else store.get(etag)
         if body is not None:
             return tile_response(body, etag, hit=True)
-    version, body = services.render(req)
+    version, body = services.render(req, cluster_max=current_app.config["TILE_CLUSTER_CASES"])
     etag = req.etag(version)
     store.put(etag, body)
     # Bytes of the version the URL names may be kept by the browser; newer ones may not (the

@@ -33,9 +33,10 @@ class TileHolder:
     scope: Scope
 
 
-def serializer() -> URLSafeTimedSerializer:
+def serializer(config=None) -> URLSafeTimedSerializer:
     """The signer; old SECRET_KEYs (SECRET_KEY_FALLBACKS) still verify keys they signed."""
-    keys = [*current_app.config.get("SECRET_KEY_FALLBACKS", []), current_app.secret_key]
+    config = current_app.config if config is None else config
+    keys = [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
     return URLSafeTimedSerializer(keys, salt=SALT)
 
 
@@ -46,11 +47,12 @@ def issue(user) -> str:
     return serializer().dumps([user.id, user.role, scope.prefix, cells])
 
 
-def read(key: str) -> TileHolder | None:
-    """The holder of a valid, unexpired key, or None."""
+def read(key: str, config=None) -> TileHolder | None:
+    """The holder of a valid, unexpired key, or None (config: the app's, outside a request)."""
+    config = current_app.config if config is None else config
     try:
-        user_id, role, prefix, cells = serializer().loads(
-            key, max_age=current_app.config["TILE_KEY_SECONDS"]
+        user_id, role, prefix, cells = serializer(config).loads(
+            key, max_age=config["TILE_KEY_SECONDS"]
         )
     except (BadSignature, ValueError, TypeError):
         return None

@@ -49,21 +49,48 @@ CASE_FILTERS = """
        AND (CAST(:kind AS text) IS NULL OR c.kind = :kind)
        AND (NOT :open OR c.state = ANY(:open_states))"""
 
+# Detail tiles: each visible case once, its tile geometry computed once (the MATERIALIZED CTE:
+# a flattened subquery would evaluate ST_AsMVTGeom again for `geom IS NOT NULL`). A tile that
+# would hold more than :cluster_max cases (TILE_CLUSTER_CASES) is answered with clusters instead:
+# the cases inside the tile itself (not its buffer, so no case is counted by two tiles) grouped
+# by a CLUSTER_CELL grid of tile units, one point per occupied cell at the cell's centre with
+# `count` and counts per kind, like the low zooms' village points (docs/api.md, "Dense tiles").
+CLUSTER_CELL = 256
 CASES_DETAIL_SQL = """
-WITH {bounds}
+WITH {bounds},
+features AS MATERIALIZED (
+    SELECT c.id, c.number, c.kind, c.category, c.state, c.level, c.warning,
+           c.supervision, c.location_approximate,
+           to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS reported_on,
+           c.region_code AS grid_cell,
+           ST_AsMVTGeom(ST_Transform({location}, 3857), bounds.env, {extent},
+                        {buffer}, true) AS geom
+      FROM cases c, bounds
+     WHERE c.location && bounds.sel
+       AND {visibility}{filters}
+)
 SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
-       (SELECT ST_AsMVT(t, 'cases', {extent}, 'geom', 'id')
-          FROM (SELECT c.id, c.number, c.kind, c.category, c.state, c.level, c.warning,
-                       c.supervision, c.location_approximate,
-                       to_char(c.reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')
-                           AS reported_on,
-                       c.region_code AS grid_cell,
-                       ST_AsMVTGeom(ST_Transform({location}, 3857), bounds.env, {extent},
-                                    {buffer}, true) AS geom
-                  FROM cases c, bounds
-                 WHERE c.location && bounds.sel
-                   AND {visibility}{filters}) t
-         WHERE t.geom IS NOT NULL) AS tile
+       CASE WHEN (SELECT count(*) FROM features WHERE geom IS NOT NULL) <= :cluster_max
+       THEN (SELECT ST_AsMVT(t, 'cases', {extent}, 'geom', 'id')
+               FROM features t
+              WHERE t.geom IS NOT NULL)
+       ELSE (SELECT ST_AsMVT(k, 'cases', {extent}, 'geom')
+               FROM (SELECT count(*)::int AS count,
+                            count(*) FILTER (WHERE f.kind = 'dispute')::int AS dispute,
+                            count(*) FILTER (WHERE f.kind = 'petition')::int AS petition,
+                            count(*) FILTER (WHERE f.kind = 'incident')::int AS incident,
+                            ST_MakePoint(f.cx * {cluster_cell} + {cluster_cell} / 2,
+                                         f.cy * {cluster_cell} + {cluster_cell} / 2) AS geom
+                       FROM (SELECT kind,
+                                    floor(ST_X(geom) / {cluster_cell})::int AS cx,
+                                    floor(ST_Y(geom) / {cluster_cell})::int AS cy
+                               FROM features
+                              WHERE geom IS NOT NULL
+                                AND ST_X(geom) >= 0 AND ST_X(geom) < {extent}
+                                AND ST_Y(geom) >= 0 AND ST_Y(geom) < {extent}) f
+                      GROUP BY f.cy, f.cx
+                      ORDER BY f.cy, f.cx) k)
+       END AS tile
 """
 
 # Low zooms: per-village counts from the pre-aggregated facts (app/cases/facts.py), drawn at
@@ -104,10 +131,13 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
                   JOIN regions r ON r.code = v.code
                   CROSS JOIN bounds
                  GROUP BY v.code, r.name, v.geom, bounds.env
-                HAVING sum(k.n) > 0) t
+                HAVING sum(k.n) > 0
+                OFFSET 0) t
          WHERE t.geom IS NOT NULL) AS tile
 """
 
+# `OFFSET 0` keeps the planner from flattening a layer's subquery into its outer query, which
+# would evaluate ST_AsMVTGeom a second time for `t.geom IS NOT NULL`.
 GRID_CELLS_SQL = """
 WITH {bounds}
 SELECT (SELECT sum(version) FROM data_versions WHERE name = 'grid_cells') AS version,
@@ -117,7 +147,8 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'grid_cells') AS ver
                                     {buffer}, true) AS geom
                   FROM grid_cells g, bounds
                  WHERE g.geom && bounds.sel
-                   AND {scope}) t
+                   AND {scope}
+                OFFSET 0) t
          WHERE t.geom IS NOT NULL) AS tile
 """
 
@@ -138,7 +169,8 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'risk_points') AS ve
                   JOIN grid_cells g ON g.id = p.grid_cell_id, bounds
                  WHERE (p.geom && bounds.sel OR (k.restricted AND g.geom && bounds.sel))
                    AND {visibility}
-                   AND (NOT :open OR p.status = 'active')) t
+                   AND (NOT :open OR p.status = 'active')
+                OFFSET 0) t
          WHERE t.geom IS NOT NULL) AS tile
 """
 
@@ -146,6 +178,13 @@ LAYERS = ("cases", "grid_cells", "risk_points")
 # Who, besides a grid worker's cells, makes a row theirs (app/scoping.py).
 CASE_OWNERS = ("reporter_id",)
 RISK_POINT_OWNERS = ("registered_by_id", "responsible_id")
+# Tile statements run without parallel query: parallel workers cost twice the database CPU per
+# tile here, and their rows reach ST_AsMVT in varying order, so the same tile's bytes varied.
+# SET LOCAL must precede planning; with psycopg2 it travels in the tile statement's own round
+# trip (a simple-protocol string of two statements, the answer being the last one's).
+NO_PARALLEL = "SET LOCAL max_parallel_workers_per_gather = 0"
+# Cases a detail tile holds before it is clustered (TILE_CLUSTER_CASES overrides).
+CLUSTER_CASES = 8000
 VERSION_SQL = text("SELECT coalesce(sum(version), 0) FROM data_versions WHERE name = :name")
 
 
@@ -218,9 +257,12 @@ def data_versions() -> dict[str, int]:
     return {layer: found.get(layer, 0) for layer in LAYERS}
 
 
-def tile_sql(req: TileRequest, live_counts: bool = False) -> tuple[str, dict]:
+def tile_sql(
+    req: TileRequest, live_counts: bool = False, cluster_max: int = CLUSTER_CASES
+) -> tuple[str, dict]:
     """The statement answering (version, tile bytes) for a tile request, with its parameters."""
     fmt = {"bounds": BOUNDS_CTE.format(sel=SEL_WGS84), "extent": EXTENT, "buffer": BUFFER}
+    fmt["cluster_cell"] = CLUSTER_CELL
     fmt |= {"location": "c.location", "cell": "g.geom", "point": RISK_POINT_GEOM}
     fmt |= {"anchor": "v.geom", "anchor_window": "bounds.env_buffered"}
     if req.crs == "gcj02":
@@ -232,6 +274,7 @@ def tile_sql(req: TileRequest, live_counts: bool = False) -> tuple[str, dict]:
             "kind": req.kind,
             "open": req.open,
             "open_states": sorted(OPEN_STATES),
+            "cluster_max": cluster_max,
         }
         if not req.aggregated:
             sql = CASES_DETAIL_SQL.format(visibility=visibility, filters=CASE_FILTERS, **fmt)
@@ -267,14 +310,21 @@ def shifted_to_gcj02() -> dict[str, str]:
     }
 
 
-def render(req: TileRequest, live_counts: bool = False) -> tuple[int, bytes]:
-    """(data version, tile bytes), read in one snapshot."""
+def render(
+    req: TileRequest, live_counts: bool = False, cluster_max: int = CLUSTER_CASES
+) -> tuple[int, bytes]:
+    """(data version, tile bytes), read in one snapshot, planned without parallel query."""
     if req.empty:
         return data_version(req.layer), b""
-    sql, params = tile_sql(req, live_counts)
+    sql, params = tile_sql(req, live_counts, cluster_max)
     # On the standby when there is one (app/core/replica.py): the version comes from the same
     # snapshot as the bytes, so a lagging standby gives an older tile under its own ETag.
-    row = replica.session().execute(text(sql), params).one()
+    session = replica.session()
+    if session.get_bind().dialect.driver == "psycopg2":
+        sql = f"{NO_PARALLEL};\n{sql}"
+    else:  # extended protocol: one statement per round trip
+        session.execute(text(NO_PARALLEL))
+    row = session.execute(text(sql), params).one()
     return int(row.version or 0), bytes(row.tile or b"")
 
 

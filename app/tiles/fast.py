@@ -1,0 +1,158 @@
+"""A minimal WSGI path for cached, keyed tiles, outside Flask's request cycle (issue 18).
+
+A map page's tile URL carries its tile key and the layer's data version (`key`, `v`, from
+/api/v1/tiles/access). When such a tile is already in this worker's cache, its answer is known
+without the database, the user or Flask: `CachedTiles` wraps the app's WSGI callable and answers
+those requests itself — the same status, headers (security headers, Cache-Control, ETag, Vary,
+content type), bytes and 304s as the Flask view (app/tiles/api.py), the same key check
+(app/tiles/keys.py), the same log line and metrics. Anything else — a miss, no key or version, an
+invalid or expired key, a cookie or Authorization header, an unknown query parameter, a body,
+any value the view's schema would read differently — falls through to Flask unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from collections.abc import Iterable
+from urllib.parse import parse_qsl
+
+from flask import Flask
+
+from app.ops.logging import REQUEST_ID_HEADER
+from app.ops.logging import log_answer
+from app.ops.logging import request_id_from
+from app.ops.metrics import count
+from app.policy import allows
+from app.security import new_nonce
+from app.security import security_headers
+from app.tiles import keys
+from app.tiles import services
+
+MVT = "application/vnd.mapbox-vector-tile"
+# Where the Flask view keeps this process's tile cache (app/tiles/api.py cache()).
+CACHE_EXTENSION = "tile_cache"
+ROUTE = "/api/v1/tiles/<layer>/<int:z>/<int:x>/<int:y>.pbf"
+NUMBER = r"(0|[1-9][0-9]{0,6})"
+TILE_PATH = re.compile(rf"/api/v1/tiles/([a-z_]+)/{NUMBER}/{NUMBER}/{NUMBER}\.pbf")
+# The view's query schema (api.TileQuery), restricted to the spellings it reads one way only.
+KINDS = frozenset({"dispute", "petition", "incident"})
+BOOLEANS = {"true": True, "false": False}
+CRSES = frozenset({"wgs84", "gcj02"})
+VERSION = re.compile(r"0|[1-9][0-9]{0,17}")
+MAX_KEY = 2000
+KNOWN = frozenset({"key", "v", "kind", "open", "crs"})
+
+
+def matches(header: str | None, etag: str) -> bool:
+    """If-None-Match holds this ETag (weak comparison, as for GET)."""
+    if not header:
+        return False
+    wanted = etag.removeprefix("W/")
+    return any(
+        tag.strip() == "*" or tag.strip().removeprefix("W/") == wanted for tag in header.split(",")
+    )
+
+
+def tile_headers(etag: str, hit: bool, keep: bool, key_seconds: int) -> list[tuple[str, str]]:
+    """The headers every tile answer carries besides the content type and the app-wide ones."""
+    # Scoped content: never in a shared cache. Browsers revalidate with If-None-Match, or, when
+    # the URL names the data version the bytes are of (`keep`), keep them while the key lives.
+    cache_control = f"private, max-age={key_seconds}" if keep else "private, no-cache"
+    return [
+        ("ETag", etag),
+        ("Cache-Control", cache_control),
+        ("Vary", "Authorization, Cookie"),
+        ("X-Tile-Cache", "hit" if hit else "miss"),
+    ]
+
+
+class CachedTiles:
+    """WSGI middleware: cached keyed tiles answered here, everything else by the app."""
+
+    def __init__(self, app: Flask, wsgi_app: Callable):
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        started = time.perf_counter()
+        answer = self.answer(environ)
+        if answer is None:
+            return self.wsgi_app(environ, start_response)
+        status, headers, body = answer
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
+        headers.append((REQUEST_ID_HEADER, request_id))
+        secure = environ.get("wsgi.url_scheme") == "https"
+        headers.extend(security_headers(self.app.config, new_nonce(), secure))
+        code = int(status[:3])
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        log_answer("GET", environ.get("PATH_INFO", ""), code, request_id, duration_ms)
+        count("GET", ROUTE, code, started)
+        start_response(status, headers)
+        return [body]
+
+    def answer(self, environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """(status, headers, body) of a cached keyed tile, or None: Flask answers."""
+        if environ.get("REQUEST_METHOD") != "GET" or unusual(environ):
+            return None
+        path = TILE_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        if path is None or path.group(1) not in services.LAYERS:
+            return None
+        layer, (z, x, y) = path.group(1), (int(n) for n in path.groups()[1:])
+        if not services.valid_tile(z, x, y):
+            return None
+        args = query(environ.get("QUERY_STRING", ""))
+        if args is None:
+            return None
+        store = self.app.extensions.get(CACHE_EXTENSION)
+        config = self.app.config
+        holder = keys.read(args["key"], config)
+        if store is None or holder is None or not allows(holder.role, "cases.read"):
+            return None
+        req = services.TileRequest(
+            layer, z, x, y, holder.scope, holder.role, args["kind"], args["open"], args["crs"]
+        )
+        etag = req.etag(args["v"])
+        seconds = config["TILE_KEY_SECONDS"]
+        if matches(environ.get("HTTP_IF_NONE_MATCH"), etag):
+            return (
+                "304 NOT MODIFIED",
+                tile_headers(etag, False, True, seconds),  # no content type, as werkzeug's 304
+                b"",
+            )
+        body = store.get(etag)
+        if body is None:
+            return None
+        headers = [("Content-Type", MVT), ("Content-Length", str(len(body)))]
+        return "200 OK", headers + tile_headers(etag, True, True, seconds), body
+
+
+def unusual(environ: dict) -> bool:
+    """A request the view would treat differently from a plain keyed GET: Flask answers it."""
+    return bool(
+        environ.get("HTTP_COOKIE")
+        or environ.get("HTTP_AUTHORIZATION")
+        or environ.get("CONTENT_LENGTH", "0") not in ("", "0")
+        or environ.get("HTTP_TRANSFER_ENCODING")
+        # A client asking for a fresh tile gets one built (the view's `fresh`).
+        or "no-cache" in environ.get("HTTP_CACHE_CONTROL", "")
+    )
+
+
+def query(string: str) -> dict | None:
+    """The query's key, version and filters, when each is given once in its plain spelling."""
+    try:
+        pairs = parse_qsl(string, keep_blank_values=True, strict_parsing=True, errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    args = dict(pairs)
+    if len(args) != len(pairs) or not KNOWN.issuperset(args) or "key" not in args:
+        return None
+    version, kind = args.get("v", ""), args.get("kind")
+    key, open_, crs = args["key"], args.get("open", "false"), args.get("crs", "wgs84")
+    if not VERSION.fullmatch(version) or len(key) > MAX_KEY or not key:
+        return None
+    if (kind is not None and kind not in KINDS) or open_ not in BOOLEANS or crs not in CRSES:
+        return None
+    return {"key": key, "v": int(version), "kind": kind, "open": BOOLEANS[open_], "crs": crs}

@@ -1,0 +1,83 @@
+"""The cached-tile WSGI path (app/tiles/fast.py): Flask's very answer, without Flask."""
+
+from __future__ import annotations
+
+import re
+
+from flask import request_started
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
+from app.ops.metrics import REQUESTS
+from app.tiles import fast
+from tests.tiles.test_keys import StatementCounter
+from tests.tiles.test_keys import access
+from tests.tiles.test_keys import keyed
+from tests.tiles.test_tiles import IN_CELL1
+from tests.tiles.test_tiles import IN_CELL2
+from tests.tiles.test_tiles import tile_of
+
+NONCE = re.compile(r"'nonce-[^']+'")
+
+
+def answer(response) -> tuple:
+    """What a client sees: status, headers (the random CSP nonce blanked) and bytes."""
+    headers = [(name, NONCE.sub("'nonce-'", value)) for name, value in response.headers.items()]
+    return response.status, headers, response.get_data()
+
+
+def test_the_fast_path_answers_exactly_what_flask_answers(app, client, world, cases_in_tile):
+    """A hit and a 304 without Flask, equal to Flask's; everything else falls through to it."""
+    assert isinstance(app.wsgi_app, fast.CachedTiles)
+    plain = Client(app.wsgi_app.wsgi_app, Response)  # the Flask app, no fast path
+    flask_requests = []
+
+    def seen(sender, **extra):
+        flask_requests.append(1)
+
+    got = access(client, world["official@county"])
+    path = keyed(got["urls"]["cases"], tile_of(**IN_CELL2, z=12))
+    rid = {"X-Request-ID": "req-1"}
+    first = client.get(path, headers=rid)
+    assert first.headers["X-Tile-Cache"] == "miss"
+    etag = first.headers["ETag"]
+    counted = REQUESTS.labels("GET", fast.ROUTE, "200")
+    before = counted._value.get()
+    with request_started.connected_to(seen, app), StatementCounter() as statements:
+        hit = client.get(path, headers=rid)
+        not_modified = client.get(path, headers={**rid, "If-None-Match": etag})
+    assert flask_requests == [] and statements.count == 0
+    assert counted._value.get() == before + 1
+    assert hit.headers["X-Tile-Cache"] == "hit" and not_modified.status_code == 304
+    assert answer(hit) == answer(plain.get(path, headers=rid))
+    assert answer(not_modified) == answer(plain.get(path, headers={**rid, "If-None-Match": etag}))
+
+    # Falls through: an invalid key, another tile (a miss), a fresh tile, a cookie, an odd
+    # spelling, an expired key. Each answer is Flask's (the same status and bytes as before).
+    west = keyed(got["urls"]["cases"], tile_of(**IN_CELL1, z=12))
+    others = [
+        (path.replace("key=", "key=x"), {}),
+        (west, {}),
+        (path, {"headers": {"Cache-Control": "no-cache"}}),
+        (path, {"cookie": True}),
+        (path.replace("v=", "open=1&v="), {}),
+    ]
+    with request_started.connected_to(seen, app):
+        for url, extra in others:
+            flask_requests.clear()
+            if extra.pop("cookie", False):  # any cookie: werkzeug's clients send their jar's
+                client.set_cookie("lang", "zh")
+                plain.set_cookie("lang", "zh")
+            got_answer = client.get(url, **extra)
+            assert flask_requests == [1], (url, extra)
+            want = plain.get(url, **extra)
+            client.delete_cookie("lang")
+            plain.delete_cookie("lang")
+            assert got_answer.status == want.status and got_answer.data == want.data, url
+        assert client.get(others[0][0]).status_code == 401
+        app.config["TILE_KEY_SECONDS"] = -1
+        try:
+            flask_requests.clear()
+            assert client.get(path).status_code == 401 and flask_requests == [1]
+        finally:
+            app.config["TILE_KEY_SECONDS"] = 600
