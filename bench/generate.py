@@ -507,23 +507,38 @@ def load_county(cur, rng, geo: Geography, cases: int, risk_points: int, ids, tot
     serials: dict[int, int] = {}
     dispatch_rng = random.Random(SEED * 7 + geo.county_id)  # the cases' sequence stays as it was
     dispatcher = users[f"bench_mediator_county{suffix}"]
-    pending_events, pending_follow, pending_dispatch = [], [], []
-    with cur.copy(f"COPY cases ({CASE_COLUMNS}) FROM STDIN") as copy_cases:
-        # In order of report, as a live system inserts them (the table's physical order
-        # matters to range scans by date).
-        span = (END - START).total_seconds()
-        moments = sorted(rng.uniform(0, span) for _ in range(cases))
-        for offset in moments:
-            ids["case"] += 1
-            case_id = ids["case"]
-            reported = START + dt.timedelta(seconds=offset)
-            row, events, follow = make_case(rng, geo, users, case_id, serials, reported)
-            copy_cases.write_row(row)
-            pending_events.append((case_id, row[10], events))
-            if follow:
-                pending_follow.append(follow)
-            pending_dispatch += make_dispatches(dispatch_rng, row, by_category, dispatcher, ids)
+    # In order of report, as a live system inserts them (the table's physical order matters to
+    # range scans by date); in chunks, so 5,000,000 cases never hold their events in memory.
+    span = (END - START).total_seconds()
+    moments = sorted(rng.uniform(0, span) for _ in range(cases))
+    for first in range(0, cases, CHUNK):
+        pending_events, pending_follow, pending_dispatch = [], [], []
+        with cur.copy(f"COPY cases ({CASE_COLUMNS}) FROM STDIN") as copy_cases:
+            for offset in moments[first : first + CHUNK]:
+                ids["case"] += 1
+                case_id = ids["case"]
+                reported = START + dt.timedelta(seconds=offset)
+                row, events, follow = make_case(rng, geo, users, case_id, serials, reported)
+                copy_cases.write_row(row)
+                pending_events.append((case_id, row[10], events))
+                if follow:
+                    pending_follow.append(follow)
+                pending_dispatch += make_dispatches(dispatch_rng, row, by_category, dispatcher, ids)
+        copy_case_rows(cur, geo, pending_events, pending_follow, pending_dispatch, ids, totals)
     totals["cases"] += cases
+    for year, last in serials.items():
+        cur.execute(
+            "INSERT INTO case_counters (county_code, year, last) VALUES (%s, %s, %s)",
+            (geo.code, year, last),
+        )
+    totals["risks"] += load_risks(cur, rng, geo, users, risk_points, ids)
+
+
+CHUNK = 100_000  # cases generated and copied at a time
+
+
+def copy_case_rows(cur, geo, pending_events, pending_follow, pending_dispatch, ids, totals):
+    """A chunk of cases' events, follow-ups and dispatches."""
     with cur.copy(
         "COPY case_events (id, case_id, at, actor_id, action, from_state, to_state, "
         "from_level, to_level) FROM STDIN"
@@ -560,12 +575,6 @@ def load_county(cur, rng, geo: Geography, cases: int, risk_points: int, ids, tot
     ) as copy:
         for row in pending_dispatch:
             copy.write_row((*row[:5], geo.county_id, *row[5:]))
-    for year, last in serials.items():
-        cur.execute(
-            "INSERT INTO case_counters (county_code, year, last) VALUES (%s, %s, %s)",
-            (geo.code, year, last),
-        )
-    totals["risks"] += load_risks(cur, rng, geo, users, risk_points, ids)
 
 
 def make_dispatches(rng: random.Random, case, by_category: dict, dispatcher: int, ids) -> list:
