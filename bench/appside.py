@@ -21,6 +21,8 @@ Commands (`op`):
 - `tasks_sql`: the statements of a user's 我的待办 page (`app/tasks/queries.page`: the page
   and the counts by kind) compiled with their values, at the real now, for the my-tasks
   reference;
+- `token`: a bearer token of a user (`accounts.services.create_token`, at the real now, committed),
+  as `flask users token create` makes it but without starting a process;
 - `receipts`: a receipt (回执) issued for each case number, committed; the numbers and their codes
   in clear, for the public progress workload (issuing supersedes the earlier codes).
 """
@@ -43,6 +45,7 @@ from sqlalchemy import func  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.accounts import services as account_services  # noqa: E402
 from app.accounts.models import User  # noqa: E402
 from app.briefings import jobs as briefing_jobs  # noqa: E402
 from app.briefings import render  # noqa: E402
@@ -200,6 +203,18 @@ def tasks_sql(username: str, limit: int = 50) -> dict:
     return {"page": compiled[0], "counts": compiled[1]}
 
 
+def token(username: str) -> str:
+    """A two-day bearer token of the user, committed."""
+    frozen, clock.now = clock.now, REAL_NOW  # it must be valid at the server's now
+    try:
+        user = db.session.scalar(select(User).where(User.username == username))
+        _, secret = account_services.create_token(user, "bench", 2)
+        db.session.commit()
+    finally:
+        clock.now = frozen
+    return secret
+
+
 def receipts(numbers: list[str]) -> dict:
     """A new receipt code for each case number (committed)."""
     ids = dict(
@@ -228,6 +243,7 @@ def main() -> int:
                 "briefing": briefing,
                 "tasks_sql": tasks_sql,
                 "receipts": receipts,
+                "token": token,
             }[op](**command)
             out.write(json.dumps(answer) + "\n")
             out.flush()

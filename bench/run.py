@@ -288,7 +288,7 @@ def token_for(username: str) -> str:
 # --- servers -------------------------------------------------------------------------------------
 
 
-def wait_for(port: int, path: str, timeout: float = 90) -> None:
+def wait_for(port: int, path: str, timeout: float = 300) -> None:
     """Until the server answers 200 on a path."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -349,6 +349,9 @@ def start_gunicorn(port: int, app: str = "wsgi:app", log: str = "gunicorn") -> s
             f"127.0.0.1:{port}",
             "--pythonpath",
             f"{ROOT},{BENCH}",
+            # Its own control socket: the default (~/.gunicorn/gunicorn.ctl) is one per machine.
+            "--control-socket",
+            str(PG_DIR / f"{log}.ctl"),
             app,
         ],
         cwd=ROOT,
@@ -723,8 +726,8 @@ class Bench:
         self.rounds = rounds
         self.samples: dict[str, list[float]] = {}
         self.extra: dict[str, float] = {}
-        self.reporter = {"Authorization": f"Bearer {token_for('bench_mediator_county')}"}
-        self.reader = {"Authorization": f"Bearer {token_for('bench_official_county')}"}
+        self.reporter = self.bearer("bench_mediator_county")
+        self.reader = self.bearer("bench_official_county")
         self.refs = Pool(8)
         self.engine = engine(pool_size=2)
         rng = random.Random(7)
@@ -774,11 +777,7 @@ class Bench:
             self.briefing_year = end.year if (end.month, end.day) == (12, 31) else end.year - 1
         self.cursor = self.page_cursor(200)
         self.task_users = ["bench_mediator_county", "bench_official_town"]
-        self.task_tokens = {
-            u: {"Authorization": f"Bearer {token_for(u)}"}
-            for u in self.task_users
-            if self.wants("tasks")
-        }
+        self.task_tokens = {u: self.bearer(u) for u in self.task_users if self.wants("tasks")}
         self.task_sql = (
             {u: appside.call("tasks_sql", username=u) for u in self.task_users}
             if appside is not None and self.wants("tasks")
@@ -792,6 +791,16 @@ class Bench:
         )
         self.tile_bytes: dict = {}  # (round, tile): the digests of the tile's fresh answers
         self.round = 0
+
+    def bearer(self, username: str) -> dict:
+        """The Authorization header of a fresh token (made in-process by bench/appside.py when
+        there is one: starting `flask users token create` takes seconds on a busy machine)."""
+        secret = (
+            self.appside.call("token", username=username)
+            if self.appside is not None
+            else token_for(username)
+        )
+        return {"Authorization": f"Bearer {secret}"}
 
     def wants(self, name: str) -> bool:
         return self.only is None or name in self.only
