@@ -1106,7 +1106,16 @@ class Bench:
                 "OFFSET %s LIMIT 1",
                 ((page - 1) * 50 - 1,),
             )
-            due, ident = cur.fetchone()
+            row = cur.fetchone()
+            if row is None:  # a small dataset (W6's other sizes) has fewer pages: the middle one
+                cur.execute(
+                    "SELECT next_due, id FROM cases WHERE region_code LIKE '371699%%' AND "
+                    "kind = 'dispute' AND level = 'village' ORDER BY next_due NULLS LAST, id "
+                    "OFFSET (SELECT count(*) / 2 FROM cases WHERE kind = 'dispute' AND "
+                    "level = 'village') LIMIT 1"
+                )
+                row = cur.fetchone()
+            due, ident = row
         raw = f"{due.isoformat() if due else ''}|{ident}"
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
