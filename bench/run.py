@@ -360,7 +360,11 @@ def start_gunicorn(port: int, app: str = "wsgi:app", log: str = "gunicorn") -> s
         stderr=(PG_DIR / f"{log}.log").open("w"),  # noqa: SIM115 (the server keeps it)
         start_new_session=True,
     )
-    wait_for(port, "/healthz" if app == "wsgi:app" else "/")
+    try:
+        wait_for(port, "/healthz" if app == "wsgi:app" else "/")
+    except BaseException:
+        stop(proc)  # not yet in the caller's list: it would outlive the run
+        raise
     return proc
 
 
