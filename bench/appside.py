@@ -17,7 +17,14 @@ Commands (`op`):
 - `full_scan`: `services.scan()` (what `flask warnings scan` runs), timed, rolled back;
 - `briefing`: a job for a region and period made by `services.create_job` for a user, then
   `jobs.run_briefing(job_id)` timed (its progress commits included), the documents' sizes, and
-  the rendering alone (charts, .docx, PDF) of the same briefing, timed; the job is deleted.
+  the rendering alone (charts, .docx, PDF) of the same briefing, timed; the job is deleted;
+- `tasks_sql`: the statements of a user's 我的待办 page (`app/tasks/queries.page`: the page
+  and the counts by kind) compiled with their values, at the real now, for the my-tasks
+  reference;
+- `token`: a bearer token of a user (`accounts.services.create_token`, at the real now, committed),
+  as `flask users token create` makes it but without starting a process;
+- `receipts`: a receipt (回执) issued for each case number, committed; the numbers and their codes
+  in clear, for the public progress workload (issuing supersedes the earlier codes).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from sqlalchemy import func  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.accounts import services as account_services  # noqa: E402
 from app.accounts.models import User  # noqa: E402
 from app.briefings import jobs as briefing_jobs  # noqa: E402
 from app.briefings import render  # noqa: E402
@@ -48,7 +56,10 @@ from app.cases import measures  # noqa: E402
 from app.cases import workflow  # noqa: E402
 from app.cases.models import Case  # noqa: E402
 from app.core import clock  # noqa: E402
+from app.core import paging  # noqa: E402
 from app.extensions import db  # noqa: E402
+from app.resident import receipts as resident_receipts  # noqa: E402
+from app.tasks import queries as task_queries  # noqa: E402
 from app.warnings import rules  # noqa: E402
 from app.warnings import services as warnings  # noqa: E402
 from app.warnings.models import EarlyWarning  # noqa: E402
@@ -170,6 +181,50 @@ def briefing(region: str, date_from: str, date_to: str, username: str) -> dict:
     return {"seconds": seconds, "sizes": sizes, "render": stages, "data": data}
 
 
+REAL_NOW = clock.now
+
+
+def tasks_sql(username: str, limit: int = 50) -> dict:
+    """The two statements of the user's first page of tasks, with their values inlined."""
+    frozen, clock.now = clock.now, REAL_NOW  # the server answers at the real now
+    try:
+        user = db.session.scalar(select(User).where(User.username == username))
+        tasks = task_queries.tasks_of(user)
+        stmt = paging.nearest_due_first(select(tasks), tasks.c.due, tasks.c.key, None, limit)
+        grouped = select(tasks.c.kind, func.count()).group_by(tasks.c.kind)
+        dialect = db.engine.dialect
+        compiled = [
+            str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+            for s in (stmt, grouped)
+        ]
+    finally:
+        clock.now = frozen
+        db.session.rollback()
+    return {"page": compiled[0], "counts": compiled[1]}
+
+
+def token(username: str) -> str:
+    """A two-day bearer token of the user, committed."""
+    frozen, clock.now = clock.now, REAL_NOW  # it must be valid at the server's now
+    try:
+        user = db.session.scalar(select(User).where(User.username == username))
+        _, secret = account_services.create_token(user, "bench", 2)
+        db.session.commit()
+    finally:
+        clock.now = frozen
+    return secret
+
+
+def receipts(numbers: list[str]) -> dict:
+    """A new receipt code for each case number (committed)."""
+    ids = dict(
+        db.session.execute(select(Case.number, Case.id).where(Case.number.in_(numbers))).all()
+    )
+    codes = {n: resident_receipts.issue(number=n, case_id=ids[n]) for n in numbers}
+    db.session.commit()
+    return codes
+
+
 def main() -> int:
     """Answer run.py's commands until it closes stdin or says quit."""
     clock.now = lambda: FROZEN  # the dataset's now (today() reads now())
@@ -186,6 +241,9 @@ def main() -> int:
                 "scan": scan,
                 "full_scan": full_scan,
                 "briefing": briefing,
+                "tasks_sql": tasks_sql,
+                "receipts": receipts,
+                "token": token,
             }[op](**command)
             out.write(json.dumps(answer) + "\n")
             out.flush()

@@ -1,14 +1,20 @@
 """A deterministic county-scale dataset for the benchmarks, loaded with COPY.
 
-    python bench/generate.py postgresql://postgres@127.0.0.1:PORT/gridgov_bench
+    python bench/generate.py postgresql://postgres@127.0.0.1:PORT/gridgov_bench [--cases N]
+        [--counties K]
 
 One county (371699) of 80 towns in a 10 × 8 layout, 1,500 villages (60 towns with 19, 20 with
 18), 20,000 square grid cells of 500 m (500 villages with 14, 1,000 with 13), users (a grid
 worker per village, mediators and officials at each level), 500,000 cases over three years
 clustered around village centres, their timelines and follow-ups, and 100,000 risk points with
-inspections and history. The same seed gives the same rows. The schema must be migrated first;
-triggers are off during the load (session_replication_role = replica) and the derived tables
-(measure facts, region anchors, data versions) are rebuilt afterwards. Needs a superuser.
+inspections and history. `cases` makes the county denser (same area; risk points are given
+in proportion by the caller); `counties` adds area: K counties side by side (371699, 371698, …),
+each with the same density, its own users, numbering and units. A few units (departments) per
+county and dispatches on about one case in twenty open and one in fifty closed ones give the
+dispatch workloads something to list. The same seed gives the same rows. The schema must be
+migrated first; triggers are off during the load (session_replication_role = replica) and the
+derived tables (measure facts, region anchors, data versions) are rebuilt afterwards. Needs a
+superuser.
 """
 
 from __future__ import annotations
@@ -75,24 +81,41 @@ def rect_wkt(x0: float, y0: float, x1: float, y1: float) -> str:
     return f"SRID=4326;MULTIPOLYGON((({ring})))"
 
 
-class Geography:
-    """Regions and cells as plain tuples, with what the cases need to be placed."""
+def county_code(index: int) -> str:
+    """The code of the index-th county: 371699 first, then 371698, 371697, …"""
+    return f"{int(COUNTY) - index:06d}"
 
-    def __init__(self, rng: random.Random):
+
+class Geography:
+    """Regions and cells as plain tuples, with what the cases need to be placed.
+
+    `index` places the county east of the previous ones, with its own code and id ranges
+    (index 0 is the bench's county, identical to a one-county load).
+    """
+
+    def __init__(self, rng: random.Random, index: int = 0):
+        self.code = county_code(index)
         self.regions = []  # (id, code, name, level, parent_id, wkt)
         self.cells = []  # (id, code, name, village_id, wkt, households, population)
         # per village: (village_id, town_id, code, x0, y1, [(cell_id, code, col, row)], weight)
         self.villages = []
-        county_id = 1
+        county_id = 1 + index * 10_000
         width = TOWN_COLS * VILLAGE_COLS * CELL_COLS
         height = TOWN_ROWS * VILLAGE_ROWS * CELL_ROWS
-        x0, y1 = ORIGIN
+        x0, y1 = ORIGIN[0] + index * (width + 4) * DLON, ORIGIN[1]
         self.bbox = (x0, y1 - height * DLAT, x0 + width * DLON, y1)
         self.regions.append(
-            (county_id, COUNTY + "000000", "基准县", "county", None, rect_wkt(*self.bbox))
+            (
+                county_id,
+                self.code + "000000",
+                "基准县" if index == 0 else f"基准{index + 1}县",
+                "county",
+                None,
+                rect_wkt(*self.bbox),
+            )
         )
-        next_id = 2
-        cell_id = 1
+        next_id = county_id + 1
+        cell_id = 1 + index * 100_000
         village_total = 0
         cells_left = 20_000
         for t in range(TOWN_COLS * TOWN_ROWS):
@@ -102,7 +125,7 @@ class Geography:
             tx1 = tx0 + VILLAGE_COLS * CELL_COLS * DLON
             ty0 = ty1 - VILLAGE_ROWS * CELL_ROWS * DLAT
             street = t < 10  # 街道 001–010, then 镇 101–170
-            town_code = f"{COUNTY}{t + 1:03d}" if street else f"{COUNTY}{t + 91:03d}"
+            town_code = f"{self.code}{t + 1:03d}" if street else f"{self.code}{t + 91:03d}"
             town_id = next_id
             next_id += 1
             suffix = "街道" if street else "镇"
@@ -205,7 +228,7 @@ def make_case(
     level = max_level
     year = shanghai_day(reported).year
     serials[year] = serials.get(year, 0) + 1
-    number = f"{COUNTY}-{year}-{serials[year]:06d}"
+    number = f"{geo.code}-{year}-{serials[year]:06d}"
     accept_days = ACCEPT_DAYS[kind]
     report_day = shanghai_day(reported)
     accept_due = report_day + dt.timedelta(days=accept_days) if accept_days else None
@@ -354,104 +377,22 @@ CASE_COLUMNS = (
 )
 
 
-def load(url: str, cases: int, risk_points: int) -> None:
-    """Generate and COPY everything into an empty, migrated database."""
-    rng = random.Random(SEED)
+def load(url: str, cases: int, risk_points: int, counties: int = 1) -> None:
+    """Generate and COPY everything into an empty, migrated database (`cases` and
+    `risk_points` per county)."""
     started = time.monotonic()
-    geo = Geography(rng)
+    totals = {"regions": 0, "cells": 0, "cases": 0, "events": 0, "follow_ups": 0, "risks": 0}
+    ids = {"case": 0, "event": 0, "follow": 0, "user": 0, "point": 0, "inspection": 0}
+    ids |= {"department": 0, "dispatch": 0}
     with psycopg.connect(url, autocommit=False) as conn:
         cur = conn.cursor()
         cur.execute("SET session_replication_role = replica")  # no triggers during the load
-        with cur.copy(
-            "COPY regions (id, code, name, level, parent_id, boundary, valid_from) FROM STDIN"
-        ) as copy:
-            for row in geo.regions:
-                copy.write_row((*row, dt.date(2000, 1, 1)))
-        with cur.copy(
-            "COPY grid_cells (id, code, name, village_id, geom, households, population) FROM STDIN"
-        ) as copy:
-            for row in geo.cells:
-                copy.write_row(row)
-        users = {"grid_worker": {}}
-        user_rows = []
-        uid = 1
-        for village in geo.villages:
-            user_rows.append(
-                (uid, f"gw{village[2]}", f"网格员{village[2][-6:]}", "grid_worker", village[0])
-            )
-            users["grid_worker"][village[0]] = uid
-            uid += 1
-        staff = []
-        for level, region_id in [
-            ("county", geo.county_id),
-            ("town", geo.villages[0][1]),
-            ("village", geo.villages[0][0]),
-        ]:
-            for role in ("mediator", "official"):
-                staff.append((uid, f"bench_{role}_{level}", f"{role}@{level}", role, region_id))
-                uid += 1
-        user_rows += staff
-        with cur.copy(
-            "COPY users (id, username, display_name, role, region_id, password_hash) FROM STDIN"
-        ) as copy:
-            for row in user_rows:
-                copy.write_row((*row, "!bench-no-password"))
-        with cur.copy("COPY user_grid_cells (user_id, grid_cell_id) FROM STDIN") as copy:
-            for village in geo.villages:
-                for cell in village[5]:
-                    copy.write_row((users["grid_worker"][village[0]], cell[0]))
-        print(f"geography and users: {time.monotonic() - started:.1f}s", flush=True)
-
-        serials: dict[int, int] = {}
-        event_id = 0
-        follow_id = 0
-        with cur.copy(f"COPY cases ({CASE_COLUMNS}) FROM STDIN") as copy_cases:
-            pending_events, pending_follow = [], []
-            # In order of report, as a live system inserts them (the table's physical order
-            # matters to range scans by date).
-            span = (END - START).total_seconds()
-            moments = sorted(rng.uniform(0, span) for _ in range(cases))
-            for case_id, offset in enumerate(moments, 1):
-                reported = START + dt.timedelta(seconds=offset)
-                row, events, follow = make_case(rng, geo, users, case_id, serials, reported)
-                copy_cases.write_row(row)
-                pending_events.append((case_id, row[10], events))
-                if follow:
-                    pending_follow.append(follow)
-        print(f"cases: {time.monotonic() - started:.1f}s", flush=True)
-        with cur.copy(
-            "COPY case_events (id, case_id, at, actor_id, action, from_state, to_state, "
-            "from_level, to_level) FROM STDIN"
-        ) as copy:
-            for case_id, actor, events in pending_events:
-                for action, from_state, to_state, from_level, to_level, at in events:
-                    event_id += 1
-                    copy.write_row(
-                        (
-                            event_id,
-                            case_id,
-                            at,
-                            actor,
-                            action,
-                            from_state,
-                            to_state,
-                            from_level,
-                            to_level,
-                        )
-                    )
-        with cur.copy(
-            "COPY follow_ups (id, case_id, at, by_id, method, satisfaction) FROM STDIN"
-        ) as copy:
-            for follow in pending_follow:
-                follow_id += 1
-                copy.write_row((follow_id, *follow))
-        for year, last in serials.items():
-            cur.execute(
-                "INSERT INTO case_counters (county_code, year, last) VALUES (%s, %s, %s)",
-                (COUNTY, year, last),
-            )
-        print(f"events and follow-ups: {time.monotonic() - started:.1f}s", flush=True)
-        loaded_risks = load_risks(cur, rng, geo, users, risk_points)
+        for index in range(counties):
+            # County 0 draws from the seed's sequence exactly as a one-county load does.
+            rng = random.Random(SEED if index == 0 else SEED + index)
+            geo = Geography(rng, index)
+            load_county(cur, rng, geo, cases, risk_points, ids, totals)
+            print(f"county {geo.code}: {time.monotonic() - started:.1f}s", flush=True)
         cur.execute("SET session_replication_role = origin")
         for table, column in [
             ("regions", "id"),
@@ -460,10 +401,15 @@ def load(url: str, cases: int, risk_points: int) -> None:
             ("cases", "id"),
             ("case_events", "id"),
             ("follow_ups", "id"),
+            ("departments", "id"),
+            ("dispatches", "id"),
+            ("risk_points", "id"),
+            ("inspections", "id"),
+            ("risk_events", "id"),
         ]:
             cur.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
-                f"(SELECT max({column}) FROM {table}))"
+                f"(SELECT coalesce(max({column}), 1) FROM {table}))"
             )
         # The derived tables the triggers would have kept.
         cur.execute("SELECT rebuild_measure_facts()")
@@ -477,14 +423,213 @@ def load(url: str, cases: int, risk_points: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     print(
-        f"loaded {len(geo.regions)} regions, {len(geo.cells)} cells, {cases} cases, "
-        f"{event_id} events, {follow_id} follow-ups, {loaded_risks} risk points "
+        f"loaded {counties} counties: {totals['regions']} regions, {totals['cells']} cells, "
+        f"{totals['cases']} cases, {totals['events']} events, {totals['follow_ups']} follow-ups, "
+        f"{ids['dispatch']} dispatches, {totals['risks']} risk points "
         f"in {time.monotonic() - started:.0f}s",
         flush=True,
     )
 
 
-def load_risks(cur, rng: random.Random, geo: Geography, users: dict, count: int) -> int:
+DEPARTMENTS = [
+    ("police", "公安局", ["治安", "交通", "消防"]),
+    ("justice", "司法局", ["婚姻家庭", "邻里", "合同/经济", "其他"]),
+    ("labour", "劳动监察大队", ["劳资"]),
+    ("land", "自然资源局", ["土地山林水利权属", "征地拆迁安置"]),
+    ("safety", "应急管理局", ["安全生产", "防汛/地质灾害"]),
+    ("other", "综合执法局", ["四乱", "民生服务", "环境污染/人居环境"]),
+]
+
+
+def load_county(cur, rng, geo: Geography, cases: int, risk_points: int, ids, totals) -> None:
+    """One county's geography, users, cases, dispatches and risk points."""
+    with cur.copy(
+        "COPY regions (id, code, name, level, parent_id, boundary, valid_from) FROM STDIN"
+    ) as copy:
+        for row in geo.regions:
+            copy.write_row((*row, dt.date(2000, 1, 1)))
+    with cur.copy(
+        "COPY grid_cells (id, code, name, village_id, geom, households, population) FROM STDIN"
+    ) as copy:
+        for row in geo.cells:
+            copy.write_row(row)
+    totals["regions"] += len(geo.regions)
+    totals["cells"] += len(geo.cells)
+    users = {"grid_worker": {}}
+    user_rows = []
+    for village in geo.villages:
+        ids["user"] += 1
+        user_rows.append(
+            (ids["user"], f"gw{village[2]}", f"网格员{village[2][-6:]}", "grid_worker", village[0])
+        )
+        users["grid_worker"][village[0]] = ids["user"]
+    # The bench's staff: bench_<role>_<level> in the first county, with the county's code after.
+    suffix = "" if geo.code == COUNTY else f"_{geo.code}"
+    for level, region_id in [
+        ("county", geo.county_id),
+        ("town", geo.villages[0][1]),
+        ("village", geo.villages[0][0]),
+    ]:
+        for role in ("mediator", "official"):
+            ids["user"] += 1
+            name = f"bench_{role}_{level}{suffix}"
+            user_rows.append((ids["user"], name, f"{role}@{level}", role, region_id))
+            users[name] = ids["user"]
+    with cur.copy(
+        "COPY users (id, username, display_name, role, region_id, password_hash) FROM STDIN"
+    ) as copy:
+        for row in user_rows:
+            copy.write_row((*row, "!bench-no-password"))
+    with cur.copy("COPY user_grid_cells (user_id, grid_cell_id) FROM STDIN") as copy:
+        for village in geo.villages:
+            for cell in village[5]:
+                copy.write_row((users["grid_worker"][village[0]], cell[0]))
+    departments = []
+    with cur.copy(
+        "COPY departments (id, code, name, kind, region_id, region_code, categories) FROM STDIN"
+    ) as copy:
+        for kind, name, categories in DEPARTMENTS:
+            ids["department"] += 1
+            departments.append((ids["department"], categories))
+            copy.write_row(
+                (
+                    ids["department"],
+                    f"{geo.code}-{kind}",
+                    name,
+                    kind,
+                    geo.county_id,
+                    geo.code + "000000",
+                    categories,
+                )
+            )
+    by_category = {c: dep for dep, cats in departments for c in cats}
+
+    serials: dict[int, int] = {}
+    dispatch_rng = random.Random(SEED * 7 + geo.county_id)  # the cases' sequence stays as it was
+    dispatcher = users[f"bench_mediator_county{suffix}"]
+    # In order of report, as a live system inserts them (the table's physical order matters to
+    # range scans by date); in chunks, so 5,000,000 cases never hold their events in memory.
+    span = (END - START).total_seconds()
+    moments = sorted(rng.uniform(0, span) for _ in range(cases))
+    for first in range(0, cases, CHUNK):
+        pending_events, pending_follow, pending_dispatch = [], [], []
+        with cur.copy(f"COPY cases ({CASE_COLUMNS}) FROM STDIN") as copy_cases:
+            for offset in moments[first : first + CHUNK]:
+                ids["case"] += 1
+                case_id = ids["case"]
+                reported = START + dt.timedelta(seconds=offset)
+                row, events, follow = make_case(rng, geo, users, case_id, serials, reported)
+                copy_cases.write_row(row)
+                pending_events.append((case_id, row[10], events))
+                if follow:
+                    pending_follow.append(follow)
+                pending_dispatch += make_dispatches(dispatch_rng, row, by_category, dispatcher, ids)
+        copy_case_rows(cur, geo, pending_events, pending_follow, pending_dispatch, ids, totals)
+    totals["cases"] += cases
+    for year, last in serials.items():
+        cur.execute(
+            "INSERT INTO case_counters (county_code, year, last) VALUES (%s, %s, %s)",
+            (geo.code, year, last),
+        )
+    totals["risks"] += load_risks(cur, rng, geo, users, risk_points, ids)
+
+
+CHUNK = 100_000  # cases generated and copied at a time
+
+
+def copy_case_rows(cur, geo, pending_events, pending_follow, pending_dispatch, ids, totals):
+    """A chunk of cases' events, follow-ups and dispatches."""
+    with cur.copy(
+        "COPY case_events (id, case_id, at, actor_id, action, from_state, to_state, "
+        "from_level, to_level) FROM STDIN"
+    ) as copy:
+        for case_id, actor, events in pending_events:
+            for action, from_state, to_state, from_level, to_level, at in events:
+                ids["event"] += 1
+                totals["events"] += 1
+                copy.write_row(
+                    (
+                        ids["event"],
+                        case_id,
+                        at,
+                        actor,
+                        action,
+                        from_state,
+                        to_state,
+                        from_level,
+                        to_level,
+                    )
+                )
+    with cur.copy(
+        "COPY follow_ups (id, case_id, at, by_id, method, satisfaction) FROM STDIN"
+    ) as copy:
+        for follow in pending_follow:
+            ids["follow"] += 1
+            totals["follow_ups"] += 1
+            copy.write_row((ids["follow"], *follow))
+    with cur.copy(
+        "COPY dispatches (id, case_id, department_id, role, state, centre_region_id, "
+        "centre_level, dispatched_by_id, dispatched_at, sign_due, report_due, next_due, "
+        "signed_at, signed_by_id, signed_on_time, reported_at, reported_on_time, report_note, "
+        "reviewed_at, reviewed_by_id) FROM STDIN"
+    ) as copy:
+        for row in pending_dispatch:
+            copy.write_row((*row[:5], geo.county_id, *row[5:]))
+
+
+def make_dispatches(rng: random.Random, case, by_category: dict, dispatcher: int, ids) -> list:
+    """A lead unit (and sometimes a co-handler) for one open case in twenty and one closed case
+    in fifty, in the state the case's progress implies."""
+    state, accepted, resolved = case[20], case[28], case[30]
+    if accepted is None or case[18] != "county":
+        return []
+    open_ = state in ("accepted", "in_progress")
+    if rng.random() >= (0.05 if open_ else 0.02):
+        return []
+    department = by_category.get(case[3]) or next(iter(by_category.values()))
+    at = accepted + dt.timedelta(hours=rng.uniform(1, 20))
+    sign_due = shanghai_day(at) + dt.timedelta(days=1)
+    report_due = shanghai_day(at) + dt.timedelta(days=15)
+    signed = at + dt.timedelta(hours=rng.uniform(1, 30))
+    rows = []
+    roles = ["lead"] + (["co"] if rng.random() < 0.3 else [])
+    for k, role in enumerate(roles):
+        ids["dispatch"] += 1
+        first = min(by_category.values())
+        dep = department if k == 0 else first + (department - first + 1) % len(DEPARTMENTS)
+        if open_:
+            d_state = "signed" if rng.random() < 0.7 else "sent"
+        else:
+            d_state = "accepted" if role == "lead" else "withdrawn"
+        done = d_state in ("accepted", "withdrawn")
+        reported = min(resolved or signed, END) if done else None
+        rows.append(
+            (
+                ids["dispatch"],
+                case[0],
+                dep,
+                role,
+                d_state,
+                "county",
+                dispatcher,
+                at,
+                sign_due,
+                report_due,
+                None if done else (sign_due if d_state == "sent" else report_due),
+                None if d_state == "sent" else signed,
+                None if d_state == "sent" else dispatcher,
+                None if d_state == "sent" else shanghai_day(signed) <= sign_due,
+                reported,
+                None if reported is None else shanghai_day(reported) <= report_due,
+                "已办结（基准数据）" if reported else None,
+                reported,
+                dispatcher if reported else None,
+            )
+        )
+    return rows
+
+
+def load_risks(cur, rng: random.Random, geo: Geography, users: dict, count: int, ids) -> int:
     """Risk points with their history and inspections (skipped if the tables do not exist)."""
     cur.execute("SELECT to_regclass('risk_points') IS NOT NULL")
     if not cur.fetchone()[0] or count == 0:
@@ -492,9 +637,10 @@ def load_risks(cur, rng: random.Random, geo: Geography, users: dict, count: int)
     cur.execute("SELECT id FROM risk_categories ORDER BY id")
     categories = [row[0] for row in cur.fetchall()]
     today = END.date()
-    inspection_id = 0
     points, inspections, events = [], [], []
-    for point_id in range(1, count + 1):
+    for serial in range(1, count + 1):
+        ids["point"] += 1
+        point_id = ids["point"]
         village = rng.choices(geo.villages, geo.weights)[0]
         village_id, town_id, *_ = village
         lon, lat, cell = geo.place(rng, village)
@@ -511,10 +657,10 @@ def load_risks(cur, rng: random.Random, geo: Geography, users: dict, count: int)
             day = day + dt.timedelta(days=rng.randint(1, RISK_DAYS[level] + 5))
             if day > today:
                 break
-            inspection_id += 1
+            ids["inspection"] += 1
             inspections.append(
                 (
-                    inspection_id,
+                    ids["inspection"],
                     point_id,
                     day,
                     worker,
@@ -531,12 +677,12 @@ def load_risks(cur, rng: random.Random, geo: Geography, users: dict, count: int)
         points.append(
             (
                 point_id,
-                f"{COUNTY}-FX-{point_id:06d}",
+                f"{geo.code}-FX-{serial:06d}",
                 rng.choice(categories),
                 None,
                 level,
                 "cleared" if cleared else "active",
-                f"风险点{point_id}",
+                f"风险点{serial}",
                 "定期排查，专人管控",
                 worker,
                 f"SRID=4326;POINT({lon:.7f} {lat:.7f})",
@@ -575,11 +721,6 @@ def load_risks(cur, rng: random.Random, geo: Geography, users: dict, count: int)
     ) as copy:
         for row in events:
             copy.write_row(row)
-    for table in ("risk_points", "inspections", "risk_events"):
-        cur.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-            f"(SELECT coalesce(max(id), 1) FROM {table}))"
-        )
     return len(points)
 
 
@@ -588,9 +729,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--cases", type=int, default=500_000)
-    parser.add_argument("--risk-points", type=int, default=100_000)
+    parser.add_argument("--risk-points", type=int, help="default: one per five cases")
+    parser.add_argument("--counties", type=int, default=1)
     args = parser.parse_args(argv)
-    load(args.url, args.cases, args.risk_points)
+    risks = args.risk_points if args.risk_points is not None else args.cases // 5
+    load(args.url, args.cases, risks, args.counties)
     return 0
 
 
