@@ -10,7 +10,6 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import create_engine
 from sqlalchemy import text
