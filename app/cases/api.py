@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from urllib.parse import urlencode
 
 from flask import Response
+from flask import current_app
 from flask import jsonify
 from flask import request
 from flask import url_for
@@ -210,7 +212,13 @@ class GeoQuery(schemas.Schema):
     open = schemas.fields.Boolean(load_default=False)
     reported_from = schemas.fields.Date()
     reported_to = schemas.fields.Date()
-    limit = schemas.fields.Integer(load_default=5000, validate=schemas.validate.Range(1, 20000))
+    limit = schemas.fields.Integer(
+        validate=schemas.validate.Range(1, 20000),
+        metadata={"description": f"默认 {queries.GEOJSON_LIMIT}（配置 CASES_GEOJSON_LIMIT）"},
+    )
+    after = schemas.fields.String(
+        metadata={"description": "上一页的 next 游标（截断的答复在 next 里给出下一页的地址）"}
+    )
 
 
 @blp.route("/cases.geojson")
@@ -219,8 +227,21 @@ class GeoQuery(schemas.Schema):
 @blp.response(200, FeatureCollectionSchema, content_type="application/geo+json")
 @blp.alt_response(400, response="DEFAULT_ERROR")
 def cases_geojson(args):
-    """Case locations as GeoJSON, built in PostGIS: no personal data, only the caller's scope."""
-    return Response(queries.cases_geojson(args, current_scope()), mimetype="application/geo+json")
+    """Case locations as GeoJSON, built in PostGIS: no personal data, only the caller's scope.
+
+    Newest first. An answer cut at `limit` says `"truncated": true` and where the rest is:
+    `next` (and a `Link: <...>; rel="next"` header), the same query continuing after its last
+    feature.
+    """
+    if "limit" not in args:
+        args["limit"] = current_app.config.get("CASES_GEOJSON_LIMIT", queries.GEOJSON_LIMIT)
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != "after"]
+    next_url = request.path + "?" + urlencode([*query, ("after", "")])
+    body, cursor = queries.cases_geojson(args, current_scope(), next_url)
+    response = Response(body, mimetype="application/geo+json")
+    if cursor is not None:
+        response.headers["Link"] = f'<{next_url}{cursor}>; rel="next"'
+    return response
 
 
 @blp.route("/cases/nearby")

@@ -370,6 +370,11 @@ def soonest(args: dict, limit: int) -> list[Case]:
 
 # --- maps and nearby -----------------------------------------------------------------------------
 
+# The map layer's coordinates: 5 decimals, about 1 m on the ground (a case's point is a report's
+# position, not a survey's); its default page when the caller asks none (config can lower it).
+GEOJSON_PRECISION = 5
+GEOJSON_LIMIT = 5000
+
 # The filters shared by the map layer and the per-region counts (CAST: a NULL means "any").
 MAP_FILTERS = """
    AND (CAST(:minx AS float8) IS NULL
@@ -407,12 +412,20 @@ def map_params(args: dict, scope: Scope, *, day_bounds: bool) -> tuple[str, dict
     }
 
 
-def cases_geojson(args: dict, scope: Scope) -> bytes:
-    """Case locations as a FeatureCollection (UTF-8 bytes from PostGIS), no personal data."""
+def cases_geojson(args: dict, scope: Scope, next_url: str = "") -> tuple[bytes, str | None]:
+    """Case locations as a FeatureCollection (UTF-8 bytes from PostGIS), no personal data, and
+    the cursor of the rest when the answer was cut at the limit (newest first, keyset on id).
+
+    Only what the maps draw (app/static/js riskmap.js, mygrid.js): 5 decimals (about 1 m).
+    """
     condition, params = map_params(args, scope, day_bounds=False)
+    if args.get("after"):
+        _, before = paging.decode_cursor(args["after"])
+        condition += " AND c.id < :before_id"
+        params["before_id"] = before
     select_sql = f"""
-        SELECT c.id, c.number, c.kind, c.category, c.state, c.level, c.warning,
-               c.supervision, c.reported_at, c.location, c.region_code, c.location_approximate
+        SELECT c.id, c.number, c.kind, c.category, c.state, c.warning, c.reported_at,
+               c.location, c.location_approximate
           FROM cases c
          WHERE {condition} {MAP_FILTERS}"""
     sql = feature_collection_sql(
@@ -424,19 +437,19 @@ def cases_geojson(args: dict, scope: Scope) -> bytes:
             "kind": "kind",
             "category": "category",
             "state": "state",
-            "level": "level",
             "warning": "warning",
-            "supervision": "supervision",
             "reported_on": "(reported_at AT TIME ZONE 'Asia/Shanghai')::date",
-            "grid_cell": "region_code",
             # A ledger import placed it at its village's or cell's representative point.
             "location_approximate": "location_approximate",
         },
         order_by="id DESC",
         as_bytes=True,
+        precision=GEOJSON_PRECISION,
+        next_key="id",
     )
-    body = replica.session().execute(text(sql), {**params, "limit": args["limit"]}).scalar_one()
-    return bytes(body)
+    values = {**params, "limit": args["limit"], "next_url": next_url}
+    body, cursor = replica.session().execute(text(sql), values).one()
+    return bytes(body), cursor
 
 
 # level → (digits of the case's grid-cell code that name the unit, SQL for the unit's code,

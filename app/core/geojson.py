@@ -2,7 +2,9 @@
 
 `feature_collection_sql` wraps a SELECT (its columns named) into one statement answering the
 whole FeatureCollection as text (or UTF-8 bytes), so rows are never assembled in Python
-(shared/STYLE.md §4). With a limit, it fetches one row more to say `truncated`.
+(shared/STYLE.md §4). With a limit, it fetches one row more to say `truncated`, and with a
+`next_key` it says how to get the rest: a `next` link ending in the keyset cursor of the last
+feature returned (app/core/paging's format, so `paging.decode_cursor` reads it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,15 @@ import math
 
 # Coordinates keep 6 decimals (about 0.1 m): enough for a field report, a third of the bytes.
 PRECISION = 6
+
+
+def cursor_sql(key: str) -> str:
+    """SQL encoding an integer key as `paging.encode_cursor(None, key)` does (base64url of
+    "|<key>", unpadded): the cursor is made where the document is."""
+    return (
+        f"rtrim(translate(encode(convert_to('|' || ({key})::text, 'UTF8'), 'base64'),"
+        " '+/', '-_'), '=')"
+    )
 
 
 def feature_collection_sql(
@@ -24,22 +35,33 @@ def feature_collection_sql(
     members: dict[str, str] | None = None,
     feature_members: dict[str, str] | None = None,
     as_bytes: bool = False,
+    precision: int = PRECISION,
+    next_key: str | None = None,
 ) -> str:
     """SQL answering a FeatureCollection of `select_sql`'s rows.
 
     `feature_id`, `geometry`, the values of `properties` (name → SQL expression), `order_by`
     and the `members` / `feature_members` values are SQL expressions over the select's columns
     (trusted text written in code, never user input). With `limited`, the statement takes a
-    `:limit` parameter and adds `numberReturned` and `truncated`.
+    `:limit` parameter and adds `numberReturned` and `truncated`. With `next_key` (an integer
+    SQL expression, the keyset of `order_by`) it also takes `:next_url` and adds `next`: that URL
+    followed by the last returned feature's cursor when truncated, else null; the statement then
+    answers that cursor as a second column (`next_cursor`) for the Link header.
     """
     props = ", ".join(f"'{name}', {expr}" for name, expr in properties.items())
     extra_feature = "".join(f", '{k}', {v}" for k, v in (feature_members or {}).items())
     feature = (
         f"json_build_object('type', 'Feature', 'id', {feature_id}, "
-        f"'geometry', ST_AsGeoJSON({geometry}, {PRECISION})::json{extra_feature}, "
+        f"'geometry', ST_AsGeoJSON({geometry}, {precision})::json{extra_feature}, "
         f"'properties', json_build_object({props}))"
     )
     extra = "".join(f", '{k}', {v}" for k, v in (members or {}).items())
+    cursor = ""
+    if limited and next_key:
+        key = cursor_sql(f"max({next_key}) FILTER (WHERE rn = :limit)")
+        last = f"CASE WHEN count(*) > :limit THEN {key} END"
+        extra += f", 'next', CAST(:next_url AS text) || {last}"
+        cursor = f", {last} AS next_cursor"
     if limited:
         body = f"""
             WITH sel AS ({select_sql} ORDER BY {order_by} LIMIT :limit + 1)
@@ -48,7 +70,7 @@ def feature_collection_sql(
                 'features', coalesce(json_agg({feature} ORDER BY {order_by})
                                      FILTER (WHERE rn <= :limit), '[]'::json),
                 'numberReturned', least(count(*), :limit),
-                'truncated', count(*) > :limit)::text AS doc
+                'truncated', count(*) > :limit)::text AS doc{cursor}
               FROM (SELECT sel.*, row_number() OVER (ORDER BY {order_by}) AS rn FROM sel) s
         """
     else:
@@ -61,7 +83,8 @@ def feature_collection_sql(
         """
     if as_bytes:
         # UTF-8 bytes straight from PostgreSQL: a large answer is never decoded and re-encoded.
-        return f"SELECT convert_to(doc, 'UTF8') FROM ({body}) fc"
+        more = ", next_cursor" if cursor else ""
+        return f"SELECT convert_to(doc, 'UTF8'){more} FROM ({body}) fc"
     return body
 
 

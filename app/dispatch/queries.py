@@ -4,7 +4,10 @@ suggestion, the units a centre may send to. The case itself is loaded in scope f
 
 from __future__ import annotations
 
+from sqlalchemy import literal
 from sqlalchemy import select
+from sqlalchemy import union_all
+from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.attachments import services as attachments
@@ -12,6 +15,7 @@ from app.cases import queries as case_queries
 from app.cases import workflow
 from app.cases.models import Case
 from app.core.errors import NotFound
+from app.dispatch.models import OPEN_DISPATCH_STATES
 from app.dispatch.models import Department
 from app.dispatch.models import Dispatch
 from app.dispatch.models import RoutingRule
@@ -32,7 +36,15 @@ def of_case(case: Case) -> list[Dispatch]:
     """A case's dispatches, by round and then as they were made (the lead first)."""
     return list(
         db.session.scalars(
-            select(Dispatch).where(Dispatch.case_id == case.id).order_by(Dispatch.id)
+            select(Dispatch)
+            .where(Dispatch.case_id == case.id)
+            .order_by(Dispatch.id)
+            # What the listing shows of each, in the same statement (they were a query each).
+            .options(
+                joinedload(Dispatch.department),
+                joinedload(Dispatch.dispatched_by),
+                joinedload(Dispatch.handler),
+            )
         )
     )
 
@@ -56,8 +68,9 @@ def suggestion(case: Case) -> dict | None:
     region_id = centre_region_id(case)
     if region_id is None:
         return None
-    ruled = db.session.scalar(
-        select(Department)
+    # The rule's unit, else the first competent one: one statement, the rule's row first.
+    ruled = (
+        select(Department.id, literal(0).label("pick"))
         .join(RoutingRule, RoutingRule.department_id == Department.id)
         .where(
             RoutingRule.region_id == region_id,
@@ -65,10 +78,8 @@ def suggestion(case: Case) -> dict | None:
             Department.active.is_(True),
         )
     )
-    if ruled is not None:
-        return _suggested(ruled, "rule")
-    competent = db.session.scalar(
-        select(Department)
+    competent = (
+        select(Department.id, literal(1).label("pick"))
         .where(
             Department.region_id == region_id,
             Department.active.is_(True),
@@ -77,7 +88,16 @@ def suggestion(case: Case) -> dict | None:
         .order_by(Department.id)
         .limit(1)
     )
-    return _suggested(competent, "category") if competent is not None else None
+    picks = union_all(ruled.limit(1), competent).subquery()
+    row = db.session.execute(
+        select(Department, picks.c.pick)
+        .join(picks, picks.c.id == Department.id)
+        .order_by(picks.c.pick)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return _suggested(row[0], "rule" if row.pick == 0 else "category")
 
 
 def _suggested(department: Department, source: str) -> dict:
@@ -110,15 +130,22 @@ def staff_of(department_id: int) -> list[User]:
     )
 
 
-def can_dispatch(case: Case, user) -> bool:
-    """Whether the user may make a new dispatch of the case now (the workflow's `dispatch`)."""
+def can_dispatch(case: Case, user, items: list[Dispatch] | None = None) -> bool:
+    """Whether the user may make a new dispatch of the case now (the workflow's `dispatch`).
+
+    `items`: the case's dispatches when already loaded (whether a lead one is open is then
+    read from them, as `workflow.has_open_lead_dispatch` asks the database).
+    """
     r = workflow.rule("dispatch")
-    return (
+    if not (
         case.level in workflow.DISPATCH_LEVELS
         and workflow.permits(r, case, user)
         and workflow.state_ok(r, case)
-        and not workflow.has_open_lead_dispatch(case.id)
-    )
+    ):
+        return False
+    if items is None:
+        return not workflow.has_open_lead_dispatch(case.id)
+    return not any(d.role == "lead" and d.state in OPEN_DISPATCH_STATES for d in items)
 
 
 def listing(case: Case, user) -> dict:
@@ -138,7 +165,7 @@ def listing(case: Case, user) -> dict:
         "case_number": case.number,
         "case_version": case.version,
         "case_state": case.state,
-        "can_dispatch": can_dispatch(case, user),
+        "can_dispatch": can_dispatch(case, user, items),
         "report_due_default": case.resolve_due,
         "suggestion": suggestion(case),
         "items": items,

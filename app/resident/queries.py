@@ -19,6 +19,7 @@ from app.dispatch.models import OPEN_DISPATCH_STATES
 from app.dispatch.models import Department
 from app.dispatch.models import Dispatch
 from app.extensions import db
+from app.geo.models import Region
 from app.resident.models import RATING_NAMES
 from app.resident.models import Rating
 from app.resident.models import Receipt
@@ -92,7 +93,9 @@ def public_stage(receipt: Receipt, case: Case | None = None) -> dict:
 def handling_unit(case: Case) -> str:
     """Who handles the matter, as an organisation: the lead unit of an open dispatch, else the
     region of the case's current level."""
-    unit = db.session.scalar(
+    # The unit and the level's region name in one statement (the region is read by id, not by
+    # loading the case's three regions).
+    lead_unit = (
         select(Department.name)
         .join(Dispatch, Dispatch.department_id == Department.id)
         .where(
@@ -100,11 +103,15 @@ def handling_unit(case: Case) -> str:
             Dispatch.role == "lead",
             Dispatch.state.in_(OPEN_DISPATCH_STATES),
         )
+        .limit(1)
+        .scalar_subquery()
     )
+    region_id = {"village": case.village_id, "town": case.town_id, "county": case.county_id}
+    region_name = select(Region.name).where(Region.id == region_id[case.level]).scalar_subquery()
+    unit, region = db.session.execute(select(lead_unit, region_name)).one()
     if unit:
         return unit
-    region = {"village": case.village, "town": case.town, "county": case.county}[case.level]
-    return f"{region.name}（{gettext(workflow.LEVEL_NAMES[case.level])}）"
+    return f"{region}（{gettext(workflow.LEVEL_NAMES[case.level])}）"
 
 
 def timeline(case: Case) -> list[dict]:
@@ -143,7 +150,8 @@ def can_rate(case: Case) -> bool:
 
 def progress(receipt: Receipt) -> dict:
     """The public answer for a receipt: only what the resident may see."""
-    stage = public_stage(receipt)
+    case = db.session.get(Case, receipt.case_id) if receipt.case_id is not None else None
+    stage = public_stage(receipt, case)
     answer = {
         "number": receipt.number,  # what the resident typed: the one to rate with
         "case_number": None,
@@ -158,9 +166,8 @@ def progress(receipt: Receipt) -> dict:
         "rating": None,
         "timeline": [],
     }
-    if receipt.case_id is None:
+    if case is None:
         return answer
-    case = db.session.get(Case, receipt.case_id)
     rating = current_rating(case)
     open_now = case.state in workflow.OPEN_STATES
     answer |= {

@@ -19,9 +19,11 @@ from sqlalchemy import case as when
 from sqlalchemy import cast
 from sqlalchemy import func
 from sqlalchemy import literal
+from sqlalchemy import literal_column
 from sqlalchemy import null
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import true
 from sqlalchemy import union_all
 from sqlalchemy.orm import aliased
 
@@ -58,6 +60,8 @@ ACTION_NAMES = {
     "campaign_check": "专项排查",
     "verify": "核实随手拍",
 }
+# No tasks of any kind: the counts' JSON object when there is nothing to count.
+EMPTY = literal_column("'{}'::json")
 # A campaign task turns yellow this many days before its deadline.
 CAMPAIGN_WARNING_DAYS = 3
 
@@ -303,8 +307,8 @@ def _may(rule: workflow.Rule, user, level: str) -> bool:
     return user.role in rule.roles and rule.level_ok(user.region.level, level)
 
 
-def tasks_of(user, today: dt.date | None = None):
-    """The user's tasks as one subquery (None: the role has none)."""
+def _sources(user, today: dt.date | None = None) -> list | None:
+    """The selects of the user's tasks, one per source (None: the role has none)."""
     if user.role not in TASK_ROLES:
         return None
     today = today or clock.today()
@@ -325,8 +329,13 @@ def tasks_of(user, today: dt.date | None = None):
             sources.append(_centre_dispatch_tasks(user, scope, level))
         sources.append(_campaign_tasks(user, today))
         sources.append(_self_report_tasks(user, scope, level))
-    sources = [s for s in sources if s is not None]
-    return union_all(*sources).subquery("tasks")
+    return [s for s in sources if s is not None]
+
+
+def tasks_of(user, today: dt.date | None = None):
+    """The user's tasks as one subquery (None: the role has none)."""
+    sources = _sources(user, today)
+    return None if sources is None else union_all(*sources).subquery("tasks")
 
 
 def task_json(row) -> dict:
@@ -344,17 +353,33 @@ def task_json(row) -> dict:
 
 
 def page(user, after: str | None, limit: int) -> dict:
-    """One page of the user's tasks, nearest deadline first, with the counts by kind."""
-    tasks = tasks_of(user)
+    """One page of the user's tasks, nearest deadline first, with the counts by kind.
+
+    One statement: the tasks are computed once (a CTE read twice is materialised), counted by
+    kind, and the page is taken from them (a LEFT JOIN, so the counts come even with no page).
+    """
+    sources = _sources(user)
     counts = dict.fromkeys(KINDS, 0)
-    if tasks is None:
+    if sources is None:
         return {"items": [], "next": None, "counts": counts, "total": 0}
-    stmt = paging.nearest_due_first(select(tasks), tasks.c.due, tasks.c.key, after, limit)
-    rows, cursor = paging.page(db.session.execute(stmt).all(), limit, lambda r: (r.due, r.key))
-    grouped = select(tasks.c.kind, func.count()).group_by(tasks.c.kind)
-    counts |= dict(db.session.execute(grouped).all())
+    tasks = union_all(*sources).cte("tasks")
+    by_kind = select(tasks.c.kind, func.count().label("n")).group_by(tasks.c.kind).subquery()
+    counted = select(
+        func.coalesce(func.json_object_agg(by_kind.c.kind, by_kind.c.n), EMPTY).label("counts")
+    ).subquery("counted")
+    rows = paging.nearest_due_first(select(tasks), tasks.c.due, tasks.c.key, after, limit)
+    rows = rows.subquery("page").lateral()
+    stmt = (
+        select(counted.c.counts, rows)
+        .select_from(counted.outerjoin(rows, true()))
+        .order_by(paging.due_key(rows.c.due), rows.c.key)
+    )
+    result = db.session.execute(stmt).all()
+    counts |= result[0].counts
+    found = [r for r in result if r.kind is not None]
+    items, cursor = paging.page(found, limit, lambda r: (r.due, r.key))
     return {
-        "items": [task_json(r) for r in rows],
+        "items": [task_json(r) for r in items],
         "next": cursor,
         "counts": counts,
         "total": sum(counts.values()),

@@ -24,15 +24,15 @@ from geoalchemy2 import WKTElement
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import joinedload
 
+from app.accounts.models import User
 from app.audit import services as audit
 from app.cases import workflow
 from app.cases.models import Case
-from app.cases.notices import staff_at
 from app.core import clock
 from app.core.errors import Conflict
 from app.extensions import db
-from app.geo.models import GridCell
 from app.geo.models import Region
 from app.notify.services import emit
 from app.risks.models import RiskPoint
@@ -47,7 +47,16 @@ OPEN_STATES = sorted(workflow.OPEN_STATES)
 
 def params(kind: str) -> dict | None:
     """The kind's thresholds (defaults under any key not stored), or None when it is off."""
-    row = db.session.scalar(select(WarningRule).where(WarningRule.kind == kind))
+    return _merged(kind, db.session.scalar(select(WarningRule).where(WarningRule.kind == kind)))
+
+
+def all_params() -> dict[str, dict | None]:
+    """Every kind's `params` from one statement (a scan reads them all)."""
+    stored = {row.kind: row for row in db.session.scalars(select(WarningRule))}
+    return {kind: _merged(kind, stored.get(kind)) for kind in rules.DEFAULTS}
+
+
+def _merged(kind: str, row: WarningRule | None) -> dict | None:
     if row is not None and not row.enabled:
         return None
     return {**rules.DEFAULTS[kind], **(row.params if row else {})}
@@ -96,51 +105,24 @@ def _names(town_id: int, village_id: int | None) -> str:
     return "".join(found[i] for i in ids)
 
 
-def case_place(case: Case, level: str) -> Place:
-    """A warning about one case: at the case's point."""
-    wkt = db.session.scalar(
-        text("SELECT ST_AsText(location) FROM cases WHERE id = :id"), {"id": case.id}
-    )
+def case_place(case: Case, level: str, ev: Evidence | None = None) -> Place:
+    """A warning about one case: at the case's point (from the scan's evidence when read)."""
+    if ev is not None:
+        wkt, names = ev.row.case_wkt, ev.names
+    else:
+        wkt = db.session.scalar(
+            text("SELECT ST_AsText(location) FROM cases WHERE id = :id"), {"id": case.id}
+        )
+        names = _names(case.town_id, case.village_id)
     return Place(
         level,
         case.town_id,
         case.county_id,
         case.region_code,
         wkt,
-        _names(case.town_id, case.village_id),
+        names,
         case.village_id,
         case.grid_cell_id,
-    )
-
-
-def cell_place(cell_id: int, case: Case) -> Place:
-    """A warning about a grid cell: at a point inside the cell."""
-    code, name, wkt = db.session.execute(
-        select(GridCell.code, GridCell.name, text("ST_AsText(ST_PointOnSurface(geom))")).where(
-            GridCell.id == cell_id
-        )
-    ).one()
-    town = _names(case.town_id, None)
-    return Place(
-        "village", case.town_id, case.county_id, code, wkt, town + name, case.village_id, cell_id
-    )
-
-
-def village_place(village_id: int, case: Case) -> Place:
-    """A warning about a village: at a point inside the village."""
-    code, wkt = db.session.execute(
-        select(Region.code, text("ST_AsText(ST_PointOnSurface(boundary))")).where(
-            Region.id == village_id
-        )
-    ).one()
-    return Place(
-        "village",
-        case.town_id,
-        case.county_id,
-        code,
-        wkt,
-        _names(case.town_id, village_id),
-        village_id,
     )
 
 
@@ -191,7 +173,7 @@ def record(finding: Finding, outcome: Outcome) -> EarlyWarning:
         "p_value": finding.p_value,
         "explanation": finding.explanation,
     }
-    new_id = db.session.scalar(
+    created = db.session.scalar(
         insert(EarlyWarning)
         .values(
             kind=finding.kind,
@@ -214,13 +196,12 @@ def record(finding: Finding, outcome: Outcome) -> EarlyWarning:
             **evidence,
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"], index_where=text(LIVE_SQL))
-        .returning(EarlyWarning.id)
+        .returning(EarlyWarning)  # the new row itself: no second statement to load it
     )
-    if new_id is not None:
-        warning = db.session.get(EarlyWarning, new_id)
-        notify(warning)
-        outcome.raised.append(new_id)
-        return warning
+    if created is not None:
+        notify(created)
+        outcome.raised.append(created.id)
+        return created
     warning = db.session.scalars(
         select(EarlyWarning)
         .where(EarlyWarning.dedup_key == finding.key, EarlyWarning.state.in_(LIVE_STATES))
@@ -247,10 +228,16 @@ def recipients(warning: EarlyWarning) -> list[int]:
         "town": [warning.town_id, warning.county_id],
         "county": [warning.county_id],
     }[warning.level]
-    for region_id in chain:
-        if region_id and (people := staff_at(region_id, ("official",))):
-            return people
-    return []
+    chain = [region_id for region_id in chain if region_id]
+    # staff_at of each level in turn, in one statement: the first level that has officials.
+    found: dict[int, list[int]] = {}
+    for region_id, user_id in db.session.execute(
+        select(User.region_id, User.id)
+        .where(User.region_id.in_(chain), User.role == "official", User.active.is_(True))
+        .order_by(User.id)
+    ):
+        found.setdefault(region_id, []).append(user_id)
+    return next((found[region_id] for region_id in chain if region_id in found), [])
 
 
 def notify(warning: EarlyWarning) -> None:
@@ -265,105 +252,200 @@ def notify(warning: EarlyWarning) -> None:
     )
 
 
-def spent_cases(key: str) -> list[int]:
-    """The cases handled warnings with this key counted: they do not count again."""
-    return list(
-        db.session.scalar(
-            text(
-                "SELECT coalesce(array_agg(DISTINCT x), '{}') FROM warnings w, unnest(w.case_ids) x"
-                " WHERE w.dedup_key = :key AND w.state = 'handled'"
-            ),
-            {"key": key},
-        )
-    )
-
-
-HOTSPOT_SPENT_SQL = """
-SELECT coalesce(array_agg(DISTINCT x), '{}') FROM warnings w, unnest(w.case_ids) x
- WHERE w.kind = 'hotspot' AND w.state = 'handled' AND w.category = :category
-   AND w.village_id = :village
-   AND (w.grid_cell_id IS NULL OR :cell IS NULL OR w.grid_cell_id = :cell)
-"""
-
-
-def hotspot_spent(case: Case, cell_id: int | None) -> list[int]:
-    """The cases handled hotspot warnings of this category counted, in the cell (its own and its
-    village's warnings) or in the village (its own and all its cells'): not counted again."""
-    return list(
-        db.session.scalar(
-            text(HOTSPOT_SPENT_SQL),
-            {"category": case.category, "village": case.village_id, "cell": cell_id},
-        )
-    )
-
-
 # --- the rules about one case --------------------------------------------------------------------
 
-HOTSPOT_SQL = """
-SELECT count(*) FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(:spent)) AS observed,
-       count(*) FILTER (WHERE c.reported_at < :win) AS baseline,
-       coalesce(array_agg(c.id ORDER BY c.id)
-                FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(:spent)), '{{}}') AS ids
-  FROM cases c
- WHERE c.{column} = :unit AND c.category = :category AND c.parent_id IS NULL
-   AND c.reported_at >= :base AND c.reported_at <= :now
+# Everything the rules about one case read, in one statement (one round trip instead of about
+# twenty: a scan runs after every report). Each part was a statement of its own:
+# - spent: the cases handled hotspot warnings of the category counted, for the cell (its own
+#   and its village's warnings) and for the village (its own and all its cells'): not again;
+# - cell_n / village_n: the unit's cases of the category in the window and in the baseline
+#   before it, skipped by a one-time filter when the unit is not evaluated;
+# - covered: a live cell hotspot of the category in the village (the village is not warned);
+# - parties: per party hash, its cases in the months or open, less those a handled warning
+#   with its key counted: the hash indexes give each hash's case ids first, then cases is
+#   read by primary key (OFFSET 0 keeps the planner from folding it into a scan of cases);
+# - what a warning's place needs: the case's point, the town's and village's names, the cell's
+#   and the village's code and a point inside them.
+EVIDENCE_SQL = """
+WITH spent AS (
+  SELECT coalesce(array_agg(DISTINCT x) FILTER (WHERE w.grid_cell_id IS NULL
+                                                   OR w.grid_cell_id = :cell), '{}') AS cell,
+         coalesce(array_agg(DISTINCT x), '{}') AS village
+    FROM warnings w, unnest(w.case_ids) x
+   WHERE (:do_cell OR :do_village) AND w.kind = 'hotspot' AND w.state = 'handled'
+     AND w.category = :category AND w.village_id = :village
+), cell_n AS (
+  SELECT count(*) FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(s.cell)) AS observed,
+         count(*) FILTER (WHERE c.reported_at < :win) AS baseline,
+         coalesce(array_agg(c.id ORDER BY c.id)
+                  FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(s.cell)), '{}') AS ids
+    FROM spent s, cases c
+   WHERE :do_cell AND c.grid_cell_id = :cell AND c.category = :category AND c.parent_id IS NULL
+     AND c.reported_at >= :base AND c.reported_at <= :now
+), village_n AS (
+  SELECT count(*) FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(s.village)) AS observed,
+         count(*) FILTER (WHERE c.reported_at < :win) AS baseline,
+         coalesce(array_agg(c.id ORDER BY c.id)
+                  FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(s.village)), '{}') AS ids
+    FROM spent s, cases c
+   WHERE :do_village AND c.village_id = :village AND c.category = :category
+     AND c.parent_id IS NULL AND c.reported_at >= :base AND c.reported_at <= :now
+), hashes AS MATERIALIZED (
+  SELECT h.h,
+         coalesce((SELECT array_agg(DISTINCT x) FROM warnings w, unnest(w.case_ids) x
+                    WHERE w.dedup_key = 'repeat_party:' || h.h AND w.state = 'handled'),
+                  '{}') AS spent,
+         ARRAY(SELECT p.case_id FROM parties p
+                WHERE p.id_number_hash = h.h OR p.phone_hash = h.h) AS ids
+    FROM unnest(CAST(:hashes AS text[])) AS h(h)
+)
+SELECT cn.observed AS cell_observed, cn.baseline AS cell_baseline, cn.ids AS cell_ids,
+       vn.observed AS village_observed, vn.baseline AS village_baseline, vn.ids AS village_ids,
+       :do_village AND EXISTS (
+         SELECT 1 FROM warnings w
+          WHERE w.kind = 'hotspot' AND w.state IN ('open', 'acknowledged')
+            AND w.village_id = :village AND w.category = :category
+            AND w.grid_cell_id IS NOT NULL) AS covered,
+       (SELECT coalesce(json_agg(json_build_object('h', hs.h, 'id', c.id, 'number', c.number,
+                                                   'state', c.state,
+                                                   'recent', c.reported_at >= :since)
+                                 ORDER BY hs.h, c.id), '[]')
+          FROM hashes hs
+         CROSS JOIN LATERAL (
+               SELECT c.id, c.number, c.state, c.reported_at FROM cases c
+                WHERE c.id = ANY(hs.ids) AND NOT c.id = ANY(hs.spent) AND c.parent_id IS NULL
+                  AND (c.reported_at >= :since OR c.state = ANY(:open_states))
+               OFFSET 0) c) AS parties,
+       (SELECT ST_AsText(location) FROM cases WHERE id = :case) AS case_wkt,
+       (SELECT name FROM regions WHERE id = :town) AS town_name,
+       (SELECT name FROM regions WHERE id = :village) AS village_name,
+       (SELECT code FROM regions WHERE id = :village) AS village_code,
+       (SELECT ST_AsText(ST_PointOnSurface(boundary)) FROM regions
+         WHERE id = :village AND :do_village) AS village_wkt,
+       g.code AS cell_code, g.name AS cell_name, g.wkt AS cell_wkt
+  FROM cell_n cn, village_n vn
+  LEFT JOIN (SELECT code, name, ST_AsText(ST_PointOnSurface(geom)) AS wkt FROM grid_cells
+              WHERE id = :cell AND :do_cell) g ON true
 """
 
 
-def hotspot(case: Case, p: dict, outcome: Outcome, seen: set) -> None:
+@dataclass
+class Evidence:
+    """What EVIDENCE_SQL answered for one case, and which units and hashes it evaluated."""
+
+    row: object
+    do_cell: bool
+    do_village: bool
+    hashes: list[tuple[str, str]]  # (compared by, keyed hash), in the case's party order
+    party_rows: dict[str, list[dict]]
+
+    @property
+    def names(self) -> str:
+        """The case's town and village names (what `_names(town, village)` answers)."""
+        return (self.row.town_name or "") + (self.row.village_name or "")
+
+
+def evidence(case: Case, rules_p: dict, seen: set) -> Evidence:
+    """Read everything the rules about `case` need, marking its units and hashes as seen."""
+    hot, party = rules_p["hotspot"], rules_p["repeat_party"]
+    do_cell = bool(hot and hot["cell"]) and ("cell", case.grid_cell_id, case.category) not in seen
+    do_village = (
+        bool(hot and hot["village"]) and ("village", case.village_id, case.category) not in seen
+    )
+    if do_cell:
+        seen.add(("cell", case.grid_cell_id, case.category))
+    if do_village:
+        seen.add(("village", case.village_id, case.category))
+    hashes: list[tuple[str, str]] = []
+    if party is not None:
+        for p in case.parties:
+            by, h = ("身份证号", p.id_number_hash) if p.id_number_hash else ("电话", p.phone_hash)
+            if h and h not in seen:
+                seen.add(h)
+                hashes.append((by, h))
+    now = clock.now()
+    hot = hot or rules.DEFAULTS["hotspot"]
+    win = now - dt.timedelta(days=hot["window_days"])
+    months = (party or rules.DEFAULTS["repeat_party"])["months"]
+    row = db.session.execute(
+        text(EVIDENCE_SQL),
+        {
+            "case": case.id,
+            "cell": case.grid_cell_id,
+            "village": case.village_id,
+            "town": case.town_id,
+            "category": case.category,
+            "do_cell": do_cell,
+            "do_village": do_village,
+            "win": win,
+            "base": win - dt.timedelta(days=round(hot["baseline_months"] * 365.25 / 12)),
+            "now": now,
+            "hashes": [h for _by, h in hashes],
+            "since": now - dt.timedelta(days=round(months * 365.25 / 12)),
+            "open_states": OPEN_STATES,
+        },
+    ).one()
+    party_rows: dict[str, list[dict]] = {}
+    for r in row.parties:
+        party_rows.setdefault(r["h"], []).append(r)
+    return Evidence(row, do_cell, do_village, hashes, party_rows)
+
+
+def hotspot(case: Case, p: dict, outcome: Outcome, ev: Evidence) -> None:
     """新发热点: the case's category in its cell, then its village, against their own baseline.
 
     A village is not warned while a live cell warning of the same category lies in it: the
-    narrower warning already explains the rise.
+    narrower warning already explains the rise (one this scan just raised or updated too).
     """
-    if p["cell"] and ("cell", case.grid_cell_id, case.category) not in seen:
-        seen.add(("cell", case.grid_cell_id, case.category))
-        unit_hotspot("grid_cell_id", case.grid_cell_id, case, p, outcome)
-    if p["village"] and ("village", case.village_id, case.category) not in seen:
-        seen.add(("village", case.village_id, case.category))
-        covered = db.session.scalar(
-            select(EarlyWarning.id)
-            .where(
-                EarlyWarning.kind == "hotspot",
-                EarlyWarning.state.in_(LIVE_STATES),
-                EarlyWarning.village_id == case.village_id,
-                EarlyWarning.category == case.category,
-                EarlyWarning.grid_cell_id.isnot(None),
-            )
-            .limit(1)
-        )
-        if covered is None:
-            unit_hotspot("village_id", case.village_id, case, p, outcome)
+    row = ev.row
+    cell_warned = False
+    if ev.do_cell:
+        counts = (row.cell_observed, row.cell_baseline, row.cell_ids)
+        cell_warned = unit_hotspot("grid_cell_id", case.grid_cell_id, case, p, outcome, counts, ev)
+    if ev.do_village and not row.covered and not cell_warned:
+        counts = (row.village_observed, row.village_baseline, row.village_ids)
+        unit_hotspot("village_id", case.village_id, case, p, outcome, counts, ev)
 
 
-def unit_hotspot(column: str, unit_id: int, case: Case, p: dict, outcome: Outcome) -> None:
-    """Count the unit's cases of the category in the window and in the baseline before it."""
+def unit_hotspot(
+    column: str, unit_id: int, case: Case, p: dict, outcome: Outcome, counts, ev: Evidence
+) -> bool:
+    """Warn when the unit's cases of the category in the window are improbably many against
+    the baseline before it; True when it warned (raised or updated)."""
     unit = "cell" if column == "grid_cell_id" else "village"
     key = f"hotspot:{unit}:{unit_id}:{case.category}"
-    now = clock.now()
-    window = dt.timedelta(days=p["window_days"])
+    observed, baseline, ids = counts
     baseline_days = round(p["baseline_months"] * 365.25 / 12)
-    win = now - window
-    row = db.session.execute(
-        text(HOTSPOT_SQL.format(column=column)),
-        {
-            "unit": unit_id,
-            "category": case.category,
-            "win": win,
-            "base": win - dt.timedelta(days=baseline_days),
-            "now": now,
-            "spent": hotspot_spent(case, unit_id if unit == "cell" else None),
-        },
-    ).one()
-    if row.observed < p["min_cases"]:
-        return
-    expected = max(row.baseline, p["min_baseline"]) * p["window_days"] / baseline_days
-    chance = poisson_tail(row.observed, expected)
+    if observed < p["min_cases"]:
+        return False
+    expected = max(baseline, p["min_baseline"]) * p["window_days"] / baseline_days
+    chance = poisson_tail(observed, expected)
     if chance >= p["p_value"]:
-        return
-    place = cell_place(unit_id, case) if unit == "cell" else village_place(unit_id, case)
+        return False
+    row = ev.row
+    if unit == "cell":
+        place = Place(
+            "village",
+            case.town_id,
+            case.county_id,
+            row.cell_code,
+            row.cell_wkt,
+            (row.town_name or "") + row.cell_name,
+            case.village_id,
+            unit_id,
+        )
+    else:
+        place = Place(
+            "village",
+            case.town_id,
+            case.county_id,
+            row.village_code,
+            row.village_wkt,
+            ev.names,
+            unit_id,
+        )
     explanation = (
-        f"{place.name} {case.category}：近 {p['window_days']} 天 {row.observed} 件，"
+        f"{place.name} {case.category}：近 {p['window_days']} 天 {observed} 件，"
         f"按过去 {p['baseline_months']} 个月应约 {about(expected)} 件"
     )
     record(
@@ -371,61 +453,36 @@ def unit_hotspot(column: str, unit_id: int, case: Case, p: dict, outcome: Outcom
             "hotspot",
             key,
             place,
-            row.observed,
+            observed,
             explanation,
             expected=expected,
             p_value=chance,
             category=case.category,
-            case_ids=list(row.ids),
+            case_ids=list(ids),
         ),
         outcome,
     )
+    return True
 
 
-PARTY_SQL = """
-SELECT c.id, c.number, c.state, c.reported_at >= :since AS recent
-  FROM cases c
- WHERE c.parent_id IS NULL AND (c.reported_at >= :since OR c.state = ANY(:open_states))
-   AND EXISTS (SELECT 1 FROM parties p WHERE p.case_id = c.id
-                AND (p.id_number_hash = :h OR p.phone_hash = :h))
- ORDER BY c.id
-"""
-
-
-def repeat_party(case: Case, p: dict, outcome: Outcome, seen: set) -> None:
+def repeat_party(case: Case, p: dict, outcome: Outcome, ev: Evidence) -> None:
     """重复当事人: a party (by ID number, else phone, keyed hash) in several cases, or in a new
     case while another of theirs is open."""
-    since = clock.now() - dt.timedelta(days=round(p["months"] * 365.25 / 12))
     warned: list[set[int]] = []  # two parties of the same cases (the same neighbours): one warning
-    for party in case.parties:
-        by, h = (
-            ("身份证号", party.id_number_hash)
-            if party.id_number_hash
-            else ("电话", party.phone_hash)
-        )
-        if not h or h in seen:
-            continue
-        seen.add(h)
-        key = f"repeat_party:{h}"
-        spent = set(spent_cases(key))
-        rows = [
-            r
-            for r in db.session.execute(
-                text(PARTY_SQL), {"since": since, "open_states": OPEN_STATES, "h": h}
-            )
-            if r.id not in spent
-        ]
-        recent = [r for r in rows if r.recent]
-        open_others = [r for r in rows if r.state in OPEN_STATES and r.id != case.id]
+    for by, h in ev.hashes:
+        rows = ev.party_rows.get(h, [])
+        ids = {r["id"] for r in rows}
+        recent = [r for r in rows if r["recent"]]
+        open_others = [r for r in rows if r["state"] in OPEN_STATES and r["id"] != case.id]
         fires = len(recent) >= p["min_cases"] or (
-            p["while_open"] and open_others and case.id in {r.id for r in rows}
+            p["while_open"] and open_others and case.id in ids
         )
-        if not fires or {r.id for r in rows} in warned:
+        if not fires or ids in warned:
             continue
-        warned.append({r.id for r in rows})
-        numbers = "、".join(r.number for r in rows)
+        warned.append(ids)
+        numbers = "、".join(r["number"] for r in rows)
         explanation = (
-            f"{_names(case.town_id, case.village_id)} 同一当事人（按{by}比对）"
+            f"{ev.names} 同一当事人（按{by}比对）"
             f"近 {p['months']} 个月 {len(recent)} 件事件（{numbers}）"
         )
         if open_others:
@@ -433,18 +490,18 @@ def repeat_party(case: Case, p: dict, outcome: Outcome, seen: set) -> None:
         record(
             Finding(
                 "repeat_party",
-                key,
-                case_place(case, "village"),
+                f"repeat_party:{h}",
+                case_place(case, "village", ev),
                 len(rows),
                 explanation,
-                case_ids=[r.id for r in rows],
+                case_ids=[r["id"] for r in rows],
                 party_hash=h,
             ),
             outcome,
         )
 
 
-def group(case: Case, p: dict, outcome: Outcome) -> None:
+def group(case: Case, p: dict, outcome: Outcome, ev: Evidence | None = None) -> None:
     """群体性事件: many people on one case, or a group visit (集体访)."""
     people = len(case.parties)
     visit = p["group_visit"] and case.group_visit
@@ -452,14 +509,15 @@ def group(case: Case, p: dict, outcome: Outcome) -> None:
         return
     what = "集体访" if visit else "群体性事件"
     explanation = (
-        f"{_names(case.town_id, case.village_id)} {what}：{case.number}「{case.title}」"
+        f"{ev.names if ev else _names(case.town_id, case.village_id)} {what}："
+        f"{case.number}「{case.title}」"
         f"涉及 {people} 名当事人"
     )
     record(
         Finding(
             "group",
             f"group:case:{case.id}",
-            case_place(case, "town"),
+            case_place(case, "town", ev),
             people,
             explanation,
             category=case.category,
@@ -469,20 +527,21 @@ def group(case: Case, p: dict, outcome: Outcome) -> None:
     )
 
 
-def bypass(case: Case, p: dict, outcome: Outcome) -> None:
+def bypass(case: Case, p: dict, outcome: Outcome, ev: Evidence | None = None) -> None:
     """越级: a resident's matter first reported at county level, past the village and town."""
     if case.origin_level not in p["levels"] or case.source not in p["sources"]:
         return
     level = workflow.LEVEL_NAMES[case.origin_level]
     explanation = (
-        f"{_names(case.town_id, case.village_id)} 越级：{case.number}「{case.title}」"
+        f"{ev.names if ev else _names(case.town_id, case.village_id)} 越级："
+        f"{case.number}「{case.title}」"
         f"首次在{level}上报，未经村、镇两级"
     )
     record(
         Finding(
             "bypass",
             f"bypass:case:{case.id}",
-            case_place(case, "town"),
+            case_place(case, "town", ev),
             1,
             explanation,
             category=case.category,
@@ -493,20 +552,30 @@ def bypass(case: Case, p: dict, outcome: Outcome) -> None:
 
 
 def scan_case(case_id: int, seen: set | None = None) -> Outcome:
-    """Evaluate the rules one case touches (the job after each report calls this)."""
+    """Evaluate the rules one case touches (the job after each report calls this).
+
+    Three statements when nothing fires: the case with its parties, the rules, the evidence
+    (EVIDENCE_SQL); a warning raised adds its INSERT and its notification's.
+    """
     outcome = Outcome()
-    case = db.session.get(Case, case_id)
+    case = (
+        db.session.scalars(select(Case).options(joinedload(Case.parties)).where(Case.id == case_id))
+        .unique()
+        .one_or_none()
+    )
     if case is None:
         return outcome
     seen = set() if seen is None else seen
-    if (p := params("hotspot")) is not None:
-        hotspot(case, p, outcome, seen)
-    if (p := params("repeat_party")) is not None:
-        repeat_party(case, p, outcome, seen)
-    if (p := params("group")) is not None:
-        group(case, p, outcome)
-    if (p := params("bypass")) is not None:
-        bypass(case, p, outcome)
+    rules_p = all_params()
+    ev = evidence(case, rules_p, seen)
+    if (p := rules_p["hotspot"]) is not None:
+        hotspot(case, p, outcome, ev)
+    if (p := rules_p["repeat_party"]) is not None:
+        repeat_party(case, p, outcome, ev)
+    if (p := rules_p["group"]) is not None:
+        group(case, p, outcome, ev)
+    if (p := rules_p["bypass"]) is not None:
+        bypass(case, p, outcome, ev)
     return outcome
 
 

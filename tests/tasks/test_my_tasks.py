@@ -6,14 +6,17 @@ import dataclasses
 import datetime as dt
 import re
 
+from sqlalchemy import func
 from sqlalchemy import select
 
 from app.accounts.models import User
 from app.cases.models import Case
 from app.core import clock
+from app.core import paging
 from app.dispatch.models import Department
 from app.dispatch.models import Dispatch
 from app.extensions import db
+from app.tasks import queries
 from app.web import layout
 from tests.cases.factories import act
 from tests.cases.factories import report
@@ -60,6 +63,17 @@ def dispatch(world, number: str, state: str = "sent", role: str = "lead", **colu
     return row.id
 
 
+def plain_page(user, after, limit) -> dict:
+    """The page as two plain statements over `tasks_of` (the page, then the counts)."""
+    tasks = queries.tasks_of(user)
+    stmt = paging.nearest_due_first(select(tasks), tasks.c.due, tasks.c.key, after, limit)
+    rows, cursor = paging.page(db.session.execute(stmt).all(), limit, lambda r: (r.due, r.key))
+    grouped = select(tasks.c.kind, func.count()).group_by(tasks.c.kind)
+    counts = dict.fromkeys(queries.KINDS, 0) | dict(db.session.execute(grouped).all())
+    items = [queries.task_json(r) for r in rows]
+    return {"items": items, "next": cursor, "counts": counts, "total": sum(counts.values())}
+
+
 def test_a_mediators_tasks_nearest_due_first_by_pages(client, world):
     """Cases to accept at the mediator's level, nearest deadline first (dispute 3 days, incident
     7, petition 15), two by two; a case someone else claimed is not theirs."""
@@ -96,6 +110,10 @@ def test_a_mediators_tasks_nearest_due_first_by_pages(client, world):
     assert mine["items"][0]["number"] == dispute and claimed in [t["number"] for t in mine["items"]]
     bad = client.get("/api/v1/me/tasks?after=nonsense", headers=bearer(mediator))
     assert bad.status_code == 400 and "after" in bad.get_json()["errors"]["query"]
+    # The one-statement page answers what the plain statements do, page by page.
+    user = db.session.get(User, world.user_ids["mediator@village"])
+    for after in (None, first["next"]):
+        assert queries.page(user, after, 2) == plain_page(user, after, 2)
 
 
 def test_a_grid_workers_follow_ups_and_inspections(client, world):
