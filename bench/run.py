@@ -2269,7 +2269,7 @@ def main(argv: list[str] | None = None) -> int:
             geo,
             args.rounds,
             appside,
-            main_only if main_only else {"floor"},
+            {"floor"} if main_only == set() else main_only,  # --only multi: the floor alone
             floor_port,
             gunicorn,
         )
