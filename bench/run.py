@@ -1643,7 +1643,12 @@ class Bench:
         for name in ("exports", "static"):
             if self.wants(name):
                 started = time.monotonic()
-                getattr(self, name)()
+                try:
+                    getattr(self, name)()
+                except (OSError, http.client.HTTPException) as exc:
+                    # One check that cannot finish must not lose the run's other figures.
+                    self.extra[f"{name} failed"] = repr(exc)
+                    print(f"    {name} failed: {exc!r}", flush=True)
                 print(f"    {name}: {time.monotonic() - started:.1f}s", flush=True)
         if self.only is None or "warnings" in self.only:
             started = time.monotonic()
