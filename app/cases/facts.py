@@ -31,10 +31,9 @@ class MeasureFact(db.Model):
 
     __tablename__ = "measure_facts"
 
-    # County-first key (migration 0030): a region's facts are one range of it.
-    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
     metric: Mapped[str] = mapped_column(String(24), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
 

@@ -1,10 +1,10 @@
-"""measure_facts county-first (issue 18): the key leads with the region code, so a county's or a
-town's facts are one index range; zero rows go; the recount runs county by county.
+"""measure_facts recounted county by county (issue 18); zero rows go.
 
-- pk_measure_facts is (region_code, metric, day, kind) instead of (metric, day, region_code,
-  kind): the database collates in "C", so `region_code LIKE '371699%'` is a range of the key and
-  one county's request no longer reads every county's facts of the period. The table is
-  clustered on it once here.
+- The key stays (metric, day, region_code, kind). A region-first key was tried: with one
+  county's facts being most of a county's database, `region_code LIKE '371699%'` then reads
+  the county's every day and metric, and the bench's W5 (village totals, one day) and W6 fell
+  from 5 ms / 0.08x to 789 ms / 0.48x. County-first needs a county column leading the key with
+  the scope's county equality beside the prefix (bench/NOTES.md, "data").
 - rebuild_measure_facts_in(prefix): recounts the facts under a region prefix (a county's six
   digits) in one statement that adds the difference between the recount and the kept counts,
   both read in that statement's snapshot, with ON CONFLICT ... n = n + difference: the same
@@ -67,11 +67,6 @@ $$;
 
 def upgrade():
     op.execute("DELETE FROM measure_facts WHERE n = 0")
-    op.drop_constraint("pk_measure_facts", "measure_facts", type_="primary")
-    op.create_primary_key(
-        "pk_measure_facts", "measure_facts", ["region_code", "metric", "day", "kind"]
-    )
-    op.execute("CLUSTER measure_facts USING pk_measure_facts")
     op.execute(REBUILD_IN_SQL)
     op.create_table(
         "export_jobs",
@@ -104,7 +99,3 @@ def downgrade():
     op.drop_index(op.f("ix_export_jobs_user_id"), table_name="export_jobs")
     op.drop_table("export_jobs")
     op.execute("DROP FUNCTION IF EXISTS rebuild_measure_facts_in(text)")
-    op.drop_constraint("pk_measure_facts", "measure_facts", type_="primary")
-    op.create_primary_key(
-        "pk_measure_facts", "measure_facts", ["metric", "day", "region_code", "kind"]
-    )
