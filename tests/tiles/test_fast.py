@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import re
 
 from flask import request_started
@@ -20,6 +21,15 @@ from tests.tiles.test_tiles import tile_of
 NONCE = re.compile(r"'nonce-[^']+'")
 
 
+class PlainClient(Client):
+    """A werkzeug client of the bare Flask app, each request in an empty context (as the suite's
+    IsolatedClient does): the test's own app context, and a `g` another test left in it (a
+    signed-in user), must not answer for the request."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 def answer(response) -> tuple:
     """What a client sees: status, headers (the random CSP nonce blanked) and bytes."""
     headers = [(name, NONCE.sub("'nonce-'", value)) for name, value in response.headers.items()]
@@ -29,7 +39,7 @@ def answer(response) -> tuple:
 def test_the_fast_path_answers_exactly_what_flask_answers(app, client, world, cases_in_tile):
     """A hit and a 304 without Flask, equal to Flask's; everything else falls through to it."""
     assert isinstance(app.wsgi_app, fast.CachedTiles)
-    plain = Client(app.wsgi_app.wsgi_app, Response)  # the Flask app, no fast path
+    plain = PlainClient(app.wsgi_app.wsgi_app, Response)  # the Flask app, no fast path
     flask_requests = []
 
     def seen(sender, **extra):
