@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -36,14 +37,24 @@ def xlsx_cell(ws, value: Any):
     return value
 
 
-def xlsx_bytes(sheet: str, columns: tuple[tuple[str, int], ...], rows: list[tuple]) -> bytes:
-    """A workbook of (title, width) columns: bold frozen header row, sized columns, a filter."""
+def xlsx_bytes(
+    sheet: str,
+    columns: tuple[tuple[str, int], ...],
+    rows: Iterable[tuple],
+    total: int | None = None,
+) -> bytes:
+    """A workbook of (title, width) columns: bold frozen header row, sized columns, a filter.
+    `rows` may be any iterable when `total` (the filter's row count) is given: the rows are then
+    written as they come (the background export, app/cases/export_jobs.py)."""
+    if total is None:
+        rows = list(rows)
+        total = len(rows)
     workbook = Workbook(write_only=True)  # rows stream to a temporary file, not kept as cells
     ws = workbook.create_sheet(sheet)
     for index, (_, width) in enumerate(columns, 1):
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{total + 1}"
     bold = Font(bold=True)
     header = []
     for title, _ in columns:

@@ -13,14 +13,9 @@ a transaction boundary: the task commits.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from datetime import datetime
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import CheckConstraint
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
@@ -139,40 +134,34 @@ def run(job_id: int) -> str:
 
 
 def _workbook(job: ExportJob, args: dict, user) -> bytes:
-    """The same workbook exports.xlsx_bytes makes, its rows read a batch at a time."""
+    """The same workbook exports.xlsx_bytes makes for a direct export, its rows read a batch at a
+    time and counted on the job's row as they are written."""
     job_id = job.id
-    workbook = Workbook(write_only=True)
-    ws = workbook.create_sheet("事件台账")
-    columns = ledger.COLUMNS
-    for index, (_, width) in enumerate(columns, 1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "A2"
-    # The filter's range is known before the rows: the count is the job's total (recounted at
-    # the end if the rows moved meanwhile would need a second pass; the total is as audited).
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{job.rows_total + 1}"
-    bold = Font(bold=True)
-    header = []
-    for title, _ in columns:
-        cell = WriteOnlyCell(ws, title)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
     done = 0
-    for row in ledger.iter_ledger_rows(args, user=user):
-        ws.append([exports.xlsx_cell(ws, value) for value in row])
-        done += 1
-        if done % PROGRESS_EVERY == 0:
-            # Progress on the job's own row, outside the cursor's transaction.
-            with db.engine.begin() as conn:
-                conn.execute(
-                    ExportJob.__table__.update()
-                    .where(ExportJob.id == job_id)
-                    .values(rows_done=done)
-                )
+
+    def counted(rows):
+        nonlocal done
+        for row in rows:
+            yield row
+            done += 1
+            if done % PROGRESS_EVERY == 0:
+                # Progress on the job's own row, outside the cursor's transaction.
+                with db.engine.begin() as conn:
+                    conn.execute(
+                        ExportJob.__table__.update()
+                        .where(ExportJob.id == job_id)
+                        .values(rows_done=done)
+                    )
+
+    # The filter's range is known before the rows: the job's total, as audited.
+    body = exports.xlsx_bytes(
+        "事件台账",
+        ledger.COLUMNS,
+        counted(ledger.iter_ledger_rows(args, user=user)),
+        total=job.rows_total,
+    )
     db.session.get(ExportJob, job_id).rows_done = done
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return body
 
 
 def as_json(job: ExportJob, download_url: str | None) -> dict:
