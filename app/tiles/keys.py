@@ -13,6 +13,8 @@ ever opens tiles, which hold no names, descriptions or parties.
 
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass
 
 from flask import current_app
@@ -50,13 +52,31 @@ def issue(user) -> str:
 def read(key: str, config=None) -> TileHolder | None:
     """The holder of a valid, unexpired key, or None (config: the app's, outside a request)."""
     config = current_app.config if config is None else config
+    signers = (*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"])
+    signed = verified(key, signers)
+    if signed is None:
+        return None
+    holder, signed_at = signed
+    # itsdangerous's own rule for max_age (its clock: time.time()), checked on every request.
+    age = int(time.time()) - signed_at
+    return holder if 0 <= age <= config["TILE_KEY_SECONDS"] else None
+
+
+@functools.lru_cache(maxsize=4096)
+def verified(key: str, signers: tuple) -> tuple[TileHolder, int] | None:
+    """A key's holder and signing time when its signature holds under these secrets, or None.
+
+    Cached (issue 18): a map page sends the same key with each of its few hundred tiles, and the
+    HMAC and JSON of the key are the same every time; its age is still checked per request, and
+    a change of secrets is a different cache entry.
+    """
+    serializer = URLSafeTimedSerializer(list(signers), salt=SALT)
     try:
-        user_id, role, prefix, cells = serializer(config).loads(
-            key, max_age=config["TILE_KEY_SECONDS"]
-        )
+        (user_id, role, prefix, cells), signed_at = serializer.loads(key, return_timestamp=True)
     except (BadSignature, ValueError, TypeError):
         return None
     if not isinstance(user_id, int) or not isinstance(role, str) or not isinstance(prefix, str):
         return None
     grid_cells = tuple(int(c) for c in cells) if isinstance(cells, list) else None
-    return TileHolder(role, Scope(prefix=prefix, user_id=user_id, grid_cell_ids=grid_cells))
+    holder = TileHolder(role, Scope(prefix=prefix, user_id=user_id, grid_cell_ids=grid_cells))
+    return holder, int(signed_at.timestamp())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import event
 
 from app.extensions import db
+from app.tiles import keys
 from app.tiles import services
 from tests.factories import bearer
 from tests.tiles.test_tiles import IN_CELL1
@@ -86,7 +89,7 @@ def test_a_keyed_tile_equals_the_signed_in_tile(client, world, cases_in_tile, ca
     assert sorted(f["id"] for f in with_key) == sorted(f["id"] for f in signed_in)
 
 
-def test_a_forged_or_expired_key_opens_nothing(client, world, app, cases_in_tile):
+def test_a_forged_or_expired_key_opens_nothing(client, world, app, cases_in_tile, monkeypatch):
     """A changed signature, another payload or an old key answer 401 without a session."""
     got = access(client, world["mediator@village"])
     tile = tile_of(**IN_CELL2, z=12)
@@ -110,11 +113,20 @@ def test_a_forged_or_expired_key_opens_nothing(client, world, app, cases_in_tile
     ):
         response = client.get(keyed(template.replace(got["key"], bad), tile))
         assert response.status_code == 401, bad
+    assert client.get(keyed(template, tile)).status_code == 200  # its signature now cached
     app.config["TILE_KEY_SECONDS"] = -1  # every key is now too old
     try:
         assert client.get(keyed(template, tile)).status_code == 401
     finally:
         app.config["TILE_KEY_SECONDS"] = 600
+    # The cached signature still ages with the clock: ten minutes and a second later, 401.
+    signed_at = int(time.time())
+    monkeypatch.setattr(keys.time, "time", lambda: signed_at + 601.0)
+    assert client.get(keyed(template, tile)).status_code == 401
+    # Another SECRET_KEY (rotation without the old one as a fallback) verifies afresh: 401.
+    monkeypatch.undo()
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another-secret-key-for-this-test")
+    assert client.get(keyed(template, tile)).status_code == 401
 
 
 def test_an_invalid_key_falls_back_to_the_signed_in_user(client, world, cases_in_tile):
