@@ -262,6 +262,20 @@ def test_every_measure_for_the_town_in_march(client, world, story):
     ]
 
 
+def test_the_compiled_answer_is_marshmallows(client, world, story, monkeypatch):
+    """The measures are dumped by app/core/dump.py: byte for byte marshmallow's own dump."""
+    from app.cases import reports
+
+    for user in ("official@town", "official@county"):
+        fast = metrics(client, world[user], **MARCH)
+        with monkeypatch.context() as m:
+            m.setattr(reports, "dump", lambda schema, obj: schema.dump(obj))
+            plain = metrics(client, world[user], **MARCH)
+        assert fast.status_code == plain.status_code == 200
+        assert fast.get_json()["breakdown"]["items"]
+        assert fast.data == plain.data
+
+
 def test_breakdown_by_village_adds_up(client, world, story):
     """The town's table has a row per village; 西村 holds I, 东村 the rest."""
     body = metrics(client, world["official@town"], **MARCH).get_json()
