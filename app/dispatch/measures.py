@@ -81,6 +81,10 @@ WITH deps AS (
      WHERE f.at >= :period_start AND f.at < :period_end
        AND (CAST(:kind AS text) IS NULL OR c.kind = :kind)
        AND unit.department_id IN (SELECT id FROM deps)
+       -- Implied by the line above (the unit is that of an accepted lead dispatch in deps), and
+       -- lets the planner start from the few dispatches, not every follow-up of the period.
+       AND f.case_id IN (SELECT d.case_id FROM dispatches d JOIN deps ON deps.id = d.department_id
+                          WHERE d.role = 'lead' AND d.state = 'accepted')
      GROUP BY unit.department_id
 )
 SELECT deps.id, deps.code, deps.name, deps.kind, deps.region_code, r.name AS region_name,
