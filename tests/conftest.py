@@ -160,27 +160,57 @@ def fsa_session(app):
     return db.session
 
 
-@pytest.fixture(autouse=True)
-def _rollback(app, fsa_session):
-    """Run each test inside a transaction that is rolled back afterwards.
-
-    The app's commits become SAVEPOINT releases (SQLAlchemy's "join a session into an external
-    transaction" recipe), so nothing a test writes outlives it.
-    """
-    connection = db.engine.connect()
-    outer = connection.begin()
+def bind_session(connection) -> None:
+    """Point db.session at a session on `connection` whose commits are SAVEPOINT releases."""
     db.session = scoped_session(
         sessionmaker(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
     )
+
+
+@pytest.fixture(scope="module")
+def module_connection(app):
+    """A connection whose transaction lasts the module and is rolled back at its end.
+
+    For set-up that many tests of a module share, built once (e.g. the permission matrix's
+    world): a test whose fixtures include this one runs in a SAVEPOINT of it (`_rollback`), so
+    it sees that set-up and leaves it as it found it. Nothing else of the module may insert the
+    same rows while it is open (their unique keys would wait for this transaction).
+    """
+    connection = db.engine.connect()
+    outer = connection.begin()
+    try:
+        yield connection
+    finally:
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _rollback(request, app, fsa_session):
+    """Run each test inside a transaction that is rolled back afterwards.
+
+    The app's commits become SAVEPOINT releases (SQLAlchemy's "join a session into an external
+    transaction" recipe), so nothing a test writes outlives it. A test that uses
+    `module_connection` runs in a SAVEPOINT of the module's transaction instead.
+    """
+    shared = "module_connection" in request.fixturenames
+    if shared:
+        connection = request.getfixturevalue("module_connection")
+        outer = connection.begin_nested()
+    else:
+        connection = db.engine.connect()
+        outer = connection.begin()
+    bind_session(connection)
     try:
         yield connection
     finally:
         db.session.remove()
         db.session = fsa_session
         outer.rollback()
-        connection.close()
+        if not shared:
+            connection.close()
 
 
 @pytest.fixture
