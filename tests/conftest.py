@@ -31,6 +31,38 @@ os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "60000")
 TEST_PERSONAL_DATA_KEY = "dGVzdC1vbmx5LXBlcnNvbmFsLWRhdGEta2V5LTMyYnl0ZXM="
 
 
+# The files that take longest, longest first (from `make test --durations`): `make test` hands
+# whole files to its two workers in collection order (--dist loadfile --no-loadscope-reorder),
+# so these start first and the quick files fill in behind them. xdist's default order (most
+# tests first) started the one-test soak last, and the run waited minutes for it alone.
+SLOW_FILES_FIRST = (
+    "tests/fuzz/test_schema_fuzz.py",
+    "tests/web/test_page_errors.py",
+    "tests/accounts/test_permissions.py",
+    "tests/test_readme_commands.py",
+    "tests/soak/test_soak.py",
+    "tests/browser/test_dispatch_journeys.py",
+    "tests/browser/test_page_defects.py",
+    "tests/browser/test_journeys.py",
+    "tests/notify/test_delivery.py",
+    "tests/test_demo_history.py",
+    "tests/ops/test_metrics.py",
+    "tests/browser/test_resident_journey.py",
+    "tests/cases/test_ledger_import.py",
+    "tests/browser/test_basemaps.py",
+    "tests/accounts/test_throttle.py",
+    "tests/campaigns/test_demo.py",
+    "tests/test_demo.py",
+    "tests/risks/test_demo.py",
+)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The slow files first (SLOW_FILES_FIRST), every file's own order kept."""
+    rank = {path: i for i, path in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     """The test database (make test points TEST_DATABASE_URL at the embedded cluster)."""
