@@ -74,10 +74,14 @@ run: db ## set up, migrate, load the demo county, serve on http://127.0.0.1:$(PO
 # The suite runs in TEST_WORKERS processes (pytest-xdist; 0 runs it in one process), a test module at a
 # time on one worker (--dist loadfile: the browser journeys share state within their module, the fuzz
 # its database). xdist's loadgroup does not group under this pytest (tests landed on both workers).
+# --no-loadscope-reorder keeps the collection order, which puts the slowest files first
+# (tests/conftest.py SLOW_FILES_FIRST); xdist's own order (most tests first) left the one-test soak
+# to start last, alone.
 TEST_WORKERS ?= 2
 test: db-test ## set up a test database and run the whole suite
 	@DATABASE_URL="$(TEST_DATABASE_URL)" MIGRATION_DATABASE_URL= $(BIN)/python -m pytest \
-	  $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) --durations=30 $(PYTEST_ARGS)
+	  $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) \
+	  --durations=30 $(PYTEST_ARGS)
 
 screenshots: db-test ## regenerate docs/screenshots/ (main pages, phone and desktop)
 	@$(BIN)/python scripts/screenshots.py

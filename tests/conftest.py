@@ -31,6 +31,38 @@ os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "60000")
 TEST_PERSONAL_DATA_KEY = "dGVzdC1vbmx5LXBlcnNvbmFsLWRhdGEta2V5LTMyYnl0ZXM="
 
 
+# The files that take longest, longest first (from `make test --durations`): `make test` hands
+# whole files to its two workers in collection order (--dist loadfile --no-loadscope-reorder),
+# so these start first and the quick files fill in behind them. xdist's default order (most
+# tests first) started the one-test soak last, and the run waited minutes for it alone.
+SLOW_FILES_FIRST = (
+    "tests/fuzz/test_schema_fuzz.py",
+    "tests/web/test_page_errors.py",
+    "tests/accounts/test_permissions.py",
+    "tests/test_readme_commands.py",
+    "tests/soak/test_soak.py",
+    "tests/browser/test_dispatch_journeys.py",
+    "tests/browser/test_page_defects.py",
+    "tests/browser/test_journeys.py",
+    "tests/notify/test_delivery.py",
+    "tests/test_demo_history.py",
+    "tests/ops/test_metrics.py",
+    "tests/browser/test_resident_journey.py",
+    "tests/cases/test_ledger_import.py",
+    "tests/browser/test_basemaps.py",
+    "tests/accounts/test_throttle.py",
+    "tests/campaigns/test_demo.py",
+    "tests/test_demo.py",
+    "tests/risks/test_demo.py",
+)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The slow files first (SLOW_FILES_FIRST), every file's own order kept."""
+    rank = {path: i for i, path in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     """The test database (make test points TEST_DATABASE_URL at the embedded cluster)."""
@@ -160,27 +192,57 @@ def fsa_session(app):
     return db.session
 
 
-@pytest.fixture(autouse=True)
-def _rollback(app, fsa_session):
-    """Run each test inside a transaction that is rolled back afterwards.
-
-    The app's commits become SAVEPOINT releases (SQLAlchemy's "join a session into an external
-    transaction" recipe), so nothing a test writes outlives it.
-    """
-    connection = db.engine.connect()
-    outer = connection.begin()
+def bind_session(connection) -> None:
+    """Point db.session at a session on `connection` whose commits are SAVEPOINT releases."""
     db.session = scoped_session(
         sessionmaker(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
     )
+
+
+@pytest.fixture(scope="module")
+def module_connection(app):
+    """A connection whose transaction lasts the module and is rolled back at its end.
+
+    For set-up that many tests of a module share, built once (e.g. the permission matrix's
+    world): a test whose fixtures include this one runs in a SAVEPOINT of it (`_rollback`), so
+    it sees that set-up and leaves it as it found it. Nothing else of the module may insert the
+    same rows while it is open (their unique keys would wait for this transaction).
+    """
+    connection = db.engine.connect()
+    outer = connection.begin()
+    try:
+        yield connection
+    finally:
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _rollback(request, app, fsa_session):
+    """Run each test inside a transaction that is rolled back afterwards.
+
+    The app's commits become SAVEPOINT releases (SQLAlchemy's "join a session into an external
+    transaction" recipe), so nothing a test writes outlives it. A test that uses
+    `module_connection` runs in a SAVEPOINT of the module's transaction instead.
+    """
+    shared = "module_connection" in request.fixturenames
+    if shared:
+        connection = request.getfixturevalue("module_connection")
+        outer = connection.begin_nested()
+    else:
+        connection = db.engine.connect()
+        outer = connection.begin()
+    bind_session(connection)
     try:
         yield connection
     finally:
         db.session.remove()
         db.session = fsa_session
         outer.rollback()
-        connection.close()
+        if not shared:
+            connection.close()
 
 
 @pytest.fixture

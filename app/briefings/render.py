@@ -5,34 +5,41 @@ three charts (matplotlib, Agg, CJK font), as .docx (python-docx) and PDF (WeasyP
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from dataclasses import dataclass
 
-import matplotlib
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
 
-matplotlib.use("Agg")  # no display: documents only
-
-import docx  # noqa: E402 (after choosing the backend)
-import matplotlib.pyplot as plt  # noqa: E402
-from docx.oxml.ns import qn  # noqa: E402
-from docx.shared import Cm  # noqa: E402
-from docx.shared import Pt  # noqa: E402
-from jinja2 import StrictUndefined  # noqa: E402
-from jinja2.sandbox import SandboxedEnvironment  # noqa: E402
-from markupsafe import escape  # noqa: E402
-from weasyprint import HTML  # noqa: E402
-
-from app.briefings.sections import BUILT_IN  # noqa: E402
-from app.briefings.sections import RATES  # noqa: E402
-from app.briefings.sections import SECTIONS  # noqa: E402
-from app.briefings.sections import percent  # noqa: E402
+from app.briefings.sections import BUILT_IN
+from app.briefings.sections import RATES
+from app.briefings.sections import SECTIONS
+from app.briefings.sections import percent
 
 FONT = "WenQuanYi Micro Hei"
-plt.rcParams["font.family"] = FONT
-plt.rcParams["axes.unicode_minus"] = False
 LEVEL_NAMES = {"town": "乡镇", "village": "村", "grid_cell": "网格"}
 # The measures table's header; tests read the numbers back by these names.
 MEASURES_HEADER = ["指标", "分子", "分母", "比率"]
+
+
+@functools.cache
+def pyplot():
+    """matplotlib's pyplot on the Agg backend with the CJK font, imported on first use.
+
+    matplotlib, python-docx and WeasyPrint take seconds to import; only a briefing needs them,
+    so every process that starts the app (gunicorn workers, `flask` commands) does not pay.
+    """
+    import matplotlib  # noqa: PLC0415 - lazy: see above
+
+    matplotlib.use("Agg")  # no display: documents only
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    plt.rcParams["font.family"] = FONT
+    plt.rcParams["axes.unicode_minus"] = False
+    return plt
+
 
 environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
@@ -74,12 +81,13 @@ def compose(title_source: str, body_source: str, values: dict, metrics: dict) ->
 def _png(fig) -> bytes:
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=130, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     return out.getvalue()
 
 
 def draw_charts(briefing: Briefing, categories: list[tuple[str, int]]) -> None:
     """Monthly trend, categories, village retention by month: PNGs on the briefing."""
+    plt = pyplot()
     months = [t["month"] for t in briefing.trend]
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.bar(months, [t["reported"] for t in briefing.trend], color="#4e79a7", label="上报")
@@ -160,6 +168,11 @@ def _docx_table(document, header: list[str], rows: list[list[str]]) -> None:
 
 def to_docx(briefing: Briefing) -> bytes:
     """The briefing as a Word document."""
+    import docx  # noqa: PLC0415 - lazy, as pyplot()
+    from docx.oxml.ns import qn  # noqa: PLC0415
+    from docx.shared import Cm  # noqa: PLC0415
+    from docx.shared import Pt  # noqa: PLC0415
+
     document = docx.Document()
     style = document.styles["Normal"]
     style.font.name = FONT
@@ -222,4 +235,6 @@ def to_html(briefing: Briefing) -> str:
 
 def to_pdf(briefing: Briefing) -> bytes:
     """The briefing as PDF (WeasyPrint; the CJK font is embedded)."""
+    from weasyprint import HTML  # noqa: PLC0415 - lazy, as pyplot()
+
     return HTML(string=to_html(briefing)).write_pdf()

@@ -23,8 +23,6 @@ from jinja2 import TemplateError
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from app.core.errors import Invalid
 
@@ -139,6 +137,10 @@ def _frame(context: dict) -> dict:
 
 def pdf(html: str) -> bytes:
     """The notice as PDF (A4, real CJK text)."""
+    # Imported on first use: WeasyPrint takes seconds to import, and only a PDF needs it.
+    from weasyprint import HTML  # noqa: PLC0415
+    from weasyprint.urls import URLFetcher  # noqa: PLC0415
+
     # data: URLs only: nothing from the network or the disk.
     return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"})).write_pdf()
 

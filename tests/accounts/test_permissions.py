@@ -7,6 +7,7 @@ ROUTES, or without a policy decision, fails the suite.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 from dataclasses import field
@@ -1367,12 +1368,8 @@ def call(client, route: Route, ctx: Ctx, scope: str, headers: dict):
     return client.open(path, method=route.method, json=body, headers=headers)
 
 
-@pytest.mark.parametrize(("endpoint", "method"), sorted(ROUTES))
-def test_route_matrix(app, client, world, db_connection, endpoint, method):
-    """Signed out: 401 (API) or the login page; not allowed: 403; out of scope: 404 or nothing."""
-    route = ROUTES[(endpoint, method)]
-    with app.test_request_context():
-        action = view_action(endpoint)[1]
+def build_matrix(world) -> tuple[Ctx, dict[str, int]]:
+    """Every object the matrix calls a route on, in scope and out of it; a notification each."""
     in_user, out_user = world["grid_worker@village"], world["outsider"]
     in_token, _ = accounts.create_token(in_user, "victim")
     out_token, _ = accounts.create_token(out_user, "victim")
@@ -1412,10 +1409,57 @@ def test_route_matrix(app, client, world, db_connection, endpoint, method):
     add_campaigns(ctx, world)
     ctx.in_self_report, ctx.in_self_report_photo = make_self_report(POINT)
     ctx.out_self_report, _photo = make_self_report(POINT_OTHER_COUNTY)
-    if "import" in endpoint:
-        ctx.in_import, ctx.out_import = ledger_imports(world)
     add_cameras(ctx, world)
     db.session.commit()
+    return ctx, notes
+
+
+@pytest.fixture(scope="module")
+def matrix(app, module_connection, fsa_session):
+    """(world, ctx, notifications by caller): built once for the whole matrix, not per route.
+
+    Every route's test runs in a SAVEPOINT of the module's transaction (tests/conftest.py), so
+    each one finds this set-up exactly as built, whatever the routes before it wrote.
+    """
+    from tests.conftest import bind_session
+    from tests.factories import build_world
+
+    bind_session(module_connection)
+    try:
+        world = build_world()
+        ctx, notes = build_matrix(world)
+    finally:
+        db.session.remove()
+        db.session = fsa_session
+    return world, ctx, notes
+
+
+# test_out_of_scope_is_indistinguishable_from_missing builds its own world: it runs before the
+# matrix, whose module-long transaction holds the same usernames until the module ends.
+def test_out_of_scope_is_indistinguishable_from_missing(client, world):
+    """An existing user outside scope answers exactly like an id that does not exist."""
+    headers = bearer(world["admin@town"])
+    outside = client.get(f"/api/v1/users/{world['outsider'].id}", headers=headers)
+    missing = client.get("/api/v1/users/999999", headers=headers)
+    assert outside.status_code == missing.status_code == 404
+    assert outside.get_json() == missing.get_json()
+    region_out = client.get(f"/api/v1/regions/{OTHER_VILLAGE}", headers=headers)
+    region_missing = client.get("/api/v1/regions/371699999999", headers=headers)
+    assert region_out.status_code == region_missing.status_code == 404
+    assert region_out.get_json() == region_missing.get_json()
+
+
+@pytest.mark.parametrize(("endpoint", "method"), sorted(ROUTES))
+def test_route_matrix(app, client, matrix, db_connection, endpoint, method):
+    """Signed out: 401 (API) or the login page; not allowed: 403; out of scope: 404 or nothing."""
+    route = ROUTES[(endpoint, method)]
+    with app.test_request_context():
+        action = view_action(endpoint)[1]
+    world, shared_ctx, notes = matrix
+    ctx = copy.copy(shared_ctx)  # own_token and the rest are set per test below
+    if "import" in endpoint:
+        ctx.in_import, ctx.out_import = ledger_imports(world)
+        db.session.commit()
 
     anonymous = call(client, route, ctx, "in", {})
     if ctx_is_api(route.path(ctx, "in")):
@@ -1515,16 +1559,3 @@ def user_tokens(user_id: int):
     from app.accounts.models import ApiToken
 
     return db.session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)).all()
-
-
-def test_out_of_scope_is_indistinguishable_from_missing(client, world):
-    """An existing user outside scope answers exactly like an id that does not exist."""
-    headers = bearer(world["admin@town"])
-    outside = client.get(f"/api/v1/users/{world['outsider'].id}", headers=headers)
-    missing = client.get("/api/v1/users/999999", headers=headers)
-    assert outside.status_code == missing.status_code == 404
-    assert outside.get_json() == missing.get_json()
-    region_out = client.get(f"/api/v1/regions/{OTHER_VILLAGE}", headers=headers)
-    region_missing = client.get("/api/v1/regions/371699999999", headers=headers)
-    assert region_out.status_code == region_missing.status_code == 404
-    assert region_out.get_json() == region_missing.get_json()
