@@ -72,6 +72,9 @@ def test_history_loads_fast_covers_every_path_and_is_made_once(runner, client):
     ).all()
     share = {int(row.m): row.share for row in wages}
     assert share[1] > 2 * share[7]
+    # Statistics of the rows just loaded: without them (autovacuum may not have analyzed them
+    # yet) the planner can rerun the per-case aggregate below for every case (a 60 s timeout).
+    db.session.execute(text("ANALYZE cases, case_events"))
     # Every history case's timeline explains its state, as the soak checks the app's own cases:
     # it starts with the report, each step leaves from where the last one arrived, it ends in the
     # case's state, and the version counts the steps.
