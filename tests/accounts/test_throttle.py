@@ -194,9 +194,27 @@ def start_servers(count: int, database: str, storage: str) -> tuple[list, list[s
             )
         )
         urls.append(f"http://127.0.0.1:{port}")
-    for url in urls:
-        wait_for(url + "/healthz/live")
+    try:
+        for url in urls:
+            # Two app processes importing at once beside the suite's other worker: well over 20 s
+            # on a loaded 2-core machine (a fresh-clone CI run timed out at 20).
+            wait_for(url + "/healthz/live", seconds=90)
+    except BaseException:
+        stop_servers(procs)  # not left running into the next test (a ResourceWarning there)
+        raise
     return procs, urls
+
+
+def stop_servers(procs: list) -> None:
+    """Stop the processes start_servers started, and reap them."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def post_login(base: str, username: str) -> int:
@@ -265,7 +283,4 @@ def test_throttle_holds_across_instances_sharing_storage(redis_url, scratch_db, 
         sixth = post_login(a, username)
         assert sixth == (429 if shared else 401)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(10)
+        stop_servers(procs)
