@@ -22,6 +22,7 @@ from app.cases import measures
 from app.cases import schemas
 from app.core import clock
 from app.core.dump import dump
+from app.core.dump import json_answer
 from app.core.errors import BadRequest
 from app.core.errors import NotFound
 from app.dispatch.measures import department_measures
@@ -220,7 +221,7 @@ def metrics(args):
         "departments": department_measures(region, date_from, date_to, args.get("kind")),
     }
     # A thousand nested measures: dumped by the schema's compiled form (app/core/dump.py).
-    return jsonify(dump(METRICS_OUT, result))
+    return json_answer(dump(METRICS_OUT, result))
 
 
 # --- the ledger export (台账) --------------------------------------------------------------------

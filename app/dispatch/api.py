@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Response
 from flask import request
 from flask_login import current_user
@@ -13,6 +11,7 @@ from app.cases import schemas as case_schemas
 from app.cases import services as case_services
 from app.core import actions
 from app.core.dump import dump
+from app.core.dump import json_answer
 from app.core.errors import Invalid
 from app.dispatch import queries
 from app.dispatch import schemas
@@ -53,7 +52,7 @@ def listing_response(case, status: int = 200) -> Response:
     """A case's dispatches as the caller sees them (ETag: the case's version)."""
     # Dispatches, their steps and files: dumped by the schema's compiled form (app/core/dump.py).
     body = dump(DISPATCH_LIST, queries.listing(case, current_user))
-    response = Response(json.dumps(body, ensure_ascii=False), status, mimetype="application/json")
+    response = json_answer(body, status)
     response.headers["ETag"] = f'"{body["case_version"]}"'
     return response
 
@@ -149,6 +148,6 @@ def take_step(number: str, dispatch_id: int, action: str):
     actions.run(step, dispatch, raw, version=version, stale_message=services.stale_message())
     listed = {d.id: d for d in queries.listing(case, current_user)["items"]}
     body = schemas.DispatchOut().dump(listed[dispatch.id])
-    response = Response(json.dumps(body, ensure_ascii=False), 200, mimetype="application/json")
+    response = json_answer(body)
     response.headers["ETag"] = f'"{body["version"]}"'
     return response

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
+import uuid
+from dataclasses import dataclass
 from types import SimpleNamespace
 
+from flask import jsonify
 from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import post_dump
 
 from app.core.dump import compiled
 from app.core.dump import dump
+from app.core.dump import json_answer
 
 
 class Inner(Schema):
@@ -94,3 +99,32 @@ def test_a_schema_with_hooks_is_dumped_by_marshmallow_itself():
     schema = Hooked()
     assert compiled(schema) is None
     assert dump(schema, {"code": "x", "n": 1}) == {"code": "x", "n": 1, "hooked": True}
+
+
+@dataclass
+class Point:
+    x: int
+    label: str
+
+
+def test_json_answer_is_jsonifys_value_in_utf_8(app):
+    """Rendered by orjson: the same bytes, status and content type as the app's jsonify (Flask's
+    own conversions for dates, Decimal, UUID, dataclasses; keys sorted; Chinese as UTF-8)."""
+    data = {
+        "z": [1, 2.5, None, True, "东村"],
+        "a": {"day": dt.date(2026, 3, 1), "at": dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC)},
+        "m": decimal.Decimal("0.1429"),
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "p": Point(3, "西村"),
+        "nested": [{"b": 1, "a": {"d": 0.1, "c": -7}}],
+    }
+    with app.test_request_context():
+        fast, plain = json_answer(data, 201), jsonify(data)
+        plain.status_code = 201
+        assert fast.status_code == plain.status_code == 201
+        assert fast.mimetype == plain.mimetype == "application/json"
+        assert fast.data == plain.data
+        assert json.loads(fast.data)["a"]["day"] == "Sun, 01 Mar 2026 00:00:00 GMT"  # Flask's
+        assert fast.data.endswith(b"\n") and "东村".encode() in fast.data
+        keys = list(json.loads(fast.data))
+        assert keys == sorted(keys)
