@@ -1,13 +1,19 @@
-"""A minimal WSGI path for cached, keyed tiles, outside Flask's request cycle (issue 18).
+"""A minimal WSGI path for keyed tiles, outside Flask's request cycle (issue 18).
 
 A map page's tile URL carries its tile key and the layer's data version (`key`, `v`, from
-/api/v1/tiles/access). When such a tile is already in this worker's cache, its answer is known
-without the database, the user or Flask: `CachedTiles` wraps the app's WSGI callable and answers
-those requests itself — the same status, headers (security headers, Cache-Control, ETag, Vary,
-content type), bytes and 304s as the Flask view (app/tiles/api.py), the same key check
-(app/tiles/keys.py), the same log line and metrics. Anything else — a miss, no key or version, an
-invalid or expired key, a cookie or Authorization header, an unknown query parameter, a body,
-any value the view's schema would read differently — falls through to Flask unchanged.
+/api/v1/tiles/access). The key vouches for the caller without the user, so such a request needs
+nothing of Flask's request cycle: `CachedTiles` wraps the app's WSGI callable and answers keyed
+tiles itself — a tile already in this worker's cache without the database, a 304 for the ETag of
+the version the URL names, and a tile not cached (or asked for fresh, `Cache-Control: no-cache`)
+built by the view's own `services.render` in an app context and kept in the cache. Each is the
+same status, headers (security headers, Cache-Control, ETag, Vary, X-Tile-Cache, content type),
+bytes and 304s as the Flask view (app/tiles/api.py), with the same key check
+(app/tiles/keys.py), log line and metrics. Anything else — no key, a request without the
+version that is not fresh (the view looks the version up first), a fresh one with
+If-None-Match, an invalid or expired key, a cookie or Authorization header, an unknown query
+parameter, a body, any value the view's schema would read differently, a tile whose build
+fails (Flask then builds it again and answers the error in the standard shape) — falls through
+to Flask unchanged.
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ def tile_headers(etag: str, hit: bool, keep: bool, key_seconds: int) -> list[tup
 
 
 class CachedTiles:
-    """WSGI middleware: cached keyed tiles answered here, everything else by the app."""
+    """WSGI middleware: keyed tiles answered here, everything else by the app."""
 
     def __init__(self, app: Flask, wsgi_app: Callable):
         self.app = app
@@ -93,7 +99,7 @@ class CachedTiles:
         return [body]
 
     def answer(self, environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None:
-        """(status, headers, body) of a cached keyed tile, or None: Flask answers."""
+        """(status, headers, body) of a keyed tile, or None: Flask answers."""
         if environ.get("REQUEST_METHOD") != "GET" or unusual(environ):
             return None
         path = TILE_PATH.fullmatch(environ.get("PATH_INFO", ""))
@@ -113,19 +119,48 @@ class CachedTiles:
         req = services.TileRequest(
             layer, z, x, y, holder.scope, holder.role, args["kind"], args["open"], args["crs"]
         )
-        etag = req.etag(args["v"])
         seconds = config["TILE_KEY_SECONDS"]
-        if matches(environ.get("HTTP_IF_NONE_MATCH"), etag):
-            return (
-                "304 NOT MODIFIED",
-                tile_headers(etag, False, True, seconds),  # no content type, as werkzeug's 304
-                b"",
-            )
-        body = store.get(etag)
-        if body is None:
+        # The view's order (api.get_tile): the named version's 304 or cached bytes unless the
+        # client asks for a fresh tile; then a tile built.
+        fresh = "no-cache" in environ.get("HTTP_CACHE_CONTROL", "")
+        given = environ.get("HTTP_IF_NONE_MATCH")
+        wanted = args["v"]
+        if not fresh:
+            if wanted is None:
+                return None  # the view asks the database for the layer's version first
+            etag = req.etag(wanted)
+            if matches(given, etag):
+                return (
+                    "304 NOT MODIFIED",
+                    tile_headers(etag, False, True, seconds),  # no content type, as werkzeug's
+                    b"",
+                )
+            body = store.get(etag)
+            if body is not None:
+                return "200 OK", tile(body) + tile_headers(etag, True, True, seconds), body
+        elif given:
+            return None  # a fresh tile against an ETag: the view compares it with the live one
+        built = self.build(req)
+        if built is None:
             return None
-        headers = [("Content-Type", MVT), ("Content-Length", str(len(body)))]
-        return "200 OK", headers + tile_headers(etag, True, True, seconds), body
+        version, body = built
+        etag = req.etag(version)
+        store.put(etag, body)
+        return "200 OK", tile(body) + tile_headers(etag, False, wanted == version, seconds), body
+
+    def build(self, req: services.TileRequest) -> tuple[int, bytes] | None:
+        """(version, bytes) of a tile built as the view builds it, or None when that fails:
+        Flask then answers the request (a database gone: the standard 503)."""
+        try:
+            with self.app.app_context():
+                return services.render(req, cluster_max=self.app.config["TILE_CLUSTER_CASES"])
+        except Exception:  # noqa: BLE001 - Flask builds it again and answers the error its way
+            return None
+
+
+def tile(body: bytes) -> list[tuple[str, str]]:
+    """The content headers of a tile answer."""
+    return [("Content-Type", MVT), ("Content-Length", str(len(body)))]
 
 
 def unusual(environ: dict) -> bool:
@@ -135,8 +170,6 @@ def unusual(environ: dict) -> bool:
         or environ.get("HTTP_AUTHORIZATION")
         or environ.get("CONTENT_LENGTH", "0") not in ("", "0")
         or environ.get("HTTP_TRANSFER_ENCODING")
-        # A client asking for a fresh tile gets one built (the view's `fresh`).
-        or "no-cache" in environ.get("HTTP_CACHE_CONTROL", "")
     )
 
 
@@ -149,10 +182,11 @@ def query(string: str) -> dict | None:
     args = dict(pairs)
     if len(args) != len(pairs) or not KNOWN.issuperset(args) or "key" not in args:
         return None
-    version, kind = args.get("v", ""), args.get("kind")
+    version, kind = args.get("v"), args.get("kind")
     key, open_, crs = args["key"], args.get("open", "false"), args.get("crs", "wgs84")
-    if not VERSION.fullmatch(version) or len(key) > MAX_KEY or not key:
+    if (version is not None and not VERSION.fullmatch(version)) or len(key) > MAX_KEY or not key:
         return None
     if (kind is not None and kind not in KINDS) or open_ not in BOOLEANS or crs not in CRSES:
         return None
-    return {"key": key, "v": int(version), "kind": kind, "open": BOOLEANS[open_], "crs": crs}
+    wanted = None if version is None else int(version)
+    return {"key": key, "v": wanted, "kind": kind, "open": BOOLEANS[open_], "crs": crs}

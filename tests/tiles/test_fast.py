@@ -1,4 +1,4 @@
-"""The cached-tile WSGI path (app/tiles/fast.py): Flask's very answer, without Flask."""
+"""The keyed-tile WSGI path (app/tiles/fast.py): Flask's very answer, without Flask."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from app.ops.metrics import REQUESTS
 from app.tiles import fast
+from app.tiles import services
 from tests.tiles.test_keys import StatementCounter
 from tests.tiles.test_keys import access
 from tests.tiles.test_keys import keyed
@@ -62,13 +63,14 @@ def test_the_fast_path_answers_exactly_what_flask_answers(app, client, world, ca
     assert answer(hit) == answer(plain.get(path, headers=rid))
     assert answer(not_modified) == answer(plain.get(path, headers={**rid, "If-None-Match": etag}))
 
-    # Falls through: an invalid key, another tile (a miss), a fresh tile, a cookie, an odd
-    # spelling, an expired key. Each answer is Flask's (the same status and bytes as before).
-    west = keyed(got["urls"]["cases"], tile_of(**IN_CELL1, z=12))
+    # Falls through: an invalid key, a tile without the version that is not fresh, a fresh tile
+    # against an ETag, a cookie, an odd spelling. Each answer is Flask's (the same status and
+    # bytes as before).
+    unversioned = re.sub(r"&v=[0-9]+", "", path)
     others = [
         (path.replace("key=", "key=x"), {}),
-        (west, {}),
-        (path, {"headers": {"Cache-Control": "no-cache"}}),
+        (unversioned, {}),
+        (path, {"headers": {"Cache-Control": "no-cache", "If-None-Match": etag}}),
         (path, {"cookie": True}),
         (path.replace("v=", "open=1&v="), {}),
     ]
@@ -91,3 +93,73 @@ def test_the_fast_path_answers_exactly_what_flask_answers(app, client, world, ca
             assert client.get(path).status_code == 401 and flask_requests == [1]
         finally:
             app.config["TILE_KEY_SECONDS"] = 600
+
+
+def empty_cache(app) -> None:
+    """A new, empty tile cache for this process."""
+    app.extensions[fast.CACHE_EXTENSION] = services.TileCache(app.config["TILE_CACHE_BYTES"])
+
+
+def test_tiles_not_cached_are_built_without_flask_as_flask_builds_them(
+    app, client, world, cases_in_tile, monkeypatch
+):
+    """A miss of the named version, and a fresh tile with or without the version: built by the
+    fast path (statements, no Flask request), answered and kept exactly as Flask would."""
+    plain = PlainClient(app.wsgi_app.wsgi_app, Response)
+    flask_requests = []
+
+    def seen(sender, **extra):
+        flask_requests.append(1)
+
+    got = access(client, world["official@county"])
+    rid = {"X-Request-ID": "req-2"}
+    path = keyed(got["urls"]["cases"], tile_of(**IN_CELL2, z=12))
+    west = keyed(got["urls"]["cases"], tile_of(**IN_CELL1, z=14))
+    cells = keyed(got["urls"]["grid_cells"], tile_of(**IN_CELL1, z=13))
+    fresh = {**rid, "Cache-Control": "no-cache"}
+    cases = [
+        (path, rid, "private, max-age=600"),
+        (west, rid, "private, max-age=600"),
+        (cells, rid, "private, max-age=600"),
+        (path, fresh, "private, max-age=600"),  # fresh, and the version the URL names
+        (re.sub(r"&v=[0-9]+", "", west), fresh, "private, no-cache"),  # fresh, no version
+        (path.replace("v=", "v=1"), fresh, "private, no-cache"),  # fresh, another version
+    ]
+    counted = REQUESTS.labels("GET", fast.ROUTE, "200")
+    sizes = []
+    for url, headers, cache_control in cases:
+        empty_cache(app)
+        before = counted._value.get()
+        flask_requests.clear()
+        with request_started.connected_to(seen, app), StatementCounter() as statements:
+            built = client.get(url, headers=headers)
+        assert flask_requests == [] and statements.count > 0, url
+        assert counted._value.get() == before + 1
+        assert built.status_code == 200 and built.headers["X-Tile-Cache"] == "miss", url
+        assert built.headers["Cache-Control"] == cache_control, url
+        kept = app.extensions[fast.CACHE_EXTENSION].get(built.headers["ETag"])
+        assert kept == built.data
+        sizes.append(len(built.data))
+        empty_cache(app)
+        assert answer(built) == answer(plain.get(url, headers=headers)), url
+    assert min(sizes[:1] + sizes[3:4]) > 0  # the tiles with the cases hold features
+
+    # A build that fails is left to Flask, which builds it again (here: and answers it).
+    empty_cache(app)
+    calls = []
+    real = services.render
+
+    def fails_once(req, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the database went away")
+        return real(req, **kwargs)
+
+    monkeypatch.setattr(services, "render", fails_once)
+    flask_requests.clear()
+    with request_started.connected_to(seen, app):
+        again = client.get(west, headers=rid)
+    assert again.status_code == 200 and flask_requests == [1] and len(calls) == 2
+    monkeypatch.undo()
+    empty_cache(app)
+    assert answer(again) == answer(plain.get(west, headers=rid))
