@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 from flask import Response
 from flask import current_app
-from flask import jsonify
 from flask import request
 from flask import url_for
 from flask_login import current_user
@@ -20,6 +19,7 @@ from app.cases import reported
 from app.cases import schemas
 from app.cases import services
 from app.core import actions
+from app.core.dump import json_answer
 from app.core.errors import Invalid
 from app.core.errors import NotFound
 from app.deadlines import policy
@@ -199,7 +199,7 @@ def list_cases(args):
     """
     args = schemas.with_party_header(args, request.headers)
     items, after = queries.summary_page(args)
-    return jsonify(items=items, next=after)
+    return json_answer({"items": items, "next": after})
 
 
 class GeoQuery(schemas.Schema):

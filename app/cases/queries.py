@@ -313,20 +313,14 @@ def summary_page(args: dict) -> tuple[list[dict], str | None]:
 def summary_columns(stmt):
     """The list's columns only, with the village and cell names joined in one statement.
 
-    Loading whole Case objects and their village and cell one by one cost a query per row.
+    Loading whole Case objects and their village and cell one by one cost a query per row. The
+    columns and joins are built once (an alias made per request cost more than the statement).
     """
-    village = aliased(Region)
     return (
-        stmt.with_only_columns(
-            *(getattr(Case, name) for name in SUMMARY_FIELDS),
-            village.code.label("village_code"),
-            village.name.label("village_name"),
-            GridCell.code.label("cell_code"),
-            GridCell.name.label("cell_name"),
-        )
+        stmt.with_only_columns(*SUMMARY_COLUMNS)
         .select_from(Case)
-        .join(village, village.id == Case.village_id)
-        .join(GridCell, GridCell.id == Case.grid_cell_id)
+        .join(SUMMARY_VILLAGE, SUMMARY_VILLAGE_JOIN)
+        .join(GridCell, SUMMARY_CELL_JOIN)
     )
 
 
@@ -348,6 +342,18 @@ SUMMARY_FIELDS = (
     "clock_warning",
     "version",
 )
+SUMMARY_VILLAGE = aliased(Region, name="village")
+SUMMARY_COLUMNS = (
+    *(getattr(Case, name) for name in SUMMARY_FIELDS),
+    SUMMARY_VILLAGE.code.label("village_code"),
+    SUMMARY_VILLAGE.name.label("village_name"),
+    GridCell.code.label("cell_code"),
+    GridCell.name.label("cell_name"),
+)
+SUMMARY_VILLAGE_JOIN = SUMMARY_VILLAGE.id == Case.village_id
+SUMMARY_CELL_JOIN = GridCell.id == Case.grid_cell_id
+# The answer's fields besides the id, read from a row's mapping (faster than attributes).
+SUMMARY_OUT = tuple(name for name in SUMMARY_FIELDS if name != "id")
 
 
 def _json_value(value):
@@ -357,9 +363,10 @@ def _json_value(value):
 
 def summary_json(row) -> dict:
     """A list row as the JSON CaseSummary describes."""
-    item = {name: _json_value(getattr(row, name)) for name in SUMMARY_FIELDS if name != "id"}
-    item["village"] = {"code": row.village_code, "name": row.village_name}
-    item["grid_cell"] = {"code": row.cell_code, "name": row.cell_name}
+    values = row._mapping
+    item = {name: _json_value(values[name]) for name in SUMMARY_OUT}
+    item["village"] = {"code": values["village_code"], "name": values["village_name"]}
+    item["grid_cell"] = {"code": values["cell_code"], "name": values["cell_name"]}
     return item
 
 
