@@ -4,6 +4,7 @@ suggestion, the units a centre may send to. The case itself is loaded in scope f
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import union_all
@@ -32,21 +33,23 @@ def dispatch_visible(dispatch_id: int, user) -> bool:
 attachments.register_owner("dispatch", dispatch_visible)
 
 
+# A case's dispatches with what the listing shows of each, in one statement (they were a query
+# each); built once, like SUGGESTION below (building it cost more than running it).
+OF_CASE = (
+    select(Dispatch)
+    .where(Dispatch.case_id == bindparam("case_id"))
+    .order_by(Dispatch.id)
+    .options(
+        joinedload(Dispatch.department),
+        joinedload(Dispatch.dispatched_by),
+        joinedload(Dispatch.handler),
+    )
+)
+
+
 def of_case(case: Case) -> list[Dispatch]:
     """A case's dispatches, by round and then as they were made (the lead first)."""
-    return list(
-        db.session.scalars(
-            select(Dispatch)
-            .where(Dispatch.case_id == case.id)
-            .order_by(Dispatch.id)
-            # What the listing shows of each, in the same statement (they were a query each).
-            .options(
-                joinedload(Dispatch.department),
-                joinedload(Dispatch.dispatched_by),
-                joinedload(Dispatch.handler),
-            )
-        )
-    )
+    return list(db.session.scalars(OF_CASE, {"case_id": case.id}))
 
 
 def dispatch_of(case: Case, dispatch_id: int) -> Dispatch:
@@ -68,36 +71,48 @@ def suggestion(case: Case) -> dict | None:
     region_id = centre_region_id(case)
     if region_id is None:
         return None
-    # The rule's unit, else the first competent one: one statement, the rule's row first.
+    row = db.session.execute(
+        SUGGESTION,
+        {"region_id": region_id, "category": case.category, "categories": [case.category]},
+    ).first()
+    if row is None:
+        return None
+    return _suggested(row[0], "rule" if row.pick == 0 else "category")
+
+
+def _suggestion_statement():
+    """The rule's unit, else the first competent one: one statement, the rule's row first."""
     ruled = (
         select(Department.id, literal(0).label("pick"))
         .join(RoutingRule, RoutingRule.department_id == Department.id)
         .where(
-            RoutingRule.region_id == region_id,
-            RoutingRule.category == case.category,
+            RoutingRule.region_id == bindparam("region_id"),
+            RoutingRule.category == bindparam("category"),
             Department.active.is_(True),
         )
     )
     competent = (
         select(Department.id, literal(1).label("pick"))
         .where(
-            Department.region_id == region_id,
+            Department.region_id == bindparam("region_id"),
             Department.active.is_(True),
-            Department.categories.contains([case.category]),
+            Department.categories.contains(
+                bindparam("categories", type_=Department.__table__.c.categories.type)
+            ),
         )
         .order_by(Department.id)
         .limit(1)
     )
     picks = union_all(ruled.limit(1), competent).subquery()
-    row = db.session.execute(
+    return (
         select(Department, picks.c.pick)
         .join(picks, picks.c.id == Department.id)
         .order_by(picks.c.pick)
         .limit(1)
-    ).first()
-    if row is None:
-        return None
-    return _suggested(row[0], "rule" if row.pick == 0 else "category")
+    )
+
+
+SUGGESTION = _suggestion_statement()
 
 
 def _suggested(department: Department, source: str) -> dict:

@@ -201,7 +201,8 @@ def test_return_within_the_window_then_dispatch_again(client, world):
     official_id = world.user_ids["official@town"]
     official, staff = bearer(world["official@town"]), bearer(world["department_staff@town"])
     # With no routing rule, a competent unit of the town is suggested.
-    assert listing(client, official, number)["suggestion"]["id"] == other_id
+    suggested = listing(client, official, number)["suggestion"]
+    assert (suggested["id"], suggested["source"]) == (other_id, "category")
     assert send(client, official, number, {"lead_department_id": unit_id}).status_code == 201
     again = send(client, official, number, {"lead_department_id": other_id})
     assert again.status_code == 409 and "甲镇人社所" in again.get_json()["message"]
