@@ -13,6 +13,7 @@ import secrets
 
 import segno
 from flask import url_for
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -65,10 +66,15 @@ def issue(
     return code
 
 
+# Built once (issue 18): the public lookup runs it on every request.
+CURRENT = select(Receipt).where(
+    Receipt.number == bindparam("number"), Receipt.superseded_at.is_(None)
+)
+
+
 def current(number: str) -> Receipt | None:
-    return db.session.scalar(
-        select(Receipt).where(Receipt.number == number, Receipt.superseded_at.is_(None))
-    )
+    """The receipt in force for a number (one per number), or None."""
+    return db.session.scalar(CURRENT, {"number": number})
 
 
 def find(number: str, code: str) -> Receipt | None:

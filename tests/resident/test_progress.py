@@ -204,6 +204,8 @@ def test_rating_once_per_resolution_and_dissatisfied_tells_the_official(client, 
         RATING, json={"number": number, "code": code, "rating": "dissatisfied", "comment": "没修好"}
     )
     assert first.status_code == 201, first.get_json()
+    rated = client.post(PROGRESS, json={"number": number, "code": code}).get_json()
+    assert rated["rating"] == "不满意" and rated["can_rate"] is False
     second = client.post(RATING, json={"number": number, "code": code, "rating": "satisfied"})
     assert second.status_code == 409
     assert db.session.scalar(select(db.func.count()).select_from(Rating)) == 1
@@ -236,6 +238,8 @@ def test_rating_once_per_resolution_and_dissatisfied_tells_the_official(client, 
     reopen = act(client, world["official@village"], number, "reopen", {"reason": "群众不满意"})
     assert reopen.status_code == 200, reopen.get_json()
     resolve(client, world, number, "mediator@village")
+    anew = client.post(PROGRESS, json={"number": number, "code": code}).get_json()
+    assert anew["rating"] is None and anew["can_rate"] is True  # the new resolution's round
     again = client.post(RATING, json={"number": number, "code": code, "rating": "basically"})
     assert again.status_code == 201
     rounds = db.session.scalars(select(Rating.resolved_at).where(Rating.case_id.isnot(None))).all()
