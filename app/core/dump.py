@@ -95,13 +95,8 @@ def run(plan: list, obj: Any) -> dict:
 
 
 def value_of(obj: Any, attribute: str) -> Any:
-    """marshmallow's accessor for a plain attribute name (utils._get_value_for_key)."""
-    if not hasattr(obj, "__getitem__"):
-        return getattr(obj, attribute, missing)
-    try:
-        return obj[attribute]
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return getattr(obj, attribute, missing)
+    """marshmallow's own accessor for a plain attribute name (private there, so named once)."""
+    return utils._get_value_for_key(obj, attribute, missing)
 
 
 def compiled(schema: Schema) -> list | None:
