@@ -9,9 +9,11 @@ inside the caller's jurisdiction, so a refusal never tells anyone about places t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
@@ -63,13 +65,10 @@ class Placement:
         }
 
 
-def cell_at(lon: float, lat: float, prefix: str = "") -> Placement | None:
-    """The cell containing a WGS84 point (within a code prefix), with its regions; or None.
-
-    One round trip: the cell, its village, town and county are loaded together, without their
-    geometries.
-    """
-    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+def _cell_at_statement(within_prefix: bool):
+    """The cell containing the point (:lon, :lat), with its village, town and county loaded
+    together, without their geometries; within the code pattern :pattern if asked."""
+    point = func.ST_SetSRID(func.ST_MakePoint(bindparam("lon"), bindparam("lat")), 4326)
     stmt = (
         select(GridCell)
         .join(Region, Region.id == GridCell.village_id)
@@ -92,9 +91,30 @@ def cell_at(lon: float, lat: float, prefix: str = "") -> Placement | None:
             ),
         )
     )
+    if within_prefix:
+        stmt = stmt.where(GridCell.code.like(bindparam("pattern"), escape="/"))
+    return stmt
+
+
+# Built once (issue 18): building it cost more than running it, on every report.
+CELL_AT = {False: _cell_at_statement(False), True: _cell_at_statement(True)}
+
+
+def prefix_pattern(prefix: str) -> str:
+    """A LIKE pattern for codes starting with `prefix` (its wildcards escaped with "/")."""
+    return re.sub(r"([/%_])", r"/\1", prefix) + "%"
+
+
+def cell_at(lon: float, lat: float, prefix: str = "") -> Placement | None:
+    """The cell containing a WGS84 point (within a code prefix), with its regions; or None.
+
+    One round trip: the cell, its village, town and county are loaded together, without their
+    geometries.
+    """
+    params = {"lon": lon, "lat": lat}
     if prefix:
-        stmt = stmt.where(GridCell.code.startswith(prefix, autoescape=True))
-    cell = db.session.scalar(stmt)
+        params["pattern"] = prefix_pattern(prefix)
+    cell = db.session.scalar(CELL_AT[bool(prefix)], params)
     if cell is None:
         return None
     village = cell.village
