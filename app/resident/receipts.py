@@ -41,18 +41,22 @@ def code_hash(number: str, code: str) -> str:
 
 
 def issue(
-    *, number: str, case_id: int | None = None, self_report_id: int | None = None, actor=None
+    *,
+    number: str,
+    case_id: int | None = None,
+    self_report_id: int | None = None,
+    actor=None,
+    first: bool = False,
 ) -> str:
     """A receipt for `number` with a new code (returned in clear, once); earlier codes stop working.
 
-    Flushes, never commits (the request boundary does).
+    `first`: the number was allocated in this transaction (a case just registered), so it has no
+    earlier receipt to supersede and the UPDATE is skipped. Flushes, never commits (the request
+    boundary does).
     """
     code = new_code()
-    db.session.execute(
-        update(Receipt)
-        .where(Receipt.number == number, Receipt.superseded_at.is_(None))
-        .values(superseded_at=clock.now())
-    )
+    if not first:
+        db.session.execute(SUPERSEDE, {"of_number": number, "now": clock.now()})
     db.session.add(
         Receipt(
             number=number,
@@ -66,7 +70,12 @@ def issue(
     return code
 
 
-# Built once (issue 18): the public lookup runs it on every request.
+# Built once (issue 18): the public lookup runs it on every request, a report the other.
+SUPERSEDE = (
+    update(Receipt)
+    .where(Receipt.number == bindparam("of_number"), Receipt.superseded_at.is_(None))
+    .values(superseded_at=bindparam("now"))
+)
 CURRENT = select(Receipt).where(
     Receipt.number == bindparam("number"), Receipt.superseded_at.is_(None)
 )

@@ -81,7 +81,7 @@ def issue_at_registration(case: Case, parties: list[dict], actor) -> dict:
     Answers {number, code, url} (the code in clear: shown once). Only a real registration (in a
     request) texts the resident; a seed or a command does not.
     """
-    code = receipts.issue(number=case.number, case_id=case.id, actor=actor)
+    code = receipts.issue(number=case.number, case_id=case.id, actor=actor, first=True)
     url = link(case.number)
     phone = applicant_mobile(parties)
     if phone and has_request_context():
