@@ -24,6 +24,12 @@ from tests.factories import PASSWORD
 from tests.factories import bearer
 
 
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 def audit_actions(action: str) -> list[tuple[str, str | None]]:
     """(outcome, actor) of audit entries with this action, oldest first."""
     rows = db.session.execute(

@@ -16,6 +16,12 @@ from tests.geo.factories import VILLAGE
 from tests.geo.factories import VILLAGE_B
 
 
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 def user_named(username: str) -> User | None:
     """The user with this username, or None."""
     return db.session.scalar(select(User).where(User.username == username))

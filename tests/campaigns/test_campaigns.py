@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func
 from sqlalchemy import select
@@ -33,6 +34,13 @@ from tests.geo.factories import TOWN
 from tests.geo.factories import VILLAGE
 from tests.geo.factories import VILLAGE_B
 from tests.risks.factories import risk_body
+
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
 
 CELL1 = f"{VILLAGE}001"
 WORKER = "grid_worker@village"

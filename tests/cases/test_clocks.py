@@ -20,6 +20,13 @@ from tests.cases.factories import act
 from tests.cases.factories import report
 from tests.factories import bearer
 
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 D = dt.date
 
 

@@ -29,6 +29,13 @@ from tests.factories import COUNTY
 from tests.factories import bearer
 from tests.geo.factories import TOWN
 
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 HEADERS = [
     "编号",
     "类型",

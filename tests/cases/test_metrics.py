@@ -17,7 +17,9 @@ The set, all in 甲镇 (times 10:00 Asia/Shanghai, 2026; a dispute's resolution 
 - H dispute, village: report 4-05.
 - X dispute in the other county: report 3-05.
 
-"Now" for the measures is 2026-04-25.
+"Now" for the measures is 2026-04-25. The set is built once for the module (`module_story`),
+each test reading it in a SAVEPOINT; the measures' rules on cases of a test's own (access, bad
+parameters, Shanghai days, review cases) are tests/cases/test_metrics_rules.py's.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from tests.cases.factories import POINT_OTHER_COUNTY
 from tests.cases.factories import POINT_VILLAGE_B
 from tests.cases.factories import act
 from tests.cases.factories import report
+from tests.conftest import bind_session
 from tests.factories import COUNTY
 from tests.factories import OTHER_COUNTY
 from tests.factories import bearer
@@ -46,6 +49,13 @@ from tests.geo.factories import TOWN
 from tests.geo.factories import TOWN_B
 from tests.geo.factories import VILLAGE
 from tests.geo.factories import VILLAGE_B
+
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AGREEMENT = {
@@ -125,9 +135,30 @@ def clock(monkeypatch) -> Clock:
     return Clock(monkeypatch)
 
 
+@pytest.fixture(scope="module")
+def module_story(app, module_world, module_connection, fsa_session) -> Story:
+    """The set, built once in the module's transaction (tests/conftest.py, module_world).
+
+    Every test here reads it and leaves it as it found it (its writes are a SAVEPOINT's).
+    """
+    bind_session(module_connection)
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            return build_story(app.test_client(), module_world, Clock(monkeypatch))
+    finally:
+        db.session.remove()
+        db.session = fsa_session
+
+
 @pytest.fixture
-def story(client, world, clock) -> Story:
-    """The hand-built set of the module docstring; the clock ends on 2026-04-25."""
+def story(module_story, clock) -> Story:
+    """The hand-built set of the module docstring; the clock on 2026-04-25."""
+    clock.at(4, 25)
+    return module_story
+
+
+def build_story(client, world, clock: Clock) -> Story:
+    """Report and act on the cases of the module docstring; the clock ends on 2026-04-25."""
     db.session.execute(
         update(DeadlinePolicy)
         .where(DeadlinePolicy.kind == "dispute", DeadlinePolicy.clock == "resolve")
@@ -400,77 +431,3 @@ def test_region_inside_scope(client, world, story):
     assert body["region"]["code"] == VILLAGE_B
     assert body["measures"]["county_share"] == ratio(0, 1, 0.0)
     assert [item["code"] for item in body["breakdown"]["items"]] == [f"{VILLAGE_B}001"]
-
-
-@pytest.mark.parametrize(
-    ("user", "status"),
-    [("grid_worker@village", 403), ("admin@county", 403), ("mediator@village", 200)],
-)
-def test_who_may_read_metrics(client, world, user, status):
-    """metrics.read: mediators and officials only."""
-    assert metrics(client, world[user]).status_code == status
-
-
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"from": "2026-03-31", "to": "2026-03-01"},
-        {"from": "2020-01-01", "to": "2026-03-01"},
-        {"from": "2026-02-30"},
-        {"region": "3716"},
-        {"kind": "other"},
-    ],
-)
-def test_bad_parameters_are_400(client, world, params):
-    """A period the wrong way round or too long, a bad date, region or kind: 400."""
-    response = metrics(client, world["official@town"], **params)
-    assert response.status_code == 400, response.get_json()
-    assert response.get_json()["errors"]["query"]
-
-
-def test_period_days_are_shanghai_days(client, world, clock):
-    """A case closed at 23:30 on 3-31 (Beijing time) is March's; at 00:30 on 4-01 it is not."""
-    numbers = []
-    for _ in range(2):
-        clock.at(3, 2)
-        response = report(client, world["grid_worker@village"])
-        numbers.append(response.get_json()["number"])
-    late_march = dt.datetime(2026, 3, 31, 23, 30, tzinfo=SHANGHAI)
-    early_april = dt.datetime(2026, 4, 1, 0, 30, tzinfo=SHANGHAI)
-    for number, closed_at in zip(numbers, (late_march, early_april), strict=True):
-        db.session.execute(
-            update(Case)
-            .where(Case.number == number)
-            .values(state="closed", closed_at=closed_at)
-            .execution_options(synchronize_session=False)
-        )
-    db.session.commit()
-    body = metrics(client, world["official@village"], **MARCH).get_json()
-    assert body["measures"]["village_retention"] == ratio(1, 1, 1.0)
-    april = metrics(client, world["official@village"], **{"from": "2026-04-01", "to": "2026-04-01"})
-    assert april.get_json()["measures"]["village_retention"] == ratio(1, 1, 1.0)
-
-
-def test_review_cases_do_not_count_twice_in_level_measures(client, world, clock):
-    """A 复查 case opened at the town is the same matter: county share counts the parent only."""
-    clock.at(3, 2)
-    parent = report(client, world["grid_worker@village"], "petition").get_json()["number"]
-    db.session.execute(
-        update(Case)
-        .where(Case.number == parent)
-        .values(state="resolved", resolved_at=clock.moment, outcome="explained")
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    clock.at(3, 3)
-    child = report(client, world["mediator@town"], "petition", level="town").get_json()["number"]
-    db.session.execute(
-        update(Case)
-        .where(Case.number == child)
-        .values(review_stage="review", max_level="county")
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    body = metrics(client, world["official@town"], **MARCH).get_json()
-    assert body["measures"]["county_share"] == ratio(0, 1, 0.0)
-    assert body["measures"]["backlog"]["open"] == 1  # the review case is open work

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy import text
 
@@ -20,6 +21,12 @@ from tests.cases.factories import report
 from tests.cases.test_workflow import AGREEMENT
 from tests.cases.test_workflow import TODAY
 from tests.factories import bearer
+
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
 
 
 def accepted_dispute(client, world) -> str:

@@ -22,6 +22,12 @@ from tests.factories import bearer
 from tests.geo.factories import VILLAGE
 
 
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 def case_count() -> int:
     """Cases in the database."""
     return db.session.scalar(text("SELECT count(*) FROM cases"))

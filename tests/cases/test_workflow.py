@@ -22,6 +22,13 @@ from tests.cases.factories import case_body
 from tests.cases.factories import report
 from tests.factories import bearer
 
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 CALLERS = [
     "grid_worker@village",
     "mediator@village",

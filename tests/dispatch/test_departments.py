@@ -1,5 +1,6 @@
 """Departments (职能部门) and routing rules: API, jurisdiction, staff, admin pages, the demo."""
 
+import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -18,6 +19,12 @@ from tests.geo.factories import COUNTY
 from tests.geo.factories import TOWN
 from tests.geo.factories import TOWN_B
 from tests.geo.factories import VILLAGE
+
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
 
 
 def unit_body(**change) -> dict:

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import re
 
+import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
@@ -25,6 +26,13 @@ from tests.cases.factories import act
 from tests.cases.factories import report
 from tests.cases.test_workflow import AGREEMENT
 from tests.factories import bearer
+
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
 
 PROGRESS = "/api/v1/public/progress"
 RATING = "/api/v1/public/rating"

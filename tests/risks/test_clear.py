@@ -12,6 +12,12 @@ from tests.factories import bearer
 from tests.risks.factories import make_point
 
 
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 def post(client, headers: dict, point_id: int, action: str, body: dict):
     """POST an action on a point, with its current version in If-Match."""
     db.session.expire_all()

@@ -22,6 +22,13 @@ from tests.risks.factories import multipart
 from tests.risks.factories import pdf_bytes
 from tests.risks.factories import png_bytes
 
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 CASE_FIELDS = {
     "kind": "incident",
     "category": "消防",

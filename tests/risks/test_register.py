@@ -26,6 +26,12 @@ from tests.tiles.mvt import decode
 from tests.tiles.test_tiles import tile_of
 
 
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 def written() -> tuple[int, int, int]:
     """Risk points, history entries and risk audit entries in the database."""
     return db.session.execute(

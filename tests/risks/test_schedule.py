@@ -16,6 +16,13 @@ from app.risks.models import RiskPoint
 from tests.factories import bearer
 from tests.risks.factories import make_point
 
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 REGISTERED = dt.date(2026, 3, 2)
 
 

@@ -18,6 +18,12 @@ from tests.risks.factories import register
 
 
 @pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
+@pytest.fixture
 def points(world) -> dict[str, str]:
     """Codes by place: 东村 cell 1 and cell 2, 西村 (same town), 南村 (other town; its own
     cell), and the other county."""

@@ -20,6 +20,12 @@ from tests.tiles.test_tiles import tile_of
 from tests.tiles.test_tiles import url
 
 
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 def access(client, user) -> dict:
     """The caller's tile key, versions and URL templates."""
     response = client.get("/api/v1/tiles/access", headers=bearer(user))

@@ -16,6 +16,13 @@ from tests.geo.factories import VILLAGE
 from tests.geo.factories import VILLAGE_B
 from tests.tiles.mvt import decode
 
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 IN_CELL2 = {"lon": 118.04, "lat": 37.32}  # 东村 cell 002, tile z12 x=3391
 IN_VILLAGE_B = {"lon": 118.06, "lat": 37.32}  # 西村, the same z12 tile
 IN_CELL1 = {"lon": 118.01, "lat": 37.32}  # 东村 cell 001, the tile to the west

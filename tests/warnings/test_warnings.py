@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
@@ -27,6 +28,13 @@ from tests.warnings.factories import case_id
 from tests.warnings.factories import old_case
 from tests.warnings.factories import scan
 from tests.warnings.factories import warnings_of
+
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
 
 LABOUR = {"category": "劳资", "title": "工地拖欠工资", "parties": []}
 

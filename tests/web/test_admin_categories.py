@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -19,6 +20,13 @@ from app.risks.models import RiskPoint
 from tests.accounts.helpers import csrf_from
 from tests.accounts.helpers import login
 from tests.risks.factories import make_point
+
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
 
 PAGE = "/admin/categories"
 

@@ -28,6 +28,13 @@ from tests.risks.factories import make_point
 from tests.web.test_pages import action
 from tests.web.test_pages import reported
 
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 CATALOGUE = Path(__file__).resolve().parents[2] / "app/translations/en/LC_MESSAGES/messages.po"
 VOID = {"input", "br", "meta", "link", "img", "hr", "source", "area", "base", "col", "wbr"}
 LONG_TEXT = "长" * 6001  # longer than any text field takes

@@ -25,6 +25,13 @@ from tests.cases.factories import case_body
 from tests.factories import OTHER_VILLAGE
 from tests.geo.factories import VILLAGE
 
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 PAGES = ["/field", "/report", "/inspections", "/cases", "/map", "/workbench", "/admin/users"]
 
 

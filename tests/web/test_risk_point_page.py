@@ -19,6 +19,12 @@ from tests.risks.factories import POINT_OTHER_COUNTY
 from tests.risks.factories import make_point
 
 
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
 def signed_in(client, world, key: str):
     """Sign the client in as a world user."""
     assert login(client, world[key].username).status_code == 302
