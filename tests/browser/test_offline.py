@@ -112,3 +112,34 @@ def test_offline_report_refused_then_edited_and_sent(open_as, live_server):
     page.reload()
     page.wait_for_selector("#report-map[data-ready=true]")
     page.wait_for_function("async () => (await Outbox.all()).length === 0")
+
+
+def test_a_late_locate_answer_never_overwrites_the_latest_point(open_as, live_server):
+    """Two points placed quickly (or a reopened report's old point, then a new tap): the answer
+    for the first arriving last must not replace the second's. (It did: the offline test above
+    failed under load when the refused point's "not in any cell" came back after the new one.)"""
+    base, _database = live_server
+    page = open_as("cun_wangge", PHONE)
+    page.goto(f"{base}/report")
+    page.wait_for_selector("#report-map[data-ready=true]")
+    home = page.evaluate("() => Object.values(GridGovMaps.report.map.getCenter())")
+    held = []
+
+    def hold_the_first(route):
+        if held:
+            route.continue_()
+        else:
+            held.append(route)  # answered below, after the second point's answer
+
+    page.route("**/api/v1/locate?*", hold_the_first)
+    click_map(page, 30.0, 110.0)  # in no grid cell: its answer says so (class "bad")
+    click_map(page, *home)
+    page.wait_for_selector("#placed.ok")
+    placed = page.text_content("#placed")
+    with page.expect_response(lambda r: "/api/v1/locate" in r.url and "lon=110" in r.url) as late:
+        held[0].continue_()
+    assert late.value.status == 404
+    # The late answer is parsed and handed to the page's handler within a few event-loop turns.
+    page.wait_for_timeout(500)
+    assert page.get_attribute("#placed", "class") == "placed ok"
+    assert page.text_content("#placed") == placed

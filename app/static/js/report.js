@@ -63,6 +63,7 @@
     placed.className = 'placed' + (state ? ' ' + state : '');
   }
 
+  var locating = 0;  // the number of the latest locate request
   function setPoint(lat, lon) {
     point = {lat: Math.round(lat * 1e6) / 1e6, lon: Math.round(lon * 1e6) / 1e6};
     document.getElementById('lat').value = point.lat;
@@ -71,7 +72,11 @@
       marker = L.marker([lat, lon], {keyboard: true, title: S.none}).addTo(map);
     }
     show(S.locating);
+    // Only the latest point's answer is shown: an earlier request answering late (a reopened
+    // report's old point, a quick second tap) must not overwrite it.
+    var asked = ++locating;
     GG.api('GET', '/api/v1/locate?lon=' + point.lon + '&lat=' + point.lat).then(function (r) {
+      if (asked !== locating) { return; }
       if (r.ok) {
         var b = r.body;
         show(S.placed.replace('{cell}', b.grid_cell.name + '（' + b.grid_cell.code + '）')
@@ -79,7 +84,7 @@
       } else {
         show((r.body && r.body.message) || ('HTTP ' + r.status), 'bad');
       }
-    }, function () { show(S.offline); });
+    }, function () { if (asked === locating) { show(S.offline); } });
     checkNearby();
   }
 
