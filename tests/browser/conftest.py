@@ -94,7 +94,10 @@ def open_as(browser, live_server):
         context.on("request", lambda request: watch.requests.append(request.url))
         context.on("page", lambda page: watch_page(page, watch))
         page = context.new_page()
-        page.set_default_timeout(15000)
+        # 30 s: in this session's fresh-clone CI runs, with the other xdist worker busy, a form's
+        # answer twice took over 15 s (a resolve, a dispatch; each test passes alone). Cause not
+        # found yet: bench/NOTES.md and the issue note say what is known.
+        page.set_default_timeout(30000)
         if username is not None:
             sign_in(page, base, username)
         return page
