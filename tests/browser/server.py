@@ -114,11 +114,19 @@ def prepare(database: str) -> None:
 
 @contextmanager
 def running_server(database: str, workers: int = 2, **extra: str):
-    """gunicorn serving the app on 127.0.0.1; yields its base URL."""
+    """gunicorn serving the app on 127.0.0.1 as `make run` serves it (app/ops/gunicorn_conf.py:
+    threaded workers with keep-alive); yields its base URL.
+
+    Not sync workers: chromium opens spare connections ahead of need (preconnect) and may never
+    send on them; a sync worker waits on such a connection with nothing to read, and with two
+    workers a form's answer could wait behind them for half a minute (the browser tests timed
+    out that way under load, a different test each run)."""
     port = free_port()
     proc = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
+            "--config",
+            "python:app.ops.gunicorn_conf",
             "-w",
             str(workers),
             "-b",
