@@ -13,6 +13,7 @@ these. Each thread may hold a database connection: keep DB_POOL_SIZE ≥ WEB_THR
 
 from __future__ import annotations
 
+import gc
 import os
 
 from prometheus_client import multiprocess
@@ -36,3 +37,12 @@ def child_exit(server, worker):
     """Tell prometheus_client that a worker is gone (multiprocess mode, docs/operations.md)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Once the app is loaded: its ~270,000 long-lived objects (modules, mappers, schemas,
+    compiled statements) leave the collector's generations (gc.freeze), so the collections the
+    requests' garbage triggers no longer walk them (a full one took ~60-130 ms)."""
+    if os.environ.get("WEB_GC_FREEZE", "1") != "0":
+        gc.collect()
+        gc.freeze()

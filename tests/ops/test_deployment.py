@@ -66,3 +66,23 @@ def test_secret_key_rotation_keeps_sessions_signed_with_the_old_key(database_url
     for app, expected in ((rotated, {"probe": 1}), (cut_off, {})):
         with app.test_request_context(headers={"Cookie": f"{name}={cookie}"}):
             assert dict(app.session_interface.open_session(app, request)) == expected
+
+
+def test_gunicorn_workers_freeze_the_loaded_app_out_of_the_collector(monkeypatch):
+    """After the app is loaded, a worker moves its long-lived objects to the permanent
+    generation (gc.freeze), unless WEB_GC_FREEZE=0."""
+    import gc
+
+    from app.ops import gunicorn_conf
+
+    assert gunicorn_conf.worker_class == "gthread"
+    gc.unfreeze()
+    try:
+        monkeypatch.setenv("WEB_GC_FREEZE", "0")
+        gunicorn_conf.post_worker_init(None)
+        assert gc.get_freeze_count() == 0
+        monkeypatch.delenv("WEB_GC_FREEZE")
+        gunicorn_conf.post_worker_init(None)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

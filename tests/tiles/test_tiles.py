@@ -315,3 +315,34 @@ def test_risk_point_tile_is_scoped_and_invalidated(client, world):
     assert len(features(after, "risk_points")) == 2
     village = client.get(url("risk_points", tile), headers=bearer(world["mediator@village"]))
     assert len(features(village, "risk_points")) == 1
+
+
+@pytest.mark.parametrize(
+    ("caller", "layer", "z", "kind", "open_", "crs"),
+    [
+        ("official@county", "cases", 12, None, False, "wgs84"),
+        ("official@county", "cases", 12, "incident", True, "gcj02"),
+        ("grid_worker@village", "cases", 12, None, False, "wgs84"),  # a list of cells bound
+        ("official@county", "cases", 9, "dispute", False, "wgs84"),  # the facts' counts
+        ("grid_worker@village", "cases", 9, None, True, "wgs84"),  # live counts
+        ("mediator@village", "grid_cells", 12, None, False, "wgs84"),
+        ("official@county", "risk_points", 12, None, True, "wgs84"),
+    ],
+)
+def test_render_answers_what_the_statement_as_text_answers(
+    app, world, cases_in_tile, caller, layer, z, kind, open_, crs
+):
+    """render() sends the tile statement as the driver's own SQL, compiled once per text: the
+    same version and bytes as the statement run through SQLAlchemy's text() (what it was)."""
+    user = db.session.merge(world[caller])
+    req = services.TileRequest(
+        layer, *tile_of(**IN_CELL2, z=z), scope_for(user), user.role, kind, open_, crs
+    )
+    sql, params = services.tile_sql(req)
+    db.session.execute(text(services.NO_PARALLEL))
+    plain = db.session.execute(text(sql), params).one()
+    if layer == "cases" and caller == "official@county":
+        assert plain.tile  # the tile holds something to compare
+    assert services.render(req) == (int(plain.version or 0), bytes(plain.tile or b""))
+    assert services.driver_sql(sql).startswith(services.NO_PARALLEL + ";\n")
+    assert ":z" not in services.driver_sql(sql) and "%(z)s" in services.driver_sql(sql)
