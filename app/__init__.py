@@ -39,7 +39,9 @@ from app.config import Config
 from app.config import without_database
 from app.core import replica
 from app.core import transaction
+from app.core.fast import FastPaths
 from app.demo.cli import seed_cli
+from app.dispatch import fast as dispatch_fast
 from app.dispatch import models as _dispatch_models  # noqa: F401
 from app.dispatch.api import blp as dispatch_api
 from app.dispatch.departments_api import blp as departments_api
@@ -93,6 +95,9 @@ from app.warnings.api import blp as warnings_api
 from app.warnings.cli import warnings_cli
 from app.web import init_web
 
+# Reads answered outside Flask's cycle when they can be (app/core/fast.py): method, path pattern,
+# the Flask route (the metrics' label), handler.
+FAST_ROUTES = [("GET", dispatch_fast.PATH, dispatch_fast.ROUTE, dispatch_fast.listing)]
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
@@ -130,7 +135,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # Cached keyed tiles are answered before Flask's request cycle (app/tiles/fast.py); inside
     # ProxyFix, so they see the client's scheme like the view does.
-    app.wsgi_app = CachedTiles(app, app.wsgi_app)
+    # So are a few hot reads for bearer tokens the authentication cache holds (app/core/fast.py).
+    app.wsgi_app = CachedTiles(app, FastPaths(app, app.wsgi_app, FAST_ROUTES))
     # Behind reverse proxies (docs/deployment.md): trust X-Forwarded-For/-Proto from exactly
     # PROXY_FIX_HOPS proxies, so request.remote_addr is the client's (rate limits, /metrics,
     # audit) and url_for knows about HTTPS. Trusting more hops than exist lets clients forge

@@ -76,6 +76,12 @@ class PrincipalCache:
             return None
         return self.entries.get(key)
 
+    def current(self, key: str) -> tuple[int | None, Principal | None]:
+        """The version the cache holds and its entry for `key` (None: none), read together:
+        for a caller that checks the version in its own statement (app/core/fast.py)."""
+        with self.lock:
+            return self.version, self.entries.get(key)
+
     def put(self, key: str, version: int, principal: Principal) -> None:
         """Keep an entry read at `version` (a different version starts the cache again)."""
         with self.lock:

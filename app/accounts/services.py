@@ -415,6 +415,17 @@ def create_token(user: User, name: str, days: int | None = None) -> tuple[ApiTok
     return token, secret
 
 
+def token_key(secret: str) -> str:
+    """The authentication cache's key of a token (app/accounts/principals.py)."""
+    return "token:" + hash_token(secret)
+
+
+def token_entry_fresh(known: principals.Principal, moment) -> bool:
+    """Whether a cached token principal may answer at `moment`: the token has not expired and
+    its last use is recent enough that no touch is due (else the plain path reads it again)."""
+    return known.expires_at > moment and moment - known.seen_at <= TOUCH_TOKEN
+
+
 def check_token(secret: str) -> User | None:
     """The active user of a live token, or None.
 
@@ -426,10 +437,10 @@ def check_token(secret: str) -> User | None:
         return None
     version = principals.version(db.session())
     digest = hash_token(secret)
-    key = "token:" + digest
+    key = token_key(secret)
     moment = clock.now()
     known = principals.cache().get(key, version)
-    if known is not None and known.expires_at > moment and moment - known.seen_at <= TOUCH_TOKEN:
+    if known is not None and token_entry_fresh(known, moment):
         user = principals.attach(db.session(), known)
         user.via_token = True
         return user

@@ -51,7 +51,7 @@ DISPATCH_LIST = schemas.DispatchList()
 def listing_response(case, status: int = 200) -> Response:
     """A case's dispatches as the caller sees them (ETag: the case's version)."""
     # Dispatches, their steps and files: dumped by the schema's compiled form (app/core/dump.py).
-    body = dump(DISPATCH_LIST, queries.listing(case, current_user))
+    body = dump(DISPATCH_LIST, queries.listing(case, current_user, staff=False))
     response = json_answer(body, status)
     response.headers["ETag"] = f'"{body["case_version"]}"'
     return response
@@ -146,7 +146,7 @@ def take_step(number: str, dispatch_id: int, action: str):
     )
     step = services.step(case, dispatch, current_user, action, version, files)
     actions.run(step, dispatch, raw, version=version, stale_message=services.stale_message())
-    listed = {d.id: d for d in queries.listing(case, current_user)["items"]}
+    listed = {d.id: d for d in queries.listing(case, current_user, staff=False)["items"]}
     body = schemas.DispatchOut().dump(listed[dispatch.id])
     response = json_answer(body)
     response.headers["ETag"] = f'"{body["version"]}"'

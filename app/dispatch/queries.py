@@ -65,47 +65,49 @@ def centre_region_id(case: Case) -> int | None:
     return {"town": case.town_id, "county": case.county_id}.get(case.level)
 
 
-def suggestion(case: Case) -> dict | None:
-    """The unit the data suggests: the centre's routing rule for the category, else an active
-    unit of the centre's region competent for it (the centre confirms or overrides)."""
+def suggestion_params(case: Case) -> dict | None:
+    """SUGGESTION's parameters for the case, or None when it is at no centre."""
     region_id = centre_region_id(case)
     if region_id is None:
         return None
-    row = db.session.execute(
-        SUGGESTION,
-        {"region_id": region_id, "category": case.category, "categories": [case.category]},
-    ).first()
-    if row is None:
+    return {"region_id": region_id, "category": case.category, "categories": [case.category]}
+
+
+def suggestion(case: Case) -> dict | None:
+    """The unit the data suggests: the centre's routing rule for the category, else an active
+    unit of the centre's region competent for it (the centre confirms or overrides)."""
+    params = suggestion_params(case)
+    if params is None:
         return None
-    return _suggested(row[0], "rule" if row.pick == 0 else "category")
+    return suggested(db.session.execute(SUGGESTION, params).first())
 
 
 def _suggestion_statement():
     """The rule's unit, else the first competent one: one statement, the rule's row first."""
+    region_id, category = bindparam("region_id"), bindparam("category")
+    categories = bindparam("categories", type_=Department.__table__.c.categories.type)
     ruled = (
         select(Department.id, literal(0).label("pick"))
         .join(RoutingRule, RoutingRule.department_id == Department.id)
         .where(
-            RoutingRule.region_id == bindparam("region_id"),
-            RoutingRule.category == bindparam("category"),
+            RoutingRule.region_id == region_id,
+            RoutingRule.category == category,
             Department.active.is_(True),
         )
     )
     competent = (
         select(Department.id, literal(1).label("pick"))
         .where(
-            Department.region_id == bindparam("region_id"),
+            Department.region_id == region_id,
             Department.active.is_(True),
-            Department.categories.contains(
-                bindparam("categories", type_=Department.__table__.c.categories.type)
-            ),
+            Department.categories.contains(categories),
         )
         .order_by(Department.id)
         .limit(1)
     )
     picks = union_all(ruled.limit(1), competent).subquery()
     return (
-        select(Department, picks.c.pick)
+        select(Department.id, Department.code, Department.name, picks.c.pick)
         .join(picks, picks.c.id == Department.id)
         .order_by(picks.c.pick)
         .limit(1)
@@ -115,8 +117,17 @@ def _suggestion_statement():
 SUGGESTION = _suggestion_statement()
 
 
-def _suggested(department: Department, source: str) -> dict:
-    return {"id": department.id, "code": department.code, "name": department.name, "source": source}
+def suggested(row) -> dict | None:
+    """The suggestion of SUGGESTION's row (id, code, name, pick), or None for no row."""
+    if row is None:
+        return None
+    unit_id, code, name, pick = row
+    return {
+        "id": unit_id,
+        "code": code,
+        "name": name,
+        "source": "rule" if pick == 0 else "category",
+    }
 
 
 def units_for(user) -> list[Department]:
@@ -163,25 +174,36 @@ def can_dispatch(case: Case, user, items: list[Dispatch] | None = None) -> bool:
     return not any(d.role == "lead" and d.state in OPEN_DISPATCH_STATES for d in items)
 
 
-def listing(case: Case, user) -> dict:
-    """The case's dispatches as `user` sees them: clocks, warnings, allowed steps, files."""
+def listing(case: Case, user, staff: bool = True) -> dict:
+    """The case's dispatches as `user` sees them: clocks, warnings, allowed steps, files.
+
+    `staff`: with each dispatch's `staff_choices` (the page's handler choice; the API shows none).
+    """
     items = of_case(case)
     files = attachments.for_owners("dispatch", [d.id for d in items])
+    answer = assemble(case, user, items, files, suggestion(case))
+    for d in items:
+        d.staff_choices = (
+            [(str(u.id), u.display_name) for u in staff_of(d.department_id)]
+            if staff and "assign_handler" in d.allowed_actions
+            else []
+        )
+    return answer
+
+
+def assemble(case, user, items: list, files: dict, suggestion_: dict | None) -> dict:
+    """The listing from its parts, read by `listing` or by the API's fast path (app/dispatch/
+    fast.py): the case, its dispatches (by id), their files by dispatch id, the suggestion."""
     for d in items:
         d.case_number = case.number
         d.allowed_actions = workflow.dispatch_allowed(d, user)
         d.attachments = files.get(d.id, [])
-        d.staff_choices = (
-            [(str(u.id), u.display_name) for u in staff_of(d.department_id)]
-            if "assign_handler" in d.allowed_actions
-            else []
-        )
     return {
         "case_number": case.number,
         "case_version": case.version,
         "case_state": case.state,
         "can_dispatch": can_dispatch(case, user, items),
         "report_due_default": case.resolve_due,
-        "suggestion": suggestion(case),
+        "suggestion": suggestion_,
         "items": items,
     }

@@ -26,13 +26,8 @@ from urllib.parse import parse_qsl
 
 from flask import Flask
 
-from app.ops.logging import REQUEST_ID_HEADER
-from app.ops.logging import log_answer
-from app.ops.logging import request_id_from
-from app.ops.metrics import count
+from app.core.fast import finish
 from app.policy import allows
-from app.security import new_nonce
-from app.security import security_headers
 from app.tiles import keys
 from app.tiles import services
 
@@ -86,17 +81,7 @@ class CachedTiles:
         answer = self.answer(environ)
         if answer is None:
             return self.wsgi_app(environ, start_response)
-        status, headers, body = answer
-        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
-        headers.append((REQUEST_ID_HEADER, request_id))
-        secure = environ.get("wsgi.url_scheme") == "https"
-        headers.extend(security_headers(self.app.config, new_nonce(), secure))
-        code = int(status[:3])
-        duration_ms = round((time.perf_counter() - started) * 1000, 1)
-        log_answer("GET", environ.get("PATH_INFO", ""), code, request_id, duration_ms)
-        count("GET", ROUTE, code, started)
-        start_response(status, headers)
-        return [body]
+        return finish(self.app, environ, ROUTE, started, answer, start_response)
 
     def answer(self, environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """(status, headers, body) of a keyed tile, or None: Flask answers."""

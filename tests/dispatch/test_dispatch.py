@@ -16,6 +16,7 @@ from app.cases.models import CaseEvent
 from app.core import clock
 from app.deadlines.calendar import SHANGHAI
 from app.dispatch import api as dispatch_api
+from app.dispatch import fast as dispatch_fast
 from app.dispatch.models import Dispatch
 from app.dispatch.models import RoutingRule
 from app.extensions import db
@@ -49,7 +50,11 @@ def listing(client, headers: dict, number: str) -> dict:
     dumped by app/core/dump.py's compiled form: the same bytes, in every state the tests reach)."""
     response = client.get(f"/api/v1/cases/{number}/dispatches", headers=headers)
     assert response.status_code == 200, response.get_json()
-    with mock.patch.object(dispatch_api, "dump", lambda schema, obj: schema.dump(obj)):
+    marshmallow = lambda schema, obj: schema.dump(obj)  # noqa: E731
+    with (
+        mock.patch.object(dispatch_api, "dump", marshmallow),
+        mock.patch.object(dispatch_fast, "dump", marshmallow),
+    ):
         plain = client.get(f"/api/v1/cases/{number}/dispatches", headers=headers)
     assert plain.data == response.data and plain.headers["ETag"] == response.headers["ETag"]
     return response.get_json()
