@@ -81,7 +81,13 @@ def test_the_fast_list_answers_what_the_view_answers(app, client, world):
     db.session.commit()
     readers = {
         name: bearer(world[name])
-        for name in ("official@town", "mediator@town", "official@county", "mediator@village")
+        for name in (
+            "official@town",
+            "mediator@town",
+            "official@county",
+            "mediator@village",
+            "grid_worker@village",  # bound to cells: the scope's cell condition
+        )
     }
     staff = bearer(world["department_staff@town"])
     for headers in readers.values():
