@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from app import MIGRATIONS_DIR
 from app import create_app
 from app.config import sqlalchemy_url
+from app.core import fast as fast_paths
 from app.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
@@ -237,13 +238,13 @@ def _rollback(request, app, fsa_session):
     bind_session(connection)
     # Data versions roll back with the test: a number another test already used may come
     # back with other rows behind it, so caches keyed by version start empty.
-    app.extensions.pop("gridgov_fast_kept", None)
+    app.extensions.pop(fast_paths.KEPT_EXTENSION, None)
     # The fast paths (app/core/fast.py) read through the test's transaction too.
-    app.extensions["gridgov_fast_connection"] = lambda: connection.connection.dbapi_connection
+    app.extensions[fast_paths.CONNECTION_SOURCE] = lambda: connection.connection.dbapi_connection
     try:
         yield connection
     finally:
-        app.extensions.pop("gridgov_fast_connection", None)
+        app.extensions.pop(fast_paths.CONNECTION_SOURCE, None)
         db.session.remove()
         db.session = fsa_session
         outer.rollback()

@@ -21,7 +21,6 @@ path (app/tiles/fast.py). Each handler keeps a test comparing its answers with F
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 import time
@@ -32,8 +31,6 @@ from types import SimpleNamespace
 import orjson
 from flask import Flask
 from psycopg2.extensions import STATUS_READY
-from sqlalchemy import text
-from sqlalchemy.dialects import postgresql as pg
 
 from app.accounts import principals
 from app.accounts import services as accounts
@@ -156,13 +153,6 @@ def user_of(principal: principals.Principal) -> SimpleNamespace:
     user.region = SimpleNamespace(**dict(principal.region))
     user.known_scope = (scope_key(user), principal.scope)  # what scope_for reads first
     return user
-
-
-@functools.lru_cache(maxsize=64)
-def driver_sql(sql: str) -> str:
-    """A `text()` statement as psycopg2 takes it (`%(name)s` parameters), compiled once per
-    text by SQLAlchemy's own rules."""
-    return text(sql).compile(dialect=pg.psycopg2.dialect()).string
 
 
 MISSING = object()

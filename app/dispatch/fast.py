@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql as pg
 from app.cases.queries import scope_sql
 from app.core import fast
 from app.core.dump import dump
+from app.core.sqltext import driver_sql
 from app.dispatch import queries
 from app.dispatch.schemas import DispatchList
 from app.policy import allows
@@ -117,8 +118,8 @@ def person(people: dict, user_id: int | None) -> SimpleNamespace | None:
 
 
 def read(cursor, sql: str, params: dict, app: Flask):
-    """(accounts version, case, dispatches with units, people and files, suggestion row), or
-    None for no case in scope."""
+    """(accounts version, case, dispatches with units and people, their files by dispatch id,
+    suggestion row), or None for no case in scope."""
     cursor.execute(sql, params)
     rows = cursor.fetchall()
     if not rows:
@@ -126,12 +127,12 @@ def read(cursor, sql: str, params: dict, app: Flask):
     first = rows[0]
     accounts, routing = first[0], first[1]
     case = SimpleNamespace(**dict(zip(CASE_COLUMNS, first[CASE_AT:DISPATCH_AT], strict=True)))
-    items = []
+    items, files = [], {}
     for row in rows:
         if row[DISPATCH_AT] is None:
             continue  # the case has none (the LEFT JOIN's one row)
         d = SimpleNamespace(**dict(zip(DISPATCH_COLUMNS, row[DISPATCH_AT:FILES_AT], strict=True)))
-        d.files = [
+        files[d.id] = [
             SimpleNamespace(id=i, content_type=t, size=s, original_name=n)
             for i, t, s, n in row[FILES_AT] or ()
         ]
@@ -157,7 +158,7 @@ def read(cursor, sql: str, params: dict, app: Flask):
             cursor.execute(statement, literals | centre)
             suggestion = cursor.fetchone()
             store.put(routing, key, suggestion)
-    return accounts, case, items, suggestion
+    return accounts, case, items, files, suggestion
 
 
 def listing(app: Flask, environ: dict, match: re.Match) -> fast.Answer | None:
@@ -172,12 +173,11 @@ def listing(app: Flask, environ: dict, match: re.Match) -> fast.Answer | None:
     if not allows(user.role, "dispatch.read"):
         return None
     condition, params = scope_sql(principal.scope, "c")
-    sql = fast.driver_sql(LISTING.format(scope=condition))
+    sql = driver_sql(LISTING.format(scope=condition))
     found = fast.fetch(app, lambda cursor: read(cursor, sql, params | {"number": match[1]}, app))
     if found is None or found[0] != version:
         return None
-    _, case, items, suggestion = found
-    files = {d.id: d.files for d in items}
+    _, case, items, files, suggestion = found
     body = dump(
         DISPATCH_LIST,
         queries.assemble(case, user, items, files, queries.suggested(suggestion)),

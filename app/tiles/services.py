@@ -16,10 +16,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
 
 from app.cases.workflow import OPEN_STATES
 from app.core import replica
+from app.core import sqltext
 from app.extensions import db
 from app.geo.crs import gcj02_sql
 from app.scoping import Scope
@@ -334,11 +334,8 @@ def render(
 
 @functools.lru_cache(maxsize=64)
 def driver_sql(sql: str) -> str:
-    """A tile statement as psycopg2 takes it (`%(name)s` parameters), after NO_PARALLEL: compiled
-    once per statement text by SQLAlchemy's own rules for `text()` (the statements are a few
-    templates, their parameters bound)."""
-    compiled = text(sql).compile(dialect=pg_psycopg2.dialect())
-    return f"{NO_PARALLEL};\n{compiled.string}"
+    """A tile statement as psycopg2 takes it (app/core/sqltext.py), after NO_PARALLEL."""
+    return f"{NO_PARALLEL};\n{sqltext.driver_sql(sql)}"
 
 
 class TileCache:
