@@ -29,6 +29,7 @@ from app.cameras.api import blp as cameras_api
 from app.campaigns import models as _campaigns_models  # noqa: F401
 from app.campaigns.api import blp as campaigns_api
 from app.cases import facts as _cases_facts  # noqa: F401
+from app.cases import fast as cases_fast
 from app.cases import models as _cases_models  # noqa: F401
 from app.cases.aggregates import blp as case_maps_api
 from app.cases.api import blp as cases_api
@@ -97,7 +98,10 @@ from app.web import init_web
 
 # Reads answered outside Flask's cycle when they can be (app/core/fast.py): method, path pattern,
 # the Flask route (the metrics' label), handler.
-FAST_ROUTES = [("GET", dispatch_fast.PATH, dispatch_fast.ROUTE, dispatch_fast.listing)]
+FAST_ROUTES = [
+    ("GET", dispatch_fast.PATH, dispatch_fast.ROUTE, dispatch_fast.listing),
+    ("GET", cases_fast.PATH, cases_fast.ROUTE, cases_fast.listing),
+]
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 
 from flask_login import current_user
+from sqlalchemy import BindParameter
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
@@ -204,6 +205,12 @@ def repeat_counts(parties: list[Party], exclude_case: int, scope: Scope) -> dict
 # --- the list's filters and pages ----------------------------------------------------------------
 
 
+def given(value) -> bool:
+    """A filter's value was given: not None or empty, or a bound parameter (the fast path
+    compiles the statement once per filter shape, app/cases/fast.py)."""
+    return isinstance(value, BindParameter) or bool(value)
+
+
 def filtered(args: dict, user=None):
     """The case query with the list's filters (CaseQuery's), scoped to the caller.
 
@@ -218,7 +225,7 @@ def filtered(args: dict, user=None):
     if args.get("state"):
         stmt = stmt.where(Case.state.in_(args["state"]))
     for name in ("kind", "category", "level", "warning"):
-        if args.get(name):
+        if given(args.get(name)):
             stmt = stmt.where(getattr(Case, name) == args[name])
     if args.get("region"):
         code = args["region"]
@@ -302,12 +309,31 @@ def queue_page(args: dict, limit: int) -> tuple[list[Case], str | None]:
 
 def summary_page(args: dict) -> tuple[list[dict], str | None]:
     """One page of the list as CaseSummary JSON, and the cursor of the next (the API)."""
-    limit = args["limit"]
-    stmt = nearest_due_first(summary_columns(filtered(args)), args.get("after"), limit)
-    items, after = paging.page(db.session.execute(stmt).all(), limit, due_key)
+    after = args.get("after")
+    stmt = summary_statement(args, None, paging.decode_cursor(after) if after else None)
+    return summary_items(db.session.execute(stmt).all(), args["limit"], lambda row: row._mapping)
+
+
+def summary_statement(args: dict, user, after: tuple | None):
+    """The list's page statement: the filters in the caller's scope, the summary's columns,
+    from after the key `after` ((deadline, id) values or bound parameters; the fast path,
+    app/cases/fast.py, builds it once per filter shape with parameters)."""
+    stmt = summary_columns(filtered(args, user))
+    return paging.continue_after(stmt, Case.next_due, Case.id, after, args["limit"])
+
+
+def summary_items(rows, limit: int, values) -> tuple[list[dict], str | None]:
+    """A page's rows (`limit + 1` read) as CaseSummary JSON, and the next page's cursor;
+    `values(row)` is a row's mapping of column names."""
+    items, after = paging.page(rows, limit, lambda row: due_key_of(values(row)))
     # Built as plain JSON values (exactly what CaseSummary dumps, tests/cases/test_keyset.py):
     # dumping 50 rows through marshmallow cost more than the statement.
-    return [summary_json(row) for row in items], after
+    return [summary_json(values(row)) for row in items], after
+
+
+def due_key_of(values) -> tuple[dt.date | None, int]:
+    """A list row's keyset key from its mapping of column names."""
+    return values["next_due"], values["id"]
 
 
 def summary_columns(stmt):
@@ -356,15 +382,17 @@ SUMMARY_CELL_JOIN = GridCell.id == Case.grid_cell_id
 SUMMARY_OUT = tuple(name for name in SUMMARY_FIELDS if name != "id")
 
 
-def _json_value(value):
-    """A column value as marshmallow's String/Integer/Date/DateTime fields dump it."""
-    return value.isoformat() if isinstance(value, dt.date) else value
+# Its date and time fields, dumped as ISO text (marshmallow's Date and DateTime fields); the
+# others are strings and integers, dumped as they are.
+SUMMARY_DATES = ("reported_at", "next_due", "accept_due", "resolve_due")
 
 
-def summary_json(row) -> dict:
-    """A list row as the JSON CaseSummary describes."""
-    values = row._mapping
-    item = {name: _json_value(values[name]) for name in SUMMARY_OUT}
+def summary_json(values) -> dict:
+    """A list row (its mapping of column names) as the JSON CaseSummary describes."""
+    item = {name: values[name] for name in SUMMARY_OUT}
+    for name in SUMMARY_DATES:
+        if item[name] is not None:
+            item[name] = item[name].isoformat()
     item["village"] = {"code": values["village_code"], "name": values["village_name"]}
     item["grid_cell"] = {"code": values["cell_code"], "name": values["cell_name"]}
     return item

@@ -21,6 +21,7 @@ path (app/tiles/fast.py). Each handler keeps a test comparing its answers with F
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -44,6 +45,8 @@ from app.ops.metrics import count
 from app.scoping import scope_key
 from app.security import new_nonce
 from app.security import security_headers
+
+log = logging.getLogger(__name__)
 
 Answer = tuple[str, list[tuple[str, str]], bytes]
 Handler = Callable[[Flask, dict, re.Match], Answer | None]
@@ -117,12 +120,13 @@ def finish(
     return [body]
 
 
-def plain(environ: dict) -> bool:
-    """No cookie, no body, no query string, no conditional header: nothing the view would
-    read beyond its path and the bearer token."""
+def plain(environ: dict, query: bool = False) -> bool:
+    """No cookie, no body, no query string (unless the handler reads it: `query`), no
+    conditional header: nothing the view would read beyond its path, the query the handler
+    reads and the bearer token."""
     return not (
         environ.get("HTTP_COOKIE")
-        or environ.get("QUERY_STRING")
+        or (environ.get("QUERY_STRING") and not query)
         or environ.get("CONTENT_LENGTH", "0") not in ("", "0")
         or environ.get("HTTP_TRANSFER_ENCODING")
         or environ.get("HTTP_IF_NONE_MATCH")
@@ -240,7 +244,8 @@ def fetch(app: Flask, statements: Callable) -> object | None:
             dbapi.autocommit = True
         with dbapi.cursor() as cursor:
             return statements(cursor)
-    except Exception:  # noqa: BLE001 - Flask runs the request again and answers the error
+    except Exception as error:  # noqa: BLE001 - Flask runs the request again and answers it
+        log.warning("fast path statement failed, Flask answers: %s", error)
         if pooled is not None:
             pooled.invalidate()
         return None

@@ -46,10 +46,17 @@ def due_key(due_column):
 def nearest_due_first(stmt, due_column, id_column, cursor: str | None, limit: int):
     """`stmt` ordered by (deadline, id) from after the cursor, `limit + 1` rows (to know if
     there are more)."""
+    after = decode_cursor(cursor) if cursor else None
+    return continue_after(stmt, due_column, id_column, after, limit)
+
+
+def continue_after(stmt, due_column, id_column, after: tuple | None, limit: int):
+    """`stmt` ordered by (deadline, id) from after the key `after` ((deadline or None, id),
+    values or bound parameters; None: from the start), `limit + 1` rows."""
     key = due_key(due_column)
-    if cursor:
-        due, ident = decode_cursor(cursor)
-        stmt = stmt.where(tuple_(key, id_column) > tuple_(due or NO_DUE, ident))
+    if after is not None:
+        due, ident = after
+        stmt = stmt.where(tuple_(key, id_column) > tuple_(NO_DUE if due is None else due, ident))
     return stmt.order_by(key, id_column).limit(limit + 1)
 
 
