@@ -142,6 +142,7 @@ def test_gcj02_base_map_draws_wgs84_data_at_gcj02_and_clicks_back_to_wgs84(amap_
         """([lat, lon, glat, glon]) => {
           const map = GG.map('report').map;
           map.setView(L.latLng(lat, lon), 19, {animate: false});
+          if (map.getZoom() !== 19) { throw new Error('the report map did not stay at zoom 19'); }
           const px = L.CRS.EPSG3857.latLngToPoint(L.latLng(glat, glon), map.getZoom());
           const at = map.layerPointToContainerPoint(px.subtract(map.getPixelOrigin()));
           const box = map.getContainer().getBoundingClientRect();

@@ -82,7 +82,7 @@
       if (!fitted && mine.length) {
         var own = L.featureGroup();
         cells.eachLayer(function (l) { if (mine.indexOf(l.feature.id) >= 0) { own.addLayer(l); } });
-        if (own.getLayers().length) { map.fitBounds(own.getBounds(), {padding: [20, 20]}); }
+        if (own.getLayers().length) { map.fitBounds(own.getBounds(), {padding: [20, 20], animate: false}); }
         fitted = true;
       }
       box.dataset.ready = 'true';

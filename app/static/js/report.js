@@ -37,7 +37,9 @@
         fitted = true;
         var own = L.featureGroup();
         cells.eachLayer(function (l) { if (mine.indexOf(l.feature.id) >= 0) { own.addLayer(l); } });
-        if (own.getLayers().length) { map.fitBounds(own.getBounds(), {padding: [8, 8]}); }
+        // Not animated: the page is ready only once the map has reached its view (a zoom
+        // still running when the user or a test moves the map would end at this one).
+        if (own.getLayers().length) { map.fitBounds(own.getBounds(), {padding: [8, 8], animate: false}); }
       }
       box.dataset.ready = 'true';  // the page is usable: tests and screenshots wait for this
     }, function () { box.dataset.ready = 'true'; });

@@ -31,7 +31,7 @@
     var layer = L.geoJSON(cells, {
       style: {color: '#0b6e4f', weight: 1, fillOpacity: 0.05}, interactive: false
     }).addTo(map);
-    if (layer.getLayers().length) { map.fitBounds(layer.getBounds(), {padding: [8, 8]}); }
+    if (layer.getLayers().length) { map.fitBounds(layer.getBounds(), {padding: [8, 8], animate: false}); }
   }
   box.dataset.ready = 'true';
 
