@@ -37,6 +37,7 @@ from app.accounts import principals
 from app.accounts import services as accounts
 from app.core import clock
 from app.core.dump import JSON_OPTIONS
+from app.core.replica import EXTENSION as REPLICA_EXTENSION
 from app.extensions import db
 from app.ops.logging import REQUEST_ID_HEADER
 from app.ops.logging import log_answer
@@ -218,8 +219,12 @@ def lookup(cursor, store: Kept, version, keys, sql: str) -> dict:
 CONNECTION_SOURCE = "gridgov_fast_connection"
 
 
-def engine(app: Flask):
-    """The app's database engine (Flask-SQLAlchemy's), read once per app."""
+def engine(app: Flask, replica: bool = False):
+    """The app's database engine (Flask-SQLAlchemy's), read once per app; with `replica`, the
+    heavy reads' standby engine when one is configured (app/core/replica.py)."""
+    standby = app.extensions.get(REPLICA_EXTENSION) if replica else None
+    if standby is not None:
+        return standby
     found = app.extensions.get("gridgov_fast_engine")
     if found is None:
         with app.app_context():
@@ -227,16 +232,21 @@ def engine(app: Flask):
     return found
 
 
-def fetch(app: Flask, statements: Callable) -> object | None:
+def driver(app: Flask, replica: bool = False) -> str:
+    """The DBAPI driver's name of that engine (`fetch`'s statements are psycopg2's)."""
+    return engine(app, replica).dialect.driver
+
+
+def fetch(app: Flask, statements: Callable, replica: bool = False) -> object | None:
     """`statements(cursor)` on a pooled connection, or None when anything fails (the connection
     is then dropped, and Flask answers the request its way).
 
     Read-only, so in autocommit: one round trip a statement, where a transaction would add a
     BEGIN and a COMMIT (psycopg2 sends each on its own). The cursor is psycopg2's: no result
-    objects, no session.
+    objects, no session. `replica`: on the standby when one is configured (heavy reads).
     """
     source = app.extensions.get(CONNECTION_SOURCE)
-    pooled = engine(app).raw_connection() if source is None else None
+    pooled = engine(app, replica).raw_connection() if source is None else None
     dbapi = source() if pooled is None else pooled.dbapi_connection
     idle = pooled is not None and dbapi.status == STATUS_READY
     try:

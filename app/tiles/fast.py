@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 
 from flask import Flask
 
+from app.core import fast
 from app.core.fast import finish
 from app.policy import allows
 from app.tiles import keys
@@ -135,10 +136,20 @@ class CachedTiles:
 
     def build(self, req: services.TileRequest) -> tuple[int, bytes] | None:
         """(version, bytes) of a tile built as the view builds it, or None when that fails:
-        Flask then answers the request (a database gone: the standard 503)."""
+        Flask then answers the request (a database gone: the standard 503).
+
+        On psycopg2 the view's statement runs on a pooled connection in autocommit
+        (`services.render_on`, app/core/fast.py `fetch`; the replica's pool when there is
+        one): one round trip, where a session added its BEGIN and its ROLLBACK.
+        """
+        cluster_max = self.app.config["TILE_CLUSTER_CASES"]
+        if not req.empty and fast.driver(self.app, replica=True) == "psycopg2":
+            return fast.fetch(
+                self.app, lambda cursor: services.render_on(cursor, req, cluster_max), replica=True
+            )
         try:
             with self.app.app_context():
-                return services.render(req, cluster_max=self.app.config["TILE_CLUSTER_CASES"])
+                return services.render(req, cluster_max=cluster_max)
         except Exception:  # noqa: BLE001 - Flask builds it again and answers the error its way
             return None
 

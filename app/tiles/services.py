@@ -332,6 +332,16 @@ def render(
     return int(row.version or 0), bytes(row.tile or b"")
 
 
+def render_on(cursor, req: TileRequest, cluster_max: int = CLUSTER_CASES) -> tuple[int, bytes]:
+    """`render`'s answer read on a psycopg2 cursor outside any session (the keyed-tile path,
+    app/tiles/fast.py, in autocommit: the setting and the statement are one round trip and one
+    implicit transaction, so the setting ends with it). Not for an empty tile (`req.empty`)."""
+    sql, params = tile_sql(req, cluster_max=cluster_max)
+    cursor.execute(driver_sql(sql), params)
+    version, tile = cursor.fetchone()  # every layer's statement: (version, tile)
+    return int(version or 0), bytes(tile or b"")
+
+
 @functools.lru_cache(maxsize=64)
 def driver_sql(sql: str) -> str:
     """A tile statement as psycopg2 takes it (app/core/sqltext.py), after NO_PARALLEL."""

@@ -127,13 +127,23 @@ def test_tiles_not_cached_are_built_without_flask_as_flask_builds_them(
     ]
     counted = REQUESTS.labels("GET", fast.ROUTE, "200")
     sizes = []
+    built_on = []
+    real_on = services.render_on
+
+    def render_on(cursor, req, cluster_max):
+        built_on.append(req)
+        return real_on(cursor, req, cluster_max)
+
+    monkeypatch.setattr(services, "render_on", render_on)
     for url, headers, cache_control in cases:
         empty_cache(app)
         before = counted._value.get()
         flask_requests.clear()
+        built_on.clear()
         with request_started.connected_to(seen, app), StatementCounter() as statements:
             built = client.get(url, headers=headers)
-        assert flask_requests == [] and statements.count > 0, url
+        # The view's statement on the driver's cursor: no session, no Flask request.
+        assert flask_requests == [] and len(built_on) == 1 and statements.count == 0, url
         assert counted._value.get() == before + 1
         assert built.status_code == 200 and built.headers["X-Tile-Cache"] == "miss", url
         assert built.headers["Cache-Control"] == cache_control, url
@@ -144,22 +154,27 @@ def test_tiles_not_cached_are_built_without_flask_as_flask_builds_them(
         assert answer(built) == answer(plain.get(url, headers=headers)), url
     assert min(sizes[:1] + sizes[3:4]) > 0  # the tiles with the cases hold features
 
+    monkeypatch.undo()
+
     # A build that fails is left to Flask, which builds it again (here: and answers it).
     empty_cache(app)
     calls = []
     real = services.render
 
-    def fails_once(req, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise RuntimeError("the database went away")
+    def fails(cursor, req, cluster_max):
+        calls.append("fast")
+        raise RuntimeError("the database went away")
+
+    def view_builds(req, **kwargs):
+        calls.append("view")
         return real(req, **kwargs)
 
-    monkeypatch.setattr(services, "render", fails_once)
+    monkeypatch.setattr(services, "render_on", fails)
+    monkeypatch.setattr(services, "render", view_builds)
     flask_requests.clear()
     with request_started.connected_to(seen, app):
         again = client.get(west, headers=rid)
-    assert again.status_code == 200 and flask_requests == [1] and len(calls) == 2
+    assert again.status_code == 200 and flask_requests == [1] and calls == ["fast", "view"]
     monkeypatch.undo()
     empty_cache(app)
     assert answer(again) == answer(plain.get(west, headers=rid))
