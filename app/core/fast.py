@@ -246,7 +246,13 @@ def fetch(app: Flask, statements: Callable, replica: bool = False) -> object | N
     objects, no session. `replica`: on the standby when one is configured (heavy reads).
     """
     source = app.extensions.get(CONNECTION_SOURCE)
-    pooled = engine(app, replica).raw_connection() if source is None else None
+    try:
+        # Checking out can fail too (the database restarting, the network cut): Flask then
+        # answers, in the standard 503 shape, as it does for every request the database misses.
+        pooled = engine(app, replica).raw_connection() if source is None else None
+    except Exception as error:  # noqa: BLE001 - Flask runs the request again and answers it
+        log.warning("fast path connection failed, Flask answers: %s", error)
+        return None
     dbapi = source() if pooled is None else pooled.dbapi_connection
     idle = pooled is not None and dbapi.status == STATUS_READY
     try:

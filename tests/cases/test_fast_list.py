@@ -162,3 +162,29 @@ def test_what_the_fast_list_leaves_to_flask(app, client, world):
     user.active = False
     db.session.commit()
     assert client.get("/api/v1/cases?kind=dispute", headers=mediator).status_code == 401
+
+
+def test_a_connection_the_pool_cannot_make_leaves_the_request_to_flask(
+    app, client, world, monkeypatch
+):
+    """The database restarting or out of reach when the fast path checks a connection out:
+    Flask answers (here from the test's own transaction), never a bare 500 from the server.
+    `make soak` met this one: a list request right after `pg_ctl restart -m immediate`."""
+    from sqlalchemy import create_engine
+
+    from app.core import fast as fast_paths
+
+    many_cases(world, 3)
+    official = bearer(world["official@town"])
+    expected = client.get("/api/v1/cases", headers=official)  # fills the authentication cache
+    assert expected.status_code == 200 and expected.get_json()["items"]
+    unreachable = create_engine("postgresql+psycopg2://nobody@127.0.0.1:9/none")
+    monkeypatch.delitem(app.extensions, fast_paths.CONNECTION_SOURCE)
+    monkeypatch.setitem(app.extensions, "gridgov_fast_engine", unreachable)
+    assert fast_paths.fetch(app, lambda cursor: cursor.execute("SELECT 1")) is None
+    with Seen(app) as seen:
+        got = client.get("/api/v1/cases", headers=official)
+    assert seen.count == 1  # Flask ran it
+    assert got.status_code == 200
+    assert got.get_json()["items"] == expected.get_json()["items"]
+    unreachable.dispose()
