@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import Date
 from sqlalchemy import Integer
+from sqlalchemy import PrimaryKeyConstraint
 from sqlalchemy import String
 from sqlalchemy import text
 from sqlalchemy.orm import Mapped
@@ -30,6 +31,17 @@ class MeasureFact(db.Model):
     """How many cases (or follow-ups) of a village and kind count for a metric on a day."""
 
     __tablename__ = "measure_facts"
+    # The count rides in the key's index, so the measures read index-only (migration 0032).
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "metric",
+            "day",
+            "region_code",
+            "kind",
+            name="pk_measure_facts",
+            postgresql_include=["n"],
+        ),
+    )
 
     metric: Mapped[str] = mapped_column(String(24), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
@@ -91,19 +103,39 @@ PERIOD_METRICS = [
 NOW_METRICS = ["all", "open", "supervised_normal", "supervised_yellow", "supervised_red"]
 DUE_METRICS = ["reported_due", "progress_due"]
 
+# The facts of the region and scope (and kind) a measures pass reads, as one WHERE clause.
+FACT_WHERE = """
+         f.region_code LIKE :region_prefix || '%'
+     AND f.region_code LIKE :scope_prefix || '%'
+     AND (CAST(:kind AS text) IS NULL OR f.kind = :kind)"""
+
 # Column names as the live queries answer them, so reports.measures_of reads either.
-FACT_MEASURES_SQL = """
+# The three kinds of metric as three branches of a UNION ALL, each a range of the primary key,
+# which carries `n` (INCLUDE, migration 0032): index-only scans, no heap page read. As one OR
+# the planner took a bitmap scan that read the table's pages (bench/NOTES.md, W6).
+FACT_MEASURES_SQL = (
+    """
 WITH f AS (
     -- Summed per sub-region and metric first (a few thousand groups, hashed): the pivot below
     -- then reads those instead of every fact of the period (half the time, bench/NOTES.md).
     SELECT {key} AS k, f.metric, CAST(sum(f.n) AS integer) AS n
-      FROM measure_facts f
-     WHERE f.region_code LIKE :region_prefix || '%'
-       AND f.region_code LIKE :scope_prefix || '%'
-       AND (CAST(:kind AS text) IS NULL OR f.kind = :kind)
-       AND ((f.metric = ANY(:period_metrics) AND f.day BETWEEN :date_from AND :date_to)
-            OR (f.metric = ANY(:now_metrics) AND f.day = DATE '1970-01-01')
-            OR (f.metric = ANY(:due_metrics) AND f.day < :today))
+      FROM (SELECT f.region_code, f.metric, f.n FROM measure_facts f
+             WHERE f.metric = ANY(:period_metrics) AND f.day BETWEEN :date_from AND :date_to
+               AND"""
+    + FACT_WHERE
+    + """
+            UNION ALL
+            SELECT f.region_code, f.metric, f.n FROM measure_facts f
+             WHERE f.metric = ANY(:now_metrics) AND f.day = DATE '1970-01-01'
+               AND"""
+    + FACT_WHERE
+    + """
+            UNION ALL
+            SELECT f.region_code, f.metric, f.n FROM measure_facts f
+             WHERE f.metric = ANY(:due_metrics) AND f.day < :today
+               AND"""
+    + FACT_WHERE
+    + """) f
      GROUP BY 1, 2
 )
 SELECT GROUPING(k) = 1 AS is_total, k,
@@ -133,6 +165,7 @@ SELECT GROUPING(k) = 1 AS is_total, k,
   FROM f
  GROUP BY GROUPING SETS ((), (k))
 """
+)
 
 # The monthly trend: a separate, narrow pass (four metrics). Folding it into the statement above
 # as a third grouping set made the planner sort every fact of the period (bench/NOTES.md).
