@@ -153,6 +153,9 @@ class Config:
         self.TILE_KEY_SECONDS = _int("TILE_KEY_SECONDS", 600)
         # Cases a detail tile holds before it is drawn as clusters (app/tiles, docs/api.md).
         self.TILE_CLUSTER_CASES = _int("TILE_CLUSTER_CASES", 8000)
+        # The fast paths' statements prepared once per connection (app/core/fast.py); off behind
+        # PgBouncer in transaction mode, which shares a connection between transactions.
+        self.FAST_PATH_PREPARED = _bool("FAST_PATH_PREPARED", True)
         self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
         self.JSON_AS_ASCII = False
 

@@ -120,7 +120,7 @@ def person(people: dict, user_id: int | None) -> SimpleNamespace | None:
 def read(cursor, sql: str, params: dict, app: Flask):
     """(accounts version, case, dispatches with units and people, their files by dispatch id,
     suggestion row), or None for no case in scope."""
-    cursor.execute(sql, params)
+    fast.execute(app, cursor, sql, params)
     rows = cursor.fetchall()
     if not rows:
         return None
