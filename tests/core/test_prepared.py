@@ -3,6 +3,7 @@ same rows as the plain statement, prepared again when the server lost it, off by
 
 from __future__ import annotations
 
+import psycopg2
 import pytest
 from psycopg2 import errors as pg_errors
 from sqlalchemy import text
@@ -34,18 +35,16 @@ def prepared_on(cursor) -> list[tuple]:
 
 @pytest.fixture
 def raw(app):
-    """A pooled connection of its own, in autocommit as the fast paths use it."""
+    """A connection of its own (never one a test transaction or the pool holds: this test
+    deallocates its statements), in autocommit as the fast paths use it."""
     with app.app_context():
-        pooled = db.engine.raw_connection()
-    dbapi = pooled.dbapi_connection
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    dbapi = psycopg2.connect(url)
     dbapi.autocommit = True
     try:
         yield dbapi
     finally:
-        with dbapi.cursor() as cursor:
-            cursor.execute("DEALLOCATE ALL")
-        dbapi.autocommit = False
-        pooled.close()
+        dbapi.close()
 
 
 def test_prepared_once_answers_as_the_plain_statement_and_again_when_lost(app, raw):
