@@ -8,6 +8,7 @@ decrypting. Masked forms are what every response shows unless a reveal is author
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -31,9 +32,16 @@ def _derive(master: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
 
 
-def _keys() -> tuple[bytes, bytes]:
-    """(encryption key, hashing key), derived from PERSONAL_DATA_KEY."""
-    master = current_app.config["PERSONAL_DATA_KEY"]
+def _keys(config=None) -> tuple[bytes, bytes]:
+    """(encryption key, hashing key), derived from PERSONAL_DATA_KEY (the app's, or that of
+    `config` outside an app context)."""
+    return _derived((config if config is not None else current_app.config)["PERSONAL_DATA_KEY"])
+
+
+@functools.lru_cache(maxsize=8)
+def _derived(master: str | None) -> tuple[bytes, bytes]:
+    """The two keys of a master key, derived once per process (HKDF twice cost more than the
+    HMAC they key)."""
     if not master:
         raise RuntimeError("PERSONAL_DATA_KEY is not set (README: Configuration)")
     raw = base64.urlsafe_b64decode(master + "=" * (-len(master) % 4))
@@ -99,11 +107,12 @@ def file_name_key(sha256: str) -> str:
     return hmac.new(key, b"file:" + sha256.encode(), hashlib.sha256).hexdigest()
 
 
-def keyed_hash(value: str | None) -> str | None:
-    """HMAC-SHA256 of a normalised value, for exact search without decryption."""
+def keyed_hash(value: str | None, config=None) -> str | None:
+    """HMAC-SHA256 of a normalised value, for exact search without decryption (`config`: the
+    app's configuration, outside an app context)."""
     if value is None:
         return None
-    _, key = _keys()
+    _, key = _keys(config)
     normalised = re.sub(r"[\s-]", "", value).upper()
     return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
 

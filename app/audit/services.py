@@ -76,6 +76,58 @@ def payload_around_id(entry: dict) -> tuple[str, str]:
     return head, tail
 
 
+def make_entry(
+    action: str,
+    *,
+    outcome: str = "success",
+    actor=None,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    region_code: str | None = None,
+    client_addr: str | None = None,
+    detail: dict | None = None,
+    at: datetime | None = None,
+) -> dict:
+    """An audit entry's fields as the chain stores them (`actor`: a user or None)."""
+    return {
+        "at": at or clock.now(),
+        "actor_id": getattr(actor, "id", None),
+        "actor": getattr(actor, "username", None),
+        "role": getattr(actor, "role", None),
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "region_code": region_code,
+        "client_addr": client_addr,
+        "outcome": outcome,
+        "detail": detail or {},
+    }
+
+
+# The one call that appends entries to the chain (migration 0028): the advisory lock, the head's
+# hash, the ids and the INSERT. A fast path may run it inside a statement of its own
+# (app/resident/fast.py) with `append_argument`'s JSON.
+APPEND_SQL = "SELECT audit_append(CAST(:entries AS jsonb), :k)"
+
+
+def append_argument(pending: list[dict]) -> str:
+    """The JSON audit_append takes for these entries (their canonical payload split where the
+    id goes, so the SQL side hashes exactly what entry_hash would)."""
+    rows = []
+    for entry in pending:
+        head, tail = payload_around_id(entry)
+        at = entry["at"]
+        rows.append(
+            {
+                **{k: entry.get(k) for k in FIELDS if k not in ("id", "at")},
+                "at": at.isoformat() if isinstance(at, datetime) else at,
+                "payload_head": head,
+                "payload_tail": tail,
+            }
+        )
+    return json.dumps(rows, ensure_ascii=False)
+
+
 def record(
     action: str,
     *,
@@ -95,19 +147,16 @@ def record(
         actor = current_user if getattr(current_user, "is_authenticated", False) else None
     elif actor is False:  # explicitly nobody (e.g. while authentication itself is running)
         actor = None
-    entry = {
-        "at": clock.now(),
-        "actor_id": getattr(actor, "id", None),
-        "actor": getattr(actor, "username", None),
-        "role": getattr(actor, "role", None),
-        "action": action,
-        "object_type": object_type,
-        "object_id": None if object_id is None else str(object_id),
-        "region_code": region_code,
-        "client_addr": request.remote_addr if has_request_context() else "cli",
-        "outcome": outcome,
-        "detail": detail or {},
-    }
+    entry = make_entry(
+        action,
+        outcome=outcome,
+        actor=actor,
+        object_type=object_type,
+        object_id=object_id,
+        region_code=region_code,
+        client_addr=request.remote_addr if has_request_context() else "cli",
+        detail=detail,
+    )
     session.info.setdefault("audit_pending", []).append(entry)
     if keep:
         session.info.setdefault("audit_kept", []).append(entry)
@@ -120,21 +169,8 @@ def write_pending(session: Session) -> int:
     session.info.pop("audit_kept", None)
     if not pending:
         return 0
-    rows = []
-    for entry in pending:
-        head, tail = payload_around_id(entry)
-        at = entry["at"]
-        rows.append(
-            {
-                **{k: entry.get(k) for k in FIELDS if k not in ("id", "at")},
-                "at": at.isoformat() if isinstance(at, datetime) else at,
-                "payload_head": head,
-                "payload_tail": tail,
-            }
-        )
     return session.execute(
-        text("SELECT audit_append(CAST(:entries AS jsonb), :k)"),
-        {"entries": json.dumps(rows, ensure_ascii=False), "k": AUDIT_LOCK_KEY},
+        text(APPEND_SQL), {"entries": append_argument(pending), "k": AUDIT_LOCK_KEY}
     ).scalar_one()
 
 

@@ -117,28 +117,38 @@ CURRENT_RATING = select(Rating).where(
 )
 
 
+def unit_words(unit: str | None, region: str | None, level: str, translate=gettext) -> str:
+    """Who handles the matter, as an organisation: the lead unit of an open dispatch (`unit`),
+    else the region of the case's current level."""
+    if unit:
+        return unit
+    return f"{region}（{translate(workflow.LEVEL_NAMES[level])}）"
+
+
 def handling_unit(case: Case) -> str:
-    """Who handles the matter, as an organisation: the lead unit of an open dispatch, else the
-    region of the case's current level."""
+    """The handling unit's words for `case` (HANDLING_UNIT: one statement)."""
     region_id = {"village": case.village_id, "town": case.town_id, "county": case.county_id}
     unit, region = db.session.execute(
         HANDLING_UNIT, {"case_id": case.id, "region_id": region_id[case.level]}
     ).one()
-    if unit:
-        return unit
-    return f"{region}（{gettext(workflow.LEVEL_NAMES[case.level])}）"
+    return unit_words(unit, region, case.level)
+
+
+def steps(rows, origin_level: str | None, translate=gettext) -> list[dict]:
+    """The timeline from (at, to_state, to_level) rows in order: the dates the stage changed,
+    with the stage's words only (no actors, no notes)."""
+    out: list[dict] = []
+    for at, state, level in rows:
+        stage = case_stage(state, level, origin_level)
+        if out and out[-1]["stage"] == stage:
+            continue
+        out.append({"at": at, "stage": stage, "stage_name": translate(STAGES[stage])})
+    return out
 
 
 def timeline(case: Case) -> list[dict]:
-    """The dates the stage changed, with the stage's words only (no actors, no notes)."""
-    rows = db.session.execute(TIMELINE, {"case_id": case.id}).all()
-    out: list[dict] = []
-    for at, state, level in rows:
-        stage = case_stage(state, level, case.origin_level)
-        if out and out[-1]["stage"] == stage:
-            continue
-        out.append({"at": at, "stage": stage, "stage_name": gettext(STAGES[stage])})
-    return out
+    """The case's timeline (TIMELINE: one statement)."""
+    return steps(db.session.execute(TIMELINE, {"case_id": case.id}).all(), case.origin_level)
 
 
 def current_rating(case: Case) -> Rating | None:
@@ -153,18 +163,16 @@ NOT_READ = object()
 
 def can_rate(case: Case, rating: Rating | None | object = NOT_READ) -> bool:
     """Resolved (and not yet rated in this round of resolution). `rating`: the case's
-    current_rating (None for none) when the caller has read it already."""
+    current_rating (None for none, or its code) when the caller has read it already."""
     if case.state not in RATEABLE_STATES or case.resolved_at is None:
         return False
     return (current_rating(case) if rating is NOT_READ else rating) is None
 
 
-def progress(receipt: Receipt) -> dict:
-    """The public answer for a receipt: only what the resident may see."""
-    case = db.session.get(Case, receipt.case_id) if receipt.case_id is not None else None
-    stage = public_stage(receipt, case)
-    answer = {
-        "number": receipt.number,  # what the resident typed: the one to rate with
+def blank(number: str, stage: dict) -> dict:
+    """The answer's every key, for a receipt at `stage` with no case (yet)."""
+    return {
+        "number": number,  # what the resident typed: the one to rate with
         "case_number": None,
         **stage,
         "unit": None,
@@ -177,13 +185,22 @@ def progress(receipt: Receipt) -> dict:
         "rating": None,
         "timeline": [],
     }
-    if case is None:
-        return answer
-    rating = current_rating(case)
+
+
+def case_answer(
+    number: str, case, unit: str, rating: str | None, timeline_steps: list[dict], translate=gettext
+) -> dict:
+    """The public answer for a receipt of `case` (an ORM case or any object with its columns):
+    `unit` from unit_words, `rating` the current resolution's rating code or None, the steps
+    from `steps`. The one place that says what a resident sees of a case; the lookup outside
+    Flask (app/resident/fast.py) builds its answer here too."""
+    stage = case_stage(case.state, case.level, case.origin_level)
     open_now = case.state in workflow.OPEN_STATES
-    answer |= {
+    return blank(
+        number, {"stage": stage, "stage_name": translate(STAGES[stage]), "reason": None}
+    ) | {
         "case_number": case.number,
-        "unit": handling_unit(case),
+        "unit": unit,
         "accept_due": case.accept_due if case.state == "reported" else None,
         "resolve_due": case.resolve_due if open_now else None,
         "reported_on": clock.local_date(case.reported_at),
@@ -192,10 +209,24 @@ def progress(receipt: Receipt) -> dict:
         if case.resolved_at or case.state == "rejected"
         else None,
         "can_rate": can_rate(case, rating),
-        "rating": gettext(RATING_NAMES[rating.rating]) if rating else None,
-        "timeline": timeline(case),
+        "rating": translate(RATING_NAMES[rating]) if rating else None,
+        "timeline": timeline_steps,
     }
-    return answer
+
+
+def progress(receipt: Receipt) -> dict:
+    """The public answer for a receipt: only what the resident may see."""
+    case = db.session.get(Case, receipt.case_id) if receipt.case_id is not None else None
+    if case is None:
+        return blank(receipt.number, public_stage(receipt, case))
+    rating = current_rating(case)
+    return case_answer(
+        receipt.number,
+        case,
+        handling_unit(case),
+        rating.rating if rating else None,
+        timeline(case),
+    )
 
 
 def ratings_of(case_id: int) -> list[Rating]:

@@ -35,9 +35,14 @@ def normalise_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch not in " -\u3000")
 
 
-def code_hash(number: str, code: str) -> str:
+def normalise_number(number: str) -> str:
+    """A receipt number as looked up (what the resident typed, trimmed and upper-cased)."""
+    return str(number).strip().upper()[:24]
+
+
+def code_hash(number: str, code: str, config=None) -> str:
     # The number is part of the hashed text, so one code's hash says nothing about another number.
-    return pii.keyed_hash(f"receipt:{number}:{normalise_code(code)}")
+    return pii.keyed_hash(f"receipt:{number}:{normalise_code(code)}", config)
 
 
 def issue(

@@ -106,7 +106,7 @@ def lookup(number: str, code: str) -> Receipt:
     """The receipt for number + code, or the one 404 for both failures; audited (never the
     code). A wrong code against a known number is counted on it, and kept through the 404's
     rollback."""
-    number = (number or "").strip().upper()[:24]
+    number = receipts.normalise_number(number or "")
     receipt = receipts.find(number, code or "")
     if receipt is None:
         current = receipts.current(number)
