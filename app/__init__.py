@@ -75,6 +75,7 @@ from app.policy import policy_cli
 from app.privacy import freetext as _privacy_freetext  # noqa: F401
 from app.privacy.api import blp as privacy_api
 from app.privacy.cli import retention_cli
+from app.resident import fast as resident_fast
 from app.resident import models as _resident_models  # noqa: F401
 from app.resident import selfreport_models as _selfreport_models  # noqa: F401
 from app.resident import views as resident_views
@@ -101,6 +102,7 @@ from app.web import init_web
 FAST_ROUTES = [
     ("GET", dispatch_fast.PATH, dispatch_fast.ROUTE, dispatch_fast.listing),
     ("GET", cases_fast.PATH, cases_fast.ROUTE, cases_fast.listing),
+    ("POST", resident_fast.PATH, resident_fast.ROUTE, resident_fast.progress),
 ]
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 

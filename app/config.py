@@ -179,6 +179,9 @@ class Config:
             "RESIDENT_LIMIT_ADDRESS", "30 per 10 minutes; 200 per day"
         )
         self.RESIDENT_LIMIT_NUMBER = os.environ.get("RESIDENT_LIMIT_NUMBER", "10 per day")
+        # Public reads (the progress lookup) audited in batches this often, in milliseconds;
+        # 0: each in its own statement (app/audit/deferred.py, docs/resident.md).
+        self.AUDIT_PUBLIC_DEFER_MS = _int("AUDIT_PUBLIC_DEFER_MS", 50)
         # CSRF tokens live as long as the login session (checked only for cookie auth).
         self.WTF_CSRF_CHECK_DEFAULT = False
         self.WTF_CSRF_TIME_LIMIT = None

@@ -133,6 +133,9 @@ def app(database_url, tmp_path_factory):
             "AUDIT_CHECKPOINT_DIR": str(tmp_path_factory.mktemp("audit-checkpoints")),
             "AUDIT_SIGNING_KEY": "",
             "AUDIT_VERIFY_KEYS": "",
+            # Every public lookup audited in the request, so a test sees its entry at once;
+            # tests/resident/test_fast.py runs the batches (app/audit/deferred.py).
+            "AUDIT_PUBLIC_DEFER_MS": 0,
         }
     )
     app.test_client_class = IsolatedClient

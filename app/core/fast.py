@@ -53,7 +53,8 @@ from app.security import security_headers
 
 log = logging.getLogger(__name__)
 
-Answer = tuple[str, list[tuple[str, str]], bytes]
+# (status, headers, body) or (status, headers, body, headers Flask's hooks add last: the limiter's)
+Answer = tuple[str, list[tuple[str, str]], bytes] | tuple[str, list, bytes, list]
 Handler = Callable[[Flask, dict, re.Match], Answer | None]
 
 
@@ -107,13 +108,15 @@ def finish(
     `session`: the view's request read the (empty) cookie session, as every authenticated one
     does (Flask-Login looks there first), so Flask's answer ends with `Vary: Cookie`.
     """
-    status, headers, body = answer
+    status, headers, body, *last = answer
     request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
     headers.append((REQUEST_ID_HEADER, request_id))
     secure = environ.get("wsgi.url_scheme") == "https"
     headers.extend(security_headers(app.config, new_nonce(), secure))
     if not any(name == "Cache-Control" for name, _ in headers):
         headers.append(("Cache-Control", "no-store"))  # as app/security.py for every non-static
+    if last:
+        headers.extend(last[0])
     if session:
         headers.append(("Vary", "Cookie"))
     code = int(status[:3])
@@ -245,8 +248,9 @@ def fetch(app: Flask, statements: Callable, replica: bool = False) -> object | N
     """`statements(cursor)` on a pooled connection, or None when anything fails (the connection
     is then dropped, and Flask answers the request its way).
 
-    Read-only, so in autocommit: one round trip a statement, where a transaction would add a
-    BEGIN and a COMMIT (psycopg2 sends each on its own). The cursor is psycopg2's: no result
+    In autocommit: one round trip a statement, where a transaction would add a BEGIN and a
+    COMMIT (psycopg2 sends each on its own); a statement that writes (an audit append) commits
+    by itself. The cursor is psycopg2's: no result
     objects, no session. `replica`: on the standby when one is configured (heavy reads).
     """
     source = app.extensions.get(CONNECTION_SOURCE)

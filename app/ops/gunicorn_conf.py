@@ -46,3 +46,12 @@ def post_worker_init(worker):
     if os.environ.get("WEB_GC_FREEZE", "1") != "0":
         gc.collect()
         gc.freeze()
+
+
+def worker_exit(server, worker):
+    """Append the public lookups' audit entries the worker still holds (app/audit/deferred.py)."""
+    from app.audit import deferred  # import here: the config loads in the master, before the app
+
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        deferred.flush(app)

@@ -7,10 +7,20 @@ Two limits, both must hold: every lookup or rating counts against the client's a
 
 from __future__ import annotations
 
+import functools
+import threading
+import time
+from dataclasses import dataclass
+
 from flask import current_app
 from flask import request
+from limits import parse_many
+from limits.storage import MemoryStorage
+from limits.storage import RedisStorage
+from limits.strategies import FixedWindowRateLimiter
 
 from app.extensions import limiter
+from app.resident.receipts import normalise_number
 
 
 def submitted_number() -> str:
@@ -18,7 +28,7 @@ def submitted_number() -> str:
     data = request.get_json(silent=True) if request.is_json else request.form
     value = data.get("number", "") if hasattr(data, "get") else ""
     value = value or (request.view_args or {}).get("number", "")
-    return str(value).strip().upper()[:24]
+    return normalise_number(value)
 
 
 def _number_key() -> str:
@@ -43,3 +53,140 @@ def lookup_throttled(view):
     return limiter.shared_limit(
         lambda: current_app.config["RESIDENT_LIMIT_ADDRESS"], scope="resident-address"
     )(view)
+
+
+# --- the same counting outside Flask (the lookup's fast path, app/resident/fast.py) -------------
+#
+# Flask-Limiter, for a lookup: the address limits hit (counted), the number limits tested (a
+# failure counts there afterwards), the headers from the address limit of the shortest window.
+# `count` does exactly that on Flask-Limiter's own storage and keys (fixed window, Redis or
+# memory) — in one round trip to Redis — and `give_back` undoes it when the fast path hands a
+# request to Flask after all, which then counts it its own way. Anything else (another strategy
+# or storage, limits off, headers off, an ambiguous header limit) is left to Flask.
+
+ADDRESS_SCOPE, NUMBER_SCOPE = "resident-address", "resident-number"
+
+# KEYS: the number limits' keys (tested), then the address limits' (hit). ARGV[1]: how many
+# tested; ARGV[2]: the header's key (its index in KEYS); then each tested key's amount; then each
+# hit key's amount and expiry. Nothing is counted when a limit is reached (Flask then answers
+# the 429 and counts it): "0"; else "count ttl" of the header's key after counting (one string:
+# a reply the client parses at once).
+COUNT_LUA = """
+local tested = tonumber(ARGV[1])
+for i = 1, tested do
+  if tonumber(redis.call('get', KEYS[i]) or '0') >= tonumber(ARGV[2 + i]) then return '0' end
+end
+local at = 3 + tested
+for i = tested + 1, #KEYS do
+  local amount = tonumber(ARGV[at + 2 * (i - tested - 1)])
+  if tonumber(redis.call('get', KEYS[i]) or '0') + 1 > amount then return '0' end
+end
+for i = tested + 1, #KEYS do
+  local current = redis.call('incrby', KEYS[i], 1)
+  if current == 1 then redis.call('expire', KEYS[i], ARGV[at + 2 * (i - tested - 1) + 1]) end
+end
+local key = KEYS[tonumber(ARGV[2])]
+return (redis.call('get', key) or '0') .. ' ' .. redis.call('ttl', key)
+"""
+GIVE_BACK_LUA = """
+for i = 1, #KEYS do
+  if redis.call('exists', KEYS[i]) == 1 then redis.call('decrby', KEYS[i], 1) end
+end
+return #KEYS
+"""
+SCRIPTS = "gridgov_resident_scripts"
+MEMORY_LOCK = threading.Lock()
+
+
+@functools.cache
+def _items(address: str, number: str):
+    """(address items, number items, the header's index in number items + address items).
+
+    The route's limits, in the order Flask-Limiter holds them (the number's decorator is the
+    inner one, so its limits come first), sorted by window, stably: the first is the one its
+    headers describe."""
+    hit, tested = parse_many(address), parse_many(number)
+    every = [*tested, *hit]
+    header = min(range(len(every)), key=lambda i: every[i].GRANULARITY.seconds) if every else None
+    return hit, tested, header
+
+
+@dataclass
+class Counted:
+    """A lookup counted outside Flask: its rate-limit headers, and how to undo the count."""
+
+    headers: list[tuple[str, str]]
+    keys: list[str]
+    storage: object
+
+
+def count(app, environ: dict, number: str) -> Counted | None:
+    """Count a lookup from the request's address as Flask-Limiter would, or None: Flask counts
+    (a limit reached, or a set-up this does not know). `number`: normalised (submitted_number)."""
+    config = app.config
+    if not (limiter.enabled and config.get("RATELIMIT_HEADERS_ENABLED")):
+        return None
+    strategy = limiter.limiter
+    if type(strategy) is not FixedWindowRateLimiter:
+        return None
+    storage = strategy.storage
+    hit, tested, header = _items(config["RESIDENT_LIMIT_ADDRESS"], config["RESIDENT_LIMIT_NUMBER"])
+    address = environ.get("REMOTE_ADDR") or ""
+    if header is None or not address or not number:
+        return None
+    prefix = [config["RATELIMIT_KEY_PREFIX"]] if config.get("RATELIMIT_KEY_PREFIX") else []
+    hit_keys = [item.key_for(*prefix, address, ADDRESS_SCOPE) for item in hit]
+    tested_keys = [item.key_for(*prefix, "receipt:" + number, NUMBER_SCOPE) for item in tested]
+    if type(storage) is RedisStorage:
+        scripts = app.extensions.get(SCRIPTS)
+        if scripts is None or scripts[0] is not storage:
+            connection = storage.get_connection()
+            scripts = app.extensions[SCRIPTS] = (
+                storage,
+                connection.register_script(COUNT_LUA),
+                connection.register_script(GIVE_BACK_LUA),
+            )
+        keys = [storage.prefixed_key(k) for k in tested_keys + hit_keys]
+        argv = [len(tested), header + 1, *(item.amount for item in tested)]
+        for item in hit:
+            argv += [item.amount, item.get_expiry()]
+        out = scripts[1](keys, argv).split()
+        if len(out) != 2:
+            return None
+        current, ttl = int(out[0]), int(out[1])
+        reset = max(ttl, 0) + time.time()  # limits' RedisStorage.get_expiry
+        undo = keys[len(tested_keys) :]
+    elif type(storage) is MemoryStorage:
+        pairs = [*zip(tested_keys, tested, strict=True), *zip(hit_keys, hit, strict=True)]
+        with MEMORY_LOCK:
+            if any(storage.get(k) >= item.amount for k, item in pairs[: len(tested)]):
+                return None
+            if any(storage.get(k) + 1 > item.amount for k, item in pairs[len(tested) :]):
+                return None
+            for k, item in pairs[len(tested) :]:
+                storage.incr(k, item.get_expiry())
+            key = pairs[header][0]
+            current, reset = storage.get(key), storage.get_expiry(key)
+        undo = hit_keys
+    else:
+        return None
+    item = (tested + hit)[header]
+    reset_at = int(reset + 1)  # Flask-Limiter's RequestLimit.reset_at
+    headers = [
+        ("X-RateLimit-Limit", str(item.amount)),
+        ("X-RateLimit-Remaining", str(max(0, item.amount - current))),
+        ("X-RateLimit-Reset", str(reset_at)),
+        ("Retry-After", str(int(reset_at - time.time()))),
+    ]
+    return Counted(headers, undo, storage)
+
+
+def give_back(app, counted: Counted) -> None:
+    """Undo `count` (the request goes to Flask, which counts it again)."""
+    storage = counted.storage
+    if type(storage) is RedisStorage:
+        app.extensions[SCRIPTS][2](counted.keys, [])
+    else:
+        with MEMORY_LOCK:
+            for key in counted.keys:
+                storage.decr(key)

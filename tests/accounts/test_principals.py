@@ -171,15 +171,18 @@ def test_a_dead_pooled_connection_is_discarded_without_pre_ping(
             assert cursor.fetchone()[0] >= 1
         other.close()
 
-    lookup = {"number": "X-1", "code": "abcdef"}  # a resident's query: no account, no retry
+    # A resident's rating: no account, no retry, and no fast path that would take the dead
+    # connection first (the progress lookup's does, and Flask then answers on a fresh one).
+    lookup = {"number": "X-1", "code": "abcdef", "rating": "satisfied"}
+    rating = "/api/v1/public/rating"
     try:
-        assert client.post("/api/v1/public/progress", json=lookup).status_code == 404
+        assert client.post(rating, json=lookup).status_code == 404
         drop_connections()
-        lost = client.post("/api/v1/public/progress", json=lookup)
+        lost = client.post(rating, json=lookup)
         assert lost.status_code == 503
         assert set(lost.get_json()) == {"code", "status", "message", "errors"}
         assert lost.headers["Retry-After"].isdigit()  # (the lookup throttle sets its own)
-        assert client.post("/api/v1/public/progress", json=lookup).status_code == 404
+        assert client.post(rating, json=lookup).status_code == 404
 
         assert client.get("/api/v1/me", headers=headers).status_code == 200
         drop_connections()
