@@ -113,28 +113,26 @@ FACT_WHERE = """
 # The three kinds of metric as three branches of a UNION ALL, each a range of the primary key,
 # which carries `n` (INCLUDE, migration 0032): index-only scans, no heap page read. As one OR
 # the planner took a bitmap scan that read the table's pages (bench/NOTES.md, W6).
+# The three kinds of fact the pass reads — the period's, the now facts (day 1970-01-01) and those
+# overdue before today — each a key range of the index (UNION ALL: one OR got a bitmap scan).
+FACT_BRANCHES = (
+    ("period_metrics", "f.day BETWEEN :date_from AND :date_to"),
+    ("now_metrics", "f.day = DATE '1970-01-01'"),
+    ("due_metrics", "f.day < :today"),
+)
 FACT_MEASURES_SQL = (
     """
 WITH f AS (
     -- Summed per sub-region and metric first (a few thousand groups, hashed): the pivot below
     -- then reads those instead of every fact of the period (half the time, bench/NOTES.md).
     SELECT {key} AS k, f.metric, CAST(sum(f.n) AS integer) AS n
-      FROM (SELECT f.region_code, f.metric, f.n FROM measure_facts f
-             WHERE f.metric = ANY(:period_metrics) AND f.day BETWEEN :date_from AND :date_to
-               AND"""
-    + FACT_WHERE
-    + """
-            UNION ALL
-            SELECT f.region_code, f.metric, f.n FROM measure_facts f
-             WHERE f.metric = ANY(:now_metrics) AND f.day = DATE '1970-01-01'
-               AND"""
-    + FACT_WHERE
-    + """
-            UNION ALL
-            SELECT f.region_code, f.metric, f.n FROM measure_facts f
-             WHERE f.metric = ANY(:due_metrics) AND f.day < :today
-               AND"""
-    + FACT_WHERE
+      FROM ("""
+    + "\n            UNION ALL\n".join(
+        f"""SELECT f.region_code, f.metric, f.n FROM measure_facts f
+             WHERE f.metric = ANY(:{metrics}) AND {days}
+               AND{FACT_WHERE}"""
+        for metrics, days in FACT_BRANCHES
+    )
     + """) f
      GROUP BY 1, 2
 )
