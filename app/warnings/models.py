@@ -34,7 +34,7 @@ KINDS = ("hotspot", "repeat_party", "group", "bypass", "risk_point")
 STATES = ("open", "acknowledged", "handled")
 # A warning with these states holds its key: new evidence updates it instead of raising another.
 LIVE_STATES = ("open", "acknowledged")
-# Whose officials are told (app/warnings/services.py recipients).
+# Whose officials are told (app/warnings/services.py chain, recipients_of).
 LEVELS = ("village", "town", "county")
 
 

@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from flask_babel import gettext as _
-from geoalchemy2 import WKTElement
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import joinedload
 
-from app.accounts.models import User
 from app.audit import services as audit
 from app.cases import workflow
 from app.cases.models import Case
@@ -34,7 +32,9 @@ from app.core import clock
 from app.core.errors import Conflict
 from app.extensions import db
 from app.geo.models import Region
-from app.notify.services import emit
+from app.notify.services import PERSON_COLUMNS
+from app.notify.services import emit_to
+from app.notify.services import person
 from app.risks.models import RiskPoint
 from app.warnings import rules
 from app.warnings.models import LIVE_STATES
@@ -159,8 +159,52 @@ class Outcome:
         self.updated += [i for i in other.updated if i not in self.updated + self.raised]
 
 
-def record(finding: Finding, outcome: Outcome) -> EarlyWarning:
+# A new warning and whom to tell, in one statement: the INSERT skips on the live-key index
+# (uq_warnings_live_key); when it inserts, its row is joined to the active officials of the
+# warning's regions (`chain`) with what `emit` needs of them (notify.PERSON_COLUMNS), so the
+# recipients (`recipients_of`) and their notification settings need no statements of their own.
+RAISE_SQL = f"""
+WITH w AS (
+  INSERT INTO warnings (kind, dedup_key, state, level, grid_cell_id, village_id, town_id,
+                        county_id, region_code, category, case_ids, risk_point_id, party_hash,
+                        geom, first_seen_at, last_seen_at, version, observed, expected, p_value,
+                        explanation)
+  VALUES (:kind, :key, 'open', :level, :cell, :village, :town, :county, :code, :category,
+          CAST(:case_ids AS integer[]), :point, :party_hash, ST_GeomFromText(:wkt, 4326),
+          :moment, :moment, 1, :observed, :expected, :p_value, :explanation)
+  ON CONFLICT (dedup_key) WHERE {LIVE_SQL} DO NOTHING
+  RETURNING id
+)
+SELECT w.id, u.id AS user_id, u.region_id, {PERSON_COLUMNS}
+  FROM w
+  LEFT JOIN (users u LEFT JOIN notification_settings s ON s.user_id = u.id)
+    ON u.region_id = ANY(CAST(:chain AS integer[])) AND u.role = 'official' AND u.active
+ ORDER BY u.id
+"""
+
+
+def chain(level: str, village_id: int | None, town_id: int, county_id: int) -> list[int]:
+    """The regions whose officials answer for a warning of that level, nearest first."""
+    regions = {
+        "village": [village_id, town_id, county_id],
+        "town": [town_id, county_id],
+        "county": [county_id],
+    }[level]
+    return [region_id for region_id in regions if region_id]
+
+
+def recipients_of(regions: list[int], officials) -> list[int]:
+    """The officials of the warning's level (its village's, or its town's), else the next up:
+    of (region id, user id) pairs in user id order, those of the first region that has any."""
+    found: dict[int, list[int]] = {}
+    for region_id, user_id in officials:
+        found.setdefault(region_id, []).append(user_id)
+    return next((found[region_id] for region_id in regions if region_id in found), [])
+
+
+def record(finding: Finding, outcome: Outcome) -> int:
     """Raise the finding's warning, or update the live one with its key; tell on raising only.
+    Answers the warning's id.
 
     The insert skips on the live-key index (uq_warnings_live_key), so two scans racing on the
     same thing make one warning.
@@ -173,35 +217,40 @@ def record(finding: Finding, outcome: Outcome) -> EarlyWarning:
         "p_value": finding.p_value,
         "explanation": finding.explanation,
     }
-    created = db.session.scalar(
-        insert(EarlyWarning)
-        .values(
-            kind=finding.kind,
-            dedup_key=finding.key,
-            state="open",
-            level=place.level,
-            grid_cell_id=place.grid_cell_id,
-            village_id=place.village_id,
-            town_id=place.town_id,
-            county_id=place.county_id,
-            region_code=place.region_code,
-            category=finding.category,
-            case_ids=sorted(set(finding.case_ids)),
-            risk_point_id=finding.risk_point_id,
-            party_hash=finding.party_hash,
-            geom=WKTElement(place.wkt, srid=4326),
-            first_seen_at=moment,
-            last_seen_at=moment,
-            version=1,
+    regions = chain(place.level, place.village_id, place.town_id, place.county_id)
+    rows = db.session.execute(
+        text(RAISE_SQL),
+        {
+            "kind": finding.kind,
+            "key": finding.key,
+            "level": place.level,
+            "cell": place.grid_cell_id,
+            "village": place.village_id,
+            "town": place.town_id,
+            "county": place.county_id,
+            "code": place.region_code,
+            "category": finding.category,
+            "case_ids": sorted(set(finding.case_ids)),
+            "point": finding.risk_point_id,
+            "party_hash": finding.party_hash,
+            "wkt": place.wkt,
+            "moment": moment,
+            "chain": regions,
             **evidence,
+        },
+    ).all()
+    if rows:
+        warning_id = rows[0].id
+        officials = [row for row in rows if row.user_id is not None]
+        notify(
+            warning_id,
+            finding.kind,
+            finding.explanation,
+            recipients_of(regions, [(row.region_id, row.user_id) for row in officials]),
+            {row.user_id: person(*row[3:]) for row in officials},
         )
-        .on_conflict_do_nothing(index_elements=["dedup_key"], index_where=text(LIVE_SQL))
-        .returning(EarlyWarning)  # the new row itself: no second statement to load it
-    )
-    if created is not None:
-        notify(created)
-        outcome.raised.append(created.id)
-        return created
+        outcome.raised.append(warning_id)
+        return warning_id
     warning = db.session.scalars(
         select(EarlyWarning)
         .where(EarlyWarning.dedup_key == finding.key, EarlyWarning.state.in_(LIVE_STATES))
@@ -210,7 +259,7 @@ def record(finding: Finding, outcome: Outcome) -> EarlyWarning:
     ).one()
     cases = sorted(set(warning.case_ids) | set(finding.case_ids))
     if cases == sorted(warning.case_ids) and finding.observed == warning.observed:
-        return warning  # nothing new: a rescan changes nothing (and bumps no version)
+        return warning.id  # nothing new: a rescan changes nothing (and bumps no version)
     for key, value in evidence.items():
         setattr(warning, key, value)
     warning.case_ids = cases
@@ -218,37 +267,20 @@ def record(finding: Finding, outcome: Outcome) -> EarlyWarning:
     db.session.flush()
     if warning.id not in outcome.raised + outcome.updated:
         outcome.updated.append(warning.id)
-    return warning
+    return warning.id
 
 
-def recipients(warning: EarlyWarning) -> list[int]:
-    """The officials of the warning's level (its village's, or its town's), else the next up."""
-    chain = {
-        "village": [warning.village_id, warning.town_id, warning.county_id],
-        "town": [warning.town_id, warning.county_id],
-        "county": [warning.county_id],
-    }[warning.level]
-    chain = [region_id for region_id in chain if region_id]
-    # staff_at of each level in turn, in one statement: the first level that has officials.
-    found: dict[int, list[int]] = {}
-    for region_id, user_id in db.session.execute(
-        select(User.region_id, User.id)
-        .where(User.region_id.in_(chain), User.role == "official", User.active.is_(True))
-        .order_by(User.id)
-    ):
-        found.setdefault(region_id, []).append(user_id)
-    return next((found[region_id] for region_id in chain if region_id in found), [])
-
-
-def notify(warning: EarlyWarning) -> None:
-    """Tell the responsible officials that a warning was raised (once: keyed by the warning)."""
-    emit(
+def notify(warning_id: int, kind: str, explanation: str, ids: list[int], people: dict) -> None:
+    """Tell the responsible officials (`ids`, their notification settings in `people`) that a
+    warning was raised (once: keyed by the warning)."""
+    emit_to(
         "warning_raised",
-        recipients(warning),
-        title=f"研判预警（{rules.KIND_NAMES[warning.kind]}）",
-        body=warning.explanation,
-        link=f"/analysis?warning={warning.id}",
-        dedup_key=f"warning:{warning.id}",
+        ids,
+        people,
+        title=f"研判预警（{rules.KIND_NAMES[kind]}）",
+        body=explanation,
+        link=f"/analysis?warning={warning_id}",
+        dedup_key=f"warning:{warning_id}",
     )
 
 
