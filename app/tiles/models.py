@@ -18,7 +18,10 @@ class DataVersion(db.Model):
     """One stripe of a layer's change counter; the layer's version is the sum of its stripes.
 
     Statement triggers on the layer's tables bump a stripe (migration 0007), in the writer's own
-    transaction: a reader sees the counter and the rows it counts in the same snapshot.
+    transaction: a reader sees the counter and the rows it counts in the same snapshot. The
+    'warning_rules' version is one stripe set to the next value of the sequence
+    `data_version_stamps` instead (migration 0033): a number is never seen twice, not even one a
+    rolled-back transaction saw.
     """
 
     __tablename__ = "data_versions"
