@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -149,6 +150,26 @@ def person(phone, active, has_settings, sms_events, muted_events, quiet_from, qu
     return phone, active, Preferences(tuple(sms_events), tuple(muted_events), quiet_from, quiet_to)
 
 
+# One inbox row per user id, in the order given (the ids are handed out in it); with a dedup key,
+# a user already told under it is skipped (uq_notifications_dedup). A text statement made once:
+# building and compiling an INSERT of as many VALUES rows on every call cost more than running it.
+INSERT_SQL = """
+INSERT INTO notifications (user_id, event, case_id, dispatch_id, title, body, link, dedup_key)
+SELECT t.user_id, :event, CAST(:case_id AS bigint), CAST(:dispatch_id AS bigint), :title, :body,
+       :link, :dedup_key
+  FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS t(user_id, n)
+ ORDER BY t.n
+{conflict}
+RETURNING id, user_id
+"""
+INSERT = text(INSERT_SQL.format(conflict=""))
+INSERT_DEDUP = text(
+    INSERT_SQL.format(
+        conflict="ON CONFLICT (user_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING"
+    )
+)
+
+
 def emit_to(
     event: str,
     ids: list[int],
@@ -170,9 +191,10 @@ def emit_to(
         return []
     if link is None and case is not None:
         link = f"/cases/{case.number}"
-    rows = [
+    created = db.session.execute(
+        INSERT_DEDUP if dedup_key is not None else INSERT,
         {
-            "user_id": uid,
+            "ids": ids,
             "event": event,
             "case_id": getattr(case, "id", None),
             "dispatch_id": getattr(dispatch, "id", None),
@@ -180,16 +202,8 @@ def emit_to(
             "body": body,
             "link": link,
             "dedup_key": dedup_key,
-        }
-        for uid in ids
-    ]
-    stmt = insert(Notification).values(rows)
-    if dedup_key is not None:
-        stmt = stmt.on_conflict_do_nothing(
-            index_elements=["user_id", "dedup_key"],
-            index_where=Notification.dedup_key.isnot(None),
-        )
-    created = db.session.execute(stmt.returning(Notification.id, Notification.user_id)).all()
+        },
+    ).all()
     _queue_sms(event, created, people, sms_text(title, body))
     return [nid for nid, _uid in created]
 

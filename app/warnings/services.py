@@ -23,10 +23,9 @@ from types import SimpleNamespace
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy import TextClause
+from sqlalchemy import select
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 
 from app.audit import services as audit
 from app.cases import workflow
