@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 
 from app.core import clock
+from app.core import fast
 from app.extensions import db
 from app.geo.models import Region
+from app.notify import services as notify_services
 from app.notify.models import Notification
+from app.notify.models import SmsMessage
 from app.risks import services as risk_services
 from app.risks.models import RiskPoint
 from app.warnings import services
 from app.warnings.models import EarlyWarning
+from app.warnings.models import WarningRule
 from app.warnings.queries import counts
 from tests.cases.factories import POINT_OTHER_COUNTY
 from tests.cases.factories import report
@@ -286,3 +292,127 @@ def test_full_pass_command(client, world, runner):
         "/api/v1/warnings.geojson?limit=1000", headers=bearer(world["official@town"])
     )
     assert layer.status_code == 200 and len(layer.get_json()["features"]) == 2
+
+
+@contextmanager
+def statements():
+    """The statements sent meanwhile (the suite's SAVEPOINTs, tests/conftest.py, are not the
+    scan's own)."""
+    sent: list[str] = []
+
+    def count(_connection, _cursor, statement, *_args) -> None:
+        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
+            sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_scan_statements(client, world):
+    """A scan that raises nothing is two statements (the case with the rules' version, the
+    evidence), three when the rules are read at a new version; a raised warning adds two (its
+    INSERT, which reads whom to tell, and the inbox rows)."""
+    worker = world["grid_worker@village"]
+    quiet = [case_id(report(client, worker, **LABOUR).get_json()["number"]) for _ in range(2)]
+    loud = case_id(report(client, worker, group_visit=True, parties=[]).get_json()["number"])
+    with statements() as sent:
+        assert services.scan_case(quiet[0]).raised == []
+    assert len(sent) == 3, sent
+    assert "warning_rules" in sent[1]
+    with statements() as sent:
+        assert services.scan_case(quiet[1]).raised == []
+    assert len(sent) == 2, sent  # the rules kept at their version
+    with statements() as sent:
+        outcome = services.scan_case(loud)
+    assert len(sent) == 4, sent
+    db.session.commit()
+    [group] = warnings_of("group")
+    assert outcome.raised == [group.id] and outcome.updated == []
+    assert (group.level, group.case_ids, group.observed) == ("town", [loud], 0)
+    [note] = db.session.scalars(select(Notification).where(Notification.event == "warning_raised"))
+    assert note.user_id == world.user_ids["official@town"]
+    assert (note.title, note.body) == ("研判预警（群体性事件）", group.explanation)
+    assert (note.link, note.dedup_key) == (f"/analysis?warning={group.id}", f"warning:{group.id}")
+    with statements() as sent:
+        assert services.scan_case(loud).raised == []  # the live key: found, nothing new
+    assert len(sent) == 4, sent  # case, evidence, the INSERT that skips, the live warning
+
+
+def test_a_rule_changed_counts_from_the_next_scan(client, world):
+    """The rules are kept per process at their data version: a threshold an admin changes, or a
+    rule switched off, counts from the very next scan of the same process."""
+    admin = bearer(world["admin@county"])
+    worker = world["grid_worker@village"]
+    three = [{"role": "applicant", "name": f"村民{i}"} for i in range(3)]
+    number = report(client, worker, parties=three, category="村(社)务管理").get_json()["number"]
+    assert scan(number).raised == []  # three people: under min_people 5; the rules now kept
+    kept = fast.kept(client.application, services.RULES)
+    before = kept.version
+    assert kept.get(before, services.RULES)["group"]["min_people"] == 5
+    path = "/api/v1/warning-rules/group"
+    ok = client.put(path, json={"version": 1, "params": {"min_people": 3}}, headers=admin)
+    assert ok.status_code == 200, ok.get_json()
+    outcome = scan(number)
+    [group] = warnings_of("group")
+    assert outcome.raised == [group.id] and "涉及 3 名当事人" in group.explanation
+    assert kept.version != before and kept.get(kept.version, services.RULES)["group"] == {
+        "min_people": 3,
+        "group_visit": True,
+    }
+    off = client.put(path, json={"version": 2, "enabled": False}, headers=admin)
+    assert off.status_code == 200
+    other = report(client, worker, parties=three, category="村(社)务管理").get_json()["number"]
+    assert scan(other).raised == [] and len(warnings_of("group")) == 1
+
+
+def test_a_rolled_back_rule_change_is_never_kept_for_another(world):
+    """The rules' version comes from a sequence (migration 0033): the version of a change that
+    rolled back, and the rules a scan kept at it, never stand for a later change."""
+    admin = world["admin@county"]
+
+    def version() -> int:
+        return db.session.scalar(text(f"SELECT {fast.version_sql(services.RULES)}"))
+
+    def group_rule() -> WarningRule:
+        return db.session.scalar(select(WarningRule).where(WarningRule.kind == "group"))
+
+    start = version()
+    assert services.scan_rules(start)["group"]["min_people"] == 5
+    nested = db.session.begin_nested()
+    services.update_rule(group_rule(), admin, {"params": {"min_people": 9}})
+    seen = version()
+    assert seen != start and services.scan_rules(seen)["group"]["min_people"] == 9
+    nested.rollback()
+    assert version() == start
+    services.update_rule(group_rule(), admin, {"params": {"min_people": 7}})
+    after = version()
+    assert after not in (start, seen)
+    assert services.scan_rules(after)["group"]["min_people"] == 7
+
+
+def test_told_as_each_official_asked(client, world):
+    """A raised warning tells the level's officials as their settings say: one who muted the
+    event is not told, one who takes it by SMS gets the text message too."""
+    muted = world["official@town"]
+    second = make_user("second-official.town", "official", "371699101000")
+    second.phone = "13800000009"
+    no_quiet = {"quiet_from": None, "quiet_to": None}
+    notify_services.save_preferences(
+        muted.id, {"sms_events": [], "muted_events": ["warning_raised"], **no_quiet}
+    )
+    notify_services.save_preferences(
+        second.id, {"sms_events": ["warning_raised"], "muted_events": [], **no_quiet}
+    )
+    db.session.commit()
+    worker = world["grid_worker@village"]
+    number = report(client, worker, group_visit=True, parties=[]).get_json()["number"]
+    [warning_id] = scan(number).raised
+    assert told("warning_raised") == [second.id]
+    [sms] = db.session.scalars(select(SmsMessage))
+    assert (sms.user_id, sms.phone, sms.scheduled_at) == (second.id, "13800000009", None)
+    assert sms.text.startswith("【网格通】研判预警（群体性事件）：甲镇东村 集体访")
+    note = db.session.get(Notification, sms.notification_id)
+    assert note.dedup_key == f"warning:{warning_id}"
