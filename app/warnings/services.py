@@ -298,57 +298,87 @@ def notify(warning_id: int, kind: str, explanation: str, ids: list[int], people:
 
 # --- the rules about one case --------------------------------------------------------------------
 
-# Everything the rules about one case read, in one statement (one round trip instead of about
-# twenty: a scan runs after every report). Each part was a statement of its own:
+# The case and everything the rules about it read, in one statement (one round trip instead of
+# about twenty: a scan runs after every report). Each part was a statement of its own:
+# - k: the case as the rules read it, its parties' keyed hashes (in party order) and the rules'
+#   data version (migration 0033: every write to warning_rules sets it); no row, no case;
+# - compared: the hash each party is compared by (its ID number's, else its phone's), each once,
+#   in party order, when the repeat-party rule is on;
 # - spent: the cases handled hotspot warnings of the category counted, for the cell (its own
 #   and its village's warnings) and for the village (its own and all its cells'): not again;
 # - cell_n / village_n: the unit's cases of the category in the window and in the baseline
-#   before it, skipped by a one-time filter when the unit is not evaluated;
+#   before it, skipped by a one-time filter when the rule does not watch the unit;
 # - covered: a live cell hotspot of the category in the village (the village is not warned);
-# - parties: per party hash, its cases in the months or open, less those a handled warning
+# - parties: per compared hash, its cases in the months or open, less those a handled warning
 #   with its key counted: the hash indexes give each hash's case ids first, then cases is
 #   read by primary key (OFFSET 0 keeps the planner from folding it into a scan of cases);
 # - what a warning's place needs: the case's point, the town's and village's names, the cell's
 #   and the village's code and a point inside them.
-EVIDENCE_SQL = """
-WITH spent AS (
+# A unit or hash the full pass has already evaluated (`seen`) is counted again here and left
+# out by `evidence`: the cells, villages and hashes of a case are not known before this reads it.
+EVIDENCE_SQL = f"""
+WITH k AS MATERIALIZED (
+  SELECT c.id, c.number, c.title, c.category, c.source, c.origin_level, c.group_visit,
+         c.town_id, c.county_id, c.village_id, c.grid_cell_id, c.region_code,
+         ST_AsText(c.location) AS case_wkt,
+         (SELECT coalesce(json_agg(json_build_array(p.id_number_hash, p.phone_hash)
+                                   ORDER BY p.id), '[]')
+            FROM parties p WHERE p.case_id = c.id) AS party_list,
+         {fast.version_sql(RULES)} AS rules_version
+    FROM cases c
+   WHERE c.id = :case
+), compared AS MATERIALIZED (
+  SELECT DISTINCT ON (x.h) x.h, x.by_id, x.party_id
+    FROM (SELECT p.id AS party_id, coalesce(nullif(p.id_number_hash, ''), p.phone_hash) AS h,
+                 coalesce(p.id_number_hash, '') <> '' AS by_id
+            FROM parties p
+           WHERE :party_on AND p.case_id = :case) x
+   WHERE x.h <> ''
+   ORDER BY x.h, x.party_id
+), spent AS (
   SELECT coalesce(array_agg(DISTINCT x) FILTER (WHERE w.grid_cell_id IS NULL
-                                                   OR w.grid_cell_id = :cell), '{}') AS cell,
-         coalesce(array_agg(DISTINCT x), '{}') AS village
-    FROM warnings w, unnest(w.case_ids) x
+                                                   OR w.grid_cell_id = k.grid_cell_id),
+                  '{{}}') AS cell,
+         coalesce(array_agg(DISTINCT x), '{{}}') AS village
+    FROM k, warnings w, unnest(w.case_ids) x
    WHERE (:do_cell OR :do_village) AND w.kind = 'hotspot' AND w.state = 'handled'
-     AND w.category = :category AND w.village_id = :village
+     AND w.category = k.category AND w.village_id = k.village_id
 ), cell_n AS (
   SELECT count(*) FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(s.cell)) AS observed,
          count(*) FILTER (WHERE c.reported_at < :win) AS baseline,
          coalesce(array_agg(c.id ORDER BY c.id)
-                  FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(s.cell)), '{}') AS ids
-    FROM spent s, cases c
-   WHERE :do_cell AND c.grid_cell_id = :cell AND c.category = :category AND c.parent_id IS NULL
-     AND c.reported_at >= :base AND c.reported_at <= :now
+                  FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(s.cell)),
+                  '{{}}') AS ids
+    FROM k, spent s, cases c
+   WHERE :do_cell AND c.grid_cell_id = k.grid_cell_id AND c.category = k.category
+     AND c.parent_id IS NULL AND c.reported_at >= :base AND c.reported_at <= :now
 ), village_n AS (
   SELECT count(*) FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(s.village)) AS observed,
          count(*) FILTER (WHERE c.reported_at < :win) AS baseline,
          coalesce(array_agg(c.id ORDER BY c.id)
-                  FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(s.village)), '{}') AS ids
-    FROM spent s, cases c
-   WHERE :do_village AND c.village_id = :village AND c.category = :category
+                  FILTER (WHERE c.reported_at >= :win AND NOT c.id = ANY(s.village)),
+                  '{{}}') AS ids
+    FROM k, spent s, cases c
+   WHERE :do_village AND c.village_id = k.village_id AND c.category = k.category
      AND c.parent_id IS NULL AND c.reported_at >= :base AND c.reported_at <= :now
 ), hashes AS MATERIALIZED (
   SELECT h.h,
          coalesce((SELECT array_agg(DISTINCT x) FROM warnings w, unnest(w.case_ids) x
                     WHERE w.dedup_key = 'repeat_party:' || h.h AND w.state = 'handled'),
-                  '{}') AS spent,
+                  '{{}}') AS spent,
          ARRAY(SELECT p.case_id FROM parties p
                 WHERE p.id_number_hash = h.h OR p.phone_hash = h.h) AS ids
-    FROM unnest(CAST(:hashes AS text[])) AS h(h)
+    FROM compared h
 )
-SELECT cn.observed AS cell_observed, cn.baseline AS cell_baseline, cn.ids AS cell_ids,
+SELECT k.*,
+       (SELECT coalesce(json_agg(json_build_array(h, by_id) ORDER BY party_id), '[]')
+          FROM compared) AS compared,
+       cn.observed AS cell_observed, cn.baseline AS cell_baseline, cn.ids AS cell_ids,
        vn.observed AS village_observed, vn.baseline AS village_baseline, vn.ids AS village_ids,
        :do_village AND EXISTS (
          SELECT 1 FROM warnings w
           WHERE w.kind = 'hotspot' AND w.state IN ('open', 'acknowledged')
-            AND w.village_id = :village AND w.category = :category
+            AND w.village_id = k.village_id AND w.category = k.category
             AND w.grid_cell_id IS NOT NULL) AS covered,
        (SELECT coalesce(json_agg(json_build_object('h', hs.h, 'id', c.id, 'number', c.number,
                                                    'state', c.state,
@@ -360,16 +390,17 @@ SELECT cn.observed AS cell_observed, cn.baseline AS cell_baseline, cn.ids AS cel
                 WHERE c.id = ANY(hs.ids) AND NOT c.id = ANY(hs.spent) AND c.parent_id IS NULL
                   AND (c.reported_at >= :since OR c.state = ANY(:open_states))
                OFFSET 0) c) AS parties,
-       (SELECT ST_AsText(location) FROM cases WHERE id = :case) AS case_wkt,
-       (SELECT name FROM regions WHERE id = :town) AS town_name,
-       (SELECT name FROM regions WHERE id = :village) AS village_name,
-       (SELECT code FROM regions WHERE id = :village) AS village_code,
+       (SELECT name FROM regions WHERE id = k.town_id) AS town_name,
+       (SELECT name FROM regions WHERE id = k.village_id) AS village_name,
+       (SELECT code FROM regions WHERE id = k.village_id) AS village_code,
        (SELECT ST_AsText(ST_PointOnSurface(boundary)) FROM regions
-         WHERE id = :village AND :do_village) AS village_wkt,
+         WHERE id = k.village_id AND :do_village) AS village_wkt,
        g.code AS cell_code, g.name AS cell_name, g.wkt AS cell_wkt
-  FROM cell_n cn, village_n vn
-  LEFT JOIN (SELECT code, name, ST_AsText(ST_PointOnSurface(geom)) AS wkt FROM grid_cells
-              WHERE id = :cell AND :do_cell) g ON true
+  FROM k
+ CROSS JOIN cell_n cn
+ CROSS JOIN village_n vn
+  LEFT JOIN LATERAL (SELECT code, name, ST_AsText(ST_PointOnSurface(geom)) AS wkt
+                      FROM grid_cells WHERE id = k.grid_cell_id AND :do_cell) g ON true
 """
 
 
@@ -382,6 +413,7 @@ class Evidence:
     do_village: bool
     hashes: list[tuple[str, str]]  # (compared by, keyed hash), in the case's party order
     party_rows: dict[str, list[dict]]
+    marks: set = field(default_factory=set)  # what it evaluated, for the pass's `seen`
 
     @property
     def names(self) -> str:
@@ -389,50 +421,68 @@ class Evidence:
         return (self.row.town_name or "") + (self.row.village_name or "")
 
 
-def evidence(case: Case, rules_p: dict, seen: set) -> Evidence:
-    """Read everything the rules about `case` need, marking its units and hashes as seen."""
+def evidence(case_id: int, rules_p: dict, seen: set) -> tuple[SimpleNamespace, Evidence] | None:
+    """Read the case and everything the rules about it need at these rules (None: no such
+    case): the case as the rules read it (a Case does as well: tests/warnings/factories.py) and
+    the evidence, whose `marks` are the units and hashes it evaluated (not yet in `seen`)."""
     hot, party = rules_p["hotspot"], rules_p["repeat_party"]
-    do_cell = bool(hot and hot["cell"]) and ("cell", case.grid_cell_id, case.category) not in seen
-    do_village = (
-        bool(hot and hot["village"]) and ("village", case.village_id, case.category) not in seen
-    )
-    if do_cell:
-        seen.add(("cell", case.grid_cell_id, case.category))
-    if do_village:
-        seen.add(("village", case.village_id, case.category))
-    hashes: list[tuple[str, str]] = []
-    if party is not None:
-        for p in case.parties:
-            by, h = ("身份证号", p.id_number_hash) if p.id_number_hash else ("电话", p.phone_hash)
-            if h and h not in seen:
-                seen.add(h)
-                hashes.append((by, h))
     now = clock.now()
-    hot = hot or rules.DEFAULTS["hotspot"]
-    win = now - dt.timedelta(days=hot["window_days"])
+    watch = hot or rules.DEFAULTS["hotspot"]
+    win = now - dt.timedelta(days=watch["window_days"])
     months = (party or rules.DEFAULTS["repeat_party"])["months"]
     row = db.session.execute(
         statement(EVIDENCE_SQL),
         {
-            "case": case.id,
-            "cell": case.grid_cell_id,
-            "village": case.village_id,
-            "town": case.town_id,
-            "category": case.category,
-            "do_cell": do_cell,
-            "do_village": do_village,
+            "case": case_id,
+            "do_cell": bool(hot and hot["cell"]),
+            "do_village": bool(hot and hot["village"]),
+            "party_on": party is not None,
             "win": win,
-            "base": win - dt.timedelta(days=round(hot["baseline_months"] * 365.25 / 12)),
+            "base": win - dt.timedelta(days=round(watch["baseline_months"] * 365.25 / 12)),
             "now": now,
-            "hashes": [h for _by, h in hashes],
             "since": now - dt.timedelta(days=round(months * 365.25 / 12)),
             "open_states": OPEN_STATES,
         },
-    ).one()
+    ).one_or_none()
+    if row is None:
+        return None
+    case = SimpleNamespace(
+        **{name: getattr(row, name) for name in CASE_COLUMNS},
+        parties=[SimpleNamespace(id_number_hash=i, phone_hash=p) for i, p in row.party_list],
+        rules_version=row.rules_version,
+    )
+    cell = ("cell", case.grid_cell_id, case.category)
+    village = ("village", case.village_id, case.category)
+    do_cell = bool(hot and hot["cell"]) and cell not in seen
+    do_village = bool(hot and hot["village"]) and village not in seen
+    # Each hash once (compared is distinct), those the pass has not evaluated yet.
+    hashes = [("身份证号" if by_id else "电话", h) for h, by_id in row.compared if h not in seen]
+    marks = {h for _by, h in hashes}
+    if do_cell:
+        marks.add(cell)
+    if do_village:
+        marks.add(village)
     party_rows: dict[str, list[dict]] = {}
     for r in row.parties:
         party_rows.setdefault(r["h"], []).append(r)
-    return Evidence(row, do_cell, do_village, hashes, party_rows)
+    return case, Evidence(row, do_cell, do_village, hashes, party_rows, marks)
+
+
+# What the rules read of a case (EVIDENCE_SQL's k).
+CASE_COLUMNS = (
+    "id",
+    "number",
+    "title",
+    "category",
+    "source",
+    "origin_level",
+    "group_visit",
+    "town_id",
+    "county_id",
+    "village_id",
+    "grid_cell_id",
+    "region_code",
+)
 
 
 def hotspot(case: Case, p: dict, outcome: Outcome, ev: Evidence) -> None:
@@ -595,19 +645,6 @@ def bypass(case: Case, p: dict, outcome: Outcome, ev: Evidence | None = None) ->
     )
 
 
-# The case as the rules read it, its parties' keyed hashes (in party order) and the rules' data
-# version (migration 0033: every write to warning_rules sets it), in one statement. The rules
-# read only these attributes of a case, so a Case does as well (tests/warnings/factories.py).
-CASE_SQL = f"""
-SELECT c.id, c.number, c.title, c.category, c.source, c.origin_level, c.group_visit,
-       c.town_id, c.county_id, c.village_id, c.grid_cell_id, c.region_code,
-       (SELECT coalesce(json_agg(json_build_array(p.id_number_hash, p.phone_hash)
-                                 ORDER BY p.id), '[]')
-          FROM parties p WHERE p.case_id = c.id) AS parties,
-       {fast.version_sql(RULES)} AS rules_version
-  FROM cases c
- WHERE c.id = :id
-"""
 # Every rule with the version it was read at, in one snapshot (a row even with no rules).
 RULES_SQL = f"""
 SELECT v.version, r.kind, r.enabled, r.params
@@ -616,37 +653,41 @@ SELECT v.version, r.kind, r.enabled, r.params
 """
 
 
-def scan_rules(version) -> dict[str, dict | None]:
-    """`all_params()` as of the rules' data version `version`: kept per process at one version,
-    read again (with the version they were read at) when another is asked for. The answer is
-    shared by the scans of this process: read it, never change it."""
+def scan_rules(version=None) -> tuple[object, dict[str, dict | None]]:
+    """(version, `all_params()` as of it): the rules kept per process at one version of them,
+    read again with the version they were read at when `version` is not the one kept (None:
+    whichever is kept). The rules are shared by the scans of this process: read, never change."""
     store = fast.kept(current_app, RULES)
+    version = store.version if version is None else version
     found = store.get(version, RULES)
     if found is fast.MISSING:
         rows = db.session.execute(statement(RULES_SQL)).all()
         stored = {row.kind: row for row in rows if row.kind is not None}
         found = {kind: _merged(kind, stored.get(kind)) for kind in rules.DEFAULTS}
-        store.put(rows[0].version, RULES, found)
-    return found
+        version = rows[0].version
+        store.put(version, RULES, found)
+    return version, found
 
 
 def scan_case(case_id: int, seen: set | None = None) -> Outcome:
     """Evaluate the rules one case touches (the job after each report calls this).
 
-    Two statements when nothing fires: the case with its parties and the rules' version
-    (CASE_SQL; the rules themselves are kept at that version, `scan_rules`), the evidence
-    (EVIDENCE_SQL); a warning raised adds its INSERT (which reads whom to tell) and its
-    notifications'.
+    One statement when nothing fires (EVIDENCE_SQL: the case, what its rules count and the
+    rules' data version), run at the rules this process keeps (`scan_rules`); when the version
+    it read is not theirs (a rule changed), the rules are read again and so is the evidence.
+    A warning raised adds its INSERT (which reads whom to tell) and its notifications'.
     """
     outcome = Outcome()
-    row = db.session.execute(statement(CASE_SQL), {"id": case_id}).one_or_none()
-    if row is None:
-        return outcome
-    case = SimpleNamespace(**row._asdict())
-    case.parties = [SimpleNamespace(id_number_hash=i, phone_hash=p) for i, p in row.parties]
     seen = set() if seen is None else seen
-    rules_p = scan_rules(row.rules_version)
-    ev = evidence(case, rules_p, seen)
+    version, rules_p = scan_rules()
+    found = evidence(case_id, rules_p, seen)
+    if found is not None and found[0].rules_version != version:
+        _version, rules_p = scan_rules(found[0].rules_version)  # once: read after the change
+        found = evidence(case_id, rules_p, seen)
+    if found is None:
+        return outcome
+    case, ev = found
+    seen |= ev.marks
     if (p := rules_p["hotspot"]) is not None:
         hotspot(case, p, outcome, ev)
     if (p := rules_p["repeat_party"]) is not None:

@@ -1,8 +1,8 @@
 """The warning rules' data version: what a process keeps the rules of a scan by (issue 18).
 
 `scan_case` runs after every report and read every `warning_rules` row each time; it now keeps
-them per process (app/warnings/services.py `scan_rules`) at this version, which the case's own
-statement reads beside the case, so a rule an admin changes counts from the very next scan.
+them per process (app/warnings/services.py `scan_rules`) at this version, which its statement
+(EVIDENCE_SQL) reads beside the case, so a rule an admin changes counts from the very next scan.
 
 One `data_versions` row named 'warning_rules' (stripe 0), set by every write to
 `warning_rules` to the next value of a sequence instead of incremented: a version a rolled-back

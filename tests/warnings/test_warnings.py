@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 
+from app.cases.models import Case
 from app.core import clock
 from app.core import fast
 from app.extensions import db
@@ -312,22 +313,22 @@ def statements():
 
 
 def test_scan_statements(client, world):
-    """A scan that raises nothing is two statements (the case with the rules' version, the
-    evidence), three when the rules are read at a new version; a raised warning adds two (its
+    """A scan that raises nothing is one statement (the case, its evidence and the rules'
+    version), two when the process has no rules kept yet; a raised warning adds two (its
     INSERT, which reads whom to tell, and the inbox rows)."""
     worker = world["grid_worker@village"]
     quiet = [case_id(report(client, worker, **LABOUR).get_json()["number"]) for _ in range(2)]
     loud = case_id(report(client, worker, group_visit=True, parties=[]).get_json()["number"])
     with statements() as sent:
         assert services.scan_case(quiet[0]).raised == []
-    assert len(sent) == 3, sent
-    assert "warning_rules" in sent[1]
+    assert len(sent) == 2, sent
+    assert "JOIN warning_rules" in sent[0]
     with statements() as sent:
         assert services.scan_case(quiet[1]).raised == []
-    assert len(sent) == 2, sent  # the rules kept at their version
+    assert len(sent) == 1, sent  # the rules kept at their version
     with statements() as sent:
         outcome = services.scan_case(loud)
-    assert len(sent) == 4, sent
+    assert len(sent) == 3, sent
     db.session.commit()
     [group] = warnings_of("group")
     assert outcome.raised == [group.id] and outcome.updated == []
@@ -338,7 +339,7 @@ def test_scan_statements(client, world):
     assert (note.link, note.dedup_key) == (f"/analysis?warning={group.id}", f"warning:{group.id}")
     with statements() as sent:
         assert services.scan_case(loud).raised == []  # the live key: found, nothing new
-    assert len(sent) == 4, sent  # case, evidence, the INSERT that skips, the live warning
+    assert len(sent) == 3, sent  # the evidence, the INSERT that skips, the live warning
 
 
 def test_a_rule_changed_counts_from_the_next_scan(client, world):
@@ -355,7 +356,13 @@ def test_a_rule_changed_counts_from_the_next_scan(client, world):
     path = "/api/v1/warning-rules/group"
     ok = client.put(path, json={"version": 1, "params": {"min_people": 3}}, headers=admin)
     assert ok.status_code == 200, ok.get_json()
-    outcome = scan(number)
+    scanned = case_id(number)
+    with statements() as sent:
+        outcome = services.scan_case(scanned)
+    db.session.commit()
+    # The evidence at the kept rules, whose version it finds changed: the rules, the evidence
+    # again at them; then the warning raised (its INSERT, its inbox row).
+    assert len(sent) == 5 and "JOIN warning_rules" in sent[1], sent
     [group] = warnings_of("group")
     assert outcome.raised == [group.id] and "涉及 3 名当事人" in group.explanation
     assert kept.version != before and kept.get(kept.version, services.RULES)["group"] == {
@@ -380,17 +387,17 @@ def test_a_rolled_back_rule_change_is_never_kept_for_another(world):
         return db.session.scalar(select(WarningRule).where(WarningRule.kind == "group"))
 
     start = version()
-    assert services.scan_rules(start)["group"]["min_people"] == 5
+    assert services.scan_rules(start)[1]["group"]["min_people"] == 5
     nested = db.session.begin_nested()
     services.update_rule(group_rule(), admin, {"params": {"min_people": 9}})
     seen = version()
-    assert seen != start and services.scan_rules(seen)["group"]["min_people"] == 9
+    assert seen != start and services.scan_rules(seen)[1]["group"]["min_people"] == 9
     nested.rollback()
     assert version() == start
     services.update_rule(group_rule(), admin, {"params": {"min_people": 7}})
     after = version()
     assert after not in (start, seen)
-    assert services.scan_rules(after)["group"]["min_people"] == 7
+    assert services.scan_rules(after)[1]["group"]["min_people"] == 7
 
 
 def test_told_as_each_official_asked(client, world):
@@ -416,3 +423,24 @@ def test_told_as_each_official_asked(client, world):
     assert sms.text.startswith("【网格通】研判预警（群体性事件）：甲镇东村 集体访")
     note = db.session.get(Notification, sms.notification_id)
     assert note.dedup_key == f"warning:{warning_id}"
+
+
+def test_a_pass_evaluates_each_unit_and_party_once(client, world):
+    """Within a pass (`seen`), a cell, village or party hash is evaluated by the first of its
+    cases: the same people in three cases raise one warning, and what the scans evaluated is
+    marked seen (the hashes as compared: by ID number, else phone)."""
+    worker = world["grid_worker@village"]
+    ids = [case_id(report(client, worker).get_json()["number"]) for _ in range(3)]
+    seen: set = set()
+    outcome = services.Outcome()
+    for scanned in ids:
+        outcome.add(services.scan_case(scanned, seen))
+    db.session.commit()
+    [repeat] = warnings_of("repeat_party")
+    assert repeat.id in outcome.raised and sorted(repeat.case_ids) == sorted(ids)
+    assert "按身份证号比对" in repeat.explanation
+    # 李四 (by phone) is in the same three cases: one warning for both (docs/warnings.md).
+    hashes = {h for h in seen if isinstance(h, str)}
+    assert repeat.party_hash in hashes and len(hashes) == 2  # 张三 by ID number, 李四 by phone
+    case = db.session.get(Case, ids[0])
+    assert {("cell", case.grid_cell_id, "邻里"), ("village", case.village_id, "邻里")} < seen
