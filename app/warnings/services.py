@@ -62,12 +62,6 @@ def params(kind: str) -> dict | None:
     return _merged(kind, db.session.scalar(select(WarningRule).where(WarningRule.kind == kind)))
 
 
-def all_params() -> dict[str, dict | None]:
-    """Every kind's `params` from one statement (a scan reads them all)."""
-    stored = {row.kind: row for row in db.session.scalars(select(WarningRule))}
-    return {kind: _merged(kind, stored.get(kind)) for kind in rules.DEFAULTS}
-
-
 def _merged(kind: str, row: WarningRule | None) -> dict | None:
     if row is not None and not row.enabled:
         return None
@@ -654,7 +648,7 @@ SELECT v.version, r.kind, r.enabled, r.params
 
 
 def scan_rules(version=None) -> tuple[object, dict[str, dict | None]]:
-    """(version, `all_params()` as of it): the rules kept per process at one version of them,
+    """(version, every kind's `params` as of it): the rules kept per process at one version,
     read again with the version they were read at when `version` is not the one kept (None:
     whichever is kept). The rules are shared by the scans of this process: read, never change."""
     store = fast.kept(current_app, RULES)
