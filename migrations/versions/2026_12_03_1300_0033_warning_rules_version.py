@@ -25,7 +25,18 @@ depends_on = None
 
 
 def upgrade():
-    op.execute("CREATE SEQUENCE data_version_stamps OWNED BY data_versions.version")
+    # Starting at the creation time in milliseconds (as migration 0028's deadlines version): a
+    # database migrated afresh never hands out a version a running process may have kept.
+    op.execute(
+        """
+DO $$
+BEGIN
+    EXECUTE format('CREATE SEQUENCE data_version_stamps START %s OWNED BY data_versions.version',
+                   floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+END
+$$
+"""
+    )
     op.execute(
         """
 CREATE FUNCTION stamp_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
