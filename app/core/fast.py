@@ -304,20 +304,18 @@ def prepared_form(sql: str) -> tuple[str, str, str]:
     return name, f"PREPARE {name} AS {body}", f"EXECUTE {name}{arguments}"
 
 
-def execute(app: Flask, cursor, sql: str, params: dict, prefix: str = "") -> None:
+def execute(app: Flask, cursor, sql: str, params: dict) -> None:
     """`cursor.execute(sql, params)` as a server-side prepared statement of the connection
-    (plainly when FAST_PATH_PREPARED is off: behind PgBouncer in transaction mode). `prefix`:
-    statements sent before it in the same round trip (a tile's `SET LOCAL`).
+    (plainly when FAST_PATH_PREPARED is off: behind PgBouncer in transaction mode).
 
     Planning a handler's statement costs more than running it (the dispatch list's: ~0.4 ms
     planned against ~0.1 executed, bench/NOTES.md); prepared once per connection, it is planned
     the first times and then by its generic plan. A statement the server no longer knows (a
     `DEALLOCATE`) is prepared again, at once in autocommit, else on the next call."""
     if not app.config["FAST_PATH_PREPARED"]:
-        cursor.execute(prefix + sql, params)
+        cursor.execute(sql, params)
         return
     name, prepare, run = prepared_form(sql)
-    run = prefix + run
     connection = cursor.connection
     with PREPARED_LOCK:
         known = PREPARED.setdefault(connection, set())

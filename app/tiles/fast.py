@@ -145,9 +145,7 @@ class CachedTiles:
         cluster_max = self.app.config["TILE_CLUSTER_CASES"]
         if not req.empty and fast.driver(self.app, replica=True) == "psycopg2":
             return fast.fetch(
-                self.app,
-                lambda cursor: services.render_on(cursor, req, cluster_max, self.app),
-                replica=True,
+                self.app, lambda cursor: services.render_on(cursor, req, cluster_max), replica=True
             )
         try:
             with self.app.app_context():

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from app.cases.workflow import OPEN_STATES
-from app.core import fast
 from app.core import replica
 from app.core import sqltext
 from app.extensions import db
@@ -333,29 +332,14 @@ def render(
     return int(row.version or 0), bytes(row.tile or b"")
 
 
-def render_on(
-    cursor, req: TileRequest, cluster_max: int = CLUSTER_CASES, app=None
-) -> tuple[int, bytes]:
+def render_on(cursor, req: TileRequest, cluster_max: int = CLUSTER_CASES) -> tuple[int, bytes]:
     """`render`'s answer read on a psycopg2 cursor outside any session (the keyed-tile path,
     app/tiles/fast.py, in autocommit: the setting and the statement are one round trip and one
-    implicit transaction, so the setting ends with it). Not for an empty tile (`req.empty`).
-
-    With `app`, single cases' and grid cells' tiles run as prepared statements (app/core/fast.py
-    `execute`): planning one cost about as much as running it (0.3-0.5 ms against 0.1-1 ms),
-    and their generic plans are the custom ones' (the spatial index first). Village counts and
-    risk points are planned each time: a generic plan of theirs ran up to 4 times slower."""
+    implicit transaction, so the setting ends with it). Not for an empty tile (`req.empty`)."""
     sql, params = tile_sql(req, cluster_max=cluster_max)
-    if app is not None and prepared_layer(req):
-        fast.execute(app, cursor, sqltext.driver_sql(sql), params, prefix=NO_PARALLEL + ";\n")
-    else:
-        cursor.execute(driver_sql(sql), params)
+    cursor.execute(driver_sql(sql), params)
     version, tile = cursor.fetchone()  # every layer's statement: (version, tile)
     return int(version or 0), bytes(tile or b"")
-
-
-def prepared_layer(req: TileRequest) -> bool:
-    """Whether a tile's statement runs prepared (render_on)."""
-    return req.layer == "grid_cells" or (req.layer == "cases" and not req.aggregated)
 
 
 @functools.lru_cache(maxsize=64)
