@@ -8,6 +8,7 @@ Two limits, both must hold: every lookup or rating counts against the client's a
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ def lookup_throttled(view):
 # request to Flask after all, which then counts it its own way. Anything else (another strategy
 # or storage, limits off, headers off, an ambiguous header limit) is left to Flask.
 
+log = logging.getLogger(__name__)
 ADDRESS_SCOPE, NUMBER_SCOPE = "resident-address", "resident-number"
 
 # KEYS: the number limits' keys (tested), then the address limits' (hit). ARGV[1]: how many
@@ -122,7 +124,16 @@ class Counted:
 
 def count(app, environ: dict, number: str) -> Counted | None:
     """Count a lookup from the request's address as Flask-Limiter would, or None: Flask counts
-    (a limit reached, or a set-up this does not know). `number`: normalised (submitted_number)."""
+    (a limit reached, the storage failing, or a set-up this does not know). `number`: normalised
+    (submitted_number)."""
+    try:
+        return _count(app, environ, number)
+    except Exception as error:  # noqa: BLE001 - Redis away: Flask-Limiter answers it its way
+        log.warning("lookup counting failed, Flask counts: %s", error)
+        return None
+
+
+def _count(app, environ: dict, number: str) -> Counted | None:
     config = app.config
     if not (limiter.enabled and config.get("RATELIMIT_HEADERS_ENABLED")):
         return None
@@ -183,6 +194,13 @@ def count(app, environ: dict, number: str) -> Counted | None:
 
 def give_back(app, counted: Counted) -> None:
     """Undo `count` (the request goes to Flask, which counts it again)."""
+    try:
+        _give_back(app, counted)
+    except Exception as error:  # noqa: BLE001 - the count stays: at worst one lookup too many
+        log.warning("giving a lookup's count back failed: %s", error)
+
+
+def _give_back(app, counted: Counted) -> None:
     storage = counted.storage
     if type(storage) is RedisStorage:
         app.extensions[SCRIPTS][2](counted.keys, [])

@@ -270,3 +270,16 @@ def test_public_lookups_audited_in_batches(app, client, world, monkeypatch):
         full = client.post(PROGRESS, json={"number": number, "code": code})
     assert seen.count == 1 and full.status_code == 200
     assert lookups(number) == before + 3 and queue.pending() == 0
+
+
+def test_a_counter_store_that_fails_leaves_the_lookup_to_flask(app, client, world, monkeypatch):
+    number, code, _ = registered(client, world)
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis is away")
+
+    monkeypatch.setattr(throttle, "_count", broken)
+    with Seen(app) as seen:
+        got = client.post(PROGRESS, json={"number": number, "code": code})
+    assert seen.count == 1 and got.status_code == 200
+    assert lookups(number) == 1
