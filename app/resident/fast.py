@@ -147,8 +147,8 @@ def progress(app: Flask, environ: dict, match) -> fast.Answer | None:
     if given is None:
         return None
     number = receipts.normalise_number(given[0])
-    counted = throttle.count(app, environ, number)
-    if counted is None:
+    pending = throttle.begin(app, environ, number)
+    if pending is None:
         return None
     entry = audit.make_entry(
         "resident.progress",
@@ -161,14 +161,25 @@ def progress(app: Flask, environ: dict, match) -> fast.Answer | None:
         "hash": receipts.code_hash(number, given[1], app.config),
         "open": list(OPEN_DISPATCH_STATES),
     }
-    later = app.config["AUDIT_PUBLIC_DEFER_MS"] > 0
-    if not later:
+    if app.config["AUDIT_PUBLIC_DEFER_MS"] > 0:
+        # The statement only reads: it runs while Redis counts, and the entry is queued once
+        # both said yes (a lookup the limiter refuses is never audited as answered).
+        row = fast.fetch(app, lambda cursor: read(cursor, app, READ, params))
+        counted = pending.result()
+        if counted is None:
+            return None
+        if not row or row[0] != 1 or not deferred.record(app, entry):
+            throttle.give_back(app, counted)
+            return None
+    else:
+        counted = pending.result()
+        if counted is None:
+            return None
         params |= {"entries": audit.append_argument([entry]), "lock": audit.AUDIT_LOCK_KEY}
-    sql = READ if later else AUDITED
-    row = fast.fetch(app, lambda cursor: read(cursor, app, sql, params))
-    if not row or row[0] != 1 or (later and not deferred.record(app, entry)):
-        throttle.give_back(app, counted)
-        return None
+        row = fast.fetch(app, lambda cursor: read(cursor, app, AUDITED, params))
+        if not row or row[0] != 1:
+            throttle.give_back(app, counted)
+            return None
     case = Row(row[1:10])
     unit, region, rating, times, states, levels = row[10:16]
     answer = queries.case_answer(

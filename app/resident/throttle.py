@@ -8,6 +8,7 @@ Two limits, both must hold: every lookup or rating counts against the client's a
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.storage import RedisStorage
 from limits.strategies import FixedWindowRateLimiter
+from redis.exceptions import NoScriptError
 
 from app.extensions import limiter
 from app.resident.receipts import normalise_number
@@ -96,7 +98,6 @@ for i = 1, #KEYS do
 end
 return #KEYS
 """
-SCRIPTS = "gridgov_resident_scripts"
 MEMORY_LOCK = threading.Lock()
 
 
@@ -122,18 +123,72 @@ class Counted:
     storage: object
 
 
+COUNT_SHA = hashlib.sha1(COUNT_LUA.encode()).hexdigest()  # noqa: S324 - Redis's script id
+
+
+class Pending:
+    """A count sent to Redis and not read yet (`result` reads it), or one already made."""
+
+    def __init__(self, done=None, connection=None, pool=None, header=None, undo=()):
+        self.done, self.connection, self.pool = done, connection, pool
+        self.header, self.undo = header, undo
+
+    def result(self) -> Counted | None:
+        """The count (headers, what to give back), or None: Flask counts this request."""
+        if self.connection is None:
+            return self.done
+        connection, self.connection = self.connection, None
+        try:
+            try:
+                reply = connection.read_response()
+            except NoScriptError:  # Redis restarted (or the first call): send the script itself
+                connection.send_command("EVAL", COUNT_LUA, *self.arguments)
+                reply = connection.read_response()
+        except Exception as error:  # noqa: BLE001 - Redis away: Flask-Limiter answers its way
+            log.warning("lookup counting failed, Flask counts: %s", error)
+            connection.disconnect()
+            return None
+        finally:
+            self.pool.release(connection)
+        out = reply.split()
+        if len(out) != 2:
+            return None
+        current, ttl = int(out[0]), int(out[1])
+        return counted(self.header, current, max(ttl, 0) + time.time(), self.undo, self.storage)
+
+
 def count(app, environ: dict, number: str) -> Counted | None:
     """Count a lookup from the request's address as Flask-Limiter would, or None: Flask counts
     (a limit reached, the storage failing, or a set-up this does not know). `number`: normalised
     (submitted_number)."""
+    pending = begin(app, environ, number)
+    return None if pending is None else pending.result()
+
+
+def begin(app, environ: dict, number: str) -> Pending | None:
+    """`count`, sent: on Redis the script goes out and its answer is read by `result`, so the
+    caller's statement can run meanwhile (one round trip's wait instead of two). None: Flask
+    counts this request."""
     try:
-        return _count(app, environ, number)
+        return _begin(app, environ, number)
     except Exception as error:  # noqa: BLE001 - Redis away: Flask-Limiter answers it its way
         log.warning("lookup counting failed, Flask counts: %s", error)
         return None
 
 
-def _count(app, environ: dict, number: str) -> Counted | None:
+def counted(item, current: int, reset: float, undo, storage) -> Counted:
+    """The headers Flask-Limiter sends for `item` at `current` hits, reset at `reset`."""
+    reset_at = int(reset + 1)  # Flask-Limiter's RequestLimit.reset_at
+    headers = [
+        ("X-RateLimit-Limit", str(item.amount)),
+        ("X-RateLimit-Remaining", str(max(0, item.amount - current))),
+        ("X-RateLimit-Reset", str(reset_at)),
+        ("Retry-After", str(int(reset_at - time.time()))),
+    ]
+    return Counted(headers, list(undo), storage)
+
+
+def _begin(app, environ: dict, number: str) -> Pending | None:
     config = app.config
     if not (limiter.enabled and config.get("RATELIMIT_HEADERS_ENABLED")):
         return None
@@ -148,48 +203,37 @@ def _count(app, environ: dict, number: str) -> Counted | None:
     prefix = [config["RATELIMIT_KEY_PREFIX"]] if config.get("RATELIMIT_KEY_PREFIX") else []
     hit_keys = [item.key_for(*prefix, address, ADDRESS_SCOPE) for item in hit]
     tested_keys = [item.key_for(*prefix, "receipt:" + number, NUMBER_SCOPE) for item in tested]
+    item = (tested + hit)[header]
     if type(storage) is RedisStorage:
-        scripts = app.extensions.get(SCRIPTS)
-        if scripts is None or scripts[0] is not storage:
-            connection = storage.get_connection()
-            scripts = app.extensions[SCRIPTS] = (
-                storage,
-                connection.register_script(COUNT_LUA),
-                connection.register_script(GIVE_BACK_LUA),
-            )
         keys = [storage.prefixed_key(k) for k in tested_keys + hit_keys]
         argv = [len(tested), header + 1, *(item.amount for item in tested)]
-        for item in hit:
-            argv += [item.amount, item.get_expiry()]
-        out = scripts[1](keys, argv).split()
-        if len(out) != 2:
-            return None
-        current, ttl = int(out[0]), int(out[1])
-        reset = max(ttl, 0) + time.time()  # limits' RedisStorage.get_expiry
-        undo = keys[len(tested_keys) :]
-    elif type(storage) is MemoryStorage:
+        for limit in hit:
+            argv += [limit.amount, limit.get_expiry()]
+        pool = storage.get_connection().connection_pool
+        connection = pool.get_connection()
+        pending = Pending(None, connection, pool, item, keys[len(tested_keys) :])
+        pending.storage = storage
+        pending.arguments = [len(keys), *keys, *argv]
+        try:
+            connection.send_command("EVALSHA", COUNT_SHA, *pending.arguments)
+        except Exception:
+            connection.disconnect()
+            pool.release(connection)
+            raise
+        return pending
+    if type(storage) is MemoryStorage:
         pairs = [*zip(tested_keys, tested, strict=True), *zip(hit_keys, hit, strict=True)]
         with MEMORY_LOCK:
-            if any(storage.get(k) >= item.amount for k, item in pairs[: len(tested)]):
-                return None
-            if any(storage.get(k) + 1 > item.amount for k, item in pairs[len(tested) :]):
-                return None
-            for k, item in pairs[len(tested) :]:
-                storage.incr(k, item.get_expiry())
+            if any(storage.get(k) >= limit.amount for k, limit in pairs[: len(tested)]):
+                return Pending(None)
+            if any(storage.get(k) + 1 > limit.amount for k, limit in pairs[len(tested) :]):
+                return Pending(None)
+            for k, limit in pairs[len(tested) :]:
+                storage.incr(k, limit.get_expiry())
             key = pairs[header][0]
             current, reset = storage.get(key), storage.get_expiry(key)
-        undo = hit_keys
-    else:
-        return None
-    item = (tested + hit)[header]
-    reset_at = int(reset + 1)  # Flask-Limiter's RequestLimit.reset_at
-    headers = [
-        ("X-RateLimit-Limit", str(item.amount)),
-        ("X-RateLimit-Remaining", str(max(0, item.amount - current))),
-        ("X-RateLimit-Reset", str(reset_at)),
-        ("Retry-After", str(int(reset_at - time.time()))),
-    ]
-    return Counted(headers, undo, storage)
+        return Pending(counted(item, current, reset, hit_keys, storage))
+    return None
 
 
 def give_back(app, counted: Counted) -> None:
@@ -203,7 +247,7 @@ def give_back(app, counted: Counted) -> None:
 def _give_back(app, counted: Counted) -> None:
     storage = counted.storage
     if type(storage) is RedisStorage:
-        app.extensions[SCRIPTS][2](counted.keys, [])
+        storage.get_connection().eval(GIVE_BACK_LUA, len(counted.keys), *counted.keys)
     else:
         with MEMORY_LOCK:
             for key in counted.keys:

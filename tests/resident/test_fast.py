@@ -278,8 +278,47 @@ def test_a_counter_store_that_fails_leaves_the_lookup_to_flask(app, client, worl
     def broken(*args, **kwargs):
         raise ConnectionError("redis is away")
 
-    monkeypatch.setattr(throttle, "_count", broken)
+    monkeypatch.setattr(throttle, "_begin", broken)
     with Seen(app) as seen:
         got = client.post(PROGRESS, json={"number": number, "code": code})
     assert seen.count == 1 and got.status_code == 200
     assert lookups(number) == 1
+
+
+@pytest.mark.parametrize("defer_ms", [0, 600_000])
+def test_on_redis_the_lookup_is_the_views_and_counted_once(
+    app,
+    client,
+    world,
+    redis_url,  # noqa: F811 - the fixture
+    monkeypatch,
+    defer_ms,
+):
+    """With Flask-Limiter on Redis (as installed), the fast lookup — its count sent before its
+    statement runs and read after — answers as the view, counts once, and a wrong code costs one
+    count; audited at once or in a batch."""
+    storage = RedisStorage(redis_url)
+    monkeypatch.setattr(limiter, "_limiter", FixedWindowRateLimiter(storage))
+    monkeypatch.setitem(app.config, "AUDIT_PUBLIC_DEFER_MS", defer_ms)
+    try:
+        number, code, _ = registered(client, world)
+        before = lookups(number)
+        got = compare(app, client, number, code) if defer_ms == 0 else None
+        if got is None:
+            with Seen(app) as seen:
+                got = client.post(PROGRESS, json={"number": number, "code": code}).get_json()
+            assert seen.count == 0
+            assert deferred.flush(app) == 1
+        assert got["stage"] == "registered"
+        assert lookups(number) == before + (2 if defer_ms == 0 else 1)
+        left = int(
+            client.post(PROGRESS, json={"number": number, "code": code}).headers[
+                "X-RateLimit-Remaining"
+            ]
+        )
+        wrong = client.post(PROGRESS, json={"number": number, "code": "WRONG23456"})
+        assert wrong.status_code == 404
+        assert int(wrong.headers["X-RateLimit-Remaining"]) == left - 1
+        deferred.flush(app)
+    finally:
+        storage.reset()
