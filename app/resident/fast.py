@@ -66,13 +66,12 @@ SELECT (SELECT n FROM logged),
                                    WHEN 'town' THEN c.town_id ELSE c.county_id END),
        (SELECT t.rating FROM resident_ratings t
          WHERE t.case_id = c.id AND t.resolved_at = c.resolved_at),
-       (SELECT array_agg(e.at ORDER BY e.id) FROM case_events e
-         WHERE e.case_id = c.id AND e.to_state IS NOT NULL),
-       (SELECT array_agg(e.to_state ORDER BY e.id) FROM case_events e
-         WHERE e.case_id = c.id AND e.to_state IS NOT NULL),
-       (SELECT array_agg(e.to_level ORDER BY e.id) FROM case_events e
-         WHERE e.case_id = c.id AND e.to_state IS NOT NULL)
+       e.times, e.states, e.levels
   FROM r JOIN cases c ON c.id = r.case_id
+  CROSS JOIN LATERAL (
+        SELECT array_agg(e.at ORDER BY e.id) AS times, array_agg(e.to_state ORDER BY e.id) AS states,
+               array_agg(e.to_level ORDER BY e.id) AS levels
+          FROM case_events e WHERE e.case_id = c.id AND e.to_state IS NOT NULL) e
 """
 AUDITED = PROGRESS_SQL.format(logged="audit_append(CAST(%(entries)s AS jsonb), %(lock)s)")
 READ = PROGRESS_SQL.format(logged="1")
