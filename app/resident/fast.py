@@ -69,7 +69,8 @@ SELECT (SELECT n FROM logged),
        e.times, e.states, e.levels
   FROM r JOIN cases c ON c.id = r.case_id
   CROSS JOIN LATERAL (
-        SELECT array_agg(e.at ORDER BY e.id) AS times, array_agg(e.to_state ORDER BY e.id) AS states,
+        SELECT array_agg(e.at ORDER BY e.id) AS times,
+               array_agg(e.to_state ORDER BY e.id) AS states,
                array_agg(e.to_level ORDER BY e.id) AS levels
           FROM case_events e WHERE e.case_id = c.id AND e.to_state IS NOT NULL) e
 """
