@@ -22,15 +22,17 @@ import atexit
 import logging
 import os
 import threading
+import time
 
 from app.audit import services as audit
 from app.core import fast
+from app.core.sqltext import driver_sql
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "gridgov_audit_deferred"
 QUEUE_LIMIT = 20_000
-APPEND = "SELECT audit_append(CAST(%(entries)s AS jsonb), %(lock)s)"
+APPEND = driver_sql(audit.APPEND_SQL)
 
 
 class Deferred:
@@ -40,7 +42,6 @@ class Deferred:
         self.app = app
         self.entries: list[dict] = []
         self.lock = threading.Lock()
-        self.wake = threading.Event()
         self.thread: threading.Thread | None = None
         self.pid = None
 
@@ -64,8 +65,7 @@ class Deferred:
     def run(self) -> None:
         interval = self.app.config["AUDIT_PUBLIC_DEFER_MS"] / 1000
         while True:
-            self.wake.wait(interval)
-            self.wake.clear()
+            time.sleep(interval)
             self.flush()
 
     def flush(self) -> int:
@@ -75,7 +75,7 @@ class Deferred:
             batch, self.entries = self.entries, []
         if not batch:
             return 0
-        params = {"entries": audit.append_argument(batch), "lock": audit.AUDIT_LOCK_KEY}
+        params = {"entries": audit.append_argument(batch), "k": audit.AUDIT_LOCK_KEY}
 
         def append(cursor):
             cursor.execute(APPEND, params)  # in autocommit: the statement commits itself

@@ -105,9 +105,11 @@ def make_entry(
 
 
 # The one call that appends entries to the chain (migration 0028): the advisory lock, the head's
-# hash, the ids and the INSERT. A fast path may run it inside a statement of its own
-# (app/resident/fast.py) with `append_argument`'s JSON.
-APPEND_SQL = "SELECT audit_append(CAST(:entries AS jsonb), :k)"
+# hash, the ids and the INSERT. The public lookup's fast path runs it inside a statement of its
+# own (app/resident/fast.py) and the batches of app/audit/deferred.py alone, both as the driver's
+# SQL of this text, with `append_argument`'s JSON.
+APPEND_CALL = "audit_append(CAST(:entries AS jsonb), :k)"
+APPEND_SQL = f"SELECT {APPEND_CALL}"
 
 
 def append_argument(pending: list[dict]) -> str:

@@ -1,15 +1,16 @@
 """The public progress lookup (`POST /api/v1/public/progress`) outside Flask's cycle (issue 18).
 
-Residents check their matter with the number and code on the receipt, and every lookup is
-rate-limited and audited. Through Flask that was the cycle, five Redis calls, five statements
-and a commit of its own for the audit entry: ten times a plain read. For a plain request — JSON
-with exactly the number and the code, no cookie (so the default language), no token, nothing
-else — this handler counts it on Flask-Limiter's own counters in one Redis round trip
-(throttle.count), then reads the receipt, its case, the handling unit, the rating and the
-timeline in one statement and writes the answer with the view's own `queries.case_answer` and
-the schema's compiled dump. The audit entry is queued for the process's next batch
-(app/audit/deferred.py, AUDIT_PUBLIC_DEFER_MS), or with the setting 0 appended by that same
-statement, which commits by itself (autocommit; only when the receipt and code matched).
+Residents check their matter with the number and code on the receipt, and every lookup is rate-
+limited and audited. Through Flask that was the cycle, five Redis calls, five statements and a
+commit of its own for the audit entry: ten times a plain read. For a plain request — JSON with
+exactly the number and the code, no cookie (so the default language), no token, nothing else —
+this handler counts it on Flask-Limiter's own counters in one Redis round trip (throttle.begin:
+sent before the statement, read after it), then reads the receipt, its case, the handling unit,
+the rating and the timeline in one statement and writes the answer with the view's own
+`queries.case_answer` and the schema's compiled dump. The audit entry is queued for the
+process's next batch (app/audit/deferred.py, AUDIT_PUBLIC_DEFER_MS), or with the setting 0
+appended by that same statement, which commits by itself (autocommit; only when the receipt and
+code matched).
 
 What it does not answer goes to the Flask view, unchanged and counted there: a wrong code or
 an unknown number (the 404, its counting on the number and its audit), a self-report without a
@@ -30,6 +31,7 @@ from app.audit import deferred
 from app.audit import services as audit
 from app.core import fast
 from app.core.dump import dump
+from app.core.sqltext import driver_sql
 from app.dispatch.models import OPEN_DISPATCH_STATES
 from app.resident import queries
 from app.resident import receipts
@@ -74,7 +76,7 @@ SELECT (SELECT n FROM logged),
                array_agg(e.to_level ORDER BY e.id) AS levels
           FROM case_events e WHERE e.case_id = c.id AND e.to_state IS NOT NULL) e
 """
-AUDITED = PROGRESS_SQL.format(logged="audit_append(CAST(%(entries)s AS jsonb), %(lock)s)")
+AUDITED = PROGRESS_SQL.format(logged=driver_sql(audit.APPEND_CALL))
 READ = PROGRESS_SQL.format(logged="1")
 CASE_COLUMNS = (
     "number",
@@ -169,16 +171,16 @@ def progress(app: Flask, environ: dict, match) -> fast.Answer | None:
         if counted is None:
             return None
         if not row or row[0] != 1 or not deferred.record(app, entry):
-            throttle.give_back(app, counted)
+            throttle.give_back(counted)
             return None
     else:
         counted = pending.result()
         if counted is None:
             return None
-        params |= {"entries": audit.append_argument([entry]), "lock": audit.AUDIT_LOCK_KEY}
+        params |= {"entries": audit.append_argument([entry]), "k": audit.AUDIT_LOCK_KEY}
         row = fast.fetch(app, lambda cursor: read(cursor, app, AUDITED, params))
         if not row or row[0] != 1:
-            throttle.give_back(app, counted)
+            throttle.give_back(counted)
             return None
     case = Row(row[1:10])
     unit, region, rating, times, states, levels = row[10:16]

@@ -129,8 +129,19 @@ COUNT_SHA = hashlib.sha1(COUNT_LUA.encode()).hexdigest()  # noqa: S324 - Redis's
 class Pending:
     """A count sent to Redis and not read yet (`result` reads it), or one already made."""
 
-    def __init__(self, done=None, connection=None, pool=None, header=None, undo=()):
+    def __init__(
+        self,
+        done=None,
+        *,
+        connection=None,
+        pool=None,
+        storage=None,
+        arguments=(),
+        header=None,
+        undo=(),
+    ):
         self.done, self.connection, self.pool = done, connection, pool
+        self.storage, self.arguments = storage, arguments  # EVALSHA's (or EVAL's) arguments
         self.header, self.undo = header, undo
 
     def result(self) -> Counted | None:
@@ -211,9 +222,14 @@ def _begin(app, environ: dict, number: str) -> Pending | None:
             argv += [limit.amount, limit.get_expiry()]
         pool = storage.get_connection().connection_pool
         connection = pool.get_connection()
-        pending = Pending(None, connection, pool, item, keys[len(tested_keys) :])
-        pending.storage = storage
-        pending.arguments = [len(keys), *keys, *argv]
+        pending = Pending(
+            connection=connection,
+            pool=pool,
+            storage=storage,
+            arguments=[len(keys), *keys, *argv],
+            header=item,
+            undo=keys[len(tested_keys) :],
+        )
         try:
             connection.send_command("EVALSHA", COUNT_SHA, *pending.arguments)
         except Exception:
@@ -236,15 +252,15 @@ def _begin(app, environ: dict, number: str) -> Pending | None:
     return None
 
 
-def give_back(app, counted: Counted) -> None:
+def give_back(counted: Counted) -> None:
     """Undo `count` (the request goes to Flask, which counts it again)."""
     try:
-        _give_back(app, counted)
+        _give_back(counted)
     except Exception as error:  # noqa: BLE001 - the count stays: at worst one lookup too many
         log.warning("giving a lookup's count back failed: %s", error)
 
 
-def _give_back(app, counted: Counted) -> None:
+def _give_back(counted: Counted) -> None:
     storage = counted.storage
     if type(storage) is RedisStorage:
         storage.get_connection().eval(GIVE_BACK_LUA, len(counted.keys), *counted.keys)

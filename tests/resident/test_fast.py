@@ -219,7 +219,7 @@ def test_the_count_is_flask_limiters_own_on_redis(app, redis_url, monkeypatch): 
         headers = dict(counted.headers)
         assert headers["X-RateLimit-Limit"] == str(address[0].amount)
         assert headers["X-RateLimit-Remaining"] == str(address[0].amount - 1)
-        throttle.give_back(app, counted)
+        throttle.give_back(counted)
         stats = strategy.get_window_stats(address[0], "10.1.2.3", throttle.ADDRESS_SCOPE)
         assert stats.remaining == address[0].amount
         # A number Flask-Limiter has locked (its failures counted) is not counted here.
