@@ -164,16 +164,29 @@ def record(
         session.info.setdefault("audit_kept", []).append(entry)
 
 
-def write_pending(session: Session) -> int:
+def write_pending(session: Session, along: tuple[str, dict] | None = None) -> int:
     """Append the queued entries to the chain in one statement (audit_append, migration 0028:
-    the advisory lock, the head's hash, the ids and the INSERT). Returns how many."""
+    the advisory lock, the head's hash, the ids and the INSERT). Returns how many.
+
+    `along`: a write (SQL text and its parameters) to run in the same statement, before the
+    append, when the entries are known before the commit (a report: the receipt, issue 18).
+    With kept entries queued (a refusal's), the write runs alone and the entries wait for the
+    commit as usual, so a later rollback cannot take a kept entry with it.
+    """
+    if along is not None and session.info.get("audit_kept"):
+        session.execute(text(along[0]), along[1])
+        return 0
     pending = session.info.pop("audit_pending", None)
     session.info.pop("audit_kept", None)
     if not pending:
+        if along is not None:
+            session.execute(text(along[0]), along[1])
         return 0
-    return session.execute(
-        text(APPEND_SQL), {"entries": append_argument(pending), "k": AUDIT_LOCK_KEY}
-    ).scalar_one()
+    params = {"entries": append_argument(pending), "k": AUDIT_LOCK_KEY}
+    if along is None:
+        return session.execute(text(APPEND_SQL), params).scalar_one()
+    sql = f"WITH along AS ({along[0]}) {APPEND_SQL}"
+    return session.execute(text(sql), {**along[1], **params}).scalar_one()
 
 
 @event.listens_for(Session, "before_commit")

@@ -31,6 +31,7 @@ from app.audit import services as audit
 from app.cameras import queries as camera_queries
 from app.cases import notices
 from app.cases import queries
+from app.cases import registration
 from app.cases import schemas
 from app.cases import workflow
 from app.cases.models import Agreement
@@ -115,9 +116,7 @@ def report(data: dict, user) -> Case:
     if data["kind"] == "incident" and not data.get("complexity"):
         data["complexity"] = "ordinary"
     moment = clock.now()
-    county_code = placement.county.code[:6]
     case = Case(
-        number=next_number(county_code, clock.local_date(moment).year),
         kind=data["kind"],
         category=data["category"],
         source=data["source"],
@@ -129,10 +128,10 @@ def report(data: dict, user) -> Case:
         # The reporter by id: the user need not be loaded into this session (nor loaded again).
         reporter_id=user.id,
         location=from_shape(Point(data["lon"], data["lat"]), srid=4326),
-        grid_cell=placement.cell,
-        village=placement.village,
-        town=placement.town,
-        county=placement.county,
+        grid_cell_id=placement.cell.id,
+        village_id=placement.village.id,
+        town_id=placement.town.id if placement.town is not None else None,
+        county_id=placement.county.id,
         region_code=placement.cell.code,
         origin_level=level,
         level=level,
@@ -145,26 +144,35 @@ def report(data: dict, user) -> Case:
         supervision="none",
         warning="none",
         extension_days=0,
-        # A new case's collections are known: set, they are never loaded (no lazy load), and
-        # its first event is written in the case's own flush (add_event's fields).
-        parties=[new_party(party) for party in data.get("parties", [])],
-        events=[
-            CaseEvent(
-                actor=user,
-                action="report",
-                from_state=None,
-                to_state="reported",
-                from_level=None,
-                to_level=level,
-                note=data.get("note"),
-                data={},
-            )
-        ],
     )
-    # Clocks read the policy: set them before the case joins the session (no early autoflush).
+    # Clocks read the policy; the number comes last, with the row (app/cases/registration.py).
     start_clocks_on_report(case, moment)
-    db.session.add(case)
-    db.session.flush()
+    event = CaseEvent(
+        actor_id=user.id,
+        action="report",
+        from_state=None,
+        to_state="reported",
+        from_level=None,
+        to_level=level,
+        note=data.get("note"),
+        data={},
+    )
+    parties = [new_party(party) for party in data.get("parties", [])]
+    # The number is a lock held until commit (app/cases/registration.py): what does not need it
+    # comes first. 研判预警: the worker evaluates what this case touches.
+    case.id = registration.new_id()
+    warning_jobs.defer_scan(case.id)
+    registration.insert_new(
+        case, event, parties, placement.county.code[:6], clock.local_date(moment).year
+    )
+    set_committed_value(event, "actor", user)
+    for name, region in (
+        ("grid_cell", placement.cell),
+        ("village", placement.village),
+        ("town", placement.town),
+        ("county", placement.county),
+    ):
+        set_committed_value(case, name, region)
     if (flagged := flag_same_matter(case, user)) is not None:
         db.session.flush()
         # The timeline is the report's event and this one: known, not loaded.
@@ -179,9 +187,11 @@ def report(data: dict, user) -> Case:
         region_code=case.region_code,
         detail={"kind": case.kind, "level": level},
     )
-    warning_jobs.defer_scan(case.id)  # 研判预警: the worker evaluates what this case touches
-    # The receipt (回执, docs/resident.md): its code is answered once, by the adapters.
-    case.receipt = resident.issue_at_registration(case, data.get("parties", []), user)
+    # The receipt (回执, docs/resident.md): its code is answered once, by the adapters. Its
+    # INSERT carries the audit entry above: after the number, one round trip to the commit.
+    case.receipt = resident.issue_at_registration(
+        case, data.get("parties", []), user, with_audit=True
+    )
     return case
 
 

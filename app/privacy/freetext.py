@@ -5,7 +5,9 @@ FIELDS that was set is passed through `pii.mask_text`; when that changed it, the
 masked text and the clear text goes, encrypted, to `free_text_originals` (after the flush, once the
 row has its id). So API answers, pages, lists, exports, the ledger, PDFs, tiles, search, logs and
 notifications built from these fields can only show the masked form; the audited reveal
-(`originals`) decrypts it. Statements that bypass the ORM (bulk UPDATE) bypass this too.
+(`originals`) decrypts it. Statements that bypass the ORM (bulk UPDATE) bypass this too, unless
+they call `mask_fields` and `store_originals` themselves, as a new case's statement does
+(app/cases/registration.py).
 """
 
 from __future__ import annotations
@@ -57,32 +59,43 @@ def _case_id(table: str, obj) -> int | None:
     )
 
 
+def mask_fields(obj, *, new: bool) -> list[tuple]:
+    """Mask obj's free-text fields that were set (all of a new row's); what was masked, for
+    `store_originals` once the row has its id: (table, obj, field, clear text or None)."""
+    table = getattr(getattr(obj, "__table__", None), "name", None)
+    if table not in FIELDS:
+        return []
+    state = inspect(obj)
+    pending = []
+    for field in FIELDS[table]:
+        if not new and not state.attrs[field].history.has_changes():
+            continue
+        value = getattr(obj, field)
+        masked = pii.mask_text(value) if isinstance(value, str) else value
+        if masked != value:
+            setattr(obj, field, masked)
+            pending.append((table, obj, field, value))
+        elif not new:
+            pending.append((table, obj, field, None))  # changed to text without any
+    return pending
+
+
 @event.listens_for(Session, "before_flush")
 def _mask_before_flush(session, _context, _instances) -> None:
     pending = session.info.setdefault(PENDING, [])
     for obj in list(session.new) + list(session.dirty):
-        table = getattr(getattr(obj, "__table__", None), "name", None)
-        if table not in FIELDS:
-            continue
-        state = inspect(obj)
-        for field in FIELDS[table]:
-            if not state.pending and not state.attrs[field].history.has_changes():
-                continue
-            value = getattr(obj, field)
-            masked = pii.mask_text(value) if isinstance(value, str) else value
-            if masked != value:
-                setattr(obj, field, masked)
-                pending.append((table, obj, field, value))
-            elif not state.pending:
-                pending.append((table, obj, field, None))  # changed to text without any
+        pending += mask_fields(obj, new=inspect(obj).pending)
 
 
 @event.listens_for(Session, "after_flush")
 def _store_after_flush(session, _context) -> None:
     pending = session.info.pop(PENDING, [])
-    if not pending:
-        return
-    conn = session.connection()
+    if pending:
+        store_originals(session.connection(), pending)
+
+
+def store_originals(conn, pending: list[tuple]) -> None:
+    """Keep the clear text of what `mask_fields` masked, encrypted (the rows have their ids)."""
     t = FreeTextOriginal.__table__
     for table, obj, field, clear in pending:
         where = (t.c.table_name == table) & (t.c.row_id == obj.id) & (t.c.field == field)

@@ -15,9 +15,11 @@ import segno
 from flask import url_for
 from sqlalchemy import bindparam
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy import update
 
 from app import pii
+from app.audit import services as audit
 from app.core import clock
 from app.extensions import db
 from app.resident.models import Receipt
@@ -52,29 +54,37 @@ def issue(
     self_report_id: int | None = None,
     actor=None,
     first: bool = False,
+    with_audit: bool = False,
 ) -> str:
     """A receipt for `number` with a new code (returned in clear, once); earlier codes stop working.
 
     `first`: the number was allocated in this transaction (a case just registered), so it has no
-    earlier receipt to supersede and the UPDATE is skipped. Flushes, never commits (the request
-    boundary does).
+    earlier receipt to supersede and the UPDATE is skipped. `with_audit`: the audit entries
+    queued so far are appended in the same statement (audit.write_pending's `along`), for a
+    report, whose number is a lock held until commit. One INSERT, never a commit (the request
+    boundary commits).
     """
     code = new_code()
     if not first:
         db.session.execute(SUPERSEDE, {"of_number": number, "now": clock.now()})
-    db.session.add(
-        Receipt(
-            number=number,
-            case_id=case_id,
-            self_report_id=self_report_id,
-            code_hash=code_hash(number, code),
-            issued_by_id=getattr(actor, "id", None),
-        )
-    )
-    db.session.flush()
+    params = {
+        "number": number,
+        "case_id": case_id,
+        "self_report_id": self_report_id,
+        "code_hash": code_hash(number, code),
+        "issued_by_id": getattr(actor, "id", None),
+    }
+    if with_audit:
+        audit.write_pending(db.session(), along=(ISSUE_SQL, params))
+    else:
+        db.session.execute(text(ISSUE_SQL), params)
     return code
 
 
+ISSUE_SQL = (
+    "INSERT INTO receipts (number, case_id, self_report_id, code_hash, issued_by_id)"
+    " VALUES (:number, :case_id, :self_report_id, :code_hash, :issued_by_id)"
+)
 # Built once (issue 18): the public lookup runs it on every request, a report the other.
 SUPERSEDE = (
     update(Receipt)

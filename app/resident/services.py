@@ -75,13 +75,17 @@ def applicant_mobile(parties: list[dict]) -> str | None:
     return None
 
 
-def issue_at_registration(case: Case, parties: list[dict], actor) -> dict:
+def issue_at_registration(
+    case: Case, parties: list[dict], actor, *, with_audit: bool = False
+) -> dict:
     """A receipt for a case just registered, texted to the applicant's mobile if one was given.
 
     Answers {number, code, url} (the code in clear: shown once). Only a real registration (in a
-    request) texts the resident; a seed or a command does not.
+    request) texts the resident; a seed or a command does not. `with_audit`: receipts.issue's.
     """
-    code = receipts.issue(number=case.number, case_id=case.id, actor=actor, first=True)
+    code = receipts.issue(
+        number=case.number, case_id=case.id, actor=actor, first=True, with_audit=with_audit
+    )
     url = link(case.number)
     phone = applicant_mobile(parties)
     if phone and has_request_context():

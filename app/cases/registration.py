@@ -1,0 +1,185 @@
+"""A new case's first write: its number, its row, its first event and its parties in one statement.
+
+The serial (`case_counters`, one row per county and year) is a row lock held until the report
+commits: every report of a county waits for the one before it to commit. So a report computes
+everything that does not need the number first (placement, clocks, masked and encrypted
+parties, the first event), and only then takes the number, in the same statement that writes the
+case (issue 18: the lock had been held over eight statements and the ORM's unit of work, and
+concurrent reports queued on it). Numbers stay gapless: a report that rolls back gives its serial
+back with the rest.
+
+The instances (a `Case`, its `CaseEvent` and `Party` rows) are built as usual and then attached
+to the session as the rows the statement wrote, every column known (server defaults read back
+by RETURNING), so nothing is loaded again and a later change is an ordinary ORM UPDATE.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from sqlalchemy import Text
+from sqlalchemy import bindparam
+from sqlalchemy import cast
+from sqlalchemy import func
+from sqlalchemy import inspect
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy import true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.cases.models import Case
+from app.cases.models import CaseCounter
+from app.cases.models import CaseEvent
+from app.cases.models import Party
+from app.extensions import db
+from app.privacy import freetext
+
+SERIAL_WIDTH = 6  # 371699-2026-000123; a seventh digit is kept, never cut
+# Written by the statement itself (the number, the links to the case); an id is given when set.
+_OWN = {"number", "case_id"}
+
+
+def _given(obj) -> tuple[str, ...]:
+    """The names of obj's column attributes that were set, in the mapper's order."""
+    state = inspect(obj)
+    return tuple(
+        attr.key
+        for attr in state.mapper.column_attrs
+        if attr.key in state.dict and attr.key not in _OWN
+    )
+
+
+def _column(cls, key: str):
+    return inspect(cls).column_attrs[key].columns[0]
+
+
+def _rest(cls, given: tuple[str, ...]) -> list:
+    """The columns of cls the statement does not give: read back (the database's defaults)."""
+    return [
+        attr.columns[0]
+        for attr in inspect(cls).column_attrs
+        if attr.key not in given and attr.key != "case_id"
+    ]
+
+
+def _binds(cls, prefix: str, given: tuple[str, ...]) -> list:
+    """A typed bind per given column, cast to the column's type (in a UNION ALL of parties a
+    NULL in every row would otherwise be text)."""
+    columns = [_column(cls, key) for key in given]
+    return [cast(bindparam(f"{prefix}{c.key}", type_=c.type), c.type) for c in columns]
+
+
+def _params(obj, prefix: str, given: tuple[str, ...]) -> dict:
+    return {f"{prefix}{_column(type(obj), key).key}": getattr(obj, key) for key in given}
+
+
+def number_sql(last):
+    """The case number for serial `last`, as services.next_number formats it, in SQL."""
+    serial = cast(last, Text)
+    return func.format(
+        "%s-%s-%s",
+        bindparam("county_code"),
+        cast(bindparam("year"), Text),
+        func.lpad(serial, func.greatest(SERIAL_WIDTH, func.length(serial)), "0"),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _statement(case_given: tuple, event_given: tuple, party_given: tuple, parties: int):
+    """The statement for one shape of report (the columns given, the number of parties)."""
+    counter = (
+        insert(CaseCounter.__table__)
+        .values(county_code=bindparam("county_code"), year=bindparam("year"), last=1)
+        .on_conflict_do_update(
+            index_elements=["county_code", "year"],
+            set_={"last": CaseCounter.__table__.c.last + 1},
+        )
+        .returning(CaseCounter.__table__.c.last)
+        .cte("serial")
+    )
+    cases = Case.__table__
+    written = (
+        insert(cases)
+        .from_select(
+            [_column(Case, key) for key in case_given] + [cases.c.number],
+            select(*_binds(Case, "c_", case_given), number_sql(counter.c.last)),
+        )
+        .returning(cases.c.id, *(c for c in _rest(Case, case_given) if c.name != "id"))
+        .cte("written")
+    )
+    first = (
+        insert(CaseEvent.__table__)
+        .from_select(
+            [CaseEvent.__table__.c.case_id] + [_column(CaseEvent, key) for key in event_given],
+            select(written.c.id, *_binds(CaseEvent, "e_", event_given)),
+        )
+        .returning(*_rest(CaseEvent, event_given))
+        .cte("first_event")
+    )
+    columns = [written.c[c.name].label(f"case_{c.name}") for c in _rest(Case, case_given)]
+    columns += [first.c[c.name].label(f"event_{c.name}") for c in _rest(CaseEvent, event_given)]
+    if parties:
+        if [c.name for c in _rest(Party, party_given)] != ["id"]:
+            raise RuntimeError("a party's columns other than id must all be given")
+        rows = [select(written.c.id, *_binds(Party, f"p{i}_", party_given)) for i in range(parties)]
+        inserted = (
+            insert(Party.__table__)
+            .from_select(
+                [Party.__table__.c.case_id] + [_column(Party, key) for key in party_given],
+                rows[0].union_all(*rows[1:]) if len(rows) > 1 else rows[0],
+            )
+            .returning(Party.__table__.c.id)
+            .cte("parties_written")
+        )
+        # Ids are drawn row by row in the order written, so id order is the parties' order.
+        ids = func.array_agg(aggregate_order_by(inserted.c.id, inserted.c.id))
+        columns.append(select(ids).scalar_subquery().label("party_ids"))
+    return select(*columns).select_from(written).join(first, true())
+
+
+def new_id() -> int:
+    """A case id drawn ahead of the row (the sequence takes no lock): what needs only the id
+    (the warning scan's job) is written before the number is taken."""
+    return db.session.execute(text("SELECT nextval('cases_id_seq')")).scalar_one()
+
+
+def insert_new(case: Case, event: CaseEvent, parties: list[Party], county_code: str, year: int):
+    """Write a new case (no number yet), its first event and its parties, numbered; attach them.
+
+    `case`, `event` and `parties` are transient with their relationships unset (the foreign
+    keys to the case are filled here). The instances then hold every column as written.
+    """
+    masked = freetext.mask_fields(case, new=True) + freetext.mask_fields(event, new=True)
+    case_given, event_given = _given(case), _given(event)
+    party_given = _given(parties[0]) if parties else ()
+    if any(_given(party) != party_given for party in parties):
+        raise RuntimeError("every party must give the same columns")
+    params = {"county_code": county_code, "year": year}
+    params |= _params(case, "c_", case_given) | _params(event, "e_", event_given)
+    for i, party in enumerate(parties):
+        params |= _params(party, f"p{i}_", party_given)
+    statement = _statement(case_given, event_given, party_given, len(parties))
+    row = db.session.execute(statement, params).one()._mapping
+    for column in _rest(Case, case_given):
+        setattr(case, _key_of(Case, column), row[f"case_{column.name}"])
+    event.case_id = case.id
+    for column in _rest(CaseEvent, event_given):
+        setattr(event, _key_of(CaseEvent, column), row[f"event_{column.name}"])
+    for party, party_id in zip(parties, row["party_ids"] if parties else [], strict=True):
+        party.case_id, party.id = case.id, party_id
+    if masked:  # the clear text of a title, description or note that held personal data
+        freetext.store_originals(db.session.connection(), masked)
+    for obj in (case, event, *parties):
+        make_transient_to_detached(obj)
+        db.session.add(obj)
+    set_committed_value(case, "events", [event])
+    set_committed_value(case, "parties", list(parties))
+    for party in parties:
+        set_committed_value(party, "case", case)
+
+
+def _key_of(cls, column) -> str:
+    return inspect(cls).get_property_by_column(column).key

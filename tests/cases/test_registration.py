@@ -1,0 +1,122 @@
+"""A new case's statement (app/cases/registration.py): the number taken last, rows as written."""
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy import select
+from sqlalchemy import text
+
+from app.cases.models import Case
+from app.cases.models import CaseEvent
+from app.cases.models import Party
+from app.extensions import db
+from app.privacy.models import FreeTextOriginal
+from tests.cases.factories import ID_NUMBER
+from tests.cases.factories import PHONE
+from tests.cases.factories import report
+from tests.factories import bearer
+
+
+@pytest.fixture
+def world(module_world):
+    """The world, built once for this module (tests/conftest.py, module_world)."""
+    return module_world
+
+
+@contextmanager
+def statements():
+    """The statements sent meanwhile, without the suite's SAVEPOINTs (tests/conftest.py)."""
+    sent: list[str] = []
+
+    def seen(_connection, _cursor, statement, *_args) -> None:
+        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
+            sent.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+
+
+def test_the_number_is_taken_one_statement_before_the_commit(client, world):
+    """The serial's row lock is held from the statement that takes the number to the commit: a
+    report sends one statement between them (the receipt, with the audit entry), and the warning
+    scan's job is queued before it, with an id drawn from the sequence. (Without parties: an
+    applicant's mobile adds the receipt's text message and the answer's repeat counts.)"""
+    with statements() as sent:
+        response = report(client, world["grid_worker@village"], parties=[])
+    assert response.status_code == 201, response.get_json()
+    taking = [i for i, s in enumerate(sent) if "INSERT INTO case_counters" in s]
+    assert len(taking) == 1, sent
+    after = sent[taking[0] + 1 :]
+    assert len(after) == 1, after
+    assert after[0].startswith("WITH along AS (INSERT INTO receipts") and "audit_append" in after[0]
+    before = sent[: taking[0]]
+    assert any("nextval('cases_id_seq')" in s for s in before), before
+    assert any("procrastinate_defer_jobs" in s for s in before), before
+    number = response.get_json()["number"]
+    case = db.session.scalar(select(Case).where(Case.number == number))
+    job = db.session.execute(
+        text(
+            "SELECT args FROM procrastinate_jobs WHERE task_name = 'warnings.scan_case' "
+            "ORDER BY id DESC LIMIT 1"
+        )
+    ).scalar_one()
+    assert job == {"case_id": case.id}
+    audit = db.session.execute(
+        text("SELECT action, object_id FROM audit_log ORDER BY id DESC LIMIT 1")
+    ).one()
+    assert tuple(audit) == ("cases.report", number)
+    receipt = db.session.execute(
+        text("SELECT number, case_id FROM receipts WHERE case_id = :id"), {"id": case.id}
+    ).one()
+    assert tuple(receipt) == (number, case.id)
+
+
+def test_parties_and_free_text_are_written_as_the_orm_would(client, world):
+    """Three parties in their order, masked and hashed; a phone in the title stored masked with
+    its clear text kept encrypted; the answer is CaseOut over the case read afresh."""
+    parties = [
+        {"role": "applicant", "name": "张三", "id_number": ID_NUMBER, "phone": PHONE},
+        {"role": "respondent", "name": "李四"},
+        {"role": "third_party", "name": "王五", "address": "东村三组12号"},
+    ]
+    title = f"张三 {PHONE} 漏水"
+    user = world["grid_worker@village"]
+    response = report(client, user, parties=parties, title=title)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert [p["role"] for p in body["parties"]] == ["applicant", "respondent", "third_party"]
+    assert body["parties"][0]["phone"] == PHONE[:3] + "****" + PHONE[-4:]
+    assert PHONE not in body["title"]
+    db.session.expire_all()
+    case = db.session.scalar(select(Case).where(Case.number == body["number"]))
+    stored = db.session.scalars(select(Party).where(Party.case_id == case.id).order_by(Party.id))
+    assert [p.name_masked for p in stored] == ["张*", "李*", "王*"]
+    assert case.title == body["title"] and PHONE not in case.title
+    kept = db.session.scalars(
+        select(FreeTextOriginal).where(
+            FreeTextOriginal.table_name == "cases", FreeTextOriginal.row_id == case.id
+        )
+    ).all()
+    assert [k.field for k in kept] == ["title"]
+    events = db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
+    assert [(e.action, e.actor_id) for e in events] == [("report", user.id)]
+    fresh = client.get(f"/api/v1/cases/{body['number']}", headers=bearer(user)).get_json()
+    assert {k: v for k, v in body.items() if k != "receipt"} == fresh
+
+
+def test_a_seventh_digit_is_kept(client, world):
+    """The serial past 999999 is written whole (services.next_number's format), never cut."""
+    db.session.execute(
+        text(
+            "INSERT INTO case_counters (county_code, year, last) VALUES ('371699', "
+            "extract(year FROM now() AT TIME ZONE 'Asia/Shanghai')::int, 999999) "
+            "ON CONFLICT (county_code, year) DO UPDATE SET last = 999999"
+        )
+    )
+    response = report(client, world["grid_worker@village"])
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["number"].endswith("-1000000")
