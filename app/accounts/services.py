@@ -461,9 +461,18 @@ def check_token(secret: str) -> User | None:
     seen_at = token.last_used_at
     if token.last_used_at is None or moment - token.last_used_at > TOUCH_TOKEN:
         token_id = token.id
+        # SKIP LOCKED: a request that finds the row being touched by another (whose transaction
+        # holds it to its commit) leaves it to that one instead of waiting for it (issue 18:
+        # concurrent requests of one token queued there).
+        unlocked = (
+            select(ApiToken.id)
+            .where(ApiToken.id == token_id)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         transaction.keep(
             lambda: db.session.execute(
-                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=moment)
+                update(ApiToken).where(ApiToken.id == unlocked).values(last_used_at=moment)
             )
         )
         seen_at = moment

@@ -1,5 +1,7 @@
 """A new case's statement (app/cases/registration.py): the number taken last, rows as written."""
 
+import json
+import threading
 from contextlib import contextmanager
 
 import pytest
@@ -14,6 +16,7 @@ from app.extensions import db
 from app.privacy.models import FreeTextOriginal
 from tests.cases.factories import ID_NUMBER
 from tests.cases.factories import PHONE
+from tests.cases.factories import case_body
 from tests.cases.factories import report
 from tests.factories import bearer
 
@@ -120,3 +123,48 @@ def test_a_seventh_digit_is_kept(client, world):
     response = report(client, world["grid_worker@village"])
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["number"].endswith("-1000000")
+
+
+def test_concurrent_reports_get_consecutive_numbers_and_never_wait_on_the_token(scratch_world):
+    """Eight simultaneous reports with one token, its row locked meanwhile by another
+    transaction (as a request touching its last use holds it to commit): all eight answer 201,
+    none waits for the lock (the touch skips a locked row), and the numbers are eight
+    consecutive serials, each with its receipt and its audit entry."""
+    client_app, headers = scratch_world
+    body = json.dumps(case_body(parties=[]))
+    barrier = threading.Barrier(8)
+    answers = []
+    with client_app.app_context():
+        from app.extensions import db as scratch_db
+
+        holder = scratch_db.engine.connect()
+        holder.begin()
+        token = holder.execute(text("SELECT id FROM api_tokens FOR UPDATE")).all()
+        assert token
+
+        def send():
+            client = client_app.test_client()
+            barrier.wait(10)
+            response = client.post(
+                "/api/v1/cases", data=body, headers={**headers, "Content-Type": "application/json"}
+            )
+            answers.append((response.status_code, response.get_json().get("number")))
+
+        threads = [threading.Thread(target=send) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        holder.rollback()
+        holder.close()
+        assert sorted(s for s, _n in answers) == [201] * 8, answers
+        serials = sorted(int(n.rsplit("-", 1)[1]) for _s, n in answers)
+        assert serials == list(range(serials[0], serials[0] + 8))
+        counts = scratch_db.session.execute(
+            text(
+                "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM receipts),"
+                " (SELECT count(*) FROM audit_log WHERE action = 'cases.report')"
+            )
+        ).one()
+        assert tuple(counts) == (8, 8, 8)
+        scratch_db.session.remove()
