@@ -137,7 +137,11 @@ def _statement(case_given: tuple, event_given: tuple, party_given: tuple, partie
         # Ids are drawn row by row in the order written, so id order is the parties' order.
         ids = func.array_agg(aggregate_order_by(inserted.c.id, inserted.c.id))
         columns.append(select(ids).scalar_subquery().label("party_ids"))
-    return select(*columns).select_from(written).join(first, true())
+    statement = select(*columns).select_from(written).join(first, true())
+    # What the row answers, by attribute: (attribute, column label) for the case and the event.
+    case_back = [(_key_of(Case, c), f"case_{c.name}") for c in _rest(Case, case_given)]
+    event_back = [(_key_of(CaseEvent, c), f"event_{c.name}") for c in _rest(CaseEvent, event_given)]
+    return statement, case_back, event_back
 
 
 def new_id() -> int:
@@ -161,13 +165,15 @@ def insert_new(case: Case, event: CaseEvent, parties: list[Party], county_code: 
     params |= _params(case, "c_", case_given) | _params(event, "e_", event_given)
     for i, party in enumerate(parties):
         params |= _params(party, f"p{i}_", party_given)
-    statement = _statement(case_given, event_given, party_given, len(parties))
+    statement, case_back, event_back = _statement(
+        case_given, event_given, party_given, len(parties)
+    )
     row = db.session.execute(statement, params).one()._mapping
-    for column in _rest(Case, case_given):
-        setattr(case, _key_of(Case, column), row[f"case_{column.name}"])
+    for key, label in case_back:
+        setattr(case, key, row[label])
     event.case_id = case.id
-    for column in _rest(CaseEvent, event_given):
-        setattr(event, _key_of(CaseEvent, column), row[f"event_{column.name}"])
+    for key, label in event_back:
+        setattr(event, key, row[label])
     for party, party_id in zip(parties, row["party_ids"] if parties else [], strict=True):
         party.case_id, party.id = case.id, party_id
     if masked:  # the clear text of a title, description or note that held personal data

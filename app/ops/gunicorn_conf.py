@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 
 from prometheus_client import multiprocess
 
@@ -46,6 +47,11 @@ def post_worker_init(worker):
     if os.environ.get("WEB_GC_FREEZE", "1") != "0":
         gc.collect()
         gc.freeze()
+    # A thread back from the database waits for the GIL while another runs Python, up to the
+    # switch interval (5 ms by default): a report holding its number's lock (app/cases/
+    # registration.py) waited so on each of its last round trips (issue 18). 1 ms hands over
+    # sooner; WEB_SWITCH_INTERVAL_MS sets it.
+    sys.setswitchinterval(float(os.environ.get("WEB_SWITCH_INTERVAL_MS", "1")) / 1000)
 
 
 def worker_exit(server, worker):
