@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 
+from sqlalchemy import event
 from sqlalchemy import select
 
 from app.accounts import services as accounts
@@ -144,3 +146,19 @@ def bearer(user: User, days: int = 30) -> dict:
     _, secret = accounts.create_token(user, "test", days)
     db.session.commit()
     return {"Authorization": f"Bearer {secret}"}
+
+
+@contextmanager
+def statements():
+    """The statements sent meanwhile, without the suite's SAVEPOINTs (tests/conftest.py)."""
+    sent: list[str] = []
+
+    def seen(_connection, _cursor, statement, *_args) -> None:
+        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
+            sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)

@@ -2,10 +2,8 @@
 
 import json
 import threading
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy import text
 
@@ -19,28 +17,13 @@ from tests.cases.factories import PHONE
 from tests.cases.factories import case_body
 from tests.cases.factories import report
 from tests.factories import bearer
+from tests.factories import statements
 
 
 @pytest.fixture
 def world(module_world):
     """The world, built once for this module (tests/conftest.py, module_world)."""
     return module_world
-
-
-@contextmanager
-def statements():
-    """The statements sent meanwhile, without the suite's SAVEPOINTs (tests/conftest.py)."""
-    sent: list[str] = []
-
-    def seen(_connection, _cursor, statement, *_args) -> None:
-        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
-            sent.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
 
 
 def test_the_number_is_taken_one_statement_before_the_commit(client, world):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
@@ -30,6 +28,7 @@ from tests.cases.factories import report
 from tests.factories import OTHER_TOWN
 from tests.factories import bearer
 from tests.factories import make_user
+from tests.factories import statements
 from tests.risks.factories import make_point
 from tests.warnings.factories import case_id
 from tests.warnings.factories import old_case
@@ -293,23 +292,6 @@ def test_full_pass_command(client, world, runner):
         "/api/v1/warnings.geojson?limit=1000", headers=bearer(world["official@town"])
     )
     assert layer.status_code == 200 and len(layer.get_json()["features"]) == 2
-
-
-@contextmanager
-def statements():
-    """The statements sent meanwhile (the suite's SAVEPOINTs, tests/conftest.py, are not the
-    scan's own)."""
-    sent: list[str] = []
-
-    def count(_connection, _cursor, statement, *_args) -> None:
-        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
-            sent.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_scan_statements(client, world):
