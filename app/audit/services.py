@@ -173,14 +173,14 @@ def write_pending(session: Session, along: tuple[str, dict] | None = None) -> in
     With kept entries queued (a refusal's), the write runs alone and the entries wait for the
     commit as usual, so a later rollback cannot take a kept entry with it.
     """
-    if along is not None and session.info.get("audit_kept"):
+    if along is not None and (
+        session.info.get("audit_kept") or not session.info.get("audit_pending")
+    ):
         session.execute(text(along[0]), along[1])
         return 0
     pending = session.info.pop("audit_pending", None)
     session.info.pop("audit_kept", None)
     if not pending:
-        if along is not None:
-            session.execute(text(along[0]), along[1])
         return 0
     params = {"entries": append_argument(pending), "k": AUDIT_LOCK_KEY}
     if along is None:

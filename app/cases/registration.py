@@ -77,7 +77,7 @@ def _params(obj, prefix: str, given: tuple[str, ...]) -> dict:
 
 
 def number_sql(last):
-    """The case number for serial `last`, as services.next_number formats it, in SQL."""
+    """The case number for serial `last` of the county and year bound: 371699-2026-000123."""
     serial = cast(last, Text)
     return func.format(
         "%s-%s-%s",
@@ -87,19 +87,34 @@ def number_sql(last):
     )
 
 
+def _serial():
+    """The serial's upsert (one row per county and year, locked to commit) as a CTE."""
+    counters = CaseCounter.__table__
+    return (
+        insert(counters)
+        .values(county_code=bindparam("county_code"), year=bindparam("year"), last=1)
+        .on_conflict_do_update(
+            index_elements=["county_code", "year"], set_={"last": counters.c.last + 1}
+        )
+        .returning(counters.c.last)
+        .cte("serial")
+    )
+
+
+_SERIAL = _serial()
+NEXT_NUMBER = select(number_sql(_SERIAL.c.last))
+
+
+def next_number(county_code: str, year: int) -> str:
+    """The next case number for a county and year, alone (a case made from another, 复查/复核:
+    services.py); a report takes it inside its row's statement (`insert_new`)."""
+    return db.session.execute(NEXT_NUMBER, {"county_code": county_code, "year": year}).scalar_one()
+
+
 @functools.lru_cache(maxsize=64)
 def _statement(case_given: tuple, event_given: tuple, party_given: tuple, parties: int):
     """The statement for one shape of report (the columns given, the number of parties)."""
-    counter = (
-        insert(CaseCounter.__table__)
-        .values(county_code=bindparam("county_code"), year=bindparam("year"), last=1)
-        .on_conflict_do_update(
-            index_elements=["county_code", "year"],
-            set_={"last": CaseCounter.__table__.c.last + 1},
-        )
-        .returning(CaseCounter.__table__.c.last)
-        .cte("serial")
-    )
+    counter = _SERIAL
     cases = Case.__table__
     written = (
         insert(cases)

@@ -68,21 +68,6 @@ from app.warnings import jobs as warning_jobs
 # --- reporting -----------------------------------------------------------------------------------
 
 
-def next_number(county_code: str, year: int) -> str:
-    """The next case number for a county and year: 371699-2026-000123 (一事一码)."""
-    serial = db.session.execute(
-        text(
-            """
-            INSERT INTO case_counters (county_code, year, last) VALUES (:county, :year, 1)
-            ON CONFLICT (county_code, year) DO UPDATE SET last = case_counters.last + 1
-            RETURNING last
-            """
-        ),
-        {"county": county_code, "year": year},
-    ).scalar_one()
-    return f"{county_code}-{year}-{serial:06d}"
-
-
 def report(data: dict, user) -> Case:
     """File a new case at a point (already converted to WGS84), with its parties."""
     placement = place_point(
@@ -1285,7 +1270,7 @@ def _request_review(case, user, data, stage="review"):
             else _("已有关联的复核事件 %(number)s", number=existing),
         )
     child = Case(
-        number=next_number(case.county.code[:6], clock.local_date(clock.now()).year),
+        number=registration.next_number(case.county.code[:6], clock.local_date(clock.now()).year),
         kind="petition",
         category=case.category,
         source=case.source,

@@ -95,7 +95,7 @@ def test_parties_and_free_text_are_written_as_the_orm_would(client, world):
 
 
 def test_a_seventh_digit_is_kept(client, world):
-    """The serial past 999999 is written whole (services.next_number's format), never cut."""
+    """The serial past 999999 is written whole (registration.number_sql), never cut."""
     db.session.execute(
         text(
             "INSERT INTO case_counters (county_code, year, last) VALUES ('371699', "
