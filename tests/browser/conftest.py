@@ -14,6 +14,7 @@ from dataclasses import field
 import pytest
 
 from tests.browser.server import launch
+from tests.browser.server import log_tail
 from tests.browser.server import prepare
 from tests.browser.server import running_server
 from tests.browser.server import scratch_database
@@ -34,6 +35,18 @@ def live_server(database_url):
         prepare(database)
         with running_server(database) as base:
             yield base, database
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test's report ends with what its server logged last (each request's
+    status and duration, any error): a form that timed out says whether the server was slow,
+    failed, or never saw the request."""
+    outcome = yield
+    report = outcome.get_result()
+    server = item.funcargs.get("live_server") if hasattr(item, "funcargs") else None
+    if report.failed and server:
+        report.sections.append(("live server log (last lines)", log_tail(server[0])))
 
 
 @pytest.fixture(scope="session")

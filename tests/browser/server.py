@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -112,6 +113,11 @@ def prepare(database: str) -> None:
     )
 
 
+# The log of each running server, by base URL: tests/browser/conftest.py adds its tail to the report
+# of a failed test (one JSON line per request with its status and duration, and any error).
+SERVER_LOGS: dict[str, Path] = {}
+
+
 @contextmanager
 def running_server(database: str, workers: int = 2, **extra: str):
     """gunicorn serving the app on 127.0.0.1 as `make run` serves it (app/ops/gunicorn_conf.py:
@@ -122,31 +128,62 @@ def running_server(database: str, workers: int = 2, **extra: str):
     workers a form's answer could wait behind them for half a minute (the browser tests timed
     out that way under load, a different test each run)."""
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "--config",
-            "python:app.ops.gunicorn_conf",
-            "-w",
-            str(workers),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "60",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=server_env(database, **extra),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     base = f"http://127.0.0.1:{port}"
+    log = Path(tempfile.gettempdir()) / f"gridgov-browser-server-{os.getpid()}-{port}.log"
+    SERVER_LOGS[base] = log
+    logged = {"LOG_LEVEL": "INFO", "LOG_FORMAT": "json", **extra}
+    with log.open("wb") as stderr:  # the server has its own copy of the descriptor
+        proc = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "--config",
+                "python:app.ops.gunicorn_conf",
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "60",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=server_env(database, **logged),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         wait_for(base + "/healthz/live", 120)  # a loaded machine takes its time to import
         yield base
     finally:
         proc.terminate()
         proc.wait(15)
+        SERVER_LOGS.pop(base, None)
+        log.unlink(missing_ok=True)
+
+
+def log_tail(base: str, lines: int = 60) -> str:
+    """The last lines the server at `base` logged ('' when it is not running)."""
+    log = SERVER_LOGS.get(base)
+    if log is None or not log.exists():
+        return ""
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def submitted(page, button) -> str:
+    """Click a form's submit button (a locator or a selector) and wait for the answer's flash.
+
+    The flashes already on the page are removed first, so the one waited for is the answer's
+    (after a redirect or put in place by a script). Returns the success flash's text; a form that
+    answered with an error fails here with the error's text, not 30 s later with a timeout."""
+    page.evaluate("document.querySelectorAll('.flash').forEach((flash) => flash.remove())")
+    (page.locator(button) if isinstance(button, str) else button).click()
+    page.wait_for_selector(".flash")
+    flashes = page.eval_on_selector_all(
+        ".flash", "(all) => all.map((flash) => [flash.className, flash.textContent.trim()])"
+    )
+    success = [text for classes, text in flashes if "flash-success" in classes.split()]
+    assert success, f"the form at {page.url} answered {flashes}"
+    return success[0]
 
 
 def launch(playwright):

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 
 from tests.browser.conftest import PHONE
+from tests.browser.server import submitted
 from tests.browser.test_dispatch_journeys import sql  # noqa: F401 (the fixture)
 
 TOWN = "371699101000"
@@ -33,8 +34,7 @@ def test_campaign_runs_from_launch_to_ledger(open_as, live_server, sql):  # noqa
     form.locator("input[name=category]").fill("欠薪")
     form.locator("textarea[name=checklist]").fill("是否拖欠农民工工资\n是否签订劳动合同")
     form.locator("input[name=deadline]").fill((today + dt.timedelta(days=7)).isoformat())
-    form.locator("button[type=submit]").click()
-    official.wait_for_selector(".flash-success")
+    submitted(official, form.locator("button[type=submit]"))
     campaign_id = int(official.url.rstrip("/").split("/")[-1])
     total = sql("SELECT count(*) FROM campaign_tasks WHERE campaign_id = :c", c=campaign_id)[0][0]
     cells = sql("SELECT count(*) FROM grid_cells WHERE code LIKE '371699101%'")[0][0]
@@ -60,8 +60,7 @@ def test_campaign_runs_from_launch_to_ledger(open_as, live_server, sql):  # noqa
     worker.check("input[name=a-1][value=yes]")
     worker.check("input[name=result][value=none]")
     worker.fill("textarea[name=note]", "走访工地，工资已按月发放")
-    worker.click("#finding-form button[type=submit]")
-    worker.wait_for_selector(".flash-success")
+    submitted(worker, "#finding-form button[type=submit]")
     assert worker.get_attribute("#task-state", "data-state") == "done"
     assert sql("SELECT result FROM campaign_findings WHERE task_id = :t", t=task_ids[0]) == [
         ("none",)

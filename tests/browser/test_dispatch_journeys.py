@@ -25,6 +25,7 @@ from tests.browser.server import BIN
 from tests.browser.server import DEMO_PASSWORD
 from tests.browser.server import ROOT
 from tests.browser.server import server_env
+from tests.browser.server import submitted
 from tests.browser.test_journeys import PNG
 from tests.browser.test_journeys import fill_report
 
@@ -156,8 +157,7 @@ def act(page, action: str, fill=None) -> None:
     form = page.locator(f"#action-{action} form")
     if fill:
         fill(form)
-    form.locator("button[type=submit]").click()
-    page.wait_for_selector(".flash-success")
+    submitted(page, form.locator("button[type=submit]"))
 
 
 def step(page, dispatch_id: int, action: str, fill=None) -> None:
@@ -173,8 +173,7 @@ def dispatch_to(page, unit: int | None = None, instructions: str = "") -> None:
     if unit is not None:
         form.locator("select[name=lead_department_id]").select_option(str(unit))
     form.locator("textarea[name=instructions]").fill(instructions)
-    form.locator("button[type=submit]").click()
-    page.wait_for_selector(".flash-success")
+    submitted(page, form.locator("button[type=submit]"))
 
 
 def state_badge(page) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from app.config import sqlalchemy_url
 from tests.browser.conftest import DESKTOP
 from tests.browser.conftest import PHONE
+from tests.browser.server import submitted
 from tests.risks.factories import png_bytes
 
 STORY: dict = {}
@@ -138,8 +139,7 @@ def test_mediator_accepts_mediates_resolves_follows_up_and_closes(open_as, live_
         form = page.locator(f"#action-{action} form")
         if fill:
             fill(form)
-        form.locator("button[type=submit]").click()
-        page.wait_for_selector(".flash-success")
+        submitted(page, form.locator("button[type=submit]"))
 
     act("accept")
     act("start")

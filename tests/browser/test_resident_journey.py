@@ -17,6 +17,7 @@ from PIL import Image
 
 from tests.browser.conftest import DESKTOP
 from tests.browser.conftest import PHONE
+from tests.browser.server import submitted
 from tests.browser.test_dispatch_journeys import act
 from tests.browser.test_dispatch_journeys import open_case
 from tests.browser.test_dispatch_journeys import sql  # noqa: F401 (the fixture)
@@ -117,8 +118,7 @@ def test_resident_reports_follows_and_rates(open_as, open_public, live_server, s
     worker.wait_for_url(f"{base}/self-reports/{number}")
     assert DESCRIPTION in worker.text_content("main")
     worker.wait_for_selector("img.photo")
-    worker.click("button:has-text('核实并立案')")
-    worker.wait_for_selector(".flash-success")
+    submitted(worker, "button:has-text('核实并立案')")
     ((case_number, kind, state),) = sql(
         "SELECT c.number, c.kind, c.state FROM self_reports r JOIN cases c ON c.id = r.case_id"
         " WHERE r.number = :n AND r.state = 'verified'",
@@ -151,8 +151,7 @@ def test_resident_reports_follows_and_rates(open_as, open_public, live_server, s
     form = resident.locator("#rating-form")
     form.locator("input[name=rating][value=dissatisfied]").check()
     form.locator("textarea[name=comment]").fill(COMMENT)
-    form.locator("button[type=submit]").click()
-    resident.wait_for_selector(".flash-success")
+    submitted(resident, form.locator("button[type=submit]"))
     fits_phone(resident)
     assert resident.locator("#rating-form").count() == 0
     assert sql(
