@@ -105,9 +105,11 @@ class Case(db.Model):
         ),
         CheckConstraint("hearing_days >= 0", name="hearing_days"),
         Index("ix_cases_location", "location", postgresql_using="gist"),
-        Index("ix_cases_village_id", "village_id"),
+        # A case's cell's or village's cases of a category over a period (the warnings scan,
+        # migration 0034); they serve every query by cell or village alone as well.
+        Index("ix_cases_village_category_reported", "village_id", "category", "reported_at"),
         Index("ix_cases_town_id", "town_id"),
-        Index("ix_cases_grid_cell_id", "grid_cell_id"),
+        Index("ix_cases_cell_category_reported", "grid_cell_id", "category", "reported_at"),
         Index(
             "ix_cases_region_code",
             "region_code",

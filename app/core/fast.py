@@ -34,6 +34,7 @@ from types import SimpleNamespace
 
 import orjson
 from flask import Flask
+from flask import current_app
 from psycopg2 import errors as pg_errors
 from psycopg2.extensions import STATUS_READY
 
@@ -42,6 +43,7 @@ from app.accounts import services as accounts
 from app.core import clock
 from app.core.dump import JSON_OPTIONS
 from app.core.replica import EXTENSION as REPLICA_EXTENSION
+from app.core.sqltext import driver_sql
 from app.extensions import db
 from app.ops.logging import REQUEST_ID_HEADER
 from app.ops.logging import log_answer
@@ -331,6 +333,33 @@ def execute(app: Flask, cursor, sql: str, params: dict) -> None:
         cursor.execute(prepare)
         known.add(name)
         cursor.execute(run, params)
+
+
+def session_execute(connection, sql: str, params: dict):
+    """A `text()` statement (`:name` parameters) run prepared on a SQLAlchemy connection: in
+    its transaction and through its events, as `connection.execute(text(sql), params)` runs
+    it, with the same rows. Prepared once per DBAPI connection (PREPARE is not undone by a
+    rollback), then run by EXECUTE; plainly when FAST_PATH_PREPARED is off.
+
+    For statements planned at more cost than they run: the warnings scan's EVIDENCE_SQL was
+    planned in ~1.4 ms and ran in ~0.5 (bench/NOTES.md). Its generic plan must stay as good as
+    the custom ones (migration 0034's indexes): tests/warnings compares it with the plain one."""
+    sql = driver_sql(sql)
+    if not current_app.config["FAST_PATH_PREPARED"]:
+        return connection.exec_driver_sql(sql, params)
+    name, prepare, run = prepared_form(sql)
+    dbapi = connection.connection.dbapi_connection
+    with PREPARED_LOCK:
+        known = PREPARED.setdefault(dbapi, set())
+    if name not in known:
+        connection.exec_driver_sql(prepare)
+        known.add(name)
+    try:
+        return connection.exec_driver_sql(run, params)
+    except Exception as error:
+        if isinstance(getattr(error, "orig", None), pg_errors.InvalidSqlStatementName):
+            known.discard(name)  # deallocated behind our back: prepared again next time
+        raise
 
 
 def json_body(app: Flask, data) -> bytes:

@@ -424,8 +424,9 @@ def evidence(case_id: int, rules_p: dict, seen: set) -> tuple[SimpleNamespace, E
     watch = hot or rules.DEFAULTS["hotspot"]
     win = now - dt.timedelta(days=watch["window_days"])
     months = (party or rules.DEFAULTS["repeat_party"])["months"]
-    row = db.session.execute(
-        statement(EVIDENCE_SQL),
+    row = fast.session_execute(
+        db.session.connection(),
+        EVIDENCE_SQL,
         {
             "case": case_id,
             "do_cell": bool(hot and hot["cell"]),
