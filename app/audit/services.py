@@ -164,29 +164,43 @@ def record(
         session.info.setdefault("audit_kept", []).append(entry)
 
 
-def write_pending(session: Session, along: tuple[str, dict] | None = None) -> int:
+def write_pending(session: Session) -> int:
     """Append the queued entries to the chain in one statement (audit_append, migration 0028:
-    the advisory lock, the head's hash, the ids and the INSERT). Returns how many.
-
-    `along`: a write (SQL text and its parameters) to run in the same statement, before the
-    append, when the entries are known before the commit (a report: the receipt, issue 18).
-    With kept entries queued (a refusal's), the write runs alone and the entries wait for the
-    commit as usual, so a later rollback cannot take a kept entry with it.
+    the advisory lock, the head's hash, the ids and the INSERT). Returns how many. (A report
+    appends its entry inside the statement that draws its number: `fold_pending`.)
     """
-    if along is not None and (
-        session.info.get("audit_kept") or not session.info.get("audit_pending")
-    ):
-        session.execute(text(along[0]), along[1])
-        return 0
     pending = session.info.pop("audit_pending", None)
     session.info.pop("audit_kept", None)
     if not pending:
         return 0
     params = {"entries": append_argument(pending), "k": AUDIT_LOCK_KEY}
-    if along is None:
-        return session.execute(text(APPEND_SQL), params).scalar_one()
-    sql = f"WITH along AS ({along[0]}) {APPEND_SQL}"
-    return session.execute(text(sql), {**along[1], **params}).scalar_one()
+    return session.execute(text(APPEND_SQL), params).scalar_one()
+
+
+def number_marker() -> str:
+    """A stand-in for an object id a statement draws (a case's number): random per call, so no
+    text of an entry can hold it by chance, and nothing JSON escapes."""
+    return f"gg-drawn-{uuid.uuid4().hex}"
+
+
+def fold_pending(session: Session) -> dict | None:
+    """The queued entries taken off the queue as `APPEND_CALL`'s parameters, for a statement
+    that appends them itself (a report's registration, app/cases/registration.py); None when
+    there is nothing queued or kept entries are (those wait for the commit, as in
+    `write_pending`). A marker of `number_marker` in the parameter's text is for the statement
+    to replace (the entries' canonical payloads hold the object id as it is written)."""
+    if session.info.get("audit_kept") or not session.info.get("audit_pending"):
+        return None
+    pending = session.info.pop("audit_pending")
+    return {"entries": append_argument(pending), "k": AUDIT_LOCK_KEY}
+
+
+def fill_in(session: Session, marker: str, value: str) -> None:
+    """The object id `value` in the queued entries that hold `marker` (when the statement that
+    drew it did not append them: `fold_pending` said None)."""
+    for entry in session.info.get("audit_pending", []):
+        if entry.get("object_id") == marker:
+            entry["object_id"] = value
 
 
 @event.listens_for(Session, "before_commit")

@@ -1,12 +1,15 @@
-"""A new case's first write: its number, its row, its first event and its parties in one statement.
+"""A new case's first write: its number, row, first event, parties, receipt and audit entry in one
+statement, the commit next.
 
 The serial (`case_counters`, one row per county and year) is a row lock held until the report
 commits: every report of a county waits for the one before it to commit. So a report computes
 everything that does not need the number first (placement, clocks, masked and encrypted
 parties, the first event), and only then takes the number, in the same statement that writes the
 case (issue 18: the lock had been held over eight statements and the ORM's unit of work, and
-concurrent reports queued on it). Numbers stay gapless: a report that rolls back gives its serial
-back with the rest.
+concurrent reports queued on it). The receipt's hash is over the number's series, not the number
+(app/resident/receipts.py), and the audit entry names the number through a marker the statement
+replaces (app/audit/services.py `fold_pending`), so neither needs a statement after the number.
+Numbers stay gapless: a report that rolls back gives its serial back with the rest.
 
 The instances (a `Case`, its `CaseEvent` and `Party` rows) are built as usual and then attached
 to the session as the rows the statement wrote, every column known (server defaults read back
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import functools
 
+from sqlalchemy import BigInteger
+from sqlalchemy import Integer
 from sqlalchemy import Text
 from sqlalchemy import bindparam
 from sqlalchemy import cast
@@ -25,17 +30,20 @@ from sqlalchemy import inspect
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import true
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.audit import services as audit
 from app.cases.models import Case
 from app.cases.models import CaseCounter
 from app.cases.models import CaseEvent
 from app.cases.models import Party
 from app.extensions import db
 from app.privacy import freetext
+from app.resident.models import Receipt
 
 SERIAL_WIDTH = 6  # 371699-2026-000123; a seventh digit is kept, never cut
 # Written by the statement itself (the number, the links to the case); an id is given when set.
@@ -112,8 +120,16 @@ def next_number(county_code: str, year: int) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _statement(case_given: tuple, event_given: tuple, party_given: tuple, parties: int):
-    """The statement for one shape of report (the columns given, the number of parties)."""
+def _statement(
+    case_given: tuple,
+    event_given: tuple,
+    party_given: tuple,
+    parties: int,
+    receipt: bool = False,
+    audited: bool = False,
+):
+    """The statement for one shape of report (the columns given, the number of parties, with
+    the receipt and the audit entries or not)."""
     counter = _SERIAL
     cases = Case.__table__
     written = (
@@ -152,6 +168,38 @@ def _statement(case_given: tuple, event_given: tuple, party_given: tuple, partie
         # Ids are drawn row by row in the order written, so id order is the parties' order.
         ids = func.array_agg(aggregate_order_by(inserted.c.id, inserted.c.id))
         columns.append(select(ids).scalar_subquery().label("party_ids"))
+    if receipt:
+        receipts = Receipt.__table__
+        written_receipt = (
+            insert(receipts)
+            .from_select(
+                [
+                    receipts.c.number,
+                    receipts.c.case_id,
+                    receipts.c.code_hash,
+                    receipts.c.issued_by_id,
+                ],
+                select(
+                    written.c.number,
+                    written.c.id,
+                    cast(bindparam("r_code_hash", type_=Text), Text),
+                    cast(bindparam("r_issued_by_id", type_=Integer), Integer),
+                ),
+                include_defaults=False,  # the table's own (created_at, failed_attempts)
+            )
+            .returning(receipts.c.id)
+            .cte("receipt_written")
+        )
+        columns.append(select(written_receipt.c.id).scalar_subquery().label("receipt_id"))
+    if audited:
+        # The entries' text with the number where the marker stands (audit.fold_pending).
+        entries = func.replace(
+            bindparam("audit_entries", type_=Text),
+            bindparam("audit_marker", type_=Text),
+            written.c.number,
+        )
+        appended = func.audit_append(cast(entries, JSONB), bindparam("audit_k", type_=BigInteger))
+        columns.append(appended.label("audit_appended"))
     statement = select(*columns).select_from(written).join(first, true())
     # What the row answers, by attribute: (attribute, column label) for the case and the event.
     case_back = [(_key_of(Case, c), f"case_{c.name}") for c in _rest(Case, case_given)]
@@ -165,11 +213,26 @@ def new_id() -> int:
     return db.session.execute(text("SELECT nextval('cases_id_seq')")).scalar_one()
 
 
-def insert_new(case: Case, event: CaseEvent, parties: list[Party], county_code: str, year: int):
+def insert_new(
+    case: Case,
+    event: CaseEvent,
+    parties: list[Party],
+    county_code: str,
+    year: int,
+    receipt_hash: str | None = None,
+    issued_by_id: int | None = None,
+    marker: str | None = None,
+):
     """Write a new case (no number yet), its first event and its parties, numbered; attach them.
 
     `case`, `event` and `parties` are transient with their relationships unset (the foreign
     keys to the case are filled here). The instances then hold every column as written.
+
+    `receipt_hash`: the stored hash of the case's receipt (receipts.registration_code), written
+    in the same statement, issued by `issued_by_id`. `marker`: the stand-in for the number in
+    the audit entries queued (audit.number_marker): they are appended in the same statement
+    with the number in its place (or, when kept entries wait for the commit, the number is
+    filled in and they wait too). So nothing is sent between the number and the commit.
     """
     masked = freetext.mask_fields(case, new=True) + freetext.mask_fields(event, new=True)
     case_given, event_given = _given(case), _given(event)
@@ -180,10 +243,26 @@ def insert_new(case: Case, event: CaseEvent, parties: list[Party], county_code: 
     params |= _params(case, "c_", case_given) | _params(event, "e_", event_given)
     for i, party in enumerate(parties):
         params |= _params(party, f"p{i}_", party_given)
+    folded = audit.fold_pending(db.session()) if marker is not None else None
+    if receipt_hash is not None:
+        params |= {"r_code_hash": receipt_hash, "r_issued_by_id": issued_by_id}
+    if folded is not None:
+        params |= {
+            "audit_entries": folded["entries"],
+            "audit_marker": marker,
+            "audit_k": folded["k"],
+        }
     statement, case_back, event_back = _statement(
-        case_given, event_given, party_given, len(parties)
+        case_given,
+        event_given,
+        party_given,
+        len(parties),
+        receipt_hash is not None,
+        folded is not None,
     )
     row = db.session.execute(statement, params).one()._mapping
+    if marker is not None and folded is None:
+        audit.fill_in(db.session(), marker, row["case_number"])
     for key, label in case_back:
         setattr(case, key, row[label])
     event.case_id = case.id

@@ -147,8 +147,27 @@ def report(data: dict, user) -> Case:
     # comes first. 研判预警: the worker evaluates what this case touches.
     case.id = registration.new_id()
     warning_jobs.defer_scan(case.id)
+    county_code, year = placement.county.code[:6], clock.local_date(moment).year
+    # The receipt (回执, docs/resident.md) and the audit entry go in the number's statement: its
+    # code is made now (answered once, by the adapters), the entry names the number drawn there.
+    code, code_hash = resident.registration_code(county_code, year)
+    marker = audit.number_marker()
+    audit.record(
+        "cases.report",
+        object_type="case",
+        object_id=marker,
+        region_code=case.region_code,
+        detail={"kind": case.kind, "level": level},
+    )
     registration.insert_new(
-        case, event, parties, placement.county.code[:6], clock.local_date(moment).year
+        case,
+        event,
+        parties,
+        county_code,
+        year,
+        receipt_hash=code_hash,
+        issued_by_id=user.id,
+        marker=marker,
     )
     set_committed_value(event, "actor", user)
     for name, region in (
@@ -165,18 +184,7 @@ def report(data: dict, user) -> Case:
     # Nor has a new case an agreement or a follow-up yet (the answer reads them without a query).
     set_committed_value(case, "agreement", None)
     set_committed_value(case, "follow_ups", [])
-    audit.record(
-        "cases.report",
-        object_type="case",
-        object_id=case.number,
-        region_code=case.region_code,
-        detail={"kind": case.kind, "level": level},
-    )
-    # The receipt (回执, docs/resident.md): its code is answered once, by the adapters. Its
-    # INSERT carries the audit entry above: after the number, one round trip to the commit.
-    case.receipt = resident.issue_at_registration(
-        case, data.get("parties", []), user, with_audit=True
-    )
+    case.receipt = resident.registered_receipt(case, code, data.get("parties", []))
     return case
 
 

@@ -53,7 +53,8 @@ FIELDS = {"number": 24, "code": 20}  # schemas.LookupIn's lengths
 PROGRESS_SQL = """
 WITH r AS (
   SELECT case_id FROM receipts
-   WHERE number = %(number)s AND superseded_at IS NULL AND code_hash = %(hash)s
+   WHERE number = %(number)s AND superseded_at IS NULL
+     AND code_hash IN (%(hash)s, %(series_hash)s)
      AND case_id IS NOT NULL
 ), logged AS (
   SELECT {logged} AS n FROM r
@@ -158,9 +159,11 @@ def progress(app: Flask, environ: dict, match) -> fast.Answer | None:
         object_id=number,
         client_addr=environ.get("REMOTE_ADDR"),
     )
+    by_number, by_series = receipts.code_hashes(number, given[1], app.config)
     params = {
         "number": number,
-        "hash": receipts.code_hash(number, given[1], app.config),
+        "hash": by_number,
+        "series_hash": by_series,
         "open": list(OPEN_DISPATCH_STATES),
     }
     if app.config["AUDIT_PUBLIC_DEFER_MS"] > 0:

@@ -9,6 +9,7 @@ lookup's rate limit keeps guesses far below that. Only `pii.keyed_hash` of the c
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 
 import segno
@@ -19,7 +20,6 @@ from sqlalchemy import text
 from sqlalchemy import update
 
 from app import pii
-from app.audit import services as audit
 from app.core import clock
 from app.extensions import db
 from app.resident.models import Receipt
@@ -47,6 +47,39 @@ def code_hash(number: str, code: str, config=None) -> str:
     return pii.keyed_hash(f"receipt:{number}:{normalise_code(code)}", config)
 
 
+# A case number's series: its county and year (371699-2026 of 371699-2026-000123).
+SERIES = re.compile(r"^(\d{6}-\d{4})-\d{6,}$")
+
+
+def series_of(number: str) -> str | None:
+    """The county-year series of a case number; None for any other number."""
+    found = SERIES.match(number)
+    return found[1] if found else None
+
+
+def series_hash(series: str, code: str, config=None) -> str:
+    """The stored hash of a receipt issued as its case registers (`registration_code`): over the
+    number's series, not the number, because the number is drawn in the statement that writes
+    the receipt (app/cases/registration.py). The row's number still binds the code to its case:
+    a lookup matches the number and the hash together."""
+    return pii.keyed_hash(f"receipt-series:{series}:{normalise_code(code)}", config)
+
+
+def code_hashes(number: str, code: str, config=None) -> tuple[str, str]:
+    """The two hashes a receipt of `number` with `code` may be stored under: by the number
+    (`issue`) and by its series (`registration_code`; the first again for other numbers)."""
+    by_number = code_hash(number, code, config)
+    series = series_of(number)
+    return by_number, series_hash(series, code, config) if series else by_number
+
+
+def registration_code(series: str) -> tuple[str, str]:
+    """(code, stored hash) of the receipt a case registering in `series` gets: the number's
+    statement writes it (app/cases/registration.py `insert_new`)."""
+    code = new_code()
+    return code, series_hash(series, code)
+
+
 def issue(
     *,
     number: str,
@@ -54,15 +87,12 @@ def issue(
     self_report_id: int | None = None,
     actor=None,
     first: bool = False,
-    with_audit: bool = False,
 ) -> str:
     """A receipt for `number` with a new code (returned in clear, once); earlier codes stop working.
 
-    `first`: the number was allocated in this transaction (a case just registered), so it has no
-    earlier receipt to supersede and the UPDATE is skipped. `with_audit`: the audit entries
-    queued so far are appended in the same statement (audit.write_pending's `along`), for a
-    report, whose number is a lock held until commit. One INSERT, never a commit (the request
-    boundary commits).
+    `first`: the number was allocated in this transaction, so it has no earlier receipt to
+    supersede and the UPDATE is skipped. (A case's first receipt is written by its number's
+    statement: `registration_code`.) One INSERT, never a commit (the request boundary commits).
     """
     code = new_code()
     if not first:
@@ -74,10 +104,7 @@ def issue(
         "code_hash": code_hash(number, code),
         "issued_by_id": getattr(actor, "id", None),
     }
-    if with_audit:
-        audit.write_pending(db.session(), along=(ISSUE_SQL, params))
-    else:
-        db.session.execute(text(ISSUE_SQL), params)
+    db.session.execute(text(ISSUE_SQL), params)
     return code
 
 
@@ -107,9 +134,11 @@ def find(number: str, code: str) -> Receipt | None:
     An unknown number still computes a hash and a comparison, so the two failures cost the same.
     """
     receipt = current(number)
-    given = code_hash(number, code)
+    by_number, by_series = code_hashes(number, code)
     expected = receipt.code_hash if receipt is not None else "0" * 64
-    if hmac.compare_digest(given, expected) and receipt is not None:
+    matched = hmac.compare_digest(by_number, expected)
+    matched = hmac.compare_digest(by_series, expected) or matched  # both compared, always
+    if matched and receipt is not None:
         return receipt
     return None
 

@@ -75,17 +75,19 @@ def applicant_mobile(parties: list[dict]) -> str | None:
     return None
 
 
-def issue_at_registration(
-    case: Case, parties: list[dict], actor, *, with_audit: bool = False
-) -> dict:
-    """A receipt for a case just registered, texted to the applicant's mobile if one was given.
+def registration_code(county_code: str, year: int) -> tuple[str, str]:
+    """(code, stored hash) of the receipt of a case registering in this county and year: the
+    number's statement writes it (app/cases/registration.py), `registered_receipt` answers it."""
+    return receipts.registration_code(f"{county_code}-{year}")
+
+
+def registered_receipt(case: Case, code: str, parties: list[dict]) -> dict:
+    """The receipt of a case just registered (its row written with the case: `registration_code`),
+    texted to the applicant's mobile if one was given.
 
     Answers {number, code, url} (the code in clear: shown once). Only a real registration (in a
-    request) texts the resident; a seed or a command does not. `with_audit`: receipts.issue's.
+    request) texts the resident; a seed or a command does not.
     """
-    code = receipts.issue(
-        number=case.number, case_id=case.id, actor=actor, first=True, with_audit=with_audit
-    )
     url = link(case.number)
     phone = applicant_mobile(parties)
     if phone and has_request_context():

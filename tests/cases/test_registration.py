@@ -7,11 +7,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy import text
 
+from app.accounts.models import User
+from app.audit import services as audit_services
+from app.cases import schemas
+from app.cases import services
 from app.cases.models import Case
 from app.cases.models import CaseEvent
 from app.cases.models import Party
 from app.extensions import db
 from app.privacy.models import FreeTextOriginal
+from app.resident import receipts
 from tests.cases.factories import ID_NUMBER
 from tests.cases.factories import PHONE
 from tests.cases.factories import case_body
@@ -26,19 +31,19 @@ def world(module_world):
     return module_world
 
 
-def test_the_number_is_taken_one_statement_before_the_commit(client, world):
+def test_the_number_is_taken_in_the_last_statement_before_the_commit(client, world):
     """The serial's row lock is held from the statement that takes the number to the commit: a
-    report sends one statement between them (the receipt, with the audit entry), and the warning
-    scan's job is queued before it, with an id drawn from the sequence. (Without parties: an
-    applicant's mobile adds the receipt's text message and the answer's repeat counts.)"""
+    report sends nothing between them (the receipt and the audit entry are written by that
+    statement), and the warning scan's job is queued before it, with an id drawn from the
+    sequence. (Without parties: an applicant's mobile adds the receipt's text message and the
+    answer's repeat counts.) The entry the statement appended keeps the chain whole."""
     with statements() as sent:
         response = report(client, world["grid_worker@village"], parties=[])
     assert response.status_code == 201, response.get_json()
     taking = [i for i, s in enumerate(sent) if "INSERT INTO case_counters" in s]
     assert len(taking) == 1, sent
-    after = sent[taking[0] + 1 :]
-    assert len(after) == 1, after
-    assert after[0].startswith("WITH along AS (INSERT INTO receipts") and "audit_append" in after[0]
+    assert sent[taking[0] + 1 :] == [], sent[taking[0] + 1 :]
+    assert "INSERT INTO receipts" in sent[taking[0]] and "audit_append" in sent[taking[0]]
     before = sent[: taking[0]]
     assert any("nextval('cases_id_seq')" in s for s in before), before
     assert any("procrastinate_defer_jobs" in s for s in before), before
@@ -56,9 +61,14 @@ def test_the_number_is_taken_one_statement_before_the_commit(client, world):
     ).one()
     assert tuple(audit) == ("cases.report", number)
     receipt = db.session.execute(
-        text("SELECT number, case_id FROM receipts WHERE case_id = :id"), {"id": case.id}
+        text("SELECT number, case_id, issued_by_id FROM receipts WHERE case_id = :id"),
+        {"id": case.id},
     ).one()
-    assert tuple(receipt) == (number, case.id)
+    assert tuple(receipt) == (number, case.id, world.user_ids["grid_worker@village"])
+    code = response.get_json()["receipt"]["code"]
+    assert receipts.find(number, code).case_id == case.id
+    assert receipts.find(number, code[::-1]) is None
+    assert audit_services.verify().ok
 
 
 def test_parties_and_free_text_are_written_as_the_orm_would(client, world):
@@ -105,7 +115,30 @@ def test_a_seventh_digit_is_kept(client, world):
     )
     response = report(client, world["grid_worker@village"])
     assert response.status_code == 201, response.get_json()
-    assert response.get_json()["number"].endswith("-1000000")
+    number = response.get_json()["number"]
+    assert number.endswith("-1000000")
+    assert receipts.find(number, response.get_json()["receipt"]["code"]) is not None
+
+
+def test_kept_entries_queued_first_wait_for_the_commit_and_get_the_number(app, world):
+    """A kept audit entry already queued (a refusal earlier in the transaction) must outlive a
+    rollback, so the number's statement appends nothing: the report's entry waits for the
+    commit with it, its object id the number drawn, and the chain stays whole."""
+    user = db.session.get(User, world.user_ids["grid_worker@village"])
+    data = schemas.CaseIn().load(case_body(parties=[]))
+    data.pop("crs", None)
+    with app.test_request_context():
+        audit_services.record("auth.denied", actor=False, outcome="denied", keep=True)
+        with statements() as sent:
+            case = services.report(data, user)
+        taking = [s for s in sent if "INSERT INTO case_counters" in s]
+        assert len(taking) == 1 and "audit_append" not in taking[0], sent
+        db.session.commit()
+    entries = db.session.execute(
+        text("SELECT action, object_id FROM audit_log ORDER BY id DESC LIMIT 2")
+    ).all()
+    assert [tuple(e) for e in entries] == [("cases.report", case.number), ("auth.denied", None)]
+    assert audit_services.verify().ok
 
 
 def test_concurrent_reports_get_consecutive_numbers_and_never_wait_on_the_token(scratch_world):
