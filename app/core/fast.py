@@ -306,6 +306,18 @@ def prepared_form(sql: str) -> tuple[str, str, str]:
     return name, f"PREPARE {name} AS {body}", f"EXECUTE {name}{arguments}"
 
 
+def prepared_on(dbapi, sql: str, send) -> tuple[str, str, str, set]:
+    """(name, PREPARE, EXECUTE, the names prepared on the DBAPI connection) of a driver SQL
+    statement, prepared first through `send` when this connection has not prepared it."""
+    name, prepare, run = prepared_form(sql)
+    with PREPARED_LOCK:
+        known = PREPARED.setdefault(dbapi, set())
+    if name not in known:
+        send(prepare)
+        known.add(name)
+    return name, prepare, run, known
+
+
 def execute(app: Flask, cursor, sql: str, params: dict) -> None:
     """`cursor.execute(sql, params)` as a server-side prepared statement of the connection
     (plainly when FAST_PATH_PREPARED is off: behind PgBouncer in transaction mode).
@@ -317,13 +329,8 @@ def execute(app: Flask, cursor, sql: str, params: dict) -> None:
     if not app.config["FAST_PATH_PREPARED"]:
         cursor.execute(sql, params)
         return
-    name, prepare, run = prepared_form(sql)
     connection = cursor.connection
-    with PREPARED_LOCK:
-        known = PREPARED.setdefault(connection, set())
-    if name not in known:
-        cursor.execute(prepare)
-        known.add(name)
+    name, prepare, run, known = prepared_on(connection, sql, cursor.execute)
     try:
         cursor.execute(run, params)
     except pg_errors.InvalidSqlStatementName:
@@ -347,13 +354,8 @@ def session_execute(connection, sql: str, params: dict):
     sql = driver_sql(sql)
     if not current_app.config["FAST_PATH_PREPARED"]:
         return connection.exec_driver_sql(sql, params)
-    name, prepare, run = prepared_form(sql)
     dbapi = connection.connection.dbapi_connection
-    with PREPARED_LOCK:
-        known = PREPARED.setdefault(dbapi, set())
-    if name not in known:
-        connection.exec_driver_sql(prepare)
-        known.add(name)
+    name, _prepare, run, known = prepared_on(dbapi, sql, connection.exec_driver_sql)
     try:
         return connection.exec_driver_sql(run, params)
     except Exception as error:
