@@ -143,9 +143,12 @@ class CachedTiles:
         one): one round trip, where a session added its BEGIN and its ROLLBACK.
         """
         cluster_max = self.app.config["TILE_CLUSTER_CASES"]
+        prepared = self.app.config["FAST_PATH_PREPARED"]
         if not req.empty and fast.driver(self.app, replica=True) == "psycopg2":
             return fast.fetch(
-                self.app, lambda cursor: services.render_on(cursor, req, cluster_max), replica=True
+                self.app,
+                lambda cursor: services.render_on(cursor, req, cluster_max, prepared=prepared),
+                replica=True,
             )
         try:
             with self.app.app_context():

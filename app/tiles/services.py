@@ -15,9 +15,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from psycopg2 import errors as pg_errors
 from sqlalchemy import text
 
 from app.cases.workflow import OPEN_STATES
+from app.core import fast
 from app.core import replica
 from app.core import sqltext
 from app.extensions import db
@@ -73,7 +75,7 @@ features AS MATERIALIZED (
 )
 SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
        CASE WHEN (SELECT count(*) FROM features WHERE geom IS NOT NULL) <= :cluster_max
-       THEN (SELECT ST_AsMVT(t, 'cases', {extent}, 'geom', 'id')
+       THEN (SELECT ST_AsMVT(t, 'cases', {extent}, 'geom', 'id' ORDER BY t.id)
                FROM features t
               WHERE t.geom IS NOT NULL)
        ELSE (SELECT ST_AsMVT(k, 'cases', {extent}, 'geom')
@@ -121,7 +123,7 @@ villages AS (
      WHERE a.level = 'village' AND a.geom && {anchor_window}
 )
 SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
-       (SELECT ST_AsMVT(t, 'cases', {extent}, 'geom')
+       (SELECT ST_AsMVT(t, 'cases', {extent}, 'geom' ORDER BY t.village)
           FROM (SELECT v.code AS village, r.name,
                        sum(k.n)::int AS count,
                        coalesce(sum(k.n) FILTER (WHERE k.kind = 'dispute'), 0)::int AS dispute,
@@ -143,7 +145,7 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
 GRID_CELLS_SQL = """
 WITH {bounds}
 SELECT (SELECT sum(version) FROM data_versions WHERE name = 'grid_cells') AS version,
-       (SELECT ST_AsMVT(t, 'grid_cells', {extent}, 'geom', 'id')
+       (SELECT ST_AsMVT(t, 'grid_cells', {extent}, 'geom', 'id' ORDER BY t.id)
           FROM (SELECT g.id, g.code, g.name, g.households, g.population,
                        ST_AsMVTGeom(ST_Transform({cell}, 3857), bounds.env, {extent},
                                     {buffer}, true) AS geom
@@ -159,7 +161,7 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'grid_cells') AS ver
 RISK_POINTS_SQL = """
 WITH {bounds}
 SELECT (SELECT sum(version) FROM data_versions WHERE name = 'risk_points') AS version,
-       (SELECT ST_AsMVT(t, 'risk_points', {extent}, 'geom', 'id')
+       (SELECT ST_AsMVT(t, 'risk_points', {extent}, 'geom', 'id' ORDER BY t.id)
           FROM (SELECT p.id, p.code, p.level, p.status, k.name AS category,
                        p.overdue_since IS NOT NULL AS overdue,
                        p.region_code AS grid_cell,
@@ -332,12 +334,28 @@ def render(
     return int(row.version or 0), bytes(row.tile or b"")
 
 
-def render_on(cursor, req: TileRequest, cluster_max: int = CLUSTER_CASES) -> tuple[int, bytes]:
+def render_on(
+    cursor, req: TileRequest, cluster_max: int = CLUSTER_CASES, prepared: bool = False
+) -> tuple[int, bytes]:
     """`render`'s answer read on a psycopg2 cursor outside any session (the keyed-tile path,
     app/tiles/fast.py, in autocommit: the setting and the statement are one round trip and one
-    implicit transaction, so the setting ends with it). Not for an empty tile (`req.empty`)."""
+    implicit transaction, so the setting ends with it). Not for an empty tile (`req.empty`).
+
+    `prepared` (FAST_PATH_PREPARED): the statement prepared once per connection and run by
+    EXECUTE after the setting; a small tile's planning cost about as much as its building
+    (bench/NOTES.md). Every layer's features reach ST_AsMVT in a stated order, so a generic
+    plan that reads them in another order gives the same bytes (tests/tiles)."""
     sql, params = tile_sql(req, cluster_max=cluster_max)
-    cursor.execute(driver_sql(sql), params)
+    if prepared:
+        plain = sqltext.driver_sql(sql)
+        _name, _prepare, run, known = fast.prepared_on(cursor.connection, plain, cursor.execute)
+        try:
+            cursor.execute(f"{NO_PARALLEL};\n{run}", params)
+        except pg_errors.InvalidSqlStatementName:
+            known.clear()  # deallocated: prepared again next time (Flask answers this one)
+            raise
+    else:
+        cursor.execute(driver_sql(sql), params)
     version, tile = cursor.fetchone()  # every layer's statement: (version, tile)
     return int(version or 0), bytes(tile or b"")
 

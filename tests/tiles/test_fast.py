@@ -130,9 +130,9 @@ def test_tiles_not_cached_are_built_without_flask_as_flask_builds_them(
     built_on = []
     real_on = services.render_on
 
-    def render_on(cursor, req, cluster_max):
+    def render_on(cursor, req, cluster_max, **kwargs):
         built_on.append(req)
-        return real_on(cursor, req, cluster_max)
+        return real_on(cursor, req, cluster_max, **kwargs)
 
     monkeypatch.setattr(services, "render_on", render_on)
     for url, headers, cache_control in cases:
@@ -161,7 +161,7 @@ def test_tiles_not_cached_are_built_without_flask_as_flask_builds_them(
     calls = []
     real = services.render
 
-    def fails(cursor, req, cluster_max):
+    def fails(cursor, req, cluster_max, **kwargs):
         calls.append("fast")
         raise RuntimeError("the database went away")
 
@@ -178,3 +178,42 @@ def test_tiles_not_cached_are_built_without_flask_as_flask_builds_them(
     monkeypatch.undo()
     empty_cache(app)
     assert answer(again) == answer(plain.get(west, headers=rid))
+
+
+def test_prepared_tiles_are_the_plain_statements_bytes_past_the_generic_plan(
+    app, client, world, cases_in_tile, monkeypatch
+):
+    """Built by the fast path with the statement prepared (FAST_PATH_PREPARED), each tile
+    eight times (PostgreSQL's generic plan from the sixth): every layer and kind of tile —
+    cases single and per village, grid cells, risk points, a grid worker's own — has the bytes
+    the view builds with the plain statement, every time."""
+    assert app.config["FAST_PATH_PREPARED"]
+    plain = PlainClient(app.wsgi_app.wsgi_app, Response)
+    fresh = {"Cache-Control": "no-cache"}
+    prepared = []
+    real_prepared_on = services.fast.prepared_on
+
+    def spy(dbapi, sql, send):
+        prepared.append(sql)
+        return real_prepared_on(dbapi, sql, send)
+
+    monkeypatch.setattr(services.fast, "prepared_on", spy)
+    for who in ("official@county", "grid_worker@village"):
+        urls = access(client, world[who])["urls"]
+        tiles = [
+            keyed(urls["cases"], tile_of(**IN_CELL2, z=12)),
+            keyed(urls["cases"], tile_of(**IN_CELL1, z=15)),
+            keyed(urls["cases"], tile_of(**IN_CELL2, z=9)),
+            keyed(urls["grid_cells"], tile_of(**IN_CELL1, z=13)),
+            keyed(urls["risk_points"], tile_of(**IN_CELL2, z=12)),
+        ]
+        for path in tiles:
+            empty_cache(app)
+            want = plain.get(path, headers=fresh)
+            assert want.status_code == 200, (who, path)
+            for _ in range(8):
+                got = client.get(path, headers=fresh)
+                assert got.headers["X-Tile-Cache"] == "miss", path
+                assert got.get_data() == want.get_data(), (who, path)
+    assert any(len(plain.get(path, headers=fresh).get_data()) > 0 for path in tiles)
+    assert len(prepared) == 2 * 5 * 8  # every fast build ran prepared
