@@ -6,6 +6,7 @@ import secrets
 
 from flask import Flask
 from flask import g
+from flask import get_flashed_messages
 from flask import request
 from flask import session
 from flask.sessions import SecureCookieSessionInterface
@@ -38,6 +39,24 @@ def has_bearer() -> bool:
     return request.headers.get("Authorization", "").lower().startswith("bearer ")
 
 
+# What the service worker's warm fetches of the field pages send (app/static/js/sw.js `warm`).
+WARM_HEADER = "X-GridGov-Warm"
+
+
+def is_warm_fetch() -> bool:
+    """True for the service worker fetching a field page to keep for offline use, not a person
+    opening it: such a fetch runs beside whatever the person does (a form just sent), so it
+    must neither show (and so take) the flashed messages nor write the session cookie, or the
+    answer to that form would lose its message (the browser tests' lost `.flash`)."""
+    return request.headers.get(WARM_HEADER) == "1"
+
+
+def page_flashes() -> list:
+    """The flashed messages a page shows (and so takes off the session): none for a warm
+    fetch, which leaves them to the page the person opens next."""
+    return [] if is_warm_fetch() else get_flashed_messages(with_categories=True)
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, marked Secure whenever the request came over HTTPS."""
 
@@ -45,11 +64,19 @@ class SessionInterface(SecureCookieSessionInterface):
         """Secure when configured, or when this request is HTTPS."""
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
+    def save_session(self, app: Flask, session, response) -> None:
+        """As Flask saves it, except for a warm fetch (`is_warm_fetch`): no cookie at all, so
+        an answer made from an older cookie never replaces the one a form just set."""
+        if is_warm_fetch():
+            return
+        super().save_session(app, session, response)
+
 
 def init_security(app: Flask) -> None:
     """Register the CSRF check, the headers and the session interface."""
     app.session_interface = SessionInterface()
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.globals["page_flashes"] = page_flashes
 
     @app.before_request
     def protect_cookie_requests_from_csrf():

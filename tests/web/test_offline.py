@@ -12,6 +12,7 @@ from sqlalchemy import text
 from app import pii
 from app.extensions import db
 from app.web import forms
+from tests.accounts.helpers import login
 from tests.cases.factories import act
 from tests.cases.factories import report
 from tests.cases.test_workflow import BODIES
@@ -113,3 +114,25 @@ def test_inspection_and_follow_up_retried_with_a_key_are_recorded_once(client, w
     assert db.session.scalar(text(count), {"n": number}) == 1
     # Without a key, the stale retry is still refused as before.
     assert client.post(url, json=body, headers=bearer(worker)).status_code == 409
+
+
+def test_a_warm_fetch_leaves_the_flash_and_the_cookie_alone(client, world):
+    """The service worker's warm fetch of a field page (sw.js sends X-GridGov-Warm) runs beside
+    what the person does: it neither shows nor takes a message flashed for the person's next
+    page, nor sets the session cookie. The page the person opens next shows the message."""
+    assert "'X-GridGov-Warm': '1'" in client.get("/sw.js").get_data(as_text=True)
+    assert login(client, world["grid_worker@village"].username).status_code == 302
+    client.get("/report")  # the sign-in's own messages, if any, shown and gone
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "已提交（测试）")]
+    warm = client.get("/report", headers={"X-GridGov-Warm": "1"})
+    assert warm.status_code == 200
+    assert "已提交（测试）" not in warm.get_data(as_text=True)
+    assert "Set-Cookie" not in warm.headers
+    with client.session_transaction() as session:
+        assert session["_flashes"] == [("success", "已提交（测试）")]
+    page = client.get("/report")
+    assert 'class="flash flash-success"' in page.get_data(as_text=True)
+    assert "已提交（测试）" in page.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert "_flashes" not in session

@@ -38,7 +38,10 @@ function warm() {
       return Promise.all(CONFIG.pages.map(function (path) {
         return cache.match(path).then(function (hit) {
           if (hit) { return null; }
-          return fetch(path, {credentials: 'same-origin', redirect: 'follow'})
+          // Marked, so the server neither takes the flashed messages nor writes the session
+          // cookie: a form the person sends meanwhile keeps its answer's message.
+          return fetch(path, {credentials: 'same-origin', redirect: 'follow',
+                              headers: {'X-GridGov-Warm': '1'}})
             .then(function (r) { return keep(cache, path, r); }, function () { return null; });
         });
       }));
