@@ -86,17 +86,14 @@ def issue(
     case_id: int | None = None,
     self_report_id: int | None = None,
     actor=None,
-    first: bool = False,
 ) -> str:
     """A receipt for `number` with a new code (returned in clear, once); earlier codes stop working.
 
-    `first`: the number was allocated in this transaction, so it has no earlier receipt to
-    supersede and the UPDATE is skipped. (A case's first receipt is written by its number's
-    statement: `registration_code`.) One INSERT, never a commit (the request boundary commits).
+    (A case's first receipt is written by its number's statement: `registration_code`.) One
+    UPDATE and one INSERT, never a commit (the request boundary commits).
     """
     code = new_code()
-    if not first:
-        db.session.execute(SUPERSEDE, {"of_number": number, "now": clock.now()})
+    db.session.execute(SUPERSEDE, {"of_number": number, "now": clock.now()})
     params = {
         "number": number,
         "case_id": case_id,

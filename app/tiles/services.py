@@ -99,11 +99,11 @@ SELECT (SELECT sum(version) FROM data_versions WHERE name = 'cases') AS version,
 
 # Low zooms: per-village counts from the pre-aggregated facts (app/cases/facts.py), drawn at
 # each village's anchor point: each village in the tile looks up its own facts (a LATERAL
-# index lookup per village, kept one by `OFFSET 0`, so the cost follows the tile's villages,
-# never the county's facts;
-# a join of the county's counts to the villages was planned as a nested loop from a one-row
-# estimate and took 380 ms at 5,000,000 cases). Grid workers see only some cases of a village,
-# so their counts come from the cases themselves (LIVE_COUNTS), with the same answer's shape.
+# index lookup per village, kept one by `OFFSET 0`), so the cost follows the tile's villages,
+# never the county's facts (a join of the county's counts to the villages was planned as a
+# nested loop from a one-row estimate and took 380 ms at 5,000,000 cases). Grid workers see
+# only some cases of a village, so their counts come from the cases themselves (LIVE_COUNTS),
+# with the same answer's shape.
 FACT_COUNTS = """
     SELECT f.kind, f.n
       FROM measure_facts f
@@ -358,11 +358,11 @@ def render_on(
     sql, params = tile_sql(req, cluster_max=cluster_max)
     if prepared:
         plain = sqltext.driver_sql(sql)
-        _name, _prepare, run, known = fast.prepared_on(cursor.connection, plain, cursor.execute)
+        name, _prepare, run, known = fast.prepared_on(cursor.connection, plain, cursor.execute)
         try:
             cursor.execute(f"{NO_PARALLEL};\n{run}", params)
         except pg_errors.InvalidSqlStatementName:
-            known.clear()  # deallocated: prepared again next time (Flask answers this one)
+            known.discard(name)  # deallocated: prepared again next time (Flask answers this)
             raise
     else:
         cursor.execute(driver_sql(sql), params)
