@@ -190,6 +190,13 @@ RISK_POINT_OWNERS = ("registered_by_id", "responsible_id")
 # SET LOCAL must precede planning; with psycopg2 it travels in the tile statement's own round
 # trip (a simple-protocol string of two statements, the answer being the last one's).
 NO_PARALLEL = "SET LOCAL max_parallel_workers_per_gather = 0"
+# A prepared tile statement always runs by its generic plan. Left to choose, each connection
+# compared the generic plan with the custom plans of the first five tiles it happened to build:
+# a connection whose first tiles were small ones kept planning every tile afresh (and chose
+# bitmap scans for them), another ran the generic plan, so the same tile cost 1.5-1.8x more in
+# the database on some of the pool's connections than on others (bench/NOTES.md, issue 18).
+# The generic plan reads the tile's box by its GiST index, whatever the zoom.
+GENERIC = "SET LOCAL plan_cache_mode = force_generic_plan"
 # Cases a detail tile holds before it is clustered (TILE_CLUSTER_CASES overrides).
 CLUSTER_CASES = 8000
 VERSION_SQL = text("SELECT coalesce(sum(version), 0) FROM data_versions WHERE name = :name")
@@ -360,7 +367,7 @@ def render_on(
         plain = sqltext.driver_sql(sql)
         name, _prepare, run, known = fast.prepared_on(cursor.connection, plain, cursor.execute)
         try:
-            cursor.execute(f"{NO_PARALLEL};\n{run}", params)
+            cursor.execute(f"{NO_PARALLEL};\n{GENERIC};\n{run}", params)
         except pg_errors.InvalidSqlStatementName:
             known.discard(name)  # deallocated: prepared again next time (Flask answers this)
             raise
