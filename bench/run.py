@@ -485,14 +485,24 @@ def request(port: int, method: str, path: str, headers: dict | None = None, body
 
 
 def response_headers(port: int, path: str, headers: dict | None = None):
-    """(status, headers, body) of a GET on the keep-alive connection (for the static check)."""
-    conn = connection(port)
-    conn.request("GET", path, headers=headers or {})
-    response = conn.getresponse()
-    data = response.read()
-    if response.will_close:
-        conn.close()
-    return response.status, response.headers, data
+    """(status, headers, body) of a GET on the keep-alive connection (for the static check),
+    retried once on a fresh connection if the server had closed the idle one (as `request`:
+    after the exports the thread's connection has been idle for longer than the keep-alive)."""
+    for attempt in (1, 2):
+        conn = connection(port)
+        try:
+            conn.request("GET", path, headers=headers or {})
+            response = conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            if attempt == 2:
+                raise
+            continue
+        if response.will_close:
+            conn.close()
+        return response.status, response.headers, data
+    raise AssertionError("unreachable")
 
 
 def timed(fn, *args) -> float:
