@@ -112,8 +112,13 @@ class Config:
         # every connection older than it, and the request answers 503 with Retry-After
         # (app/errors.py), or retries at once when nothing of it has run yet (the accounts
         # version read, app/accounts/principals.py).
+        # The pool hands out the connection used last (LIFO): after a burst (a map page's
+        # tiles) a quiet request still meets a warm backend, with its prepared statements,
+        # plans and caches, rather than the one idle longest (FIFO rotated every request over
+        # all of them; issue 18, bench/NOTES.md); the idle rest can time out at the server.
         self.SQLALCHEMY_ENGINE_OPTIONS = {
             "pool_size": _int("DB_POOL_SIZE", 5),
+            "pool_use_lifo": True,
             "connect_args": {
                 "connect_timeout": _int("DB_CONNECT_TIMEOUT", 5),
                 "application_name": "gridgov",
